@@ -1,0 +1,15 @@
+"""The Celery app: named queues, late acks and bounded time (STYLE rules 26-29)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("recado")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("default", "messaging", "polling", "webhooks")]
+# Each task is named "<app>.<task>" and picks its queue with `queue=` on its decorator;
+# a task that names none lands on "default".
+app.autodiscover_tasks()
