@@ -195,15 +195,28 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
-EMAIL_BACKEND = env_str(
+# Outgoing e-mail (Django 6.1 MAILERS). Development prints mails to the console.
+_EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
 )
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": (
+            {
+                "host": env_str("EMAIL_HOST", "localhost"),
+                "port": env_int("EMAIL_PORT", 25),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_secret("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", False),
+                "timeout": 20,
+            }
+            if _EMAIL_BACKEND.endswith("smtp.EmailBackend")
+            else {}
+        ),
+    }
+}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Recado <noreply@localhost>")
 
 # Security: strict in production (manage.py check --deploy passes with no warnings).
@@ -223,13 +236,13 @@ if env_bool("BEHIND_TLS_PROXY", PRODUCTION):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.api.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["tenants.api.HasCompany"],
-    "DEFAULT_THROTTLE_CLASSES": ["tenants.api.ApiKeyRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.authentication.HasCompany"],
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.authentication.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env_str("API_RATE_LIMIT", "600/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
-    "DEFAULT_PAGINATION_CLASS": "tenants.api.PageLimitPagination",
+    "DEFAULT_PAGINATION_CLASS": "tenants.authentication.PageLimitPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenants.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,

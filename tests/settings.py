@@ -16,7 +16,7 @@ from config.settings import DATABASES, REST_FRAMEWORK  # noqa: E402
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 CACHES = {
     "default": {

@@ -1,0 +1,53 @@
+"""Top-level routes: pages, the company prefix, the operator area, the API, health."""
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from config import ops
+from tenants.api import MeView
+from tenants.problems import problem_response
+
+company_prefix = "c/<slug:company_slug>/"
+
+api_v1_patterns = [
+    path("me", MeView.as_view(), name="me"),
+]
+
+urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1_patterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+         name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[],
+                                                     permission_classes=[AllowAny]), name="api_docs"),
+    path(company_prefix + "instances/", include("instances.urls")),
+    path(company_prefix + "inbox/", include("messaging.urls")),
+    path(company_prefix + "contacts/", include("contacts.urls")),
+    path("", include("tenants.urls")),
+]
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return problem_response(404, "Not found.", code="not-found")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception, template_name="404.html")
+
+
+def handler500(request):
+    if _is_api(request):
+        return problem_response(500, "An unexpected error occurred; it has been logged.", code="server-error")
+    from django.views.defaults import server_error
+
+    return server_error(request, template_name="500.html")

@@ -1,0 +1,54 @@
+"""The company_member view decorator: the one place a page request gets its company (STYLE rules 7, 9, 15)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from tenants.models import Company, Membership
+from tenants.scoping import enter_company_scope, exit_company_scope
+from tenants.selectors import company_get_by_slug, membership_get
+
+
+class CompanyRequest(HttpRequest):
+    """What a view behind @company_member receives."""
+
+    company: Company
+    membership: Membership
+
+
+def company_member(role: str | None = None) -> Callable:
+    """Resolve /c/<company_slug>/ against the user's membership; 404 for strangers, 403 for a too-low role."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, company_slug: str, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            company = company_get_by_slug(slug=company_slug)
+            if company is None:
+                raise Http404(_("Page not found"))
+            token = enter_company_scope(company)
+            try:
+                membership = membership_get(company=company, user=request.user)
+                if membership is None:
+                    raise Http404(_("Page not found"))
+                if not company.is_active:
+                    return render(request, "tenants/suspended.html", {"company": company}, status=403)
+                if role is not None and not membership.has_role(role):
+                    raise PermissionDenied(_("Your role in this company does not allow this."))
+                request.company = company
+                request.membership = membership
+                return view(request, *args, **kwargs)
+            finally:
+                exit_company_scope(token)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,117 @@
+"""The REST API's scoped base views (STYLE rule 13) and GET /api/v1/me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, generics, serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.authentication import SCOPE_TOKEN_ATTRIBUTE, ApiKeyAuthentication
+from tenants.models import ApiKey, Company
+from tenants.scoping import exit_company_scope
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http", "scheme": "bearer",
+            "description": "An API key (`rk_...`); an `apikey` header also works.",
+        }
+
+
+
+class _CompanyScopedMixin:
+    """Closes the company scope the authentication opened, whatever happens in the view."""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            token = getattr(request, SCOPE_TOKEN_ATTRIBUTE, None)
+            if token is not None:
+                delattr(request, SCOPE_TOKEN_ATTRIBUTE)
+                exit_company_scope(token)
+
+    @property
+    def company(self) -> Company:
+        return self.request.company
+
+
+class TenantAPIView(_CompanyScopedMixin, APIView):
+    """Base of every non-model API view."""
+
+
+class TenantViewSet(_CompanyScopedMixin, viewsets.GenericViewSet):
+    """Base of every model API viewset: the queryset is always the company's; subclasses filter in scoped_queryset."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    model: type | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for forbidden in ("get_queryset", "get_object"):
+            if forbidden in cls.__dict__:
+                raise TypeError(f"{cls.__name__} must not override {forbidden}; filter in scoped_queryset()")
+        if "queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: set `model`, not a class-level queryset (it would skip the company)")
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset
+
+    def get_queryset(self) -> QuerySet:
+        return self.scoped_queryset(self.model.objects.filter(company=self.company))
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "company": self.company}
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except (ValueError, DjangoValidationError):
+            # A malformed id looks exactly like an unknown one.
+            raise exceptions.NotFound() from None
+
+
+class CompanySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    max_instances = serializers.IntegerField()
+    max_members = serializers.IntegerField()
+
+
+class MeView(TenantAPIView, generics.GenericAPIView):
+    """The company and key behind the request."""
+
+    serializer_class = CompanySerializer
+
+    @extend_schema(
+        operation_id="me",
+        responses=inline_serializer(
+            "Me",
+            {
+                "company": CompanySerializer(),
+                "api_key": inline_serializer(
+                    "MeApiKey", {"name": serializers.CharField(), "prefix": serializers.CharField(),
+                                 "scopes": serializers.ListField(child=serializers.CharField())},
+                ),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        api_key: ApiKey = request.auth
+        return Response({
+            "company": CompanySerializer(self.company).data,
+            "api_key": {"name": api_key.name, "prefix": api_key.prefix, "scopes": api_key.scopes},
+        })

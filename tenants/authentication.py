@@ -1,0 +1,104 @@
+"""API-key authentication, scope permission, throttling and pagination of the REST API.
+
+Kept apart from tenants/api.py because DRF imports these classes while loading its own views.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, permissions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from tenants.models import ApiKey, hash_secret
+from tenants.scoping import enter_company_scope
+from tenants.services import api_key_touch
+
+SCOPE_TOKEN_ATTRIBUTE = "_recado_company_scope_token"
+
+
+class ApiKeyPrincipal:
+    """The authenticated "user" of an API request: the key, acting for its company (no impersonation)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+        self.company = api_key.company
+
+    def __str__(self) -> str:
+        return f"api-key:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <key>` or an `apikey: <key>` header; sets request.company and the company scope."""
+
+    def authenticate(self, request: Request):
+        secret = self._secret_from(request)
+        if secret is None:
+            return None
+        # all_companies: the key is the credential that names the company; nothing else is known yet.
+        api_key = ApiKey.all_companies.select_related("company").filter(secret_hash=hash_secret(secret)).first()
+        if api_key is None or not api_key.is_active:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
+        if not api_key.company.is_active:
+            raise exceptions.PermissionDenied(_("This company is suspended; contact the platform operator."))
+        api_key_touch(api_key=api_key, now=timezone.now())
+        django_request = request._request
+        django_request.company = api_key.company
+        setattr(django_request, SCOPE_TOKEN_ATTRIBUTE, enter_company_scope(api_key.company))
+        return ApiKeyPrincipal(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+    @staticmethod
+    def _secret_from(request: Request) -> str | None:
+        header = get_authorization_header(request).decode("latin-1").strip()
+        if header:
+            scheme, _sep, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise exceptions.AuthenticationFailed(_("Use 'Authorization: Bearer <api key>'."))
+            return value.strip()
+        value = request.headers.get("apikey", "").strip()
+        return value or None
+
+
+class HasCompany(permissions.BasePermission):
+    """An API key of an active company, holding the scope the route needs (read for GET, write otherwise)."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not isinstance(request.auth, ApiKey):
+            raise exceptions.NotAuthenticated(_("Send an API key: 'Authorization: Bearer <api key>'."))
+        needed = view.required_scope(request) if hasattr(view, "required_scope") else _default_scope(request)
+        if needed not in request.auth.scopes:
+            raise exceptions.PermissionDenied(_("This API key lacks the '%(scope)s' scope.") % {"scope": needed})
+        return True
+
+
+def _default_scope(request: Request) -> str:
+    return ApiKey.Scope.READ if request.method in permissions.SAFE_METHODS else ApiKey.Scope.WRITE
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """Per-key request budget (API_RATE_LIMIT); 429 carries Retry-After."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request: Request, view) -> str | None:
+        if isinstance(request.auth, ApiKey):
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PageLimitPagination(PageNumberPagination):
+    """`?page=N&limit=M` (default 30, at most 100), as the integrators' seed API does."""
+
+    page_size = 30
+    page_size_query_param = "limit"
+    max_page_size = 100

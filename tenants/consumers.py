@@ -1,0 +1,82 @@
+"""The browser's one WebSocket per tab: subscribe to what the page shows, receive rendered fragments."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from tenants import realtime
+from tenants.models import Company
+from tenants.scoping import company_scope
+from tenants.selectors import company_get_by_slug, membership_get
+
+logger = logging.getLogger(__name__)
+MAX_SUBSCRIPTIONS = 50
+
+
+class DashboardConsumer(AsyncWebsocketConsumer):
+    """Thin and read-only: accepts only subscribe/unsubscribe, resolved inside the user's company (STYLE rule 22).
+
+    Client messages (JSON): {"action": "subscribe", "company": "<slug>", "topic": "instance", "id": "<uuid>"}
+    and the same with "unsubscribe". Replies: {"subscribed": "<topic>"} or {"error": "not_found"}.
+    """
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.groups_joined: set[str] = set()
+        self.user_group = realtime.user_group(user.public_id)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "groups_joined"):
+            return
+        for group in [*self.groups_joined, self.user_group]:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or message.get("action") not in {"subscribe", "unsubscribe"}:
+            await self.send(json.dumps({"error": "bad_request"}))
+            return
+        group = await self._resolve_group(message)
+        if group is None:
+            await self.send(json.dumps({"error": "not_found"}))
+            return
+        if message["action"] == "subscribe":
+            if len(self.groups_joined) >= MAX_SUBSCRIPTIONS and group not in self.groups_joined:
+                await self.send(json.dumps({"error": "too_many_subscriptions"}))
+                return
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+            await self.send(json.dumps({"subscribed": group.split(".", 2)[2]}))
+        else:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+            await self.send(json.dumps({"unsubscribed": group.split(".", 2)[2]}))
+
+    @database_sync_to_async
+    def _resolve_group(self, message: dict) -> str | None:
+        company: Company | None = company_get_by_slug(slug=str(message.get("company", "")))
+        if company is None or not company.is_active:
+            return None
+        with company_scope(company):
+            if membership_get(company=company, user=self.scope["user"]) is None:
+                return None
+            topic = realtime.resolve_topic(company, str(message.get("topic", "")), message.get("id"))
+        return realtime.group_for(company, topic) if topic else None
+
+    async def fragment(self, event: dict) -> None:
+        await self.send(text_data=event["html"])
+
+    async def force_disconnect(self, event: dict) -> None:
+        await self.close(code=4403)

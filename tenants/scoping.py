@@ -1,0 +1,83 @@
+"""The company context and the fail-closed manager every tenant-owned model uses (STYLE rules 6-8)."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from django.db import models
+
+if TYPE_CHECKING:
+    from tenants.models import Company
+
+_current_company: contextvars.ContextVar[Company | None] = contextvars.ContextVar("recado_company", default=None)
+
+
+class TenantScopeError(RuntimeError):
+    """A tenant-owned table was queried or written outside (or across) a company context."""
+
+
+def current_company() -> Company | None:
+    return _current_company.get()
+
+
+def enter_company_scope(company: Company) -> contextvars.Token:
+    """Set the company context; the caller must hand the token to `exit_company_scope` in a finally."""
+    if company is None or company.pk is None:
+        raise TenantScopeError("cannot enter the scope of an unsaved or missing company")
+    return _current_company.set(company)
+
+
+def exit_company_scope(token: contextvars.Token) -> None:
+    _current_company.reset(token)
+
+
+@contextmanager
+def company_scope(company: Company) -> Iterator[Company]:
+    """Run a block inside one company's context, always restoring the previous one."""
+    token = enter_company_scope(company)
+    try:
+        yield company
+    finally:
+        exit_company_scope(token)
+
+
+class TenantManager(models.Manager):
+    """Default manager of tenant models: refuses to query without a company context, filters by it otherwise."""
+
+    def get_queryset(self) -> models.QuerySet:
+        company = current_company()
+        if company is None:
+            raise TenantScopeError(
+                f"{self.model.__name__}.objects used without a company context; "
+                "use a selector inside company_scope() or, where crossing companies is the point, all_companies"
+            )
+        return super().get_queryset().filter(company_id=company.pk)
+
+
+class TenantOwned(models.Model):
+    """Abstract base of every table that belongs to one company."""
+
+    # Reverse accessors are named "<app>_<model>" (e.g. Count("tenants_membership") on Company).
+    company = models.ForeignKey(
+        "tenants.Company", on_delete=models.CASCADE, db_index=True,
+        related_name="%(app_label)s_%(class)s_set", related_query_name="%(app_label)s_%(class)s",
+    )
+
+    objects = TenantManager()
+    # The only bypass: cross-company work (beat fan-out, admin, auth lookups by hashed secret).
+    # Every use carries a comment saying why; tests/tenants/test_structure.py lists where it may appear.
+    all_companies = models.Manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        company = current_company()
+        if company is not None and self.company_id is not None and self.company_id != company.pk:
+            raise TenantScopeError(
+                f"refusing to save {type(self).__name__} of company {self.company_id} inside company {company.pk}"
+            )
+        super().save(*args, **kwargs)

@@ -1,0 +1,14 @@
+def test_overview_renders_for_member(client_a, company_a):
+    response = client_a.get(f"/c/{company_a.slug}/")
+    assert response.status_code == 200
+    assert b"Alpha Foods" in response.content
+
+
+def test_overview_is_404_for_other_company(client_b, company_a):
+    assert client_b.get(f"/c/{company_a.slug}/").status_code == 404
+
+
+def test_me(api_a, company_a):
+    response = api_a.get("/api/v1/me")
+    assert response.status_code == 200, response.content
+    assert response.json()["company"]["slug"] == "alpha"
