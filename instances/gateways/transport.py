@@ -1,0 +1,211 @@
+"""HTTP plumbing shared by the adapters: one httpx client, explicit timeouts, error mapping."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .errors import (
+    GatewayError,
+    GatewayNotConnected,
+    GatewayProtocolError,
+    GatewayRefused,
+    GatewayServerError,
+    GatewayTimeout,
+    GatewayUnauthorized,
+    GatewayUnreachable,
+    GatewayValidationError,
+    InstanceNameInUse,
+    InstanceNotFound,
+    NumberNotOnWhatsApp,
+    describe,
+    normalise_messages,
+    redact,
+)
+
+logger = logging.getLogger("recado.gateways")
+
+DEFAULT_TIMEOUT = 15.0
+CONNECT_TIMEOUT = 5.0
+NOT_CONNECTED_HINTS = ("Connection Closed", "reading 'onWhatsApp'", "is not connected")
+
+
+def segment(name: str) -> str:
+    """An instance name made safe as one URL path segment."""
+    return quote(name, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """What an error response said, whichever of Evolution's shapes it used."""
+
+    items: tuple[object, ...]
+    nested: bool
+    boom_status: int | None
+
+
+def read_error_body(body: object) -> ErrorBody:
+    """Messages out of the envelope, a raw exception object, a Boom error, or `{error: "..."}`."""
+    if not isinstance(body, dict):
+        return ErrorBody((str(body),) if body else (), False, None)
+    response = body.get("response")
+    if isinstance(response, dict) and "message" in response:
+        raw = response["message"]
+        nested = isinstance(raw, list) and any(isinstance(item, list) for item in raw)
+        return ErrorBody(normalise_messages(raw), nested, None)
+    if body.get("isBoom"):
+        output = body.get("output") or {}
+        payload = output.get("payload") or {}
+        return ErrorBody(normalise_messages(payload.get("message")), False, output.get("statusCode"))
+    for key in ("message", "error"):
+        if isinstance(body.get(key), str | list):
+            return ErrorBody(normalise_messages(body[key]), False, None)
+    return ErrorBody((), False, None)
+
+
+def error_for(status: int, body: object, *, method: str, path: str) -> GatewayError:
+    """The typed error for one non-2xx answer."""
+    parsed = read_error_body(body)
+    text = describe(parsed.items) or f"HTTP {status}"
+    kwargs: dict[str, Any] = {"status_code": status, "details": parsed.items}
+    if status == 401:
+        return GatewayUnauthorized("The gateway rejected the API key", **kwargs)
+    if status == 403:
+        if "already in use" in text:
+            return InstanceNameInUse(text, **kwargs)
+        return GatewayRefused(text, **kwargs) if parsed.items else GatewayUnauthorized(text, **kwargs)
+    if status == 404:
+        if text.startswith(f"Cannot {method} "):
+            return GatewayProtocolError(f"{text} (wrong gateway version or base URL?)", **kwargs)
+        return InstanceNotFound(text, **kwargs)
+    if status in (408, 504):
+        return GatewayTimeout(text, **kwargs)
+    if status == 429 or status >= 500:
+        if any(hint in text for hint in NOT_CONNECTED_HINTS):
+            return GatewayNotConnected(text, **kwargs)
+        return GatewayServerError(text, **kwargs)
+    return _client_error(text, parsed, kwargs)
+
+
+def _client_error(text: str, parsed: ErrorBody, kwargs: dict[str, Any]) -> GatewayError:
+    """Map a 4xx other than 401/403/404."""
+    if parsed.nested:
+        return GatewayValidationError(text, **kwargs)
+    if any(isinstance(item, dict) and item.get("exists") is False for item in parsed.items):
+        return NumberNotOnWhatsApp(text, **kwargs)
+    if parsed.boom_status == 428 or "Connection Closed" in text:
+        return GatewayNotConnected(text, **kwargs)
+    if "is not connected" in text:
+        return GatewayNotConnected(text, transient=False, **kwargs)
+    return GatewayRefused(text, **kwargs)
+
+
+class Transport:
+    """One connection pool to one gateway; `with_api_key` shares it under another key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._api_key = api_key
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
+            headers={"Accept": "application/json", "User-Agent": "recado-gateway/1"},
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    def with_api_key(self, api_key: str) -> Transport:
+        """A transport on the same pool with another key (closing it leaves the pool open)."""
+        return Transport(self.base_url, api_key, timeout=self.timeout, client=self._client)
+
+    def close(self) -> None:
+        """Close the pool if this transport created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        params: dict[str, str] | None = None,
+        timeout: float | None = None,
+        secrets: Iterable[str | None] = (),
+        authenticated: bool = True,
+    ) -> Any:
+        """Send one request and return its decoded JSON, or raise the matching GatewayError."""
+        hidden = (self._api_key, *secrets)
+        try:
+            response = self._send(method, path, body, params, timeout, authenticated)
+        except httpx.TimeoutException as exc:
+            kind = GatewayUnreachable if isinstance(exc, httpx.ConnectTimeout) else GatewayTimeout
+            raise kind(f"{method} {path}: the gateway at {self.base_url} did not answer in time") from None
+        except httpx.TransportError as exc:
+            message = redact(
+                f"{method} {path}: cannot reach the gateway at {self.base_url} ({type(exc).__name__})", hidden
+            )
+            raise GatewayUnreachable(message) from None
+        payload = _decode(response)
+        if response.is_success:
+            return _success_payload(response.status_code, payload, method=method, path=path, hidden=hidden)
+        error = error_for(response.status_code, payload, method=method, path=path)
+        error.message = redact(error.message, hidden)
+        error.args = (error.message,)
+        raise error
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: object,
+        params: dict[str, str] | None,
+        timeout: float | None,
+        authenticated: bool,
+    ) -> httpx.Response:
+        """Perform the call and log it without headers or bodies."""
+        headers = {"apikey": self._api_key} if authenticated else {}
+        kwargs: dict[str, Any] = {"headers": headers, "params": params}
+        if body is not None:
+            kwargs["content"] = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        if timeout is not None:
+            kwargs["timeout"] = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
+        started = time.monotonic()
+        response = self._client.request(method, path, **kwargs)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.info("gateway %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed_ms)
+        return response
+
+
+def _decode(response: httpx.Response) -> object:
+    """The JSON body, or the text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _success_payload(status: int, payload: object, *, method: str, path: str, hidden: tuple[str | None, ...]) -> Any:
+    """A 2xx body, unless it is one of the `{error: true, message}` answers connect/restart give."""
+    if isinstance(payload, str) and payload:
+        raise GatewayProtocolError(f"{method} {path}: the gateway answered {status} with a non-JSON body")
+    if isinstance(payload, dict) and payload.get("error") is True and "response" not in payload:
+        message = redact(describe(normalise_messages(payload.get("message"))) or "gateway error", hidden)
+        raise GatewayRefused(message, status_code=status, details=normalise_messages(payload.get("message")))
+    return payload if payload != "" else None
