@@ -32,7 +32,7 @@ class Conflict(exceptions.APIException):
 def problem_body(status_code: int, detail, *, code: str | None = None, errors=None, extra=None) -> dict:
     title = HTTPStatus(status_code).phrase
     body = {
-        "type": PROBLEM_TYPE_BASE + (code or title.lower().replace(" ", "-")),
+        "type": PROBLEM_TYPE_BASE + (code or title.lower()).replace(" ", "-").replace("_", "-"),
         "title": title,
         "status": status_code,
         "detail": str(detail),

@@ -34,3 +34,5 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = os.environ["REDIS_URL"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "1000/min"}}
 AXES_FAILURE_LIMIT = 3
+# Templates used only by tests (e.g. a minimal fragment for the realtime tests).
+TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], BASE_DIR / "tests" / "templates"]  # noqa: F405

@@ -1,0 +1,174 @@
+"""Live updates: one socket per tab, subscriptions resolved inside the user's company, pushes after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+
+from config.asgi import application
+from tenants import realtime, services
+from tenants.scoping import current_company
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user, backend="tenants.backends.UsernameOrEmailBackend")
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def _connect(user=None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if user is not None:
+        cookie = await database_sync_to_async(_session_cookie)(user)
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    return communicator
+
+
+async def _subscribe(communicator, company_slug: str, topic: str = "company", public_id=None) -> dict:
+    await communicator.send_to(text_data=json.dumps(
+        {"action": "subscribe", "company": company_slug, "topic": topic, "id": public_id}
+    ))
+    return json.loads(await communicator.receive_from(timeout=5))
+
+
+async def test_anonymous_socket_is_refused():
+    communicator = await _connect()
+    connected, code = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_foreign_origin_is_refused(owner_a):
+    cookie = await database_sync_to_async(_session_cookie)(owner_a)
+    communicator = WebsocketCommunicator(application, "/ws/", headers=[
+        (b"origin", b"https://evil.example"), (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
+    ])
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_member_subscribes_and_receives_published_fragment(owner_a, company_a):
+    communicator = await _connect(owner_a)
+    assert (await communicator.connect())[0]
+    assert await _subscribe(communicator, company_a.slug) == {"subscribed": "company"}
+
+    def publish():
+        with transaction.atomic():
+            realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                             context={"text": "hello A"})
+
+    await database_sync_to_async(publish)()
+    html = await communicator.receive_from(timeout=5)
+    assert 'id="test-fragment"' in html
+    assert 'hx-swap-oob="true"' in html
+    assert "hello A" in html
+    await communicator.disconnect()
+
+
+async def test_other_company_cannot_subscribe_and_receives_nothing(owner_a, company_a, owner_b, company_b):
+    stranger = await _connect(owner_b)
+    assert (await stranger.connect())[0]
+    assert await _subscribe(stranger, company_a.slug) == {"error": "not_found"}
+    assert await _subscribe(stranger, company_b.slug) == {"subscribed": "company"}
+    assert await _subscribe(stranger, "no-such-company") == {"error": "not_found"}
+    assert await _subscribe(stranger, company_b.slug, topic="bogus") == {"error": "not_found"}
+
+    def publish_for_a():
+        with transaction.atomic():
+            realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                             context={"text": "secret of A"})
+
+    await database_sync_to_async(publish_for_a)()
+    assert await stranger.receive_nothing(timeout=0.5)
+    await stranger.disconnect()
+
+
+async def test_rolled_back_transaction_publishes_nothing(owner_a, company_a):
+    communicator = await _connect(owner_a)
+    assert (await communicator.connect())[0]
+    await _subscribe(communicator, company_a.slug)
+
+    def publish_then_fail():
+        try:
+            with transaction.atomic():
+                realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                                 context={"text": "never"})
+                raise RuntimeError("rollback")
+        except RuntimeError:
+            pass
+
+    await database_sync_to_async(publish_then_fail)()
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_bad_messages_get_an_error_not_a_crash(owner_a):
+    communicator = await _connect(owner_a)
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data="not json")
+    assert json.loads(await communicator.receive_from()) == {"error": "bad_request"}
+    await communicator.send_to(text_data=json.dumps({"action": "write", "topic": "company"}))
+    assert json.loads(await communicator.receive_from()) == {"error": "bad_request"}
+    await communicator.disconnect()
+
+
+async def test_removed_member_socket_is_closed(owner_a, company_a, member_a):
+    communicator = await _connect(member_a)
+    assert (await communicator.connect())[0]
+    await _subscribe(communicator, company_a.slug)
+
+    def remove():
+        from tenants.selectors import membership_get
+        from tenants.scoping import company_scope
+
+        with company_scope(company_a):
+            actor = membership_get(company=company_a, user=owner_a)
+            target = membership_get(company=company_a, user=member_a)
+        with transaction.atomic():
+            services.membership_remove(company=company_a, actor=actor, membership=target)
+
+    await database_sync_to_async(remove)()
+    output = await communicator.receive_output(timeout=5)
+    assert output["type"] == "websocket.close"
+    assert output["code"] == 4403
+
+
+async def test_consumer_leaves_no_company_context(owner_a, company_a):
+    communicator = await _connect(owner_a)
+    assert (await communicator.connect())[0]
+    await _subscribe(communicator, company_a.slug)
+    await communicator.disconnect()
+    assert current_company() is None
+
+
+def test_group_names_are_built_from_company_and_validated(company_a):
+    assert realtime.group_for(company_a, "company") == f"company.{company_a.public_id.hex}.company"
+    with pytest.raises(ValueError):
+        realtime.group_for(company_a, "company.*")
+    layer = get_channel_layer()
+    assert layer is not None and type(layer).__module__.startswith("channels_redis")
+
+
+def test_channel_layer_is_real_redis():
+    layer = get_channel_layer()
+
+    async def roundtrip():
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "ping", "n": 1})
+        return await asyncio.wait_for(layer.receive(channel), 5)
+
+    from asgiref.sync import async_to_sync
+
+    assert async_to_sync(roundtrip)() == {"type": "ping", "n": 1}
