@@ -1,5 +1,6 @@
 # Recado: `make run` starts everything for development, `make test` runs the whole suite.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,6 +9,7 @@ STAMP := $(VENV)/.installed
 # pyenv reads .python-version (3.13); without pyenv, any python3.13 on PATH does.
 PYTHON ?= $(shell command -v python3.13 2>/dev/null || echo python3)
 MANAGE := $(PY) manage.py
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help run test lint bench messages migrate seed lock browser-deps redis clean
 
@@ -16,16 +18,19 @@ help:
 	@echo "make test   - set up what the tests need and run the whole suite"
 	@echo "make lint   - ruff, Django checks, migrations check"
 	@echo "make bench  - run the benchmarks and print JSON"
+	@echo "make lock   - re-pin every installed package in constraints.txt"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Recado needs Python 3.13 (see .python-version)"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@echo "Installing Python packages into $(VENV)…"
+	@$(PIP) install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@$(PY) -c "import django, channels, celery" # fail here, not later, if the install broke
 	@touch $(STAMP)
 
+# Babel compiles the catalogues, so GNU gettext is not needed.
 messages: $(STAMP)
-	@$(VENV)/bin/pybabel -q compile -d locale -D django --use-fuzzy 2>/dev/null || $(VENV)/bin/pybabel compile -d locale -D django
+	@if compgen -G "locale/*/LC_MESSAGES/django.po" >/dev/null; then $(VENV)/bin/pybabel -q compile -d locale -D django; fi
 
 migrate: $(STAMP) messages
 	@$(MANAGE) migrate --noinput -v 0
@@ -36,13 +41,14 @@ seed: migrate
 redis: $(STAMP)
 	@$(PY) -m config.ensure_redis
 
-run: seed redis
+run: redis seed
 	@$(PY) -m config.banner
-	@$(VENV)/bin/honcho -f Procfile start
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
 
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "Installing Debian's chromium for the browser tests…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
 test: $(STAMP) messages browser-deps

@@ -1,0 +1,101 @@
+"""Settings come only from the environment: production refuses to guess, development runs on a tuned SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything config/settings.py (or tests/settings.py) may have put in this process's environment.
+_INHERITED = {"DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+              "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS", "CELERY_BROKER_URL", "DEBUG", "RECADO_VAR_DIR"}
+
+
+def run_django(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    """Run Python in a fresh process with exactly the given Recado variables (nothing inherited from the tests)."""
+    clean = {name: value for name, value in os.environ.items() if name not in _INHERITED}
+    clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    return subprocess.run([sys.executable, *args], cwd=BASE_DIR, env=clean, capture_output=True, text=True,
+                          timeout=120)
+
+
+def production_env() -> dict[str, str]:
+    return {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "recado.example.com",
+    }
+
+
+REQUIRED_IN_PRODUCTION = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS"]
+
+
+@pytest.mark.parametrize("missing", REQUIRED_IN_PRODUCTION)
+def test_production_refuses_to_start_without(missing):
+    env = production_env()
+    del env[missing]
+    result = run_django(["manage.py", "check", "--deploy"], **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set" in result.stderr
+
+
+def test_production_passes_check_deploy_without_warnings():
+    result = run_django(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_rejects_an_unknown_environment_name():
+    result = run_django(["manage.py", "check"], **{**production_env(), "DJANGO_ENV": "prod"})
+    assert result.returncode != 0
+    assert "DJANGO_ENV must be development, production or test" in result.stderr
+
+
+_SQLITE_PROBE = """
+import json, django
+django.setup()
+from django.db import connection, transaction
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    journal_mode = cursor.fetchone()[0]
+    cursor.execute("PRAGMA busy_timeout")
+    busy_timeout = cursor.fetchone()[0]
+# IMMEDIATE: the write lock is taken at BEGIN, before any write, so a second writer cannot start.
+with transaction.atomic():
+    connection.cursor().execute("SELECT 1")
+    other = __import__("sqlite3").connect(str(connection.settings_dict["NAME"]), timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        second_writer = "started"
+    except Exception as error:
+        second_writer = str(error)
+    finally:
+        other.close()
+print(json.dumps({"engine": connection.vendor, "name": str(connection.settings_dict["NAME"]),
+                  "journal_mode": journal_mode, "busy_timeout": busy_timeout, "second_writer": second_writer}))
+"""
+
+
+def test_development_defaults_to_a_tuned_sqlite_file(tmp_path):
+    result = run_django(["-c", _SQLITE_PROBE], DJANGO_ENV="development", RECADO_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["engine"] == "sqlite"
+    assert probe["name"] == str(tmp_path / "recado.sqlite3")
+    assert probe["journal_mode"] == "wal"
+    assert probe["busy_timeout"] >= 5000
+    assert probe["second_writer"] == "database is locked"
+    # WAL is a property of the file: any later connection (worker, beat) finds it in WAL mode too.
+    with sqlite3.connect(tmp_path / "recado.sqlite3") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
