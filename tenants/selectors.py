@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from tenants.models import ApiKey, Company, Invitation, Membership, User
+from tenants.models import ApiKey, Company, Invitation, Membership, Role, User
+from tenants.scoping import company_scope
 
 
 def company_get_by_slug(*, slug: str) -> Company | None:
@@ -50,9 +52,25 @@ def api_key_get(*, company: Company, public_id) -> ApiKey | None:
 
 
 def company_list_with_counts() -> QuerySet[Company]:
-    """Operator dashboard: every company with its member and API key counts, in one query."""
+    """Operator dashboard: every company with its member and active API key counts, in one query."""
     # Company is global; the counts join tenant tables through their company FK (no manager involved).
     return Company.objects.annotate(
         member_count=Count("tenants_membership", distinct=True),
-        api_key_count=Count("tenants_apikey", distinct=True),
+        api_key_count=Count("tenants_apikey", filter=Q(tenants_apikey__revoked_at=None), distinct=True),
     ).order_by("name")
+
+
+def company_get(*, public_id) -> Company | None:
+    """Operator lookups: a company by its public id (Company is the tenant itself, not tenant-owned)."""
+    return company_list_with_counts().filter(public_id=public_id).first()
+
+
+def company_owner_list(*, company: Company) -> list[Membership]:
+    """The owners of one company, for the operator's company page (which runs outside any company scope)."""
+    with company_scope(company):
+        return list(Membership.objects.filter(company=company, role=Role.OWNER).select_related("user")
+                    .order_by("user__email"))
+
+
+def user_email_taken(*, email: str) -> bool:
+    return get_user_model().objects.filter(email__iexact=email.strip()).exists()

@@ -70,6 +70,11 @@ def company_reactivate(*, company: Company) -> Company:
 # --- people ------------------------------------------------------------------------------------
 
 
+def _check_username_free(username: str) -> None:
+    if username and get_user_model().objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": _("This username is taken; choose another or leave it empty.")})
+
+
 def _check_member_limit(company: Company) -> None:
     if Membership.objects.count() >= company.max_members:
         message = _("This company has reached its limit of %(limit)d members.")
@@ -92,6 +97,7 @@ def company_owner_create(*, company: Company, email: str, password: str, usernam
     email = email.strip().lower()
     user = get_user_model().objects.filter(email__iexact=email).first()
     if user is None:
+        _check_username_free(username)
         user = get_user_model().objects.create_user(username=username or email, email=email, password=password)
     return member_add(company=company, user=user, role=Role.OWNER)
 
@@ -151,6 +157,7 @@ def invitation_accept(*, token: str, user: User | None, password: str = "", user
         if user is None:
             if get_user_model().objects.filter(email__iexact=invitation.email).exists():
                 raise ValidationError(_("An account with this e-mail exists: log in first, then open the link again."))
+            _check_username_free(username)
             user = get_user_model().objects.create_user(
                 username=username or invitation.email, email=invitation.email, password=password
             )
