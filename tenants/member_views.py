@@ -101,6 +101,7 @@ def membership_remove(request: CompanyRequest, membership_id) -> HttpResponse:
     membership = _membership_or_404(request, membership_id)
     if request.method == "GET":
         return render(request, "tenants/member_remove.html", _row_context(request, membership))
+    leaving = membership.pk == request.membership.pk  # read before the delete clears the pk
     try:
         services.membership_remove(company=request.company, actor=request.membership, membership=membership)
     except (PermissionDenied, ValidationError) as error:
@@ -108,7 +109,7 @@ def membership_remove(request: CompanyRequest, membership_id) -> HttpResponse:
         return _after_member_change(request, membership)
     messages.success(request, _("%(person)s was removed from %(company)s.") % {
         "person": membership.user.email, "company": request.company.name})
-    if membership.pk == request.membership.pk:  # one left the company oneself: nothing to show here any more
+    if leaving:  # one left the company oneself: nothing to show here any more
         return HttpResponseClientRedirect(reverse("home")) if request.htmx else redirect("home")
     if request.htmx:
         return render(request, "tenants/members.html#feedback", {})
