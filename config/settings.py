@@ -171,7 +171,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "config.storage.StaticFilesStorage"  # hashed + compressed; see its docstring about source maps
             if PRODUCTION
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )

@@ -99,3 +99,14 @@ def test_development_defaults_to_a_tuned_sqlite_file(tmp_path):
     # WAL is a property of the file: any later connection (worker, beat) finds it in WAL mode too.
     with sqlite3.connect(tmp_path / "recado.sqlite3") as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_production_collectstatic_hashes_and_compresses_every_file(tmp_path):
+    """The Docker build runs this; a vendored file naming a missing source map must not break it."""
+    env = {**production_env(), "RECADO_VAR_DIR": str(tmp_path)}
+    result = run_django(["manage.py", "collectstatic", "--noinput"], **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    hashed = manifest["paths"]["vendor/bootstrap-5.3.8.min.css"]
+    assert hashed != "vendor/bootstrap-5.3.8.min.css"
+    assert (tmp_path / "static" / (hashed + ".gz")).exists()
