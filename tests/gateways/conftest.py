@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -64,7 +65,5 @@ def instance_name(gateway: Gateway) -> Iterator[str]:
     """A fresh instance name, deleted from the gateway afterwards (matters on a real server)."""
     name = f"recado-test-{uuid.uuid4().hex[:10]}"
     yield name
-    try:
+    with contextlib.suppress(GatewayError):
         gateway.delete_instance(name)
-    except GatewayError:
-        pass

@@ -264,9 +264,11 @@ def test_an_instance_token_works_for_its_instance_only(gateway, instance_name):
 
 
 def test_an_unreachable_gateway_is_transient():
-    with gateway_for(f"http://127.0.0.1:{free_port()}", "v2", "k", timeout=2) as nowhere:
-        with pytest.raises(GatewayUnreachable) as caught:
-            nowhere.connection_state("x")
+    with (
+        gateway_for(f"http://127.0.0.1:{free_port()}", "v2", "k", timeout=2) as nowhere,
+        pytest.raises(GatewayUnreachable) as caught,
+    ):
+        nowhere.connection_state("x")
     assert caught.value.transient
 
 
@@ -274,16 +276,20 @@ def test_a_slow_gateway_times_out_as_transient(gateway_target, gateway, instance
     sim = gateway_target.require_simulator("needs injected latency")
     gateway.create_instance(instance_name)
     sim.control("POST", f"instances/{instance_name}/latency", {"ms": 1500})
-    with gateway_for(sim.base_url, "v2", sim.api_key, timeout=0.5) as impatient:
-        with pytest.raises(GatewayTimeout) as caught:
-            impatient.connection_state(instance_name)
+    with (
+        gateway_for(sim.base_url, "v2", sim.api_key, timeout=0.5) as impatient,
+        pytest.raises(GatewayTimeout) as caught,
+    ):
+        impatient.connection_state(instance_name)
     assert caught.value.transient
 
 
 def test_a_route_the_gateway_lacks_is_a_protocol_error(gateway_target):
-    with gateway_for(gateway_target.base_url, "v1", gateway_target.api_key) as v1_on_v2:
-        with pytest.raises(GatewayProtocolError) as caught:
-            v1_on_v2.restart("anything")  # v1 restarts with PUT; a v2 server has no such route
+    with (
+        gateway_for(gateway_target.base_url, "v1", gateway_target.api_key) as v1,
+        pytest.raises(GatewayProtocolError) as caught,
+    ):
+        v1.restart("anything")  # v1 restarts with PUT; a v2 server has no such route
     assert "Cannot PUT /instance/restart/anything" in caught.value.message
 
 
