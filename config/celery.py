@@ -13,3 +13,12 @@ app.conf.task_queues = [Queue(name) for name in ("default", "messaging", "pollin
 # Each task is named "<app>.<task>" and picks its queue with `queue=` on its decorator;
 # a task that names none lands on "default".
 app.autodiscover_tasks()
+
+# Periodic work (celery beat). Each entry fans out to per-company tasks.
+app.conf.beat_schedule = {
+    "instances.poll_due_instances": {
+        "task": "instances.poll_due_instances",
+        "schedule": 5.0,
+        "options": {"queue": "polling", "expires": 5},
+    },
+}

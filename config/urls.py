@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from config import ops
+from instances.api import router as instances_router
 from tenants.api import MeView
 from tenants.problems import problem_response
 
@@ -14,6 +15,7 @@ company_prefix = "c/<slug:company_slug>/"
 
 api_v1_patterns = [
     path("me", MeView.as_view(), name="me"),
+    *instances_router.urls,
 ]
 
 urlpatterns = [
@@ -27,6 +29,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[],
                                                      permission_classes=[AllowAny]), name="api_docs"),
     path(company_prefix + "instances/", include("instances.urls")),
+    path("hooks/evolution/", include("instances.hook_urls")),
+    path("operator/servers/", include("instances.operator_urls")),
     path(company_prefix + "inbox/", include("messaging.urls")),
     path(company_prefix + "contacts/", include("contacts.urls")),
     path("", include("tenants.urls")),

@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class InstancesConfig(AppConfig):
     name = "instances"
+
+    def ready(self) -> None:
+        from instances.selectors import instance_exists
+        from tenants import realtime
+
+        # "instances": the company's list (badges); "instance.<hex>": one instance's detail page and QR.
+        realtime.register_topic("instances")
+        realtime.register_topic("instance", instance_exists)

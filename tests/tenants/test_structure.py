@@ -31,6 +31,8 @@ ALL_COMPANIES_ALLOWED = {
     "tenants/selectors.py": "a user's own memberships across companies (switcher)",
     "tenants/services.py": "invitation tokens and API keys are looked up by their hashed secret",
     "tenants/authentication.py": "the API key names the company",
+    "instances/tasks.py": "the beat fan-out enqueues one poll per due instance across companies (ids only)",
+    "instances/hooks.py": "inbound webhooks: the URL secret (or server + instance name) names the instance",
 }
 
 
@@ -131,6 +133,17 @@ def _company_patterns(resolver: URLResolver | None = None, prefix: str = "") -> 
     return routes
 
 
+def _victim_instance(company_a):
+    """An instance row of company A (no gateway call: the sweep only needs it to exist)."""
+    from instances.models import GatewayServer, Instance
+
+    server = GatewayServer.objects.create(name="sweep", base_url="http://127.0.0.1:9", api_key="k",
+                                          hook_secret="s", hook_secret_hash="sweep-hash")
+    with company_scope(company_a):
+        return Instance.objects.create(company=company_a, server=server, name="victim", gateway_name="alpha_victim",
+                                       token="t", webhook_secret_hash="sweep-instance-hash")
+
+
 # How to fill each URL parameter with an object of company A (the victim).
 def _victim_values(company_a, owner_a) -> dict[str, str]:
     victim = make_member(company=company_a, role="agent", email="victim@alpha.test")
@@ -138,7 +151,9 @@ def _victim_values(company_a, owner_a) -> dict[str, str]:
 
     issued = services.invitation_create(company=company_a, invited_by=owner_a, email="invitee@alpha.test", role="agent")
     key = services.api_key_create(company=company_a, name="victim key")
+    instance = _victim_instance(company_a)
     return {
+        "instance_id": str(instance.public_id),
         "company_slug": company_a.slug,
         "membership_id": str(victim.public_id),
         "invitation_id": str(issued.invitation.public_id),
@@ -183,6 +198,7 @@ def test_url_sweep_foreign_company_gets_404_and_changes_nothing(company_a, owner
 def test_api_sweep_foreign_ids_get_404_and_change_nothing(company_a, owner_a, api_b):
     values = _victim_values(company_a, owner_a)
     routes = [route for route in _company_patterns() if route.startswith("api/v1/") and "<" in route]
+    assert api_b.get("/api/v1/me").status_code == 200  # records the key's first use before the snapshot
     before = _snapshot()
     for route in routes:
         path = _fill(route, values)

@@ -1,0 +1,525 @@
+"""Instance use cases: create, connect, restart, logout, delete, rename, record state, poll (STYLE rules 3, 26, 30).
+
+Gateway calls made on behalf of a person (create, connect, restart, logout, delete) are synchronous with a
+short timeout: the API's callers expect the answer (token, QR) in the response. Everything else (polls,
+inbound events) runs in Celery tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from instances import events as instance_events
+from instances.errors import (
+    GatewayRejected,
+    GatewayUnavailable,
+    InstanceLimitReached,
+    InstanceNameInvalid,
+    InstanceNameTaken,
+)
+from instances.gateways import (
+    ConnectResult,
+    Gateway,
+    GatewayError,
+    GatewayNotConnected,
+    GatewayRefused,
+    GatewayUnauthorized,
+    InstanceNameInUse,
+    InstanceNotFound,
+    WebhookConfig,
+    gateway_for,
+    parse_event,
+)
+from instances.gateways.events import (
+    ConnectionUpdate,
+    GatewayEvent,
+    InstanceRemoved,
+    LogoutInstance,
+    MessageDeleted,
+    MessageEdited,
+    MessageReceived,
+    MessageStatusUpdate,
+    QrUpdated,
+)
+from instances.models import GatewayServer, InboundEvent, Instance, InstanceState, InstanceStateChange
+from instances.reasons import Reason
+from instances.selectors import gateway_server_least_loaded
+from tenants.models import Company, hash_secret
+
+logger = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+NUMBER_PATTERN = re.compile(r"^\d{8,15}$")
+# Calls made while a person waits (page or API) give up quickly; tasks use the adapter's default.
+INTERACTIVE_TIMEOUT = 10.0
+POLL_LEASE = timedelta(seconds=75)  # longer than poll_instance's time_limit: a lease outlives its poll
+GATEWAY_STATES = {
+    "open": InstanceState.OPEN,
+    "connecting": InstanceState.CONNECTING,
+    "close": InstanceState.CLOSE,
+    "refused": InstanceState.CLOSE,
+}
+
+
+def qr_timeout() -> timedelta:
+    """How long a connect attempt waits for a scan before the instance goes back to "close"."""
+    return timedelta(seconds=getattr(settings, "INSTANCE_QR_TIMEOUT_SECONDS", 60))
+
+
+def hook_url(secret: str) -> str:
+    return f"{settings.PUBLIC_URL}/hooks/evolution/{secret}/"
+
+
+def gateway(server: GatewayServer, *, timeout: float | None = None) -> Gateway:
+    """The adapter for a server, authenticated with its global key."""
+    options = {"timeout": timeout} if timeout else {}
+    return gateway_for(server.base_url, server.version, server.api_key, **options)
+
+
+@contextmanager
+def gateway_errors() -> Iterator[None]:
+    """Turn adapter errors into the use-case errors the pages and the API show."""
+    try:
+        yield
+    except InstanceNameInUse as exc:
+        raise InstanceNameTaken(_("The gateway already has an instance with this name.")) from exc
+    except GatewayUnauthorized as exc:
+        logger.error("gateway refused our global key: %s", exc.message)
+        raise GatewayUnavailable(_("The gateway refused Recado's credentials; the operator must fix it.")) from exc
+    except GatewayError as exc:
+        if exc.transient:
+            raise GatewayUnavailable(_("The gateway did not answer: %(error)s") % {"error": exc.message}) from exc
+        raise GatewayRejected(exc.message) from exc
+
+
+def validate_instance_name(name: str) -> str:
+    name = (name or "").strip().lower()
+    if not NAME_PATTERN.match(name):
+        raise InstanceNameInvalid(
+            _("Use 1 to 40 lowercase letters, digits and hyphens, starting with a letter or digit.")
+        )
+    return name
+
+
+# --- create --------------------------------------------------------------------------------------
+
+
+def instance_create(*, company: Company, name: str, label: str = "") -> Instance:
+    """Create the instance here and on the least loaded gateway, with our webhook; nothing is left if it fails."""
+    name = validate_instance_name(name)
+    secret = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            # Serialise creations per company so the limit cannot be overrun by parallel requests.
+            Company.objects.select_for_update().filter(pk=company.pk).first()
+            if Instance.objects.filter(company=company, name=name).exists():
+                raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name})
+            if Instance.objects.filter(company=company).count() >= company.max_instances:
+                raise InstanceLimitReached(company.max_instances)
+            server = gateway_server_least_loaded()
+            if server is None:
+                raise GatewayUnavailable(_("No gateway server has room for a new instance; contact support."))
+            instance = Instance.objects.create(
+                company=company, server=server, name=name, gateway_name=f"{company.slug}_{name}",
+                label=label.strip()[:80], token=secrets.token_hex(16), webhook_secret_hash=hash_secret(secret),
+            )
+            _create_on_gateway(instance, secret)
+            InstanceStateChange.objects.create(
+                company=company, instance=instance, from_state=InstanceState.CREATED, to_state=InstanceState.CREATED,
+                reason=Reason.CREATED, source=InstanceStateChange.Source.USER,
+            )
+    except IntegrityError as exc:  # a parallel create won the name
+        raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name}) from exc
+    instance_events.instance_changed(company=company, instance=instance, created=True)
+    return instance
+
+
+def _create_on_gateway(instance: Instance, secret: str) -> None:
+    webhook = WebhookConfig(url=hook_url(secret))
+    with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
+        created = gw.create_instance(instance.gateway_name, token=instance.token, webhook=webhook)
+    instance.token = created.token or instance.token
+    instance.gateway_instance_id = created.instance_id or ""
+    instance.raw_state = created.state or ""
+    instance.save(update_fields=["token", "gateway_instance_id", "raw_state"])
+
+
+# --- person-driven lifecycle -------------------------------------------------------------------------
+
+
+def instance_connect(*, company: Company, instance: Instance, number: str | None = None) -> Instance:
+    """Ask the gateway for a QR (and a pairing code when a number is given); store it and show it live."""
+    if number:
+        number = re.sub(r"\D", "", number)
+        if not NUMBER_PATTERN.match(number):
+            raise GatewayRejected(_("Enter the phone number with country and area code, digits only."))
+    with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
+        result = gw.connect(instance.gateway_name, number=number or None)
+    return _apply_connect_result(company, instance, result, source=InstanceStateChange.Source.USER)
+
+
+def instance_restart(*, company: Company, instance: Instance) -> Instance:
+    with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
+        result = gw.restart(instance.gateway_name)
+    return _apply_connect_result(company, instance, result, source=InstanceStateChange.Source.USER)
+
+
+def _apply_connect_result(company: Company, instance: Instance, result: ConnectResult, *, source: str) -> Instance:
+    if result.state and not result.has_qr:
+        state = GATEWAY_STATES.get(result.state, InstanceState.CLOSE)
+        return instance_record_state(company=company, instance=instance, state=state, source=source,
+                                     reason=Reason.GATEWAY_SAID, raw_state=result.state)
+    now = timezone.now()
+    fields = {
+        "qr_data_url": result.qr_data_url or "", "qr_code": result.qr_code or "",
+        "pairing_code": result.pairing_code or "", "qr_count": result.count,
+        "qr_updated_at": now if result.has_qr else None, "connect_deadline": now + qr_timeout(),
+        "raw_state": "connecting",
+    }
+    return instance_record_state(company=company, instance=instance, state=InstanceState.CONNECTING,
+                                 source=source, reason=Reason.CONNECT_REQUESTED, **fields)
+
+
+def instance_logout(*, company: Company, instance: Instance) -> Instance:
+    """Disconnect WhatsApp (unlinks the device); the instance stays, ready to connect again."""
+    # Not connected (or gone) already is the outcome the user asked for.
+    already_out = suppress(GatewayNotConnected, GatewayRefused, InstanceNotFound)
+    with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw, already_out:
+        gw.logout(instance.gateway_name)
+    return instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE,
+                                 source=InstanceStateChange.Source.USER, reason=Reason.LOGGED_OUT,
+                                 raw_state="close", **_CLEARED_QR)
+
+
+def instance_delete(*, company: Company, instance: Instance) -> None:
+    """Remove the instance from the gateway, then here; an unreachable gateway leaves both in place."""
+    already_gone = suppress(InstanceNotFound)  # gone there already: finish the job here
+    with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw, already_gone:
+        gw.delete_instance(instance.gateway_name)
+    public_id = instance.public_id
+    instance.delete()
+    instance_events.instance_removed(company=company, public_id=public_id)
+
+
+def instance_rename(*, company: Company, instance: Instance, label: str) -> Instance:
+    Instance.objects.filter(company=company, pk=instance.pk).update(label=label.strip()[:80])
+    instance.refresh_from_db()
+    instance_events.instance_changed(company=company, instance=instance)
+    return instance
+
+
+# --- state ---------------------------------------------------------------------------------------------
+
+_CLEARED_QR = {"qr_data_url": "", "qr_code": "", "pairing_code": "", "qr_count": 0, "connect_deadline": None}
+
+
+def instance_record_state(
+    *, company: Company, instance: Instance, state: str, source: str, reason: str = "", **fields
+) -> Instance:
+    """Move the instance to `state` with a conditional UPDATE (one timeline line per real change), store the
+    other observed fields, and publish the new state live."""
+    now = timezone.now()
+    rows = Instance.objects.filter(company=company, pk=instance.pk)
+    for _attempt in range(3):
+        current = instance.state
+        if current == state:
+            if fields:
+                rows.update(**fields)
+            break
+        if rows.filter(state=current).update(state=state, state_changed_at=now, state_reason=reason[:200], **fields):
+            InstanceStateChange.objects.create(company=company, instance=instance, from_state=current,
+                                               to_state=state, reason=reason[:200], source=source, at=now)
+            break
+        instance.refresh_from_db(fields=["state"])  # someone else moved it meanwhile: decide again
+    instance.refresh_from_db()
+    instance_events.instance_changed(company=company, instance=instance)
+    return instance
+
+
+def instance_expire_qr(*, company: Company, instance: Instance, source: str) -> Instance:
+    """The connect attempt ran out of time: stop the gateway's QR loop (best effort) and go back to close."""
+    try:
+        with gateway(instance.server) as gw:
+            gw.logout(instance.gateway_name)
+    except GatewayError as exc:
+        logger.info("stopping the QR loop of %s failed: %s", instance.gateway_name, exc.message)
+    return instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE, source=source,
+                                 reason=Reason.QR_EXPIRED, **_CLEARED_QR)
+
+
+def connect_expired(instance: Instance, now: datetime | None = None) -> bool:
+    return instance.connect_deadline is not None and (now or timezone.now()) >= instance.connect_deadline
+
+
+# --- polling -----------------------------------------------------------------------------------------
+
+
+def instance_poll(*, company: Company, instance: Instance) -> bool:
+    """Ask the gateway for the state and store it. False when another poll holds the lease."""
+    now = timezone.now()
+    free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lte=now)
+    rows = Instance.objects.filter(company=company, pk=instance.pk)
+    if not rows.filter(free).update(poll_lease_until=now + POLL_LEASE):
+        return False
+    try:
+        instance.refresh_from_db()
+        _poll_claimed(company, instance)
+    finally:
+        rows.update(poll_lease_until=None, last_polled_at=timezone.now())
+    return True
+
+
+def _poll_claimed(company: Company, instance: Instance) -> None:
+    poll = InstanceStateChange.Source.POLL
+    try:
+        with gateway(instance.server) as gw:
+            observed = gw.connection_state(instance.gateway_name).state
+            info = gw.fetch_instance(instance.gateway_name) if observed == "open" else None
+    except InstanceNotFound:
+        instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE, source=poll,
+                              reason=Reason.REMOVED_ON_GATEWAY, raw_state="", **_CLEARED_QR)
+        return
+    except GatewayError as exc:
+        if exc.transient or isinstance(exc, GatewayUnauthorized):
+            instance_record_state(company=company, instance=instance, state=InstanceState.UNREACHABLE,
+                                  source=poll, reason=exc.message)
+        else:
+            logger.warning("polling %s: %r", instance.gateway_name, exc)
+        return
+    state = GATEWAY_STATES.get(observed, InstanceState.CLOSE)
+    fields: dict = {"raw_state": observed}
+    if info is not None:
+        fields.update(_owner_fields(info.owner_jid, info.profile_name, info.profile_picture_url))
+    if state == InstanceState.CONNECTING and connect_expired(instance):
+        instance_expire_qr(company=company, instance=instance, source=poll)
+    elif instance.state == InstanceState.CREATED and state == InstanceState.CLOSE:
+        instance_record_state(company=company, instance=instance, state=InstanceState.CREATED, source=poll, **fields)
+    else:
+        if state != InstanceState.CONNECTING:
+            fields.update(_CLEARED_QR)
+        reason = Reason.RECOVERED if instance.state == InstanceState.UNREACHABLE else Reason.GATEWAY_SAID
+        instance_record_state(company=company, instance=instance, state=state, source=poll, reason=reason, **fields)
+
+
+def _owner_fields(owner_jid: str | None, profile_name: str | None, picture: str | None) -> dict:
+    from instances.gateways.base import jid_digits
+
+    fields: dict = {}
+    if owner_jid:
+        fields.update(owner_jid=owner_jid[:80], phone_number=(jid_digits(owner_jid) or "")[:20])
+    if profile_name:
+        fields["profile_name"] = profile_name[:120]
+    if picture:
+        fields["profile_picture_url"] = picture[:1000]
+    return fields
+
+
+def due_for_poll_filter(now: datetime) -> Q:
+    """Instances due a poll: every 5 s while connecting, every 60 s otherwise; never while leased."""
+    connecting_due = Q(state=InstanceState.CONNECTING) & (
+        Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - timedelta(seconds=5))
+    )
+    others_due = ~Q(state=InstanceState.CONNECTING) & (
+        Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - timedelta(seconds=60))
+    )
+    lease_free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lte=now)
+    return (connecting_due | others_due) & lease_free
+
+
+def instance_connect_start(*, company: Company, instance: Instance, number: str | None = None) -> Instance:
+    """The page's connect: show "generating the QR…" at once; a task asks the gateway and pushes the QR live."""
+    from instances.tasks import connect_instance as connect_instance_task
+
+    if instance.state == InstanceState.OPEN:
+        return instance
+    instance = instance_record_state(
+        company=company, instance=instance, state=InstanceState.CONNECTING, source=InstanceStateChange.Source.USER,
+        reason=Reason.CONNECT_REQUESTED, **{**_CLEARED_QR, "connect_deadline": timezone.now() + qr_timeout()},
+    )
+    args = [company.pk, instance.pk, number or ""]
+    transaction.on_commit(lambda: connect_instance_task.delay(*args))
+    return instance
+
+
+def instance_connect_in_background(*, company: Company, instance: Instance, number: str = "") -> Instance:
+    """Task body of the page's connect: the gateway's refusal or silence is recorded where the page shows it."""
+    try:
+        return instance_connect(company=company, instance=instance, number=number or None)
+    except GatewayUnavailable as exc:
+        return instance_record_state(company=company, instance=instance, state=InstanceState.UNREACHABLE,
+                                     source=InstanceStateChange.Source.SYSTEM, reason=exc.message, **_CLEARED_QR)
+    except GatewayRejected as exc:
+        return instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE,
+                                     source=InstanceStateChange.Source.SYSTEM, reason=exc.message, **_CLEARED_QR)
+
+
+# --- inbound gateway events -------------------------------------------------------------------------
+
+LIFECYCLE_EVENTS = (QrUpdated, ConnectionUpdate, LogoutInstance, InstanceRemoved)
+MESSAGE_EVENTS = (MessageReceived, MessageStatusUpdate, MessageDeleted, MessageEdited)
+
+
+def inbound_event_record(
+    *, company: Company, instance: Instance, body: bytes, payload: dict, event_name: str
+) -> InboundEvent | None:
+    """Store a webhook body once (key: SHA-256 of the body) and process it after commit; None for a repeat."""
+    from instances.tasks import process_inbound_event as process_inbound_event_task
+
+    key = hashlib.sha256(body).hexdigest()
+    with transaction.atomic():
+        event, created = InboundEvent.objects.get_or_create(
+            company=company, instance=instance, key=key, defaults={"event": event_name[:40], "payload": payload},
+        )
+        if created:
+            args = [company.pk, event.pk]
+            transaction.on_commit(lambda: process_inbound_event_task.delay(*args))
+    return event if created else None
+
+
+def inbound_event_process(*, company: Company, event_id: int) -> str:
+    """Apply a stored event once: lifecycle events move the instance; message events wait for messaging."""
+    with transaction.atomic():
+        event = (
+            InboundEvent.objects.select_for_update(of=("self",)).select_related("instance__server")
+            .filter(company=company, pk=event_id).first()
+        )
+        if event is None or event.status != InboundEvent.Status.PENDING or event.processed_at is not None:
+            return "skipped"
+        instance = event.instance
+        outcomes = [
+            _apply_event(company, instance, parsed, _event_time(event.payload))
+            for parsed in parse_event(event.payload, instance.server.version, path_suffix=event.event)
+        ]
+        if "pending" in outcomes:
+            return "pending"  # messages: stored for the messaging app, which processes them
+        event.status = InboundEvent.Status.PROCESSED if "processed" in outcomes else InboundEvent.Status.IGNORED
+        event.note = "; ".join(outcome for outcome in outcomes if outcome not in ("processed", "ignored"))[:200]
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "note", "processed_at"])
+        return event.status
+
+
+def _event_time(payload: dict) -> datetime | None:
+    """The gateway's `date_time` (its own clock, comparable only with itself)."""
+    try:
+        moment = datetime.fromisoformat(str(payload.get("date_time") or ""))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _apply_event(company: Company, instance: Instance, event: GatewayEvent, at: datetime | None) -> str:
+    if isinstance(event, MESSAGE_EVENTS):
+        return "pending"
+    if not isinstance(event, LIFECYCLE_EVENTS):
+        return "ignored"
+    instance.refresh_from_db()
+    if at is not None and instance.last_event_at is not None and at < instance.last_event_at:
+        return "ignored"  # an older fact delivered late: the newer one already applied
+    webhook = InstanceStateChange.Source.WEBHOOK
+    stamp = {"last_event_at": at} if at else {}
+    if isinstance(event, QrUpdated):
+        return _apply_qr(company, instance, event, stamp)
+    if isinstance(event, ConnectionUpdate):
+        state = GATEWAY_STATES.get(event.state, InstanceState.CLOSE)
+        fields = {**stamp, "raw_state": event.state}
+        if state == InstanceState.OPEN:
+            fields.update(_CLEARED_QR, **_owner_fields(event.owner_jid, event.profile_name, event.profile_picture_url))
+            reason = Reason.GATEWAY_SAID
+        elif state == InstanceState.CLOSE:
+            fields.update(_CLEARED_QR)
+            reason = Reason.LOGGED_OUT if event.logged_out else Reason.CONNECTION_CLOSED
+        else:
+            reason = Reason.GATEWAY_SAID
+        instance_record_state(company=company, instance=instance, state=state, source=webhook, reason=reason, **fields)
+        return "processed"
+    reason = Reason.LOGGED_OUT if isinstance(event, LogoutInstance) else Reason.REMOVED_ON_GATEWAY
+    instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE, source=webhook,
+                          reason=reason, raw_state="close", **stamp, **_CLEARED_QR)
+    return "processed"
+
+
+def _apply_qr(company: Company, instance: Instance, event: QrUpdated, stamp: dict) -> str:
+    webhook = InstanceStateChange.Source.WEBHOOK
+    if event.limit_reached:
+        instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE, source=webhook,
+                              reason=Reason.QR_LIMIT, **stamp, **_CLEARED_QR)
+        return "processed"
+    if instance.state not in (InstanceState.CONNECTING, InstanceState.UNREACHABLE):
+        return "ignored"  # no connect attempt of ours is running (expired, cancelled or already open)
+    if connect_expired(instance):
+        instance_expire_qr(company=company, instance=instance, source=webhook)
+        return "processed"
+    instance_record_state(
+        company=company, instance=instance, state=InstanceState.CONNECTING, source=webhook,
+        reason=Reason.CONNECT_REQUESTED, **stamp,
+        qr_data_url=event.qr_data_url or "", qr_code=event.qr_code or "", pairing_code=event.pairing_code or "",
+        qr_count=instance.qr_count + 1, qr_updated_at=timezone.now(),
+        connect_deadline=instance.connect_deadline or timezone.now() + qr_timeout(),
+    )
+    return "processed"
+
+
+# --- gateway servers (operator) -----------------------------------------------------------------------
+
+
+def gateway_server_create(
+    *, name: str, base_url: str, version: str, api_key: str, capacity: int, enabled: bool = True
+) -> GatewayServer:
+    secret = secrets.token_urlsafe(32)
+    return GatewayServer.objects.create(
+        name=name, base_url=base_url.rstrip("/"), version=version, api_key=api_key, capacity=capacity,
+        enabled=enabled, hook_secret=secret, hook_secret_hash=hash_secret(secret),
+    )
+
+
+def gateway_server_update(
+    *, server: GatewayServer, name: str, base_url: str, version: str, capacity: int, enabled: bool,
+    api_key: str = "",
+) -> GatewayServer:
+    """Edit a server; an empty key keeps the stored one (it is never shown back)."""
+    server.name, server.base_url, server.version = name, base_url.rstrip("/"), version
+    server.capacity, server.enabled = capacity, enabled
+    if api_key:
+        server.api_key = api_key
+    server.save()
+    return server
+
+
+def gateway_server_set_enabled(*, server: GatewayServer, enabled: bool) -> GatewayServer:
+    GatewayServer.objects.filter(pk=server.pk).update(enabled=enabled)
+    server.refresh_from_db()
+    return server
+
+
+def gateway_server_check(*, server: GatewayServer) -> GatewayServer:
+    """Ask the server who it is and whether our key works; store the answer for the operator page."""
+    try:
+        with gateway(server, timeout=INTERACTIVE_TIMEOUT) as gw:
+            info = gw.server_info()
+            with suppress(InstanceNotFound):  # the key was accepted; the made-up instance does not exist
+                gw.fetch_instances("recado-connection-check")
+        ok, message = True, _("Connected: %(client)s version %(version)s") % {
+            "client": info.client_name or "Evolution API", "version": info.version or "?"}
+    except GatewayError as exc:
+        ok, message = False, f"{type(exc).__name__}: {exc.message}"
+    GatewayServer.objects.filter(pk=server.pk).update(
+        last_check_at=timezone.now(), last_check_ok=ok, last_check_message=message[:300])
+    server.refresh_from_db()
+    return server
+
+
+def gateway_server_hook_url(server: GatewayServer) -> str:
+    return f"{settings.PUBLIC_URL}/hooks/evolution/server/{server.hook_secret}/"

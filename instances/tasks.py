@@ -1,0 +1,55 @@
+"""Celery tasks of instances: thin wrappers around services (STYLE rules 24-30)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from instances import services
+from instances.models import Instance
+from tenants.models import Company
+from tenants.tasks import company_task
+
+# A queued poll older than this is dropped: the next beat tick enqueues a fresh one.
+POLL_EXPIRES_SECONDS = 30
+FAN_OUT_BATCH = 5000
+
+
+@shared_task(name="instances.poll_due_instances", queue="polling", soft_time_limit=20, time_limit=30)
+def poll_due_instances() -> int:
+    """Beat fan-out: enqueue one poll per instance that is due (every 5 s while connecting, else every 60 s)."""
+    # all_companies: the beat scheduler is the one cross-tenant reader here (STYLE rule 30); it reads only
+    # ids, and each poll runs inside its own company's scope.
+    due = list(
+        Instance.all_companies.filter(services.due_for_poll_filter(timezone.now()))
+        .order_by("last_polled_at")
+        .values_list("company_id", "pk")[:FAN_OUT_BATCH]
+    )
+    for company_id, instance_id in due:
+        transaction.on_commit(
+            lambda args=(company_id, instance_id): poll_instance.apply_async(args=args, expires=POLL_EXPIRES_SECONDS)
+        )
+    return len(due)
+
+
+def _instance(company: Company, instance_id: int) -> Instance | None:
+    return Instance.objects.filter(company=company, pk=instance_id).select_related("server").first()
+
+
+@company_task(name="instances.poll_instance", queue="polling", soft_time_limit=40, time_limit=60)
+def poll_instance(company: Company, instance_id: int) -> bool:
+    instance = _instance(company, instance_id)
+    return bool(instance) and services.instance_poll(company=company, instance=instance)
+
+
+@company_task(name="instances.connect_instance", soft_time_limit=40, time_limit=60)
+def connect_instance(company: Company, instance_id: int, number: str = "") -> None:
+    instance = _instance(company, instance_id)
+    if instance is not None:
+        services.instance_connect_in_background(company=company, instance=instance, number=number)
+
+
+@company_task(name="instances.process_inbound_event", soft_time_limit=40, time_limit=60)
+def process_inbound_event(company: Company, event_id: int) -> str:
+    return services.inbound_event_process(company=company, event_id=event_id)
