@@ -79,8 +79,10 @@ def app_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
             server.wait()
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(transactional_db):
+    """A fresh chromium per test. Not session-wide: sync Playwright runs an event loop in the main thread
+    while it is started, and pytest-asyncio tests that run later on the same worker need none running."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; make test does)")
     from playwright.sync_api import sync_playwright
@@ -93,9 +95,9 @@ def browser():
 
 @pytest.fixture(autouse=True)
 def _orm_beside_playwright(monkeypatch):
-    """Sync Playwright keeps an event loop in the main thread, so Django sees a "running loop" and
-    refuses ORM calls. Nothing async runs Django code here, so the check is lifted, for these tests only
-    (autouse: set up before and torn down after the database fixtures that flush tables)."""
+    """While sync Playwright runs, Django sees its event loop in the main thread and refuses ORM calls
+    (a data fixture set up after the browser, the table flush at teardown). Nothing async runs Django
+    code here, so the check is lifted for these tests only; autouse, so it outlives the database fixtures."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
