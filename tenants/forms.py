@@ -39,7 +39,7 @@ class CompanyForm(forms.Form):
 
     name = forms.CharField(label=_("Name"), max_length=120)
     slug = forms.SlugField(label=_("Slug"), max_length=60, required=False,
-                           help_text=_("Used in the address of every page: /c/<slug>/. "
+                           help_text=_("Used in the address of every page: /c/slug/. "
                                        "Leave empty to derive it from the name."))
     max_instances = forms.IntegerField(label=_("Max instances"), min_value=0, max_value=10_000, initial=5)
     max_members = forms.IntegerField(label=_("Max members"), min_value=1, max_value=10_000, initial=20)

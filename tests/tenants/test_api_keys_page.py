@@ -74,3 +74,8 @@ def test_list_query_count_is_pinned(client_a, company_a, django_assert_max_num_q
         make_api_key(company=company_a, name=f"Key {number}")
     with django_assert_max_num_queries(8):
         assert client_a.get(URL.format(slug=company_a.slug)).status_code == 200
+
+
+def test_copy_hint_shows_the_header_placeholder(client_a, company_a):
+    response = client_a.post(URL.format(slug=company_a.slug), {"name": "ERP", "scopes": ["read"]})
+    assert "Bearer &lt;key&gt;" in response.content.decode()
