@@ -90,7 +90,7 @@ class SimulatorHandle:
     def configure(self, **config: Any) -> dict[str, Any]:
         return self.control("POST", "config", config)
 
-    def create(self, name: str, **body: Any) -> dict[str, Any]:
+    def create(self, name: str, /, **body: Any) -> dict[str, Any]:
         response = self.api(
             "POST", "/instance/create", {"instanceName": name, "integration": "WHATSAPP-BAILEYS", **body}
         )
@@ -100,16 +100,16 @@ class SimulatorHandle:
     def connect(self, name: str) -> dict[str, Any]:
         return self.api("GET", f"/instance/connect/{name}").json()
 
-    def scan(self, name: str, **body: Any) -> dict[str, Any]:
+    def scan(self, name: str, /, **body: Any) -> dict[str, Any]:
         return self.control("POST", f"instances/{name}/scan", body)
 
-    def open_instance(self, name: str, **create: Any) -> dict[str, Any]:
+    def open_instance(self, name: str, /, **create: Any) -> dict[str, Any]:
         """Create, connect and scan: an instance in state open."""
         self.create(name, **create)
         self.connect(name)
         return self.scan(name)
 
-    def inbound(self, name: str, **spec: Any) -> dict[str, Any]:
+    def inbound(self, name: str, /, **spec: Any) -> dict[str, Any]:
         return self.control("POST", f"instances/{name}/inbound", spec)
 
     def sent(self, name: str) -> list[dict[str, Any]]:
@@ -222,7 +222,7 @@ class WebhookReceiver:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
