@@ -44,7 +44,7 @@ async def _subscribe(communicator, company_slug: str, topic: str = "company", pu
 
 async def test_anonymous_socket_is_refused():
     communicator = await _connect()
-    connected, code = await communicator.connect()
+    connected, _code = await communicator.connect()
     assert not connected
     await communicator.disconnect()
 
@@ -130,8 +130,8 @@ async def test_removed_member_socket_is_closed(owner_a, company_a, member_a):
     await _subscribe(communicator, company_a.slug)
 
     def remove():
-        from tenants.selectors import membership_get
         from tenants.scoping import company_scope
+        from tenants.selectors import membership_get
 
         with company_scope(company_a):
             actor = membership_get(company=company_a, user=owner_a)
