@@ -70,3 +70,94 @@ def test_readyz_names_the_database_when_it_is_down():
     assert status == 503
     assert body["down"] == ["database"]
     assert body["checks"]["redis"] == "ok"
+
+
+# --- make run's demo data and the provisioning command ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_its_api_key_works(settings, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from instances.models import GatewayServer
+    from tenants.models import ApiKey, Company, Membership, User
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=StringIO())
+    credentials = json.loads((tmp_path / "demo-credentials.json").read_text())
+    counts = (User.objects.count(), Company.objects.count(), Membership.all_companies.count(),
+              ApiKey.all_companies.count(), GatewayServer.objects.count())
+    call_command("seed_demo", stdout=StringIO())
+
+    assert (User.objects.count(), Company.objects.count(), Membership.all_companies.count(),
+            ApiKey.all_companies.count(), GatewayServer.objects.count()) == counts == (4, 2, 4, 1, 1)
+    assert json.loads((tmp_path / "demo-credentials.json").read_text()) == credentials
+    assert (tmp_path / "demo-credentials.json").stat().st_mode & 0o077 == 0
+    assert User.objects.get(username="admin").is_superuser
+    owner = User.objects.get(email="dono@mercearia.demo")
+    assert owner.check_password(credentials["logins"][1]["password"])
+    assert sorted(Membership.all_companies.filter(user=owner).values_list("company__slug", "role")) == [
+        ("mercearia-demo", "owner"), ("padaria-demo", "admin"),
+    ]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {credentials['api_key']['secret']}")
+    assert api.get("/api/v1/me").json()["company"]["slug"] == "mercearia-demo"
+
+
+@pytest.mark.django_db
+def test_seed_demo_replaces_a_revoked_demo_key(settings, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tenants.models import ApiKey
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=StringIO())
+    first = json.loads((tmp_path / "demo-credentials.json").read_text())["api_key"]["secret"]
+    ApiKey.all_companies.update(revoked_at="2026-01-01T00:00:00Z")
+    call_command("seed_demo", stdout=StringIO())
+    second = json.loads((tmp_path / "demo-credentials.json").read_text())["api_key"]["secret"]
+    assert second != first
+    assert ApiKey.all_companies.filter(revoked_at=None).count() == 1
+
+
+@pytest.mark.django_db
+def test_create_api_key_prints_the_secret_once(company_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    out, err = StringIO(), StringIO()
+    call_command("create_api_key", "--company", company_a.slug, "--name", "ERP", "--scopes", "read", stdout=out,
+                 stderr=err)
+    secret = out.getvalue().strip()
+    assert secret.startswith("rk_")
+    assert "shown only once" in err.getvalue()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert api.get("/api/v1/me").json()["api_key"]["scopes"] == ["read"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--company", "nobody", "--name", "ERP"], "No company with slug 'nobody'"),
+        (["--company", "alpha", "--name", "ERP", "--scopes", "read,sudo"], "Unknown scopes: sudo"),
+        (["--company", "alpha", "--name", "ERP", "--scopes", ","], "Give at least one scope"),
+        (["--company", "alpha", "--name", "  "], "Give the key a name"),
+    ],
+)
+def test_create_api_key_refuses_bad_input_clearly(company_a, arguments, message):
+    from django.core.management import CommandError, call_command
+
+    from tenants.models import ApiKey
+
+    with pytest.raises(CommandError, match=message):
+        call_command("create_api_key", *arguments)
+    assert ApiKey.all_companies.count() == 0

@@ -1,4 +1,4 @@
-"""Demo data for `make run`: an operator, two companies with people in them, and one API key.
+"""Demo data for `make run`: an operator, the default gateway server, two companies with people, one API key.
 
 Idempotent: what exists is left alone, so running it on every `make run` is safe. The logins
 and the API key secret (stored hashed, so only seeding knows it) go to var/demo-credentials.json,
@@ -16,6 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from instances import services as instance_services
+from instances.models import GatewayServer
 from tenants import services
 from tenants.models import ApiKey, Company, Role, User, hash_secret
 from tenants.scoping import company_scope
@@ -32,6 +34,7 @@ PEOPLE = [
     ("padaria-demo", "dono@mercearia.demo", Role.ADMIN),
 ]
 API_KEY_COMPANY = "mercearia-demo"
+GATEWAY_NAME = "simulator"
 
 
 def credentials_path() -> Path:
@@ -44,6 +47,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             self._operator()
+            self._gateway_server()
             companies = {slug: self._company(name, slug) for name, slug in COMPANIES}
             for slug, email, role in PEOPLE:
                 self._member(companies[slug], email, role)
@@ -56,6 +60,15 @@ class Command(BaseCommand):
         if not users.filter(username=OPERATOR["username"]).exists():
             users.create_superuser(password=PASSWORD, **OPERATOR)
             self.stdout.write(f"Created operator {OPERATOR['username']}.")
+
+    def _gateway_server(self) -> None:
+        """The gateway at EVOLUTION_URL (the bundled simulator under `make run`), so instances can be created."""
+        if not GatewayServer.objects.filter(name=GATEWAY_NAME).exists():
+            instance_services.gateway_server_create(
+                name=GATEWAY_NAME, base_url=settings.EVOLUTION_URL, version=GatewayServer.Version.V2,
+                api_key=settings.EVOLUTION_API_KEY, capacity=100,
+            )
+            self.stdout.write(f"Registered gateway server {GATEWAY_NAME} at {settings.EVOLUTION_URL}.")
 
     def _company(self, name: str, slug: str) -> Company:
         company = company_get_by_slug(slug=slug)
