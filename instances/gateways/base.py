@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
+from .errors import InstanceNotFound
+
 PRESENCES = ("available", "unavailable", "composing", "recording", "paused")
 MEDIA_TYPES = ("image", "video", "document", "audio")
 DEFAULT_EVENTS = (
@@ -338,8 +340,6 @@ class Gateway(abc.ABC):
 
     def fetch_instance(self, name: str) -> InstanceInfo:
         """One instance by name (InstanceNotFound when the gateway does not know it)."""
-        from .errors import InstanceNotFound
-
         for info in self.fetch_instances(name):
             if info.name == name:
                 return info
