@@ -46,7 +46,8 @@ def instance_b(company_b, gateway_server) -> Instance:
 
 
 class Listener:
-    """A real channel-layer channel joined to some company topics; `drain()` returns the HTML pushed to them."""
+    """A real channel-layer channel joined to some company topics; `drain()` (once per test: the layer's
+    receive buffer belongs to one event loop) returns the HTML pushed to them."""
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
