@@ -1,0 +1,190 @@
+"""Instance pages and the operator's gateway servers: rendering, actions, roles and company isolation."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from instances.models import GatewayServer, Instance, InstanceState
+from instances.tasks import connect_instance
+from tenants import realtime
+from tests.factories import make_user
+from tests.instances.conftest import create_instance
+from tests.simulator.fixtures import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+def url(company, instance=None, action: str = "") -> str:
+    path = f"/c/{company.slug}/instances/" + (f"{instance.public_id}/" if instance else "")
+    return path + (f"{action}/" if action else "")
+
+
+def refreshed(instance: Instance) -> Instance:
+    return Instance.all_companies.get(pk=instance.pk)
+
+
+def test_list_shows_cards_with_live_badges(client_a, company_a, instance_a, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        response = client_a.get(url(company_a))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="instance-{instance_a.public_id.hex}-card"' in html
+    assert 'data-live-topic="instances"' in html and 'data-state="created"' in html
+    assert 'data-testid="instance-create-form"' in html
+    cards = client_a.get(url(company_a) + "?fragment=cards").content.decode()
+    assert cards.strip().startswith('<div id="instance-cards"') and "<html" not in cards
+
+
+def test_agents_see_the_list_without_the_create_form(agent_client_a, company_a, instance_a):
+    html = agent_client_a.get(url(company_a)).content.decode()
+    assert "instance-card" in html and "instance-create-form" not in html
+    assert agent_client_a.post(url(company_a, action="new"), {"name": "x"}).status_code == 403
+    for action in ("connect", "restart", "logout", "rename", "delete"):
+        assert agent_client_a.post(url(company_a, instance_a, action)).status_code == 403, action
+    assert refreshed(instance_a).state == InstanceState.CREATED
+
+
+def test_create_redirects_to_the_detail_page(client_a, company_a, gateway_server, simulator):
+    response = client_a.post(url(company_a, action="new"), {"name": "sales", "label": "Vendas"})
+    instance = Instance.all_companies.get()
+    assert response.status_code == 302 and response["Location"] == url(company_a, instance)
+    detail = client_a.get(response["Location"]).content.decode()
+    assert "Vendas" in detail and 'data-live-topic="instance"' in detail
+    assert f'data-live-id="{instance.public_id}"' in detail
+
+
+@pytest.mark.parametrize(("name", "message"), [("sales", "already"), ("Bad Name", "lowercase")])
+def test_create_errors_are_shown_on_the_form(client_a, company_a, instance_a, name, message):
+    response = client_a.post(url(company_a, action="new"), {"name": name})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Instance.all_companies.count() == 1
+
+
+def test_connect_shows_generating_then_the_qr_pushed_live(client_a, company_a, instance_a, simulator, listener,
+                                                          django_capture_on_commit_callbacks):
+    listener.join(company_a, realtime.topic_for("instance", instance_a.public_id))
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_a.post(url(company_a, instance_a, "connect"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="qr-waiting"' in html and "data-countdown-until" in html
+    assert len(callbacks) == 3  # the list and detail pushes and the connect task, all after commit
+    with django_capture_on_commit_callbacks(execute=True):
+        connect_instance.apply(args=[company_a.pk, instance_a.pk, ""])
+    pushed = "".join(listener.drain())
+    assert 'data-testid="qr-image"' in pushed and 'hx-swap-oob="true"' in pushed
+    assert refreshed(instance_a).qr_data_url in pushed
+
+
+def test_connect_with_the_gateway_down_shows_unreachable(client_a, company_a, instance_a, simulator):
+    client_a.post(url(company_a, instance_a, "connect"))
+    GatewayServer.objects.update(base_url=f"http://127.0.0.1:{free_port()}")
+    connect_instance.apply(args=[company_a.pk, instance_a.pk, ""])
+    html = client_a.get(url(company_a, instance_a) + "?fragment=live").content.decode()
+    assert 'data-state="unreachable"' in html
+
+
+def test_open_state_shows_connected_as_and_no_qr(client_a, company_a, instance_a):
+    Instance.all_companies.filter(pk=instance_a.pk).update(state="open", phone_number="5511988887777")
+    html = client_a.get(url(company_a, instance_a) + "?fragment=live").content.decode()
+    assert "Connected as +5511988887777" in html and "connect-dialog" not in html
+
+
+def test_expired_qr_offers_try_again(client_a, company_a, instance_a):
+    Instance.all_companies.filter(pk=instance_a.pk).update(state="close", state_reason="qr_expired")
+    html = client_a.get(url(company_a, instance_a) + "?fragment=live").content.decode()
+    assert 'data-testid="try-again"' in html and "hx-post" in html
+
+
+def test_logout_restart_rename_and_delete_with_confirmation(client_a, company_a, instance_a, simulator):
+    assert client_a.post(url(company_a, instance_a, "logout")).status_code == 302
+    assert refreshed(instance_a).state == InstanceState.CLOSE
+    assert client_a.post(url(company_a, instance_a, "restart")).status_code == 302
+    client_a.post(url(company_a, instance_a, "rename"), {"label": "Atendimento"})
+    assert refreshed(instance_a).label == "Atendimento"
+    confirm = client_a.get(url(company_a, instance_a, "delete"))
+    assert confirm.status_code == 200 and 'data-testid="confirm-delete"' in confirm.content.decode()
+    assert Instance.all_companies.exists()
+    response = client_a.post(url(company_a, instance_a, "delete"))
+    assert response.status_code == 302 and not Instance.all_companies.exists()
+
+
+def test_delete_with_the_gateway_down_tells_the_user_and_keeps_it(client_a, company_a, instance_a, simulator):
+    GatewayServer.objects.update(base_url=f"http://127.0.0.1:{free_port()}")
+    response = client_a.post(url(company_a, instance_a, "delete"))
+    assert response.status_code == 503 and 'data-testid="delete-error"' in response.content.decode()
+    assert Instance.all_companies.filter(pk=instance_a.pk).exists()
+
+
+def test_another_company_gets_404_everywhere_and_nothing_changes(client_b, company_a, instance_a, simulator, listener,
+                                                                 django_capture_on_commit_callbacks):
+    listener.join(company_a, "instances").join(company_a, realtime.topic_for("instance", instance_a.public_id))
+    before = Instance.all_companies.filter(pk=instance_a.pk).values().get()
+    paths = [url(company_a), url(company_a, action="new"), url(company_a, instance_a)] + [
+        url(company_a, instance_a, action) for action in ("connect", "restart", "logout", "rename", "delete")]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for path in paths:
+            assert client_b.get(path).status_code == 404, path
+            assert client_b.post(path, {"label": "x", "name": "y"}).status_code == 404, path
+    assert callbacks == []
+    assert Instance.all_companies.filter(pk=instance_a.pk).values().get() == before
+    assert listener.drain() == []
+
+
+def test_own_company_url_with_a_foreign_instance_id_is_404(client_b, company_b, instance_a):
+    assert client_b.get(url(company_b, instance_a)).status_code == 404
+    assert client_b.post(url(company_b, instance_a, "logout")).status_code == 404
+    assert refreshed(instance_a).state == InstanceState.CREATED
+
+
+# --- operator: gateway servers ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def operator_client() -> Client:
+    client = Client()
+    client.force_login(make_user(email="root@recado.test", is_staff=True),
+                       backend="tenants.backends.UsernameOrEmailBackend")
+    return client
+
+
+def test_operator_adds_tests_edits_and_disables_a_server(operator_client, simulator, company_a):
+    response = operator_client.post("/operator/servers/new/", {
+        "name": "sim", "base_url": simulator.base_url, "version": "v2", "api_key": simulator.api_key,
+        "capacity": 10, "enabled": "on"})
+    assert response.status_code == 302
+    server = GatewayServer.objects.get()
+    assert server.api_key == simulator.api_key and server.enabled
+    operator_client.post(f"/operator/servers/{server.public_id}/test/")
+    server.refresh_from_db()
+    assert server.last_check_ok is True and "version" in server.last_check_message
+    create_instance(company_a, "sales")
+    page = operator_client.get("/operator/servers/").content.decode()
+    assert 'data-testid="server-count">1 / 10' in page and "/hooks/evolution/server/" in page
+    operator_client.post(f"/operator/servers/{server.public_id}/", {
+        "name": "sim", "base_url": simulator.base_url, "version": "v2", "api_key": "", "capacity": 20,
+        "enabled": "on"})
+    server.refresh_from_db()
+    assert server.capacity == 20 and server.api_key == simulator.api_key  # empty key keeps the stored one
+    operator_client.post(f"/operator/servers/{server.public_id}/toggle/")
+    server.refresh_from_db()
+    assert not server.enabled
+
+
+def test_test_connection_reports_a_wrong_key(operator_client, simulator):
+    from instances import services
+
+    server = services.gateway_server_create(name="sim", base_url=simulator.base_url, version="v2", api_key="wrong",
+                                            capacity=5)
+    operator_client.post(f"/operator/servers/{server.public_id}/test/")
+    server.refresh_from_db()
+    assert server.last_check_ok is False and "Unauthorized" in server.last_check_message
+
+
+def test_operator_pages_are_404_for_everyone_else(client_a, gateway_server):
+    for path in ("/operator/servers/", "/operator/servers/new/", f"/operator/servers/{gateway_server.public_id}/"):
+        assert client_a.get(path).status_code == 404
+    assert client_a.post(f"/operator/servers/{gateway_server.public_id}/toggle/").status_code == 404
+    gateway_server.refresh_from_db()
+    assert gateway_server.enabled
