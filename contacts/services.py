@@ -1,0 +1,323 @@
+"""Writes on contacts and tags: every rule lives here, for pages, API and the import job alike (STYLE rules 2-3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.identity import Identity, IdentityKind, parse_identifier
+from contacts.models import DEFAULT_TAG_COLOR, Contact, ContactIdentifier, ContactTag, Tag, color_validator
+from instances.models import Instance
+from tenants.models import Company
+
+# Fields a person may edit on a contact (the identifier and channel are its identity and never change).
+EDITABLE_FIELDS = ("name", "custom_name", "photo_url", "platform", "is_ignored", "bot_paused")
+_CREATE_ATTEMPTS = 3
+
+
+class ContactExists(Exception):
+    """The contact already exists, perhaps under another form of its number: carries the existing one."""
+
+    def __init__(self, contact: Contact) -> None:
+        super().__init__(_("This contact already exists."))
+        self.contact = contact
+        self.message = _("This contact already exists (%(name)s).") % {"name": contact.display_name}
+
+
+class TagNameTaken(Exception):
+    def __init__(self, name: str) -> None:
+        self.message = _("A tag named “%(name)s” already exists.") % {"name": name}
+        super().__init__(self.message)
+
+
+# --- identity -----------------------------------------------------------------------------------
+
+def contact_find(*, company: Company, instance: Instance, keys: Iterable[str]) -> Contact | None:
+    """The contact of this instance known under any of these identifiers (main or extra), if any."""
+    link = (ContactIdentifier.objects.filter(company=company, instance=instance, identifier__in=list(keys))
+            .select_related("contact").order_by("pk").first())
+    return link.contact if link else None
+
+
+def _identity_rows(identity: Identity) -> list[tuple[str, str]]:
+    main_kind = ContactIdentifier.Kind.PRIMARY
+    return [(identity.value, main_kind)] + [(v, ContactIdentifier.Kind.PHONE_VARIANT) for v in identity.variants]
+
+
+def _insert(*, company: Company, instance: Instance, identity: Identity, extra: Sequence[Identity],
+            fields: dict) -> Contact:
+    """Insert the contact and every identifier row in one savepoint; IntegrityError if any key is taken."""
+    with transaction.atomic():
+        now = timezone.now()
+        contact = Contact.objects.create(
+            company=company, instance=instance, identifier=identity.value, created_at=now, updated_at=now,
+            type=Contact.Type.GROUP if identity.is_group else Contact.Type.INDIVIDUAL, **fields,
+        )
+        rows = _identity_rows(identity)
+        for other in extra:
+            kind = ContactIdentifier.Kind.LID if other.kind == IdentityKind.LID else ContactIdentifier.Kind.PHONE
+            rows += [(other.value, kind)] + [(v, ContactIdentifier.Kind.PHONE_VARIANT) for v in other.variants]
+        seen: set[str] = set()
+        ContactIdentifier.objects.bulk_create([
+            ContactIdentifier(company=company, instance=instance, contact=contact, identifier=value, kind=kind)
+            for value, kind in rows if not (value in seen or seen.add(value))
+        ])
+        return contact
+
+
+def _attach_missing(*, company: Company, contact: Contact, identities: Sequence[Identity]) -> None:
+    """Register identifiers the contact was not known by yet (a LID seen for the first time); a key that
+    already belongs to another contact is left alone (merging two contacts is a decision, not a side effect)."""
+    for identity in identities:
+        kind = ContactIdentifier.Kind.LID if identity.kind == IdentityKind.LID else ContactIdentifier.Kind.PHONE
+        rows = [(identity.value, kind)] + [(v, ContactIdentifier.Kind.PHONE_VARIANT) for v in identity.variants]
+        for value, row_kind in rows:
+            if ContactIdentifier.objects.filter(company=company, instance=contact.instance, identifier=value).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    ContactIdentifier.objects.create(company=company, instance=contact.instance, contact=contact,
+                                                     identifier=value, kind=row_kind)
+            except IntegrityError:
+                continue
+
+
+def contact_get_or_create_by_identity(
+    *, company: Company, instance: Instance, identifier: str, lid: str | None = None, name: str = "",
+) -> tuple[Contact, bool]:
+    """The contact writing from `identifier` (and/or `lid`), created when new; safe under concurrency.
+
+    Used by the inbound pipeline. Two workers racing on the same new number both try the insert; the
+    unique (instance, identifier) rows let one win, and the loser re-reads the winner's contact.
+    """
+    identity = parse_identifier(identifier)
+    extra = [parse_identifier(lid)] if lid else []
+    keys = [key for item in (identity, *extra) for key in item.keys]
+    for _attempt in range(_CREATE_ATTEMPTS):
+        existing = contact_find(company=company, instance=instance, keys=keys)
+        if existing is not None:
+            _attach_missing(company=company, contact=existing, identities=[identity, *extra])
+            return existing, False
+        try:
+            return _insert(company=company, instance=instance, identity=identity, extra=extra,
+                           fields={"name": name[:120]}), True
+        except IntegrityError:
+            continue  # someone else inserted one of the keys first: read theirs
+    raise RuntimeError(f"could not resolve contact {identity.value} after {_CREATE_ATTEMPTS} attempts")
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+def _clean_fields(fields: dict) -> dict:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {sorted(unknown)}")
+    cleaned = {key: (value.strip() if isinstance(value, str) else value) for key, value in fields.items()}
+    probe = Contact(**cleaned)
+    try:
+        probe.clean_fields(exclude=[f.name for f in Contact._meta.fields if f.name not in cleaned])
+    except ValidationError as error:
+        raise ValidationError(error.message_dict) from None
+    return cleaned
+
+
+def contact_create(
+    *, company: Company, instance: Instance, identifier: str, type: str | None = None,
+    tags: Sequence[Tag] = (), extra_identifiers: Sequence[str] = (), **fields,
+) -> Contact:
+    """Create a contact; ContactExists (with the existing one) when any form of the identifier is taken."""
+    try:
+        identity = parse_identifier(identifier)
+    except ValidationError as error:
+        raise ValidationError({"identifier": error.messages}) from None
+    expected = Contact.Type.GROUP if identity.is_group else Contact.Type.INDIVIDUAL
+    if type and type != expected:
+        message = (_("A group contact needs a group id (ending in @g.us).") if type == Contact.Type.GROUP
+                   else _("A group id (ending in @g.us) can only be a group contact."))
+        raise ValidationError({"type": [message]})
+    try:
+        extra = [parse_identifier(value) for value in extra_identifiers if value.strip()]
+    except ValidationError as error:
+        raise ValidationError({"extra_identifiers": error.messages}) from None
+    cleaned = _clean_fields(fields)
+    keys = [key for item in (identity, *extra) for key in item.keys]
+    existing = contact_find(company=company, instance=instance, keys=keys)
+    if existing is not None:
+        raise ContactExists(existing)
+    try:
+        with transaction.atomic():
+            contact = _insert(company=company, instance=instance, identity=identity, extra=extra, fields=cleaned)
+            contact_add_tags(company=company, contact=contact, tags=tags)
+    except IntegrityError:
+        existing = contact_find(company=company, instance=instance, keys=keys)
+        if existing is None:
+            raise
+        raise ContactExists(existing) from None
+    return contact
+
+
+def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | None = None, **fields) -> Contact:
+    """Change the editable fields given (and, when `tags` is given, replace its tags)."""
+    cleaned = _clean_fields(fields)
+    with transaction.atomic():
+        changed = [key for key, value in cleaned.items() if getattr(contact, key) != value]
+        for key in changed:
+            setattr(contact, key, cleaned[key])
+        if changed:
+            contact.updated_at = timezone.now()
+            contact.save(update_fields=[*changed, "updated_at"])
+        if tags is not None:
+            contact_set_tags(company=company, contact=contact, tags=tags)
+    return contact
+
+
+def contact_remove_platform(*, company: Company, contact: Contact) -> Contact:
+    return contact_update(company=company, contact=contact, platform="")
+
+
+def contact_add_identifier(*, company: Company, contact: Contact, identifier: str) -> ContactIdentifier:
+    """Register another form the contact writes from (a LID, another number); ContactExists if taken."""
+    identity = parse_identifier(identifier)
+    if identity.is_group or contact.type == Contact.Type.GROUP:
+        raise ValidationError(_("Groups have a single id; extra identifiers are for people."))
+    existing = contact_find(company=company, instance=contact.instance, keys=identity.keys)
+    if existing is not None:
+        raise ContactExists(existing)
+    kind = ContactIdentifier.Kind.LID if identity.kind == IdentityKind.LID else ContactIdentifier.Kind.PHONE
+    try:
+        with transaction.atomic():
+            created = ContactIdentifier.objects.create(company=company, instance=contact.instance, contact=contact,
+                                                       identifier=identity.value, kind=kind)
+            for variant in identity.variants:
+                ContactIdentifier.objects.create(company=company, instance=contact.instance, contact=contact,
+                                                 identifier=variant, kind=ContactIdentifier.Kind.PHONE_VARIANT)
+    except IntegrityError:
+        raise ContactExists(contact_find(company=company, instance=contact.instance, keys=identity.keys)) from None
+    return created
+
+
+def contact_remove_identifier(*, company: Company, contact: Contact, identifier: ContactIdentifier) -> None:
+    """Forget an extra identifier (never the main one nor its automatic 9th-digit variant)."""
+    if identifier.kind in (ContactIdentifier.Kind.PRIMARY, ContactIdentifier.Kind.PHONE_VARIANT):
+        raise ValidationError(_("The main identifier and its other 9th-digit form cannot be removed."))
+    ContactIdentifier.objects.filter(company=company, contact=contact, pk=identifier.pk).delete()
+
+
+# --- tags on contacts ---------------------------------------------------------------------------
+
+def contact_set_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> None:
+    with transaction.atomic():
+        ContactTag.objects.filter(company=company, contact=contact).exclude(tag__in=list(tags)).delete()
+        contact_add_tags(company=company, contact=contact, tags=tags)
+
+
+def contact_add_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> None:
+    ContactTag.objects.bulk_create(
+        [ContactTag(company=company, contact=contact, tag=tag) for tag in tags], ignore_conflicts=True,
+    )
+
+
+def contact_remove_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> None:
+    ContactTag.objects.filter(company=company, contact=contact, tag__in=list(tags)).delete()
+
+
+def contacts_add_tag(*, company: Company, contacts: QuerySet[Contact] | Sequence[Contact], tag: Tag) -> int:
+    """Bulk: put `tag` on every contact given; returns how many gained it."""
+    contact_ids = [c.pk for c in contacts]
+    already = set(ContactTag.objects.filter(company=company, tag=tag, contact_id__in=contact_ids)
+                  .values_list("contact_id", flat=True))
+    new = [ContactTag(company=company, contact_id=pk, tag=tag) for pk in contact_ids if pk not in already]
+    ContactTag.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def contacts_remove_tag(*, company: Company, contacts: QuerySet[Contact] | Sequence[Contact], tag: Tag) -> int:
+    deleted, _detail = ContactTag.objects.filter(
+        company=company, tag=tag, contact_id__in=[c.pk for c in contacts],
+    ).delete()
+    return deleted
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+def _clean_tag(name: str, color: str) -> tuple[str, str]:
+    name = " ".join((name or "").split())
+    errors = {}
+    if not name:
+        errors["name"] = [_("Enter a name.")]
+    elif len(name) > 50:
+        errors["name"] = [_("Use at most 50 characters.")]
+    try:
+        color_validator(color)
+    except ValidationError as error:
+        errors["color"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    return name, color.lower()
+
+
+def _name_taken(company: Company, name: str, exclude: Tag | None = None) -> bool:
+    others = Tag.objects.filter(company=company).annotate(lower=Lower("name")).filter(lower=name.lower())
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    return others.exists()
+
+
+def tag_create(*, company: Company, name: str, color: str = DEFAULT_TAG_COLOR) -> Tag:
+    """A new tag; TagNameTaken when the company has one of that name in any letter case."""
+    name, color = _clean_tag(name, color)
+    if _name_taken(company, name):
+        raise TagNameTaken(name)
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(company=company, name=name, color=color)
+    except IntegrityError:
+        raise TagNameTaken(name) from None
+
+
+def tag_update(*, company: Company, tag: Tag, name: str | None = None, color: str | None = None) -> Tag:
+    name, color = _clean_tag(tag.name if name is None else name, tag.color if color is None else color)
+    if _name_taken(company, name, exclude=tag):
+        raise TagNameTaken(name)
+    tag.name, tag.color = name, color
+    try:
+        with transaction.atomic():
+            tag.save(update_fields=["name", "color"])
+    except IntegrityError:
+        raise TagNameTaken(name) from None
+    return tag
+
+
+def tag_delete(*, company: Company, tag: Tag) -> int:
+    """Delete a tag; returns how many contacts lost it."""
+    with transaction.atomic():
+        affected = ContactTag.objects.filter(company=company, tag=tag).count()
+        ContactTag.objects.filter(company=company, tag=tag).delete()
+        Tag.objects.filter(company=company, pk=tag.pk).delete()
+    return affected
+
+
+def tags_get_or_create(*, company: Company, names: Iterable[str]) -> list[Tag]:
+    """Tags by name (case-insensitive), creating the missing ones with the default color (CSV import)."""
+    wanted = {}
+    for raw in names:
+        name = " ".join(raw.split())[:50]
+        if name:
+            wanted.setdefault(name.lower(), name)
+    if not wanted:
+        return []
+    found = {tag.name.lower(): tag for tag in Tag.objects.filter(company=company)
+             .annotate(lower=Lower("name")).filter(lower__in=list(wanted))}
+    for lower, name in wanted.items():
+        if lower not in found:
+            try:
+                found[lower] = tag_create(company=company, name=name)
+            except TagNameTaken:  # created meanwhile by someone else
+                found[lower] = Tag.objects.annotate(lower=Lower("name")).get(company=company, lower=lower)
+    return [found[lower] for lower in wanted]
