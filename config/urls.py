@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from config import ops
+from contacts.api import router as contacts_router
 from instances.api import router as instances_router
 from tenants.api import MeView
 from tenants.problems import problem_response
@@ -16,6 +17,7 @@ company_prefix = "c/<slug:company_slug>/"
 api_v1_patterns = [
     path("me", MeView.as_view(), name="me"),
     *instances_router.urls,
+    *contacts_router.urls,
 ]
 
 urlpatterns = [

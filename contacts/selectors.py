@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
+from contacts.identity import parse_identifier
 from contacts.models import Contact, ContactIdentifier, ContactImport, ContactTag, Tag
 from instances.models import Instance
 from tenants.models import Company
@@ -53,7 +55,7 @@ def contact_list(*, company: Company, filters: ContactFilters | None = None) -> 
     if filters.name:
         contacts = contacts.filter(Q(name__icontains=filters.name) | Q(custom_name__icontains=filters.name))
     if filters.identifier:
-        contacts = contacts.filter(identifier__contains=filters.identifier)
+        contacts = contacts.filter(_identifier_match(company, filters.identifier))
     if filters.instance is not None:
         contacts = contacts.filter(instance=filters.instance)
     if filters.type:
@@ -78,6 +80,17 @@ def _search(text: str) -> Q:
     elif "@" in text:
         query |= Q(identifier__icontains=text)
     return query
+
+
+def _identifier_match(company: Company, text: str) -> Q:
+    """A full identifier matches every form of it (9th digit, LID); anything else is a digits substring."""
+    try:
+        keys = parse_identifier(text).keys
+    except ValidationError:
+        digits = re.sub(r"\D", "", text)
+        return Q(identifier__contains=digits) if digits and "@" not in text else Q(identifier__icontains=text.strip())
+    known = ContactIdentifier.objects.filter(company=company, identifier__in=keys).values("contact_id")
+    return Q(pk__in=known)
 
 
 def _ordered(contacts: QuerySet[Contact], filters: ContactFilters) -> QuerySet[Contact]:
@@ -153,6 +166,12 @@ def tag_count_contacts(*, company: Company, tag: Tag) -> int:
 
 def instance_choices(*, company: Company) -> QuerySet[Instance]:
     return Instance.objects.filter(company=company).order_by("name")
+
+
+def channel_get(*, company: Company, public_id: object) -> Instance | None:
+    """The company's instance (a contact's channel) with this public id, or None."""
+    uuid = _uuid(public_id)
+    return Instance.objects.filter(company=company, public_id=uuid).first() if uuid else None
 
 
 def contact_import_get(*, company: Company, public_id: object) -> ContactImport | None:

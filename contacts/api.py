@@ -1,0 +1,388 @@
+"""REST API /api/v1/contacts and /api/v1/tags (the seed operations integrators already use).
+
+Errors are problem+json: 400 invalid input (bad color, unknown or foreign tag ids — nothing applied),
+404 unknown or foreign contact/tag, 409 duplicate tag name (any case) or a contact that already
+exists under another form of its number (with the existing contact's `id`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from contacts import selectors, services
+from contacts.models import Contact, ContactIdentifier, ContactType, Tag
+from contacts.selectors import ContactFilters
+from instances.models import Instance
+from tenants.api import TenantViewSet
+from tenants.problems import Conflict
+
+COLOR = r"^#[0-9a-fA-F]{6}$"
+
+
+@contextmanager
+def problems():
+    """Use-case errors as the API's problem responses."""
+    try:
+        yield
+    except services.ContactExists as error:
+        raise Conflict(error.message, code="contact-exists", extra={"id": str(error.contact.public_id)}) from error
+    except services.TagNameTaken as error:
+        raise Conflict(error.message, code="duplicate-name") from error
+    except DjangoValidationError as error:
+        detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+        raise exceptions.ValidationError(detail) from error
+
+
+# --- serializers --------------------------------------------------------------------------------
+
+class TagSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    contact_count = serializers.IntegerField(read_only=True, help_text="Contacts carrying this tag.")
+
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "color", "contact_count", "created_at"]
+        read_only_fields = fields
+
+
+class TagBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "color"]
+        read_only_fields = fields
+
+
+class TagWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50, help_text="Unique in the company, whatever the letter case.")
+    color = serializers.RegexField(COLOR, required=False, help_text="Hex color `#rrggbb`.",
+                                   error_messages={"invalid": "Enter a color as #rrggbb, e.g. #1a7f37."})
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    channel = serializers.UUIDField(source="instance.public_id", read_only=True,
+                                    help_text="The instance (WhatsApp number) the contact writes to.")
+    tags = TagBriefSerializer(many=True, read_only=True)
+    extra_identifiers = serializers.SerializerMethodField(
+        help_text="Other forms the contact writes from (LIDs, the number without/with the BR 9th digit).")
+
+    class Meta:
+        model = Contact
+        fields = ["id", "channel", "type", "identifier", "extra_identifiers", "name", "custom_name", "photo_url",
+                  "platform", "is_ignored", "bot_paused", "tags", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_extra_identifiers(self, contact: Contact) -> list[str]:
+        return [row.identifier for row in contact.identifiers.all() if row.kind != ContactIdentifier.Kind.PRIMARY]
+
+
+class ContactUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    custom_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    photo_url = serializers.URLField(max_length=1000, required=False, allow_blank=True)
+    platform = serializers.SlugField(max_length=50, required=False, allow_blank=True,
+                                     help_text="Slug of the bot platform that gets this contact's messages.")
+    is_ignored = serializers.BooleanField(required=False,
+                                          help_text="The service desk does not intercept this contact's messages.")
+    bot_paused = serializers.BooleanField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(), required=False,
+                                 help_text="Tag ids; replaces the contact's tags.")
+
+
+class ContactCreateSerializer(ContactUpdateSerializer):
+    channel = serializers.UUIDField(help_text="Id of one of the company's instances.")
+    identifier = serializers.CharField(max_length=80,
+                                       help_text="Phone digits with country code, or a group id (`...@g.us`).")
+    type = serializers.ChoiceField(choices=ContactType.choices, required=False)
+    extra_identifiers = serializers.ListField(child=serializers.CharField(max_length=80), required=False,
+                                              help_text="LIDs or other numbers of the same person.")
+
+
+class TagIdsSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField(), allow_empty=False, help_text="Tag ids.")
+
+
+TAG_EXAMPLE = {"id": "3f0c6b2e-8a0e-4d4c-9a57-2f1d5b7e9c10", "name": "VIP", "color": "#1a7f37",
+               "contact_count": 12, "created_at": "2026-01-05T12:00:00Z"}
+CONTACT_EXAMPLE = {
+    "id": "a1b2c3d4-0000-4000-8000-000000000001", "channel": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c",
+    "type": "individual", "identifier": "5511987654321", "extra_identifiers": ["551187654321"],
+    "name": "Maria", "custom_name": "Maria (loja centro)", "photo_url": "", "platform": "",
+    "is_ignored": False, "bot_paused": False, "tags": [{"id": TAG_EXAMPLE["id"], "name": "VIP", "color": "#1a7f37"}],
+    "created_at": "2026-01-05T12:00:00Z", "updated_at": "2026-01-05T12:00:00Z",
+}
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input, or unknown/foreign tag ids (nothing applied)."),
+    404: OpenApiResponse(description="Unknown contact or tag (another company's ids look the same)."),
+    409: OpenApiResponse(
+        description="Duplicate tag name, or the contact exists (under another form of its number); `id` names it.",
+        examples=[OpenApiExample("Contact exists", value={
+            "type": "https://recado.dev/problems/contact-exists", "title": "Conflict", "status": 409,
+            "detail": "This contact already exists (Maria).", "id": CONTACT_EXAMPLE["id"]})],
+    ),
+}
+ORDER = OpenApiParameter("order", str, enum=["asc", "desc"], description="By creation time; default `desc`.")
+CONTACT_FILTERS = [
+    ORDER,
+    OpenApiParameter("type", str, enum=ContactType.values),
+    OpenApiParameter("channel", OpenApiTypes.UUID, description="Only contacts of this instance."),
+    OpenApiParameter("name", str, description="Part of the name or custom name."),
+    OpenApiParameter("identifier", str, description="A number in any form (matches every form of it) or digits."),
+    OpenApiParameter("tags", str, description="Comma-separated tag ids: contacts with any of them."),
+    OpenApiParameter("search", str, description="Name, custom name or number."),
+    OpenApiParameter("is_ignored", bool),
+    OpenApiParameter("bot_paused", bool),
+]
+TAGS_BODY_EXAMPLE = OpenApiExample("Tag ids", value={"tags": [TAG_EXAMPLE["id"]]}, request_only=True)
+
+
+def _bool_param(params, name: str) -> bool | None:
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise exceptions.ValidationError({name: [_("Use true or false.")]})
+
+
+def _order_param(params) -> bool:
+    order = params.get("order", "desc").lower()
+    if order not in ("asc", "desc"):
+        raise exceptions.ValidationError({"order": [_("Use asc or desc.")]})
+    return order == "desc"
+
+
+# --- views --------------------------------------------------------------------------------------
+
+class _TagResolving:
+    def resolve_tags(self, ids: list[str], field: str = "tags") -> list[Tag]:
+        """Every id must be one of the company's tags, or nothing is applied (400 naming the bad ids)."""
+        tags, missing = selectors.tags_by_ids(company=self.company, public_ids=ids)
+        if missing:
+            raise exceptions.ValidationError(
+                {field: [_("Unknown tag ids: %(ids)s.") % {"ids": ", ".join(missing)}]})
+        return tags
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="contacts_list", parameters=CONTACT_FILTERS,
+                       examples=[OpenApiExample("Page", value=[CONTACT_EXAMPLE], response_only=True)]),
+    retrieve=extend_schema(operation_id="contacts_retrieve", responses={200: ContactSerializer, 404: ERRORS[404]},
+                           examples=[OpenApiExample("Contact", value=CONTACT_EXAMPLE, response_only=True)]),
+)
+class ContactViewSet(_TagResolving, TenantViewSet):
+    """The company's contacts."""
+
+    model = Contact
+    serializer_class = ContactSerializer
+    lookup_value_converter = "uuid"
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        identifiers = Prefetch("identifiers", queryset=ContactIdentifier.objects.filter(company=self.company)
+                               .order_by("created_at", "pk"))
+        if self.action == "list":
+            return selectors.contact_list(company=self.company, filters=self._filters()).prefetch_related(identifiers)
+        return selectors.contact_list(company=self.company).prefetch_related(identifiers)
+
+    def _filters(self) -> ContactFilters:
+        params = self.request.query_params
+        contact_type = params.get("type", "")
+        if contact_type and contact_type not in ContactType.values:
+            raise exceptions.ValidationError({"type": [_("Use individual or group.")]})
+        instance = None
+        if params.get("channel"):
+            instance = self._instance(params["channel"], field="channel")
+        tag_ids = [value.strip() for raw in params.getlist("tags") for value in raw.split(",") if value.strip()]
+        return ContactFilters(
+            search=params.get("search", ""), name=params.get("name", ""), identifier=params.get("identifier", ""),
+            type=contact_type, instance=instance, tags=self.resolve_tags(tag_ids) if tag_ids else [],
+            is_ignored=_bool_param(params, "is_ignored"), bot_paused=_bool_param(params, "bot_paused"),
+            descending=_order_param(params),
+        )
+
+    def _instance(self, public_id, *, field: str) -> Instance:
+        instance = selectors.channel_get(company=self.company, public_id=public_id)
+        if instance is None:
+            raise exceptions.ValidationError({field: [_("Unknown channel.")]})
+        return instance
+
+    def _reload(self, contact: Contact) -> Contact:
+        return self.get_queryset().get(pk=contact.pk)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ContactSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(ContactSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="contacts_create", request=ContactCreateSerializer,
+                   responses={201: ContactSerializer, 400: ERRORS[400], 409: ERRORS[409]},
+                   examples=[OpenApiExample("New contact", request_only=True, value={
+                       "channel": CONTACT_EXAMPLE["channel"], "identifier": "5511987654321", "name": "Maria",
+                       "tags": [TAG_EXAMPLE["id"]]})])
+    def create(self, request: Request) -> Response:
+        data = ContactCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        instance = self._instance(fields.pop("channel"), field="channel")
+        tags = self.resolve_tags(fields.pop("tags", []))
+        with problems():
+            contact = services.contact_create(company=self.company, instance=instance, tags=tags, **fields)
+        return Response(ContactSerializer(self._reload(contact)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="contacts_update", request=ContactUpdateSerializer,
+                   responses={200: ContactSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+    def partial_update(self, request: Request, id: str) -> Response:
+        contact = self.get_object()
+        data = ContactUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        tags = self.resolve_tags(fields.pop("tags")) if "tags" in fields else None
+        with problems():
+            services.contact_update(company=self.company, contact=contact, tags=tags, **fields)
+        return Response(ContactSerializer(self._reload(contact)).data)
+
+    @extend_schema(operation_id="contacts_remove_platform", request=None,
+                   responses={200: ContactSerializer, 404: ERRORS[404]})
+    @action(detail=True, methods=["delete"], url_path="platform")
+    def platform(self, request: Request, id: str) -> Response:
+        contact = self.get_object()
+        services.contact_remove_platform(company=self.company, contact=contact)
+        return Response(ContactSerializer(self._reload(contact)).data)
+
+    @extend_schema(operation_id="contacts_tags_list", responses={200: TagBriefSerializer(many=True), 404: ERRORS[404]})
+    @action(detail=True, methods=["get"], url_path="tags")
+    def tags(self, request: Request, id: str) -> Response:
+        return Response(TagBriefSerializer(self.get_object().tags.all(), many=True).data)
+
+    @extend_schema(operation_id="contacts_tags_add", request=TagIdsSerializer, examples=[TAGS_BODY_EXAMPLE],
+                   responses={200: TagBriefSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]})
+    @tags.mapping.post
+    def add_tags(self, request: Request, id: str) -> Response:
+        return self._change_tags(services.contact_add_tags)
+
+    @extend_schema(operation_id="contacts_tags_set", request=TagIdsSerializer, examples=[TAGS_BODY_EXAMPLE],
+                   responses={200: TagBriefSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]})
+    @tags.mapping.put
+    def set_tags(self, request: Request, id: str) -> Response:
+        return self._change_tags(services.contact_set_tags, allow_empty=True)
+
+    @extend_schema(operation_id="contacts_tags_remove", request=TagIdsSerializer, examples=[TAGS_BODY_EXAMPLE],
+                   responses={200: TagBriefSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]})
+    @tags.mapping.delete
+    def remove_tags(self, request: Request, id: str) -> Response:
+        return self._change_tags(services.contact_remove_tags)
+
+    def _change_tags(self, service, allow_empty: bool = False) -> Response:
+        contact = self.get_object()
+        data = TagIdsSerializer(data=request_data_or_query(self.request))
+        if allow_empty:
+            data.fields["tags"].allow_empty = True
+        data.is_valid(raise_exception=True)
+        tags = self.resolve_tags(data.validated_data["tags"])
+        with transaction.atomic():
+            service(company=self.company, contact=contact, tags=tags)
+        return Response(TagBriefSerializer(self._reload(contact).tags.all(), many=True).data)
+
+
+def request_data_or_query(request: Request) -> dict:
+    """Tag ids from the JSON body or, for clients that send no body with DELETE, `?tags=a,b`."""
+    if request.data:
+        return request.data
+    return {"tags": [v.strip() for raw in request.query_params.getlist("tags") for v in raw.split(",") if v.strip()]}
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="tags_list",
+                       parameters=[OpenApiParameter("name", str, description="Part of the name.")],
+                       examples=[OpenApiExample("Page", value=[TAG_EXAMPLE], response_only=True)]),
+    retrieve=extend_schema(operation_id="tags_retrieve", responses={200: TagSerializer, 404: ERRORS[404]},
+                           examples=[OpenApiExample("Tag", value=TAG_EXAMPLE, response_only=True)]),
+)
+class TagViewSet(TenantViewSet):
+    """The company's tags."""
+
+    model = Tag
+    serializer_class = TagSerializer
+    lookup_value_converter = "uuid"
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        name = self.request.query_params.get("name", "") if self.action == "list" else ""
+        return selectors.tag_list(company=self.company, name=name)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(TagSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(TagSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="tags_create", request=TagWriteSerializer,
+                   responses={201: TagSerializer, 400: ERRORS[400], 409: ERRORS[409]},
+                   examples=[OpenApiExample("New tag", value={"name": "VIP", "color": "#1a7f37"}, request_only=True)])
+    def create(self, request: Request) -> Response:
+        data = TagWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with problems():
+            tag = services.tag_create(company=self.company, **data.validated_data)
+        return Response(TagSerializer(self.get_queryset().get(pk=tag.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="tags_update", request=TagWriteSerializer,
+                   responses={200: TagSerializer, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]})
+    def partial_update(self, request: Request, id: str) -> Response:
+        tag = self.get_object()
+        data = TagWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        with problems():
+            services.tag_update(company=self.company, tag=tag, **data.validated_data)
+        return Response(TagSerializer(self.get_queryset().get(pk=tag.pk)).data)
+
+    @extend_schema(operation_id="tags_destroy",
+                   responses={200: inline_serializer("TagDeleted", {
+                       "id": serializers.UUIDField(),
+                       "affected_contacts": serializers.IntegerField(help_text="Contacts that lost the tag."),
+                   }), 404: ERRORS[404]})
+    def destroy(self, request: Request, id: str) -> Response:
+        tag = self.get_object()
+        affected = services.tag_delete(company=self.company, tag=tag)
+        return Response({"id": str(tag.public_id), "affected_contacts": affected})
+
+    @extend_schema(operation_id="tags_contacts", parameters=[ORDER],
+                   responses={200: ContactSerializer(many=True), 404: ERRORS[404]})
+    @action(detail=True, methods=["get"])
+    def contacts(self, request: Request, id: str) -> Response:
+        tag = self.get_object()
+        identifiers = Prefetch("identifiers", queryset=ContactIdentifier.objects.filter(company=self.company))
+        contacts = selectors.contact_list(company=self.company, filters=ContactFilters(
+            tags=[tag], descending=_order_param(request.query_params))).prefetch_related(identifiers)
+        page = self.paginate_queryset(contacts)
+        return self.get_paginated_response(ContactSerializer(page, many=True).data)
+
+
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("tags", TagViewSet, basename="tag")
