@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -36,8 +37,11 @@ def _free_port() -> int:
 def _test_database_url() -> str:
     """DATABASE_URL of the test database pytest-django created (its NAME is the test name by now)."""
     database = settings.DATABASES["default"]
-    credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
-    return f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    credentials = quote(database["USER"], safe="") + (f":{quote(database['PASSWORD'], safe='')}"
+                                                      if database.get("PASSWORD") else "")
+    # A host may be a Unix socket directory ("/var/run/postgresql"): percent-encoded, dj-database-url decodes it.
+    host = quote(database["HOST"], safe="") + (f":{database['PORT']}" if database.get("PORT") else "")
+    return f"postgres://{credentials}@{host}/{database['NAME']}"
 
 
 @pytest.fixture(scope="session")
