@@ -229,20 +229,25 @@ def instance_record_state(
     *, company: Company, instance: Instance, state: str, source: str, reason: str = "", **fields
 ) -> Instance:
     """Move the instance to `state` with a conditional UPDATE (one timeline line per real change), store the
-    other observed fields, and publish the new state live."""
+    other observed fields, and publish live when anything changed."""
     now = timezone.now()
     rows = Instance.objects.filter(company=company, pk=instance.pk)
+    instance.refresh_from_db()
+    changed = False
     for _attempt in range(3):
         current = instance.state
         if current == state:
-            if fields:
-                rows.update(**fields)
+            fields = {name: value for name, value in fields.items() if getattr(instance, name) != value}
+            changed = bool(fields) and bool(rows.update(**fields))
             break
         if rows.filter(state=current).update(state=state, state_changed_at=now, state_reason=reason[:200], **fields):
             InstanceStateChange.objects.create(company=company, instance=instance, from_state=current,
                                                to_state=state, reason=reason[:200], source=source, at=now)
+            changed = True
             break
-        instance.refresh_from_db(fields=["state"])  # someone else moved it meanwhile: decide again
+        instance.refresh_from_db()  # someone else moved it meanwhile: decide again
+    if not changed:
+        return instance
     instance.refresh_from_db()
     instance_events.instance_changed(company=company, instance=instance)
     return instance

@@ -71,5 +71,8 @@ class Listener:
 
 
 @pytest.fixture
-def listener() -> Listener:
+def listener(settings) -> Listener:
+    # The in-memory layer (STYLE rule 35's test default): the shared Redis test database is flushed by
+    # other xdist workers' cache.clear(), which would drop this channel's group memberships mid-test.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return Listener()

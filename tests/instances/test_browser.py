@@ -1,0 +1,141 @@
+"""The connect flow in a real browser: live QR, scan, badge and dialog update without reload, isolation.
+
+The whole chain runs for real: uvicorn (HTTP + WebSocket) in a subprocess on the test database, the
+simulator subprocess posting its webhooks to that uvicorn, a Celery worker subprocess running the connect
+and inbound-event tasks, Redis as broker and channel layer, chromium as the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.browser.conftest import (  # noqa: F401
+    BASE_DIR,
+    _free_port,
+    _orm_beside_playwright,
+    _test_database_url,
+    browser,
+    browser_context,
+)
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+# A Redis database of its own: the other xdist workers flush the shared test database between tests, which
+# would drop this stack's queued tasks and socket groups mid-flow.
+STACK_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _start(command: list[str], env: dict[str, str], log_path) -> subprocess.Popen:
+    with log_path.open("w") as log:
+        return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def hooked_app_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """uvicorn and a Celery worker on the test database; PUBLIC_URL is uvicorn, so the simulator's webhooks
+    reach it, and its tasks (connect, inbound events) run in the worker."""
+    import redis
+
+    redis.Redis.from_url(STACK_REDIS_URL).flushdb()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("instances-stack")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url(),
+           "REDIS_URL": STACK_REDIS_URL, "PUBLIC_URL": url}
+    server = _start([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                     "--port", str(port), "--log-level", "warning"], env, logs / "uvicorn.log")
+    worker = _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,polling",
+                     "--pool", "solo", "-l", "warning"], env, logs / "worker.log")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None and worker.poll() is None, (logs / "uvicorn.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (logs / "uvicorn.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        _stop(server)
+        _stop(worker)
+
+
+def log_in(page, url: str, login: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
+
+
+def test_connect_by_live_qr_scan_and_disconnect(hooked_app_url, browser, browser_context, simulator,  # noqa: F811
+                                                gateway_server, company_a, owner_a, company_b, owner_b):
+    simulator.configure(qr_interval=2.0)
+    url = hooked_app_url
+    stranger_context = browser.new_context(locale="en-US")
+    stranger = stranger_context.new_page()
+    log_in(stranger, url, owner_b.email)
+    stranger.goto(f"{url}/c/{company_b.slug}/instances/")
+    stranger_frames: list[str] = []
+    stranger.on("websocket", lambda socket: socket.on("framereceived", lambda frame: stranger_frames.append(
+        frame if isinstance(frame, str) else str(frame))))
+
+    page = browser_context.new_page()
+    log_in(page, url, owner_a.email)
+    page.goto(f"{url}/c/{company_a.slug}/instances/")
+    page.fill("input[name=name]", "sales")
+    page.click("[data-testid=instance-create-form] button[type=submit]")
+    page.wait_for_url(re.compile(r"/instances/[0-9a-f-]{36}/$"))
+    assert page.locator("[data-testid=state-badge]").get_attribute("data-state") == "created"
+
+    page.click("[data-testid=connect]")
+    qr = page.locator("[data-testid=qr-image]")
+    qr.wait_for(timeout=15_000)
+    assert qr.get_attribute("src").startswith("data:image/png;base64,")
+    assert int(page.locator("[data-testid=qr-countdown]").inner_text()) > 0
+    first_count = qr.get_attribute("data-qr-count")
+    page.evaluate("window.__sameDocument = true")
+    # The gateway refreshes the QR; the new one is pushed over the socket (no browser polling).
+    page.wait_for_function(
+        "(count) => document.querySelector('[data-testid=qr-image]')?.dataset.qrCount !== count", arg=first_count,
+        timeout=15_000)
+
+    gateway_name = f"{company_a.slug}_sales"
+    simulator.scan(gateway_name, number="5511988887777", profile_name="Alpha Foods")
+    page.locator("[data-testid=connected-as]").wait_for(timeout=15_000)
+    assert "+5511988887777" in page.locator("[data-testid=connected-as]").inner_text()
+    assert page.locator("[data-testid=connect-dialog]").count() == 0
+    assert page.locator("[data-testid=state-badge]").get_attribute("data-state") == "open"
+    assert page.evaluate("window.__sameDocument") is True
+
+    simulator.control("POST", f"instances/{gateway_name}/disconnect", {"reason": 401})
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=state-badge]')?.dataset.state === 'close'", timeout=15_000)
+    assert page.evaluate("window.__sameDocument") is True
+
+    stranger.reload()
+    assert stranger.locator("[data-testid=instance-card]").count() == 0
+    assert not any("sales" in frame or "5511988887777" in frame for frame in stranger_frames)
+    stranger_context.close()
