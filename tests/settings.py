@@ -8,7 +8,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recado
 # Each pytest-xdist worker gets its own Redis database, so one worker flushing its cache
 # or channel layer never touches another's. "master" is a run without xdist.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "master")
-_REDIS_DB = 8 if _WORKER == "master" else 9 + int(_WORKER.removeprefix("gw") or 0) % 7
+# RECADO_TEST_REDIS_BASE moves the whole block (e.g. to 0 or 4) so two suites can run side by side.
+_REDIS_BASE = int(os.environ.get("RECADO_TEST_REDIS_BASE", "8"))
+_REDIS_DB = _REDIS_BASE if _WORKER == "master" else _REDIS_BASE + 1 + int(_WORKER.removeprefix("gw") or 0) % 3
 os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
 
 from config.settings import *  # noqa: E402,F403
