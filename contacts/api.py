@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -201,8 +201,7 @@ class ContactViewSet(_TagResolving, TenantViewSet):
     lookup_value_converter = "uuid"
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        identifiers = Prefetch("identifiers", queryset=ContactIdentifier.objects.filter(company=self.company)
-                               .order_by("created_at", "pk"))
+        identifiers = selectors.identifiers_prefetch(self.company)
         if self.action == "list":
             return selectors.contact_list(company=self.company, filters=self._filters()).prefetch_related(identifiers)
         return selectors.contact_list(company=self.company).prefetch_related(identifiers)
@@ -376,7 +375,7 @@ class TagViewSet(TenantViewSet):
     @action(detail=True, methods=["get"])
     def contacts(self, request: Request, id: str) -> Response:
         tag = self.get_object()
-        identifiers = Prefetch("identifiers", queryset=ContactIdentifier.objects.filter(company=self.company))
+        identifiers = selectors.identifiers_prefetch(self.company)
         contacts = selectors.contact_list(company=self.company, filters=ContactFilters(
             tags=[tag], descending=_order_param(request.query_params))).prefetch_related(identifiers)
         page = self.paginate_queryset(contacts)

@@ -46,6 +46,11 @@ def _tags_prefetch(company: Company) -> Prefetch:
     return Prefetch("tags", queryset=Tag.objects.filter(company=company).order_by("name"))
 
 
+def identifiers_prefetch(company: Company) -> Prefetch:
+    identifiers = ContactIdentifier.objects.filter(company=company).order_by("created_at", "pk")
+    return Prefetch("identifiers", queryset=identifiers)
+
+
 def contact_list(*, company: Company, filters: ContactFilters | None = None) -> QuerySet[Contact]:
     """The company's contacts, filtered and ordered, with channel and tags loaded in two extra queries in all."""
     filters = filters or ContactFilters()

@@ -1,16 +1,341 @@
-"""Contact and tag pages."""
+"""Contact and tag pages: list with search/filters/bulk tags, detail, tags, CSV import and export.
 
-from django.http import HttpResponse
-from django.shortcuts import render
+Permissions: every member (agents included) can view and edit contacts, tag them, create and rename
+tags and import CSV files; deleting a tag (it disappears from every contact) and exporting the whole
+book need an admin.
+"""
 
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts import csv_format, imports, selectors, services
+from contacts.forms import (
+    BulkTagForm,
+    ContactCreateForm,
+    ContactFilterForm,
+    ContactForm,
+    IdentifierForm,
+    ImportUploadForm,
+    TagForm,
+)
+from contacts.models import Contact, Tag
+from contacts.streaming import company_stream
 from tenants.access import CompanyRequest, company_member
+from tenants.models import Role
+
+PAGE_SIZE = 50
+
+
+def _contact_or_404(request: CompanyRequest, contact_id) -> Contact:
+    contact = selectors.contact_get(company=request.company, public_id=contact_id)
+    if contact is None:
+        raise Http404
+    return contact
+
+
+def _tag_or_404(request: CompanyRequest, tag_id) -> Tag:
+    tag = selectors.tag_get(company=request.company, public_id=tag_id)
+    if tag is None:
+        raise Http404
+    return tag
+
+
+def _results_context(request: CompanyRequest, params) -> dict:
+    company = request.company
+    filter_form = ContactFilterForm(params, company=company)
+    paginator = Paginator(selectors.contact_list(company=company, filters=filter_form.filters()), PAGE_SIZE)
+    page = paginator.get_page(params.get("page"))
+    query = params.copy()
+    for key in ("page", "csrfmiddlewaretoken", "action", "bulk_tag", "contacts"):
+        query.pop(key, None)
+    return {"company": company, "filter_form": filter_form, "page": page, "contacts": page.object_list,
+            "query": query.urlencode(), "tags": filter_form.tags.values(),
+            "can_export": request.membership.has_role(Role.ADMIN)}
 
 
 @company_member()
+@require_GET
 def contact_list(request: CompanyRequest) -> HttpResponse:
-    return render(request, "contacts/list.html", {"company": request.company, "contacts": []})
+    context = _results_context(request, request.GET)
+    if request.htmx and request.htmx.target == "contact-results":
+        response = render(request, "contacts/list.html#contact-results", context)
+    else:
+        context["create_form"] = ContactCreateForm(company=request.company)
+        response = render(request, "contacts/list.html", context)
+    response["Vary"] = "HX-Request"
+    return response
 
 
 @company_member()
+@require_POST
+def contact_bulk_tag(request: CompanyRequest) -> HttpResponse:
+    form = BulkTagForm(request.POST, company=request.company)
+    if form.is_valid():
+        data = form.cleaned_data
+        service = services.contacts_add_tag if data["action"] == "add" else services.contacts_remove_tag
+        changed = service(company=request.company, contacts=data["contacts"], tag=data["tag"])
+        notice = (_("Tag “%(tag)s” added to %(count)s contacts.") if data["action"] == "add"
+                  else _("Tag “%(tag)s” removed from %(count)s contacts.")) % {"tag": data["tag"].name,
+                                                                              "count": changed}
+        error = None
+    else:
+        notice, error = None, " ".join(" ".join(errors) for errors in form.errors.values())
+    if not request.htmx:
+        (messages.success if notice else messages.error)(request, notice or error)
+        return redirect(reverse("contacts:list", args=[request.company.slug]) + "?" + request.POST.get("query", ""))
+    context = {**_results_context(request, request.POST), "bulk_notice": notice, "bulk_error": error}
+    return render(request, "contacts/list.html#contact-results", context)
+
+
+@company_member()
+@require_POST
+def contact_create(request: CompanyRequest) -> HttpResponse:
+    form = ContactCreateForm(request.POST, company=request.company)
+    if form.is_valid():
+        try:
+            contact = services.contact_create(
+                company=request.company, instance=form.instances[form.cleaned_data["instance"]],
+                identifier=form.cleaned_data["identifier"], custom_name=form.cleaned_data["custom_name"],
+            )
+        except services.ContactExists as error:
+            messages.info(request, error.message)
+            return redirect("contacts:detail", request.company.slug, error.contact.public_id)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Contact created."))
+            return redirect("contacts:detail", request.company.slug, contact.public_id)
+    context = {**_results_context(request, request.GET), "create_form": form, "show_create": True}
+    return render(request, "contacts/list.html", context, status=400)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_form=None, status=200):
+    if form is None:
+        form = ContactForm(company=request.company, initial={
+            "custom_name": contact.custom_name, "photo_url": contact.photo_url, "platform": contact.platform,
+            "is_ignored": contact.is_ignored, "bot_paused": contact.bot_paused,
+            "tags": [tag.public_id for tag in contact.tags.all()],
+        })
+    return render(request, "contacts/detail.html", {
+        "company": request.company, "contact": contact, "form": form,
+        "identifier_form": identifier_form or IdentifierForm(),
+        "identifiers": selectors.contact_identifiers(company=request.company, contact=contact),
+    }, status=status)
+
+
+@company_member()
+@require_http_methods(["GET", "POST"])
+def contact_detail(request: CompanyRequest, contact_id) -> HttpResponse:
+    contact = _contact_or_404(request, contact_id)
+    if request.method == "GET":
+        return _detail(request, contact)
+    form = ContactForm(request.POST, company=request.company)
+    if form.is_valid():
+        fields = dict(form.cleaned_data)
+        tags = list(fields.pop("tags"))
+        try:
+            services.contact_update(company=request.company, contact=contact, tags=tags, **fields)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Contact saved."))
+            return redirect("contacts:detail", request.company.slug, contact.public_id)
+    return _detail(request, contact, form=form, status=400)
+
+
+@company_member()
+@require_POST
+def contact_identifier_add(request: CompanyRequest, contact_id) -> HttpResponse:
+    contact = _contact_or_404(request, contact_id)
+    form = IdentifierForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_add_identifier(company=request.company, contact=contact,
+                                            identifier=form.cleaned_data["identifier"])
+        except services.ContactExists as error:
+            form.add_error("identifier", _("Already used by %(name)s.") % {"name": error.contact.display_name})
+        except ValidationError as error:
+            form.add_error("identifier", error.messages)
+        else:
+            messages.success(request, _("Identifier added."))
+            return redirect("contacts:detail", request.company.slug, contact.public_id)
+    return _detail(request, contact, identifier_form=form, status=400)
+
+
+@company_member()
+@require_POST
+def contact_identifier_remove(request: CompanyRequest, contact_id, identifier_id) -> HttpResponse:
+    contact = _contact_or_404(request, contact_id)
+    identifier = selectors.contact_identifier_get(company=request.company, contact=contact, public_id=identifier_id)
+    if identifier is None:
+        raise Http404
+    try:
+        services.contact_remove_identifier(company=request.company, contact=contact, identifier=identifier)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Identifier removed."))
+    return redirect("contacts:detail", request.company.slug, contact.public_id)
+
+
+@company_member(role=Role.ADMIN)
+@require_GET
+def contact_export(request: CompanyRequest) -> StreamingHttpResponse:
+    """The current filtered list as CSV, streamed row by row (any size, constant memory)."""
+    company = request.company
+    filters = ContactFilterForm(request.GET, company=company).filters()
+    contacts = selectors.contact_list(company=company, filters=filters).prefetch_related(
+        selectors.identifiers_prefetch(company))
+    lines = csv_format.export_lines(contacts.iterator(chunk_size=500))
+    response = StreamingHttpResponse(company_stream(company, lines, asynchronous=isinstance(request, ASGIRequest)),
+                                     content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="contacts-{company.slug}-{stamp}.csv"'
+    return response
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+def _tags_page(request: CompanyRequest, *, form=None, edit_errors=None, status=200) -> HttpResponse:
+    tags = list(selectors.tag_list(company=request.company))
+    for tag in tags:
+        tag.errors = (edit_errors or {}).get(tag.pk, [])
+    return render(request, "contacts/tags.html", {
+        "company": request.company, "tags": tags, "form": form or TagForm(),
+        "can_delete": request.membership.has_role(Role.ADMIN),
+    }, status=status)
+
+
+@company_member()
+@require_http_methods(["GET", "POST"])
 def tag_list(request: CompanyRequest) -> HttpResponse:
-    return render(request, "contacts/tags.html", {"company": request.company, "tags": []})
+    if request.method == "GET":
+        return _tags_page(request)
+    form = TagForm(request.POST)
+    if form.is_valid():
+        try:
+            tag = services.tag_create(company=request.company, **form.cleaned_data)
+        except services.TagNameTaken as error:
+            form.add_error("name", error.message)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Tag “%(name)s” created.") % {"name": tag.name})
+            return redirect("contacts:tags", request.company.slug)
+    return _tags_page(request, form=form, status=400)
+
+
+@company_member()
+@require_POST
+def tag_update(request: CompanyRequest, tag_id) -> HttpResponse:
+    tag = _tag_or_404(request, tag_id)
+    form = TagForm(request.POST)
+    errors = []
+    if form.is_valid():
+        try:
+            services.tag_update(company=request.company, tag=tag, **form.cleaned_data)
+        except services.TagNameTaken as error:
+            errors = [error.message]
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(request, _("Tag “%(name)s” saved.") % {"name": tag.name})
+            return redirect("contacts:tags", request.company.slug)
+    else:
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+    return _tags_page(request, edit_errors={tag.pk: errors}, status=400)
+
+
+@company_member(role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def tag_delete(request: CompanyRequest, tag_id) -> HttpResponse:
+    tag = _tag_or_404(request, tag_id)
+    if request.method == "POST":
+        affected = services.tag_delete(company=request.company, tag=tag)
+        messages.success(request, _("Tag “%(name)s” deleted; %(count)s contacts lost it.") % {
+            "name": tag.name, "count": affected})
+        return redirect("contacts:tags", request.company.slug)
+    return render(request, "contacts/tag_delete.html", {"company": request.company, "tag": tag})
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+@company_member()
+@require_http_methods(["GET", "POST"])
+def import_upload(request: CompanyRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None, company=request.company)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            contact_import = imports.contact_import_create(
+                company=request.company, instance=form.instances[form.cleaned_data["instance"]],
+                filename=upload.name, raw=upload.read(), created_by=request.user)
+        except imports.ImportFileError as error:
+            form.add_error("file", error.message)
+        else:
+            return redirect("contacts:import_detail", request.company.slug, contact_import.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "contacts/import.html", {"company": request.company, "form": form}, status=status)
+
+
+def _import_or_404(request: CompanyRequest, import_id):
+    contact_import = selectors.contact_import_get(company=request.company, public_id=import_id)
+    if contact_import is None:
+        raise Http404
+    return contact_import
+
+
+@company_member()
+@require_http_methods(["GET", "POST"])
+def import_detail(request: CompanyRequest, import_id) -> HttpResponse:
+    contact_import = _import_or_404(request, import_id)
+    context = {"company": request.company, "contact_import": contact_import}
+    if request.GET.get("fragment") == "progress":
+        return render(request, "contacts/import_detail.html#import-progress", context)
+    error, status = None, 200
+    if request.method == "POST":
+        header, _rows = imports.contact_import_preview(contact_import)
+        mapping = {str(index): request.POST.get(f"column_{index}", "") for index in range(len(header))}
+        mapping = {key: value for key, value in mapping.items() if value in csv_format.FIELDS}
+        try:
+            imports.contact_import_start(company=request.company, contact_import=contact_import, mapping=mapping,
+                                         has_header=request.POST.get("has_header") == "on")
+        except ValidationError as exc:
+            error, status = " ".join(exc.messages), 400
+        else:
+            return redirect("contacts:import_detail", request.company.slug, contact_import.public_id)
+    header, rows = imports.contact_import_preview(contact_import)
+    columns = [{"index": index, "title": title, "field": contact_import.mapping.get(str(index), "")}
+               for index, title in enumerate(header)]
+    return render(request, "contacts/import_detail.html", {
+        **context, "columns": columns, "rows": rows, "fields": csv_format.FIELDS.items(), "error": error,
+    }, status=status)
+
+
+@company_member()
+@require_GET
+def import_rejected(request: CompanyRequest, import_id) -> HttpResponse:
+    contact_import = _import_or_404(request, import_id)
+    header, _rows = imports.contact_import_preview(contact_import)
+    response = HttpResponse("".join(csv_format.rejected_lines(header, contact_import.rejected)),
+                            content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rejected-{contact_import.public_id.hex[:8]}.csv"'
+    return response

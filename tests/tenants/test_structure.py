@@ -144,6 +144,21 @@ def _victim_instance(company_a):
                                        token="t", webhook_secret_hash="sweep-instance-hash")
 
 
+def _victim_contacts(company_a, instance):
+    """A contact (with a LID), a tag and a CSV import of company A."""
+    from contacts import imports
+    from contacts import services as contact_services
+
+    with company_scope(company_a):
+        tag = contact_services.tag_create(company=company_a, name="victim")
+        contact = contact_services.contact_create(company=company_a, instance=instance, identifier="5511987654321",
+                                                  tags=[tag], extra_identifiers=["1234567890123@lid"])
+        identifier = contact.identifiers.get(kind="lid")
+        contact_import = imports.contact_import_create(company=company_a, instance=instance, filename="v.csv",
+                                                       raw=b"identifier,name\n5511987650000,Victim\n")
+    return contact, tag, contact_import, identifier
+
+
 # How to fill each URL parameter with an object of company A (the victim).
 def _victim_values(company_a, owner_a) -> dict[str, str]:
     victim = make_member(company=company_a, role="agent", email="victim@alpha.test")
@@ -152,7 +167,12 @@ def _victim_values(company_a, owner_a) -> dict[str, str]:
     issued = services.invitation_create(company=company_a, invited_by=owner_a, email="invitee@alpha.test", role="agent")
     key = services.api_key_create(company=company_a, name="victim key")
     instance = _victim_instance(company_a)
+    contact, tag, contact_import, identifier = _victim_contacts(company_a, instance)
     return {
+        "contact_id": str(contact.public_id),
+        "tag_id": str(tag.public_id),
+        "import_id": str(contact_import.public_id),
+        "identifier_id": str(identifier.public_id),
         "instance_id": str(instance.public_id),
         "company_slug": company_a.slug,
         "membership_id": str(victim.public_id),

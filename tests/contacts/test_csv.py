@@ -1,0 +1,224 @@
+"""CSV import (preview, mapping, background job, rejected rows, idempotent re-import) and streamed export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from config.celery import app
+from contacts import imports
+from contacts.models import Contact, ContactImport, ContactTag, Tag
+from contacts.tasks import run_import
+from tenants.scoping import company_scope
+from tests.contacts.conftest import make_contact, make_instance, make_tag
+
+GOOD_BAD_DUPLICATE = (
+    "Telefone;Nome;Etiquetas;Ignorado\n"
+    "+55 11 98765-4321;Ana;VIP | Atacado;não\n"
+    "5521999998888;Bia;VIP;sim\n"
+    "12;Broken;;\n"
+    "551187654321;Ana again;;\n"
+    "5531988887777;Caio;;talvez\n"
+    "120363025246125888@g.us;Equipe;;\n"
+).encode("utf-8-sig")
+
+
+def upload(client, company, instance, content: bytes, name: str = "contacts.csv"):
+    return client.post(f"/c/{company.slug}/contacts/import/", {
+        "instance": str(instance.public_id), "file": SimpleUploadedFile(name, content, content_type="text/csv")})
+
+
+def latest_import(company) -> ContactImport:
+    with company_scope(company):
+        return ContactImport.objects.order_by("-pk").first()
+
+
+def run(company, contact_import: ContactImport) -> ContactImport:
+    run_import.apply(args=[company.pk, contact_import.pk]).get()
+    with company_scope(company):
+        contact_import.refresh_from_db()
+    return contact_import
+
+
+def start(client, company, contact_import: ContactImport, mapping: dict[int, str], has_header=True):
+    data = {f"column_{index}": field for index, field in mapping.items()}
+    if has_header:
+        data["has_header"] = "on"
+    return client.post(f"/c/{company.slug}/contacts/import/{contact_import.public_id}/", data)
+
+
+def contacts_state(company) -> list:
+    with company_scope(company):
+        return sorted(
+            (c.identifier, c.name, c.is_ignored, sorted(t.name for t in c.tags.all()))
+            for c in Contact.objects.prefetch_related("tags")
+        )
+
+
+@pytest.mark.django_db
+def test_upload_preview_guesses_the_mapping_and_import_reports_rejected_rows(client_a, company_a, instance_a):
+    response = upload(client_a, company_a, instance_a, GOOD_BAD_DUPLICATE)
+    assert response.status_code == 302
+    contact_import = latest_import(company_a)
+    assert (contact_import.delimiter, contact_import.has_header) == (";", True)
+    assert contact_import.mapping == {"0": "identifier", "1": "name", "2": "tags", "3": "is_ignored"}
+    preview = client_a.get(response["Location"]).content.decode()
+    assert "Telefone" in preview and "+55 11 98765-4321" in preview and preview.count("<tr>") == 6
+    assert start(client_a, company_a, contact_import, {0: "identifier", 1: "name", 2: "tags", 3: "is_ignored"}
+                 ).status_code == 302
+    assert latest_import(company_a).status == ContactImport.Status.QUEUED
+
+    done = run(company_a, contact_import)
+    assert done.status == ContactImport.Status.DONE and done.percent == 100
+    assert (done.total_rows, done.created_count, done.updated_count, done.unchanged_count, done.rejected_count) == (
+        6, 3, 0, 0, 3)
+    assert contacts_state(company_a) == [
+        ("120363025246125888@g.us", "Equipe", False, []),
+        ("5511987654321", "Ana", False, ["Atacado", "VIP"]),
+        ("5521999998888", "Bia", True, ["VIP"]),
+    ]
+    report = client_a.get(f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/rejected.csv")
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert rows[0] == ["line", "reason", "Telefone", "Nome", "Etiquetas", "Ignorado"]
+    assert [(row[0], row[2]) for row in rows[1:]] == [("4", "12"), ("5", "551187654321"), ("6", "5531988887777")]
+    assert "not a valid phone number" in rows[1][1]
+    assert "Same contact as line 2" in rows[2][1]
+    assert "use yes or no" in rows[3][1]
+    progress = client_a.get(f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/?fragment=progress")
+    html = progress.content.decode()
+    assert "100%" in html and "3 created" in html and "every 2s" not in html
+
+
+@pytest.mark.django_db
+def test_reimporting_the_same_file_changes_nothing(client_a, company_a, instance_a):
+    def import_file() -> ContactImport:
+        upload(client_a, company_a, instance_a, GOOD_BAD_DUPLICATE)
+        contact_import = latest_import(company_a)
+        start(client_a, company_a, contact_import, {0: "identifier", 1: "name", 2: "tags", 3: "is_ignored"})
+        return run(company_a, contact_import)
+
+    import_file()
+    first = contacts_state(company_a)
+    with company_scope(company_a):
+        updated_at = sorted(Contact.objects.values_list("updated_at", flat=True))
+    done = import_file()
+    assert (done.created_count, done.updated_count, done.unchanged_count, done.rejected_count) == (0, 0, 3, 3)
+    assert contacts_state(company_a) == first
+    with company_scope(company_a):
+        assert sorted(Contact.objects.values_list("updated_at", flat=True)) == updated_at
+        assert Tag.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_import_updates_existing_contacts_and_keeps_what_the_file_leaves_empty(client_a, company_a, instance_a):
+    vip = make_tag(company=company_a, name="VIP")
+    make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Old", custom_name="Keep",
+                 tags=[vip])
+    upload(client_a, company_a, instance_a, b"5511987654321,New,\n5511911112222,,\n")
+    contact_import = latest_import(company_a)
+    assert contact_import.has_header is False and contact_import.mapping == {"0": "identifier"}
+    start(client_a, company_a, contact_import, {0: "identifier", 1: "name", 2: "custom_name"}, has_header=False)
+    done = run(company_a, contact_import)
+    assert (done.created_count, done.updated_count) == (1, 1)
+    with company_scope(company_a):
+        old = Contact.objects.get(identifier="5511987654321")
+        assert (old.name, old.custom_name, [t.name for t in old.tags.all()]) == ("New", "Keep", ["VIP"])
+
+
+@pytest.mark.django_db
+def test_bad_uploads_and_mappings_explain_themselves(client_a, company_a, instance_a):
+    response = upload(client_a, company_a, instance_a, b"")
+    assert response.status_code == 400 and "The submitted file is empty." in response.content.decode()
+    response = upload(client_a, company_a, instance_a, b"\n\n \n")
+    assert response.status_code == 400 and "The file is empty." in response.content.decode()
+    response = client_a.post(f"/c/{company_a.slug}/contacts/import/", {"instance": "nope"})
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    upload(client_a, company_a, instance_a, b"number,name\n5511987654321,Ana\n")
+    contact_import = latest_import(company_a)
+    response = start(client_a, company_a, contact_import, {0: "", 1: "name"})
+    assert response.status_code == 400 and "Choose which column holds the number." in response.content.decode()
+    response = start(client_a, company_a, contact_import, {0: "identifier", 1: "identifier"})
+    assert response.status_code == 400 and "one column only" in response.content.decode()
+    assert latest_import(company_a).status == ContactImport.Status.PREVIEW
+
+
+@pytest.mark.django_db
+def test_another_company_cannot_see_or_start_an_import(client_b, client_a, company_a, instance_a):
+    upload(client_a, company_a, instance_a, b"number\n5511987654321\n")
+    contact_import = latest_import(company_a)
+    base = f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/"
+    assert client_b.get(base).status_code == 404
+    assert client_b.post(base, {"column_0": "identifier", "has_header": "on"}).status_code == 404
+    assert client_b.get(f"/c/bravo/contacts/import/{contact_import.public_id}/").status_code == 404
+    assert client_b.get(f"/c/bravo/contacts/import/{contact_import.public_id}/rejected.csv").status_code == 404
+    assert latest_import(company_a).status == ContactImport.Status.PREVIEW
+
+
+@pytest.mark.django_db
+def test_export_streams_the_filtered_list_and_round_trips(client_a, agent_client_a, company_a, company_b,
+                                                          instance_a, django_assert_max_num_queries):
+    vip = make_tag(company=company_a, name="VIP")
+    late = make_tag(company=company_a, name="Late")
+    make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana, \"the\" boss",
+                 custom_name="Ana", tags=[vip, late], is_ignored=True, platform="sales-bot",
+                 extra_identifiers=["99887766554433@lid"])
+    make_contact(company=company_a, instance=instance_a, identifier="5521999998888", name="Bia", bot_paused=True)
+    make_contact(company=company_a, instance=instance_a, identifier="120363025246125888@g.us", name="Equipe",
+                 tags=[late])
+    export = f"/c/{company_a.slug}/contacts/export.csv"
+    assert agent_client_a.get(export).status_code == 403
+    with django_assert_max_num_queries(14):
+        response = client_a.get(export)
+        body = b"".join(response.streaming_content).decode("utf-8")
+    assert response.streaming and response["Content-Disposition"].startswith('attachment; filename="contacts-alpha-')
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    assert len(rows) == 3
+    ana = next(row for row in rows if row["identifier"] == "5511987654321")
+    assert ana["name"] == 'Ana, "the" boss' and ana["tags"] == "Late; VIP" and ana["is_ignored"] == "yes"
+    assert ana["extra_identifiers"] == "551187654321 99887766554433@lid"
+    filtered = b"".join(client_a.get(export, {"tag": str(vip.public_id)}).streaming_content).decode()
+    assert filtered.count("\n") == 2
+
+    # Into another company's fresh instance, the file recreates the same contacts...
+    instance_b = make_instance(company=company_b)
+    with company_scope(company_b):
+        contact_import = imports.contact_import_create(company=company_b, instance=instance_b, filename="e.csv",
+                                                       raw=body.encode())
+        mapping = {str(k): v for k, v in contact_import.mapping.items()}
+        imports.contact_import_start(company=company_b, contact_import=contact_import, mapping=mapping,
+                                     has_header=True)
+    run(company_b, contact_import)
+
+    def book(company):
+        with company_scope(company):
+            return sorted((c.identifier, c.name, c.custom_name, c.type, c.is_ignored, c.bot_paused, c.platform,
+                           sorted(t.name for t in c.tags.all())) for c in Contact.objects.prefetch_related("tags"))
+
+    assert book(company_b) == book(company_a)
+    # ...and back into the original it changes nothing.
+    with company_scope(company_a):
+        again = imports.contact_import_create(company=company_a, instance=instance_a, filename="e.csv",
+                                              raw=body.encode())
+        imports.contact_import_start(company=company_a, contact_import=again, mapping=again.mapping, has_header=True)
+    done = run(company_a, again)
+    assert (done.unchanged_count, done.created_count, done.updated_count) == (3, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_runs_on_a_real_worker_after_commit(client_a, company_a, instance_a):
+    upload(client_a, company_a, instance_a, b"phone,tags\n5511987654321,VIP\n5521999998888,VIP\n")
+    contact_import = latest_import(company_a)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
+        start(client_a, company_a, contact_import, {0: "identifier", 1: "tags"})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and latest_import(company_a).status != ContactImport.Status.DONE:
+            time.sleep(0.1)
+    done = latest_import(company_a)
+    assert done.status == ContactImport.Status.DONE and done.created_count == 2
+    with company_scope(company_a):
+        assert ContactTag.objects.count() == 2

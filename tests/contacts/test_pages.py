@@ -1,0 +1,219 @@
+"""Contact and tag pages: list, search, filters, bulk tags, detail, identifiers, tags; bad input and roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts.models import Contact, ContactIdentifier, ContactTag, Tag
+from tenants.scoping import company_scope
+from tests.contacts.conftest import make_contact, make_instance, make_tag
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(company_a, instance_a):
+    vip = make_tag(company=company_a, name="VIP")
+    ana = make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana", tags=[vip])
+    bia = make_contact(company=company_a, instance=instance_a, identifier="5521999998888", name="Bia")
+    return {"vip": vip, "ana": ana, "bia": bia, "instance": instance_a}
+
+
+def url(company, suffix: str = "") -> str:
+    return f"/c/{company.slug}/contacts/{suffix}"
+
+
+def snapshot(company) -> dict:
+    with company_scope(company):
+        return {
+            "contacts": sorted(Contact.objects.values_list("identifier", "custom_name", "platform", "bot_paused")),
+            "tags": sorted(Tag.objects.values_list("name", "color")),
+            "links": sorted(ContactTag.objects.values_list("contact__identifier", "tag__name")),
+            "identifiers": sorted(ContactIdentifier.objects.values_list("identifier", flat=True)),
+        }
+
+
+def test_list_shows_contacts_with_tags(client_a, company_a, world):
+    response = client_a.get(url(company_a))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Ana" in html and "Bia" in html and "+5511987654321" in html
+    assert 'fill="#1a7f37"' in html  # the tag color, as an SVG fill (no style attributes under the CSP)
+    assert "style=" not in html
+
+
+def test_list_search_filters_and_sorting_as_htmx_fragment(client_a, company_a, world):
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "contact-results"}
+    response = client_a.get(url(company_a), {"q": "bia"}, **htmx)
+    html = response.content.decode()
+    assert "HX-Request" in response["Vary"]
+    assert "<nav class=\"navbar" not in html and 'id="contact-results"' in html
+    assert "Bia" in html and "Ana" not in html
+    html = client_a.get(url(company_a), {"tag": str(world["vip"].public_id)}, **htmx).content.decode()
+    assert "Ana" in html and "Bia" not in html
+    html = client_a.get(url(company_a), {"sort": "name", "order": "asc"}, **htmx).content.decode()
+    assert html.index("Ana") < html.index("Bia")
+    html = client_a.get(url(company_a), {"sort": "name", "order": "desc"}, **htmx).content.decode()
+    assert html.index("Bia") < html.index("Ana")
+    html = client_a.get(url(company_a), {"q": "nobody"}, **htmx).content.decode()
+    assert "No contacts match these filters" in html
+    # Garbage in the query string is ignored, not a crash.
+    garbage = {"tag": "nope", "type": "robot", "instance": "x", "page": "999"}
+    assert client_a.get(url(company_a), garbage).status_code == 200
+
+
+def test_list_paginates(client_a, company_a, instance_a):
+    with company_scope(company_a):
+        for number in range(120):
+            Contact.objects.create(company=company_a, instance=instance_a, identifier=f"55119{number:08d}")
+    html = client_a.get(url(company_a)).content.decode()
+    assert "Page 1 of 3" in html and html.count('data-testid="contact-row"') == 50
+    html = client_a.get(url(company_a), {"page": 3}).content.decode()
+    assert html.count('data-testid="contact-row"') == 20
+
+
+def test_list_page_query_count_is_pinned(client_a, company_a, instance_a, django_assert_max_num_queries):
+    tags = [make_tag(company=company_a, name=f"t{n}") for n in range(3)]
+    for number in range(50):
+        make_contact(company=company_a, instance=instance_a, identifier=f"55119000{number:05d}", tags=tags)
+    client_a.get(url(company_a))
+    # session, user, company, membership, switcher, instances, tags (filters), count, page, tags (prefetch),
+    # plus the create form's instance choices.
+    with django_assert_max_num_queries(14):
+        response = client_a.get(url(company_a))
+    assert response.content.decode().count('data-testid="contact-row"') == 50
+
+
+def test_bulk_add_and_remove_tag(client_a, company_a, world):
+    late = make_tag(company=company_a, name="Late")
+    ids = [str(world["ana"].public_id), str(world["bia"].public_id)]
+    response = client_a.post(url(company_a, "bulk-tag/"), {"action": "add", "bulk_tag": str(late.public_id),
+                                                           "contacts": ids}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "added to 2 contacts" in response.content.decode()
+    with company_scope(company_a):
+        assert ContactTag.objects.filter(tag=late).count() == 2
+    response = client_a.post(url(company_a, "bulk-tag/"), {"action": "remove", "bulk_tag": str(late.public_id),
+                                                           "contacts": ids[:1], "query": "q=a"})
+    assert response.status_code == 302 and response["Location"].endswith("?q=a")
+    with company_scope(company_a):
+        assert ContactTag.objects.filter(tag=late).count() == 1
+
+
+def test_bulk_with_bad_input_explains_and_changes_nothing(client_a, company_a, company_b, world):
+    with company_scope(company_b):
+        foreign = make_contact(company=company_b, instance=make_instance(company=company_b), identifier="5511911112222")
+    before = snapshot(company_a)
+    hx = {"HTTP_HX_REQUEST": "true"}
+    tag = str(world["vip"].public_id)
+    html = client_a.post(url(company_a, "bulk-tag/"), {"action": "add", "bulk_tag": tag}, **hx).content.decode()
+    assert "Select at least one contact." in html
+    bia = str(world["bia"].public_id)
+    html = client_a.post(url(company_a, "bulk-tag/"), {"action": "add", "bulk_tag": "", "contacts": [bia]},
+                         **hx).content.decode()
+    assert "Choose a tag." in html
+    html = client_a.post(url(company_a, "bulk-tag/"), {"action": "add", "bulk_tag": tag,
+                                                       "contacts": [str(foreign.public_id)]}, **hx).content.decode()
+    assert "Select at least one contact." in html
+    assert snapshot(company_a) == before
+
+
+def test_create_contact_from_the_list(client_a, company_a, world):
+    form = {"instance": str(world["instance"].public_id), "identifier": "+1 415 555 2671", "custom_name": "Joe"}
+    response = client_a.post(url(company_a, "new/"), form)
+    assert response.status_code == 302
+    with company_scope(company_a):
+        joe = Contact.objects.get(identifier="14155552671")
+    assert response["Location"] == url(company_a, f"{joe.public_id}/")
+    # The same number in another form leads to the existing contact instead of a duplicate.
+    response = client_a.post(url(company_a, "new/"), {**form, "identifier": "551187654321"})
+    assert response["Location"] == url(company_a, f"{world['ana'].public_id}/")
+    response = client_a.post(url(company_a, "new/"), {**form, "identifier": "12"})
+    assert response.status_code == 400
+    assert "not a valid phone number" in response.content.decode()
+    with company_scope(company_a):
+        assert Contact.objects.count() == 3
+
+
+def test_detail_edit_and_errors(agent_client_a, company_a, world):
+    detail = url(company_a, f"{world['ana'].public_id}/")
+    assert "Ana" in agent_client_a.get(detail).content.decode()
+    response = agent_client_a.post(detail, {"custom_name": "Dona Ana", "platform": "sales-bot", "bot_paused": "on",
+                                            "tags": []})
+    assert response.status_code == 302
+    with company_scope(company_a):
+        ana = Contact.objects.get(pk=world["ana"].pk)
+        assert (ana.custom_name, ana.platform, ana.bot_paused, ana.is_ignored) == ("Dona Ana", "sales-bot", True, False)
+        assert not ana.tags.exists()
+    before = snapshot(company_a)
+    response = agent_client_a.post(detail, {"platform": "not a slug", "photo_url": "nope",
+                                            "tags": ["7d1e2f3a-0000-4000-8000-000000000000"]})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "valid “slug”" in html and "Enter a valid URL." in html and "Select a valid choice" in html
+    assert snapshot(company_a) == before
+
+
+def test_identifiers_add_and_remove(client_a, company_a, world):
+    base = url(company_a, f"{world['ana'].public_id}/identifiers/")
+    assert client_a.post(base, {"identifier": "99887766554433@lid"}).status_code == 302
+    response = client_a.post(base, {"identifier": "5521999998888"})
+    assert response.status_code == 400 and "Already used by Bia" in response.content.decode()
+    response = client_a.post(base, {"identifier": "bogus"})
+    assert response.status_code == 400 and "not a valid phone number" in response.content.decode()
+    with company_scope(company_a):
+        lid = ContactIdentifier.objects.get(identifier="99887766554433@lid")
+        primary = ContactIdentifier.objects.get(identifier="5511987654321")
+    assert client_a.post(f"{base}{primary.public_id}/remove/").status_code == 302
+    assert client_a.post(f"{base}{lid.public_id}/remove/").status_code == 302
+    with company_scope(company_a):
+        assert list(ContactIdentifier.objects.filter(contact=world["ana"]).values_list("identifier", flat=True)) == [
+            "5511987654321", "551187654321"]
+
+
+def test_tags_page_create_rename_recolor_and_errors(agent_client_a, company_a, world):
+    tags = url(company_a, "tags/")
+    assert agent_client_a.post(tags, {"name": "Wholesale", "color": "#0a58ca"}).status_code == 302
+    response = agent_client_a.post(tags, {"name": "vip", "color": "#000000"})
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+    response = agent_client_a.post(tags, {"name": "", "color": "blue"})
+    html = response.content.decode()
+    assert response.status_code == 400 and "This field is required." in html and "#rrggbb" in html
+    vip = world["vip"]
+    assert agent_client_a.post(url(company_a, f"tags/{vip.public_id}/"),
+                               {"name": "Gold", "color": "#ffd700"}).status_code == 302
+    response = agent_client_a.post(url(company_a, f"tags/{vip.public_id}/"), {"name": "wholesale", "color": "#ffd700"})
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+    with company_scope(company_a):
+        assert sorted(Tag.objects.values_list("name", "color")) == [("Gold", "#ffd700"), ("Wholesale", "#0a58ca")]
+    html = agent_client_a.get(tags).content.decode()
+    assert "1 contact" in html and f"?tag={vip.public_id}" in html
+
+
+def test_deleting_a_tag_shows_the_count_and_needs_an_admin(client_a, agent_client_a, company_a, world):
+    delete = url(company_a, f"tags/{world['vip'].public_id}/delete/")
+    assert agent_client_a.get(delete).status_code == 403
+    assert agent_client_a.post(delete).status_code == 403
+    assert "1 contact will lose this tag." in client_a.get(delete).content.decode()
+    response = client_a.post(delete, follow=True)
+    assert "1 contacts lost it" in response.content.decode()
+    with company_scope(company_a):
+        assert not Tag.objects.exists() and Contact.objects.count() == 2
+
+
+def test_another_company_gets_404_and_changes_nothing(client_b, company_a, world):
+    before = snapshot(company_a)
+    ana, vip = world["ana"].public_id, world["vip"].public_id
+    for path, data in [
+        (f"{ana}/", {"custom_name": "pwned"}),
+        (f"{ana}/identifiers/", {"identifier": "99887766554433@lid"}),
+        (f"tags/{vip}/", {"name": "pwned", "color": "#000000"}),
+        (f"tags/{vip}/delete/", {}),
+        ("bulk-tag/", {"action": "add", "bulk_tag": str(vip), "contacts": [str(ana)]}),
+    ]:
+        assert client_b.post(url(company_a, path), data).status_code == 404
+    # Company B's own pages never show A's rows, even when asked for A's ids.
+    html = client_b.get(f"/c/bravo/contacts/?tag={vip}").content.decode()
+    assert "Ana" not in html
+    assert client_b.get(f"/c/bravo/contacts/{ana}/").status_code == 404
+    assert snapshot(company_a) == before
