@@ -63,7 +63,7 @@ def problems():
     try:
         yield
     except InstanceNameInvalid as error:
-        raise exceptions.ValidationError({"name": [error.message]}) from error
+        raise exceptions.ValidationError({error.field: [error.message]}) from error
     except InstanceNameTaken as error:
         raise Conflict(error.message, code="duplicate-name") from error
     except InstanceLimitReached as error:
@@ -88,6 +88,8 @@ class InstanceSerializer(serializers.ModelSerializer):
 class InstanceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=40, help_text="Lowercase letters, digits and hyphens.")
     label = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    token = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                  help_text="The instance's key on the gateway (16+ characters); random if omitted.")
 
 
 class InstanceCreatedSerializer(InstanceSerializer):

@@ -16,6 +16,14 @@ class InstanceError(Exception):
 class InstanceNameInvalid(InstanceError):
     """The name cannot be used on a gateway."""
 
+    field = "name"
+
+
+class InstanceTokenInvalid(InstanceNameInvalid):
+    """The chosen instance token is not acceptable."""
+
+    field = "token"
+
 
 class InstanceNameTaken(InstanceError):
     """The company (or the gateway) already has an instance with this name."""

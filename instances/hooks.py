@@ -25,9 +25,20 @@ from tenants.scoping import company_scope
 def _payload(request: HttpRequest) -> dict | None:
     try:
         payload = json.loads(request.body)
-    except (ValueError, RequestDataTooBig):
+    except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def _too_big(request: HttpRequest) -> bool:
+    try:
+        request.body  # noqa: B018 (reading it is the check)
+    except RequestDataTooBig:
+        return True
+    return False
+
+
+TOO_BIG = {"error": "the body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE"}
 
 
 def _store(request: HttpRequest, instance: Instance, payload: dict | None, event_name: str) -> JsonResponse:
@@ -53,6 +64,8 @@ def instance_hook(request: HttpRequest, secret: str, event_name: str = "") -> Js
     )
     if instance is None:
         raise Http404
+    if _too_big(request):
+        return JsonResponse(TOO_BIG, status=413)
     return _store(request, instance, _payload(request), event_name)
 
 
@@ -62,6 +75,8 @@ def server_hook(request: HttpRequest, secret: str, event_name: str = "") -> Json
     server = GatewayServer.objects.filter(hook_secret_hash=hash_secret(secret)).first()
     if server is None:
         raise Http404
+    if _too_big(request):
+        return JsonResponse(TOO_BIG, status=413)
     payload = _payload(request)
     name = payload.get("instance") if payload else None
     name = name.get("instanceName") if isinstance(name, dict) else name

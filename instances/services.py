@@ -28,6 +28,7 @@ from instances.errors import (
     InstanceLimitReached,
     InstanceNameInvalid,
     InstanceNameTaken,
+    InstanceTokenInvalid,
 )
 from instances.gateways import (
     ConnectResult,
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 NUMBER_PATTERN = re.compile(r"^\d{8,15}$")
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 # Calls made while a person waits (page or API) give up quickly; tasks use the adapter's default.
 INTERACTIVE_TIMEOUT = 10.0
 POLL_LEASE = timedelta(seconds=75)  # longer than poll_instance's time_limit: a lease outlives its poll
@@ -116,9 +118,14 @@ def validate_instance_name(name: str) -> str:
 # --- create --------------------------------------------------------------------------------------
 
 
-def instance_create(*, company: Company, name: str, label: str = "") -> Instance:
-    """Create the instance here and on the least loaded gateway, with our webhook; nothing is left if it fails."""
+def instance_create(*, company: Company, name: str, label: str = "", token: str = "") -> Instance:
+    """Create the instance here and on the least loaded gateway, with our webhook; nothing is left if it fails.
+
+    `token` is the instance's own key on the gateway; integrators may choose it, otherwise it is random.
+    """
     name = validate_instance_name(name)
+    if token and not TOKEN_PATTERN.match(token):
+        raise InstanceTokenInvalid(_("The token must be 16 to 100 letters, digits, hyphens or underscores."))
     secret = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
@@ -133,7 +140,7 @@ def instance_create(*, company: Company, name: str, label: str = "") -> Instance
                 raise GatewayUnavailable(_("No gateway server has room for a new instance; contact support."))
             instance = Instance.objects.create(
                 company=company, server=server, name=name, gateway_name=f"{company.slug}_{name}",
-                label=label.strip()[:80], token=secrets.token_hex(16), webhook_secret_hash=hash_secret(secret),
+                label=label.strip()[:80], token=token or secrets.token_hex(16), webhook_secret_hash=hash_secret(secret),
             )
             _create_on_gateway(instance, secret)
             InstanceStateChange.objects.create(

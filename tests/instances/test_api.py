@@ -153,3 +153,13 @@ def test_another_companys_instance_is_404_everywhere_and_untouched(api_a, api_b,
     assert [row["id"] for row in api_b.get("/api/v1/instances").json()["results"]] == []
     assert listener.drain() == []
     assert Instance.all_companies.get(pk=instance_a.pk).state == InstanceState.CONNECTING
+
+
+def test_create_with_a_chosen_token(api_a, gateway_server, simulator):
+    token = "erp-chosen-token-0001"
+    body = api_a.post("/api/v1/instances", {"name": "erp", "token": token}, format="json").json()
+    assert body["token"] == token
+    assert simulator.api("GET", "/instance/connectionState/alpha_erp", key=token).status_code == 200
+    response = api_a.post("/api/v1/instances", {"name": "erp2", "token": "short"}, format="json")
+    assert response.status_code == 400 and "token" in response.json()["errors"]
+

@@ -209,6 +209,13 @@ def test_the_company_never_comes_from_the_payload(company_a, company_b, instance
     assert listener.drain() == []
 
 
+def test_oversized_hook_body_is_413(client, instance_a, simulator, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = json.dumps({"event": "messages.upsert", "data": "x" * 200})
+    response = client.post(hook_path(simulator, instance_a), body, content_type="application/json")
+    assert response.status_code == 413
+
+
 @pytest.mark.django_db(transaction=True)
 def test_hook_to_state_through_the_real_broker_and_worker(company_a, gateway_server, simulator):
     instance = create_instance(company_a, "sales")
