@@ -25,6 +25,12 @@ class InstanceTokenInvalid(InstanceNameInvalid):
     field = "token"
 
 
+class PhoneNumberInvalid(InstanceNameInvalid):
+    """The number given for a pairing code is not a full phone number."""
+
+    field = "number"
+
+
 class InstanceNameTaken(InstanceError):
     """The company (or the gateway) already has an instance with this name."""
 

@@ -29,6 +29,7 @@ from instances.errors import (
     InstanceNameInvalid,
     InstanceNameTaken,
     InstanceTokenInvalid,
+    PhoneNumberInvalid,
 )
 from instances.gateways import (
     ConnectResult,
@@ -171,7 +172,7 @@ def instance_connect(*, company: Company, instance: Instance, number: str | None
     if number:
         number = re.sub(r"\D", "", number)
         if not NUMBER_PATTERN.match(number):
-            raise GatewayRejected(_("Enter the phone number with country and area code, digits only."))
+            raise PhoneNumberInvalid(_("Enter the phone number with country and area code, digits only."))
     with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
         result = gw.connect(instance.gateway_name, number=number or None)
     return _apply_connect_result(company, instance, result, source=InstanceStateChange.Source.USER)
@@ -372,7 +373,7 @@ def instance_connect_in_background(*, company: Company, instance: Instance, numb
     except GatewayUnavailable as exc:
         return instance_record_state(company=company, instance=instance, state=InstanceState.UNREACHABLE,
                                      source=InstanceStateChange.Source.SYSTEM, reason=exc.message, **_CLEARED_QR)
-    except GatewayRejected as exc:
+    except (GatewayRejected, InstanceNameInvalid) as exc:
         return instance_record_state(company=company, instance=instance, state=InstanceState.CLOSE,
                                      source=InstanceStateChange.Source.SYSTEM, reason=exc.message, **_CLEARED_QR)
 
@@ -434,7 +435,9 @@ def _event_time(payload: dict) -> datetime | None:
 
 def _apply_event(company: Company, instance: Instance, event: GatewayEvent, at: datetime | None) -> str:
     if isinstance(event, MESSAGE_EVENTS):
-        return "pending"
+        from messaging.inbound import message_event_apply  # messaging builds on instances: import at call time
+
+        return message_event_apply(company=company, instance=instance, event=event)
     if not isinstance(event, LIFECYCLE_EVENTS):
         return "ignored"
     instance.refresh_from_db()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from instances import services
@@ -23,7 +24,7 @@ def poll_due_instances() -> int:
     # ids, and each poll runs inside its own company's scope.
     due = list(
         Instance.all_companies.filter(services.due_for_poll_filter(timezone.now()))
-        .order_by("last_polled_at")
+        .order_by(F("last_polled_at").asc(nulls_first=True))
         .values_list("company_id", "pk")[:FAN_OUT_BATCH]
     )
     for company_id, instance_id in due:

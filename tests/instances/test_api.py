@@ -163,3 +163,9 @@ def test_create_with_a_chosen_token(api_a, gateway_server, simulator):
     response = api_a.post("/api/v1/instances", {"name": "erp2", "token": "short"}, format="json")
     assert response.status_code == 400 and "token" in response.json()["errors"]
 
+
+
+def test_connect_with_a_malformed_number_is_400(api_a, instance_a, simulator):
+    response = api_a.post(f"/api/v1/instances/{instance_a.public_id}/connect", {"number": "12"}, format="json")
+    assert response.status_code == 400 and "number" in response.json()["errors"]
+    assert Instance.all_companies.get(pk=instance_a.pk).state == InstanceState.CREATED
