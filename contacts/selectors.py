@@ -143,6 +143,12 @@ def tag_list(*, company: Company, name: str = "") -> QuerySet[Tag]:
     return tags.annotate(contact_count=Count("contact_links")).order_by(Lower("name"), "pk")
 
 
+def tag_name_exists(*, company: Company, name: str) -> bool:
+    """Does the company have a tag of this name, in any letter case?"""
+    name = " ".join(name.split())
+    return Tag.objects.filter(company=company).annotate(lower=Lower("name")).filter(lower=name.lower()).exists()
+
+
 def tag_get(*, company: Company, public_id: object) -> Tag | None:
     uuid = _uuid(public_id)
     if uuid is None:

@@ -28,6 +28,7 @@ from contacts.forms import (
     ImportUploadForm,
     TagForm,
 )
+from contacts.identity import parse_identifier
 from contacts.models import Contact, Tag
 from contacts.streaming import company_stream
 from tenants.access import CompanyRequest, company_member
@@ -97,10 +98,41 @@ def contact_bulk_tag(request: CompanyRequest) -> HttpResponse:
     return render(request, "contacts/list.html#contact-results", context)
 
 
+def _validate_only(request: CompanyRequest) -> bool:
+    return request.POST.get("validate_only") == "1"
+
+
+def _live_errors(form) -> None:
+    """While the person is still filling the form, say nothing about the fields they have not reached."""
+    for name in list(form.errors):
+        if name in form.fields and not form.data.get(name):
+            del form.errors[name]
+
+
+def _contact_create_check(request: CompanyRequest, form: ContactCreateForm) -> HttpResponse:
+    existing = None
+    if form.is_valid():
+        try:
+            identity = parse_identifier(form.cleaned_data["identifier"])
+        except ValidationError as error:
+            form.add_error("identifier", error.messages)
+        else:
+            existing = services.contact_find(company=request.company, keys=identity.keys,
+                                             instance=form.instances[form.cleaned_data["instance"]])
+            if existing is not None:
+                form.add_error("identifier", _("This contact already exists (%(name)s).") % {
+                    "name": existing.display_name})
+    _live_errors(form)
+    return render(request, "contacts/list.html#contact-create-form",
+                  {"company": request.company, "create_form": form, "existing": existing})
+
+
 @company_member()
 @require_POST
 def contact_create(request: CompanyRequest) -> HttpResponse:
     form = ContactCreateForm(request.POST, company=request.company)
+    if _validate_only(request):
+        return _contact_create_check(request, form)
     if form.is_valid():
         try:
             contact = services.contact_create(
@@ -230,6 +262,11 @@ def tag_list(request: CompanyRequest) -> HttpResponse:
     if request.method == "GET":
         return _tags_page(request)
     form = TagForm(request.POST)
+    if _validate_only(request):
+        if form.is_valid() and selectors.tag_name_exists(company=request.company, name=form.cleaned_data["name"]):
+            form.add_error("name", services.TagNameTaken(form.cleaned_data["name"]).message)
+        _live_errors(form)
+        return render(request, "contacts/tags.html#tag-create-form", {"company": request.company, "form": form})
     if form.is_valid():
         try:
             tag = services.tag_create(company=request.company, **form.cleaned_data)

@@ -217,3 +217,23 @@ def test_another_company_gets_404_and_changes_nothing(client_b, company_a, world
     assert "Ana" not in html
     assert client_b.get(f"/c/bravo/contacts/{ana}/").status_code == 404
     assert snapshot(company_a) == before
+
+
+def test_forms_validate_live_without_saving(client_a, company_a, world):
+    before = snapshot(company_a)
+    hx = {"HTTP_HX_REQUEST": "true"}
+    response = client_a.post(url(company_a, "tags/"), {"name": "vip", "color": "#000000", "validate_only": "1"}, **hx)
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="tag-create-form"' in html and "<nav" not in html
+    assert "already exists" in html
+    html = client_a.post(url(company_a, "tags/"), {"name": "", "color": "red", "validate_only": "1"},
+                         **hx).content.decode()
+    assert "#rrggbb" in html and "This field is required." not in html  # the empty name is not reached yet
+    new = {"instance": str(world["instance"].public_id), "validate_only": "1"}
+    html = client_a.post(url(company_a, "new/"), {**new, "identifier": "551187654321"}, **hx).content.decode()
+    assert "This contact already exists (Ana)." in html and f"{world['ana'].public_id}/" in html
+    html = client_a.post(url(company_a, "new/"), {**new, "identifier": "12"}, **hx).content.decode()
+    assert "not a valid phone number" in html
+    html = client_a.post(url(company_a, "new/"), {**new, "identifier": "5511955554444"}, **hx).content.decode()
+    assert "invalid-feedback" not in html
+    assert snapshot(company_a) == before
