@@ -237,3 +237,15 @@ def test_forms_validate_live_without_saving(client_a, company_a, world):
     html = client_a.post(url(company_a, "new/"), {**new, "identifier": "5511955554444"}, **hx).content.decode()
     assert "invalid-feedback" not in html
     assert snapshot(company_a) == before
+
+
+def test_pages_speak_brazilian_portuguese(client_a, owner_a, company_a, world):
+    owner_a.language = "pt-br"
+    owner_a.save(update_fields=["language"])
+    html = client_a.get(url(company_a)).content.decode()
+    assert "Adicionar etiqueta aos selecionados" in html and "2 contatos" in html
+    html = client_a.post(url(company_a, "tags/"), {"name": "vip", "color": "#000000"}).content.decode()
+    assert "Já existe uma etiqueta chamada “vip”." in html
+    html = client_a.post(url(company_a, "new/"), {"instance": str(world["instance"].public_id),
+                                                  "identifier": "12"}).content.decode()
+    assert "não é um telefone válido" in html
