@@ -143,15 +143,18 @@ def test_a_qr_after_the_deadline_expires_the_attempt(company_a, instance_a, simu
     assert (instance.state, instance.state_reason) == ("close", Reason.QR_EXPIRED)
 
 
-def test_message_events_are_stored_for_messaging_not_processed(company_a, instance_a, simulator,
-                                                               django_capture_on_commit_callbacks):
+def test_message_events_are_stored_once_and_handed_on(company_a, instance_a, simulator,
+                                                     django_capture_on_commit_callbacks):
+    """Messages belong to the messaging app; here: stored raw, once, and queued for processing."""
     connect_and_scan(company_a, instance_a, simulator)
     simulator.inbound(instance_a.gateway_name, **{"from": "5511955554444", "text": "Oi"})
     upsert = bodies(simulator, instance_a, "MESSAGES_UPSERT")[-1]
-    post(hook_path(simulator, instance_a), upsert, django_capture_on_commit_callbacks)
-    assert process_pending(django_capture_on_commit_callbacks) == ["pending"]
+    path = hook_path(simulator, instance_a)
+    assert post(path, upsert, django_capture_on_commit_callbacks) == (200, {"status": "stored"}, 1)
+    assert post(path, upsert, django_capture_on_commit_callbacks) == (200, {"status": "duplicate"}, 0)
     event = InboundEvent.all_companies.get()
-    assert (event.event, event.status, event.payload) == ("MESSAGES_UPSERT", "pending", upsert)
+    assert (event.event, event.status, event.payload, event.instance_id) == (
+        "MESSAGES_UPSERT", "pending", upsert, instance_a.pk)
 
 
 def test_unknown_secret_is_404_and_stores_nothing(instance_a, simulator, django_capture_on_commit_callbacks):
