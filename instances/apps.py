@@ -8,6 +8,8 @@ class InstancesConfig(AppConfig):
         from instances.selectors import instance_exists
         from tenants import realtime
 
-        # "instances": the company's list (badges); "instance.<hex>": one instance's detail page and QR.
+        # "instances": the company's list (cards); "instances_nav": the navigation badge on every page;
+        # "instance.<hex>": one instance's detail page and QR.
         realtime.register_topic("instances")
+        realtime.register_topic("instances_nav")
         realtime.register_topic("instance", instance_exists)

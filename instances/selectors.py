@@ -43,6 +43,12 @@ def instance_timeline(*, company: Company, instance: Instance, limit: int = 20) 
     return list(InstanceStateChange.objects.filter(company=company, instance=instance).order_by("-at", "-pk")[:limit])
 
 
+def instance_attention_count(*, company: Company) -> int:
+    """Instances that were connected or tried to be, and are not now (the navigation badge)."""
+    attention = (InstanceState.CLOSE, InstanceState.UNREACHABLE)
+    return Instance.objects.filter(company=company, state__in=attention).count()
+
+
 def instance_count(*, company: Company) -> int:
     return Instance.objects.filter(company=company).count()
 

@@ -35,6 +35,9 @@ def _list_page(request: CompanyRequest, form: InstanceCreateForm | None = None, 
 
 @company_member()
 def instance_list(request: CompanyRequest) -> HttpResponse:
+    if request.GET.get("fragment") == "nav-badge":
+        attention = selectors.instance_attention_count(company=request.company)
+        return render(request, "instances/list.html#nav-badge", {"company": request.company, "attention": attention})
     if request.GET.get("fragment") == "cards":
         return render(request, "instances/list.html#instance-cards",
                       {"company": request.company, "instances": selectors.instance_list(company=request.company)})

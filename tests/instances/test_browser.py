@@ -133,9 +133,13 @@ def test_connect_by_live_qr_scan_and_disconnect(hooked_app_url, browser, browser
     simulator.control("POST", f"instances/{gateway_name}/disconnect", {"reason": 401})
     page.wait_for_function(
         "() => document.querySelector('[data-testid=state-badge]')?.dataset.state === 'close'", timeout=15_000)
+    # The navigation on every page counts it as needing attention, live too.
+    page.locator("[data-testid=nav-instances-attention]").wait_for(timeout=15_000)
+    assert page.locator("[data-testid=nav-instances-attention]").inner_text() == "1"
     assert page.evaluate("window.__sameDocument") is True
 
     stranger.reload()
     assert stranger.locator("[data-testid=instance-card]").count() == 0
+    assert stranger.locator("[data-testid=nav-instances-attention]").count() == 0
     assert not any("sales" in frame or "5511988887777" in frame for frame in stranger_frames)
     stranger_context.close()

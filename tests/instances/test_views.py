@@ -69,7 +69,7 @@ def test_connect_shows_generating_then_the_qr_pushed_live(client_a, company_a, i
         response = client_a.post(url(company_a, instance_a, "connect"), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="qr-waiting"' in html and "data-countdown-until" in html
-    assert len(callbacks) == 3  # the list and detail pushes and the connect task, all after commit
+    assert len(callbacks) == 4  # list, detail and navigation pushes and the connect task, all after commit
     with django_capture_on_commit_callbacks(execute=True):
         connect_instance.apply(args=[company_a.pk, instance_a.pk, ""])
     pushed = "".join(listener.drain())
@@ -188,3 +188,20 @@ def test_operator_pages_are_404_for_everyone_else(client_a, gateway_server):
     assert client_a.post(f"/operator/servers/{gateway_server.public_id}/toggle/").status_code == 404
     gateway_server.refresh_from_db()
     assert gateway_server.enabled
+
+
+def test_navigation_badge_counts_instances_needing_attention_live(client_a, company_a, instance_a, simulator,
+                                                                  listener, django_capture_on_commit_callbacks):
+    page = client_a.get(url(company_a)).content.decode()
+    assert 'id="nav-instances-badge"' in page and 'data-live-topic="instances_nav"' in page
+    badge = client_a.get(url(company_a) + "?fragment=nav-badge").content.decode()
+    assert "nav-instances-attention" not in badge and 'hx-trigger="recado:resync"' in badge
+    listener.join(company_a, "instances_nav")
+    from instances import services
+    from tenants.scoping import company_scope
+
+    with company_scope(company_a), django_capture_on_commit_callbacks(execute=True):
+        services.instance_logout(company=company_a, instance=instance_a)
+    pushed = "".join(listener.drain())
+    assert 'id="nav-instances-badge"' in pushed and 'hx-swap-oob="true"' in pushed
+    assert 'data-testid="nav-instances-attention"' in pushed and ">1</span>" in pushed
