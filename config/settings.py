@@ -278,6 +278,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The gateway registered by `make run` / seed_demo as the default server (the simulator in development).
 EVOLUTION_URL = env_str("EVOLUTION_URL", "http://127.0.0.1:8081")
 EVOLUTION_API_KEY = env_secret("EVOLUTION_API_KEY", "recado-simulator-global-key")
+# Messages per minute one instance (WhatsApp number) may send, shared by every worker; bursts of ~5 s.
+MESSAGING_SEND_RATE_PER_MINUTE = env_int("MESSAGING_SEND_RATE_PER_MINUTE", 60)
 
 LOGGING = {
     "version": 1,

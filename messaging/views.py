@@ -1,11 +1,248 @@
-"""Inbox pages."""
+"""Inbox pages: the conversation list, one thread with its composer and contact panel, and their fragments.
 
-from django.http import HttpResponse
+Every member (agents included) may answer, assign, close and tag; permission decisions happen here, never in
+the templates (STYLE rule 17). Live updates arrive over the page's WebSocket; each region also re-fetches
+itself (hx-get) after a reconnect.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
 
+from contacts import selectors as contact_selectors
+from contacts import services as contact_services
+from instances.selectors import instance_list
+from messaging import selectors, services
+from messaging.forms import ComposerForm
+from messaging.models import Conversation, Message
+from messaging.selectors import ConversationFilters
 from tenants.access import CompanyRequest, company_member
+
+PAGE = "messaging/inbox.html"
+FILTER_KEYS = ("status", "assignee", "instance", "tag", "q")
+
+
+def _filters(request: CompanyRequest) -> tuple[ConversationFilters, dict]:
+    params = {key: request.GET.get(key, "").strip() for key in FILTER_KEYS}
+    if "status" not in request.GET:
+        params["status"] = Conversation.Status.OPEN
+    filters = ConversationFilters(status=params["status"], assignee=params["assignee"], instance=params["instance"],
+                                  tag=params["tag"], search=params["q"])
+    return filters, params
+
+
+def _list_context(request: CompanyRequest) -> dict:
+    filters, params = _filters(request)
+    conversations = selectors.conversation_list(company=request.company, filters=filters, user=request.user)
+    rows, next_cursor = selectors.keyset_page(conversations, field="last_message_at",
+                                              cursor=request.GET.get("cursor", ""))
+    query = "&".join(f"{key}={value}" for key, value in params.items() if value)
+    return {"company": request.company, "conversations": rows, "next_cursor": next_cursor, "params": params,
+            "query": query}
+
+
+def _page_context(request: CompanyRequest, conversation: Conversation | None) -> dict:
+    company = request.company
+    context = {
+        **_list_context(request),
+        "instances": instance_list(company=company),
+        "tags": contact_selectors.tag_list(company=company),
+        "conversation": conversation,
+    }
+    if conversation is not None:
+        context.update(_thread_context(request, conversation))
+    return context
+
+
+def _thread_context(request: CompanyRequest, conversation: Conversation, cursor: str = "") -> dict:
+    company = request.company
+    newest_first, older_cursor = selectors.keyset_page(
+        selectors.message_list(company=company, conversation=conversation), field="created_at", cursor=cursor)
+    return {
+        "company": company, "conversation": conversation, "messages": newest_first[::-1],
+        "older_cursor": older_cursor, "members": selectors.member_list(company=company),
+        "contact_tags": list(conversation.contact.tags.all()), "all_tags": contact_selectors.tag_list(company=company),
+    }
+
+
+def _conversation_or_404(request: CompanyRequest, conversation_id) -> Conversation:
+    conversation = selectors.conversation_get(company=request.company, public_id=conversation_id)
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def _message_or_404(request: CompanyRequest, message_id) -> Message:
+    message = selectors.message_get(company=request.company, public_id=message_id)
+    if message is None:
+        raise Http404
+    return message
 
 
 @company_member()
+@require_GET
 def inbox(request: CompanyRequest) -> HttpResponse:
-    return render(request, "messaging/inbox.html", {"company": request.company, "conversations": []})
+    fragment = request.GET.get("fragment")
+    if fragment in ("list", "more"):
+        return render(request, f"{PAGE}#conversation-{fragment}", _list_context(request))
+    return render(request, PAGE, _page_context(request, None))
+
+
+@company_member()
+@require_GET
+def conversation_detail(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    fragment = request.GET.get("fragment")
+    if fragment == "older":
+        context = _thread_context(request, conversation, cursor=request.GET.get("cursor", ""))
+        return render(request, f"{PAGE}#thread-older", context)
+    if fragment == "messages":
+        return render(request, f"{PAGE}#thread-messages", _thread_context(request, conversation))
+    if fragment == "header":
+        return render(request, f"{PAGE}#thread-header", {"company": request.company, "conversation": conversation,
+                                                         "members": selectors.member_list(company=request.company)})
+    services.conversation_mark_read(company=request.company, conversation=conversation)
+    return render(request, PAGE, _page_context(request, conversation))
+
+
+@company_member()
+@require_POST
+def message_create(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    form = ComposerForm(request.POST, request.FILES, conversation=conversation, company=request.company)
+    status = 200
+    if form.is_valid() and (outgoing := form.outgoing()) is not None:
+        try:
+            services.message_send(company=request.company, conversation=conversation, outgoing=outgoing,
+                                  sender_type=Message.SenderType.AGENT,
+                                  sender_label=request.user.get_full_name() or request.user.get_username())
+            form = ComposerForm(conversation=conversation, company=request.company)
+        except ValidationError as error:
+            form.add_error(None, error)
+            status = 422
+    else:
+        status = 422
+    return render(request, f"{PAGE}#composer", {"company": request.company, "conversation": conversation,
+                                                 "form": form}, status=status)
+
+
+def _header(request: CompanyRequest, conversation: Conversation) -> HttpResponse:
+    return render(request, f"{PAGE}#thread-header", {"company": request.company, "conversation": conversation,
+                                                     "members": selectors.member_list(company=request.company)})
+
+
+@company_member()
+@require_POST
+def conversation_assign(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    choice = request.POST.get("assignee", "")
+    if choice == "me":
+        assignee = request.user
+    elif choice:
+        assignee = selectors.member_user_get(company=request.company, public_id=choice)
+        if assignee is None:
+            return HttpResponse(status=422)
+    else:
+        assignee = None
+    conversation = services.conversation_assign(company=request.company, conversation=conversation,
+                                                assignee=assignee)
+    return _header(request, conversation)
+
+
+@company_member()
+@require_POST
+def conversation_status(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    try:
+        conversation = services.conversation_set_status(company=request.company, conversation=conversation,
+                                                        status=request.POST.get("status", ""))
+    except ValidationError:
+        return HttpResponse(status=422)
+    return _header(request, conversation)
+
+
+@company_member()
+@require_POST
+def conversation_priority(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    try:
+        conversation = services.conversation_set_priority(company=request.company, conversation=conversation,
+                                                          priority=request.POST.get("priority", ""))
+    except ValidationError:
+        return HttpResponse(status=422)
+    return _header(request, conversation)
+
+
+def _contact_panel(request: CompanyRequest, conversation: Conversation) -> HttpResponse:
+    return render(request, f"{PAGE}#contact-panel", {
+        "company": request.company, "conversation": conversation, "contact_tags": list(conversation.contact.tags.all()),
+        "all_tags": contact_selectors.tag_list(company=request.company),
+    })
+
+
+@company_member()
+@require_POST
+def contact_bot(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    contact_services.contact_update(company=request.company, contact=conversation.contact,
+                                    bot_paused=request.POST.get("paused") == "1")
+    return _contact_panel(request, conversation)
+
+
+@company_member()
+@require_POST
+def contact_tags(request: CompanyRequest, conversation_id) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    tags, unknown = contact_selectors.tags_by_ids(company=request.company, public_ids=request.POST.getlist("tags"))
+    if unknown:
+        return HttpResponse(status=422)
+    contact_services.contact_set_tags(company=request.company, contact=conversation.contact, tags=tags)
+    return _contact_panel(request, conversation)
+
+
+@company_member()
+@require_POST
+def message_retry(request: CompanyRequest, message_id) -> HttpResponse:
+    message = _message_or_404(request, message_id)
+    try:
+        message = services.message_retry(company=request.company, message=message)
+    except services.MessagingError:
+        return HttpResponse(status=422)
+    return _message(request, message)
+
+
+@company_member()
+@require_POST
+def message_delete(request: CompanyRequest, message_id) -> HttpResponse:
+    message = _message_or_404(request, message_id)
+    try:
+        message = services.message_delete_for_everyone(company=request.company, message=message)
+    except services.MessagingError as error:
+        return render(request, f"{PAGE}#message", {"company": request.company, "message": message,
+                                                   "conversation": message.conversation,
+                                                   "action_error": error.message}, status=422)
+    return _message(request, message)
+
+
+def _message(request: CompanyRequest, message: Message) -> HttpResponse:
+    message = selectors.message_for_render(company=request.company, message_id=message.pk)
+    return render(request, f"{PAGE}#message", {"company": request.company, "message": message,
+                                               "conversation": message.conversation})
+
+
+@company_member()
+@require_GET
+def message_media(request: CompanyRequest, message_id) -> FileResponse:
+    """A stored media file, served only to members of the message's company."""
+    message = _message_or_404(request, message_id)
+    if not message.media_file:
+        raise Http404
+    response = FileResponse(message.media_file.open("rb"), filename=message.media_filename or None,
+                            as_attachment=message.kind == Message.Kind.DOCUMENT)
+    if message.media_mimetype:
+        response["Content-Type"] = message.media_mimetype
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

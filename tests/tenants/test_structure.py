@@ -159,6 +159,18 @@ def _victim_contacts(company_a, instance):
     return contact, tag, contact_import, identifier
 
 
+def _victim_conversation(company_a, contact):
+    """A conversation of company A with one sent message (no gateway call)."""
+    from messaging.models import Conversation, Message
+
+    with company_scope(company_a):
+        conversation = Conversation.objects.create(company=company_a, instance=contact.instance, contact=contact)
+        message = Message.objects.create(company=company_a, conversation=conversation, instance=contact.instance,
+                                         direction="out", kind="text", text="victim", status="failed",
+                                         gateway_message_id="3EB0VICTIM")
+    return conversation, message
+
+
 # How to fill each URL parameter with an object of company A (the victim).
 def _victim_values(company_a, owner_a) -> dict[str, str]:
     victim = make_member(company=company_a, role="agent", email="victim@alpha.test")
@@ -168,7 +180,10 @@ def _victim_values(company_a, owner_a) -> dict[str, str]:
     key = services.api_key_create(company=company_a, name="victim key")
     instance = _victim_instance(company_a)
     contact, tag, contact_import, identifier = _victim_contacts(company_a, instance)
+    conversation, message = _victim_conversation(company_a, contact)
     return {
+        "conversation_id": str(conversation.public_id),
+        "message_id": str(message.public_id),
         "contact_id": str(contact.public_id),
         "tag_id": str(tag.public_id),
         "import_id": str(contact_import.public_id),

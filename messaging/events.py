@@ -1,0 +1,51 @@
+"""Live fragments of the inbox, published after commit to company topics (STYLE rules 19-21).
+
+Broadcast fragments carry nothing user-specific: a conversation row (contact, preview, unread badge,
+assignee name) and the message bubbles. Which rows a person sees (tabs, "mine", filters) is per user,
+so the list itself re-fetches its first page (hx-get) when the inbox signal arrives.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from messaging.models import Conversation, Message
+from messaging.selectors import member_list, message_for_render
+from tenants import realtime
+from tenants.models import Company
+
+INBOX_TOPIC = "inbox"
+CONVERSATION_TOPIC = "conversation"
+PAGE = "messaging/inbox.html"
+
+
+def conversation_topic(conversation: Conversation) -> str:
+    return realtime.topic_for(CONVERSATION_TOPIC, conversation.public_id)
+
+
+def conversation_changed(*, company: Company, conversation: Conversation) -> None:
+    """The row in every open inbox, the list's refresh signal, and the thread header."""
+    conversation = (Conversation.objects.filter(company=company, pk=conversation.pk)
+                    .select_related("contact", "instance", "assignee").first())
+    if conversation is None or conversation.contact.is_ignored:
+        return
+    context = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp(),
+               "members": member_list(company=company)}
+    realtime.publish(company=company, topic=INBOX_TOPIC, template_name=f"{PAGE}#conversation-row", context=context)
+    realtime.publish(company=company, topic=INBOX_TOPIC, template_name=f"{PAGE}#inbox-signal", context=context)
+    realtime.publish(company=company, topic=conversation_topic(conversation),
+                     template_name=f"{PAGE}#thread-header", context=context)
+
+
+def message_changed(*, company: Company, message: Message, created: bool = False) -> None:
+    """A new bubble appended to the thread, or an existing one replaced (ticks, edits, deletes, reactions)."""
+    message = message_for_render(company=company, message_id=message.pk)
+    if message is None:
+        return
+    target = message.reaction_target if message.kind == Message.Kind.REACTION else None
+    if target is not None:  # a reaction is drawn on its target
+        message_changed(company=company, message=target)
+        return
+    template = f"{PAGE}#message-new" if created else f"{PAGE}#message"
+    realtime.publish(company=company, topic=conversation_topic(message.conversation), template_name=template,
+                     context={"company": company, "message": message, "conversation": message.conversation})

@@ -1,0 +1,274 @@
+"""Gateway message events applied to conversations and messages, exactly once (STYLE rules 26, 31).
+
+Called by `instances.services.inbound_event_process` (inside its transaction) for every parsed message
+event of a stored webhook body. Gateways deliver at least once and out of order, so:
+- a message is inserted under the unique (instance, gateway message id); a repeat hits the constraint
+  inside a savepoint and changes nothing;
+- statuses only move forward (`message_apply_status`);
+- a reaction or a reply that arrives before its target keeps the target's gateway id and is attached when
+  the target arrives (until then the reaction is shown on its own).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import mimetypes
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.services import contact_get_or_create_by_identity
+from instances.gateways.base import jid_digits
+from instances.gateways.events import (
+    GatewayEvent,
+    MessageDeleted,
+    MessageEdited,
+    MessageReceived,
+    MessageStatusUpdate,
+)
+from instances.models import Instance
+from messaging import events
+from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
+from messaging.services import (
+    conversation_get_or_create,
+    conversation_touch,
+    message_apply_status,
+    message_mark_deleted,
+)
+from tenants.models import Company
+
+logger = logging.getLogger(__name__)
+
+PROCESSED, IGNORED = "processed", "ignored"
+GATEWAY_STATUS = {
+    "PENDING": MessageStatus.SENT,
+    "SERVER_ACK": MessageStatus.SENT,
+    "DELIVERY_ACK": MessageStatus.DELIVERED,
+    "READ": MessageStatus.READ,
+    "PLAYED": MessageStatus.PLAYED,
+    "DELETED": MessageStatus.DELETED,
+    "ERROR": MessageStatus.FAILED,
+}
+
+
+def message_event_apply(*, company: Company, instance: Instance, event: GatewayEvent) -> str:
+    """Apply one parsed message event; "processed" when something changed, "ignored" otherwise."""
+    if isinstance(event, MessageReceived):
+        return PROCESSED if message_record_inbound(company=company, instance=instance, event=event) else IGNORED
+    if isinstance(event, MessageStatusUpdate):
+        status = GATEWAY_STATUS.get(event.status)
+        if status is None:
+            return IGNORED
+        moved = message_apply_status(company=company, instance=instance, gateway_message_id=event.message_id,
+                                     status=status)
+        return PROCESSED if moved else IGNORED
+    if isinstance(event, MessageDeleted):
+        message = _by_gateway_id(company, instance, event.message_id)
+        if message is None or message.is_deleted:
+            return IGNORED
+        message_mark_deleted(company=company, message=message)
+        return PROCESSED
+    if isinstance(event, MessageEdited):
+        return PROCESSED if message_record_edit(company=company, instance=instance, event=event) else IGNORED
+    return IGNORED
+
+
+def _by_gateway_id(company: Company, instance: Instance, gateway_message_id: str | None) -> Message | None:
+    if not gateway_message_id:
+        return None
+    return Message.objects.filter(company=company, instance=instance, gateway_message_id=gateway_message_id).first()
+
+
+def _contact_for(company: Company, instance: Instance, event: MessageReceived) -> Contact | None:
+    """The chat's contact through the identity rules: phone digits (keeping the @lid too), a LID alone, a group."""
+    if event.is_group:
+        identifier, lid, name = event.remote_jid, None, ""
+    elif event.phone_number:
+        identifier, lid, name = event.phone_number, event.lid, event.push_name or ""
+    elif event.lid:
+        identifier, lid, name = event.lid, None, event.push_name or ""
+    else:
+        return None
+    try:
+        contact, _created = contact_get_or_create_by_identity(company=company, instance=instance,
+                                                              identifier=identifier, lid=lid, name=name)
+    except ValidationError:
+        logger.warning("inbound message %s: unusable chat id %r", event.message_id, event.remote_jid)
+        return None
+    return contact
+
+
+def _sender(event: MessageReceived) -> tuple[str, str]:
+    if event.sent_via_api:
+        return Message.SenderType.API, "API"
+    if event.from_me:
+        return Message.SenderType.PHONE, str(_phone_label())
+    return Message.SenderType.CUSTOMER, event.push_name or ""
+
+
+def _phone_label() -> str:
+    from django.utils.translation import gettext
+
+    return gettext("Phone")
+
+
+def _content(event: MessageReceived) -> dict:
+    """The kind-specific columns of a message event."""
+    fields: dict = {"kind": event.kind if event.kind in Message.Kind.values else Message.Kind.UNKNOWN,
+                    "text": event.text or ""}
+    if event.media is not None:
+        media = event.media
+        fields.update(media_url=(media.media_url or media.url or "")[:2000],
+                      media_mimetype=(media.mimetype or "")[:120],
+                      media_filename=(media.file_name or "")[:255], media_seconds=media.seconds,
+                      is_voice=media.voice)
+    if event.location is not None:
+        location = event.location
+        fields.update(latitude=location.latitude, longitude=location.longitude,
+                      location_name=(location.name or "")[:200], location_address=(location.address or "")[:300])
+    if event.contacts:
+        fields["contacts"] = [{"full_name": card.display_name or "",
+                               "phone_number": card.phone_numbers[0] if card.phone_numbers else "",
+                               "vcard": card.vcard or ""} for card in event.contacts]
+    if event.reaction is not None:
+        target = (event.reaction.target_id or "")[:100]
+        fields.update(emoji=event.reaction.emoji[:32], reaction_target_gateway_id=target)
+    if event.quoted_id:
+        fields.update(quoted_gateway_id=event.quoted_id[:100], quoted_text=(event.quoted_text or "")[:1000])
+    return fields
+
+
+def _ours_in_flight(company: Company, conversation: Conversation) -> bool:
+    """Whether one of our sends to this chat is between claim and answer (its gateway echo is ours)."""
+    return Message.objects.filter(company=company, conversation=conversation, status=MessageStatus.SENDING).exists()
+
+
+def message_record_inbound(*, company: Company, instance: Instance, event: MessageReceived) -> Message | None:
+    """Store a message event once (customer, phone owner or API echo); None when it was a repeat or unusable."""
+    if _by_gateway_id(company, instance, event.message_id) is not None:
+        return None  # a repeat: the common case, answered without touching the constraint
+    contact = _contact_for(company, instance, event)
+    if contact is None:
+        return None
+    status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
+    conversation, _created = conversation_get_or_create(company=company, instance=instance, contact=contact,
+                                                        status=status)
+    if event.sent_via_api and _ours_in_flight(company, conversation):
+        return None
+    message = _insert(company, instance, conversation, event)
+    if message is None:
+        return None
+    _link(company, instance, message)
+    incoming = not event.from_me
+    counts = incoming and message.kind != Message.Kind.REACTION and not contact.is_ignored
+    conversation_touch(company=company, conversation=conversation, message=message, unread=counts,
+                       reopen=counts and conversation.status == Conversation.Status.CLOSED)
+    if event.media is not None and event.media.base64:
+        _store_base64(company, message, event.media.base64)
+    elif message.media_url and not message.media_file:
+        _enqueue_download(company, message)
+    if contact.is_ignored:
+        return message  # stored, but it opens nothing and nobody is told
+    events.message_changed(company=company, message=message, created=True)
+    events.conversation_changed(company=company, conversation=conversation)
+    return message
+
+
+def _insert(company: Company, instance: Instance, conversation: Conversation, event: MessageReceived) -> Message | None:
+    sender_type, sender_label = _sender(event)
+    incoming = not event.from_me
+    status = MessageStatus.DELIVERED if incoming else GATEWAY_STATUS.get(event.status or "", MessageStatus.SENT)
+    if status == MessageStatus.FAILED:
+        status = MessageStatus.SENT
+    participant = event.participant_phone_jid or event.participant_lid or event.participant or ""
+    message = Message(
+        company=company, conversation=conversation, instance=instance,
+        direction=Message.Direction.IN if incoming else Message.Direction.OUT,
+        gateway_message_id=event.message_id[:100], remote_jid=(event.remote_jid or "")[:100],
+        sender_type=sender_type, sender_label=sender_label[:120],
+        participant_jid=participant[:100] if event.is_group else "",
+        participant_name=(event.push_name or jid_digits(participant) or "")[:120] if event.is_group else "",
+        status=status, status_rank=STATUS_RANK[status], created_at=_moment(event.timestamp),
+        sent_at=None if incoming else _moment(event.timestamp), **_content(event),
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        return None  # the same message stored concurrently by another worker
+    return message
+
+
+def _moment(value: datetime | None) -> datetime:
+    return value or timezone.now()
+
+
+def _link(company: Company, instance: Instance, message: Message) -> None:
+    """Point the new message at its target, and attach replies and reactions that were waiting for it."""
+    if message.reaction_target_gateway_id:
+        target = _by_gateway_id(company, instance, message.reaction_target_gateway_id)
+        if target is not None:
+            message.reaction_target = target
+            Message.objects.filter(company=company, pk=message.pk).update(reaction_target=target)
+        # One reaction per person per message: the newest replaces the older (an empty one removes it).
+        Message.objects.filter(
+            company=company, instance=instance, kind=Message.Kind.REACTION,
+            reaction_target_gateway_id=message.reaction_target_gateway_id, direction=message.direction,
+            participant_jid=message.participant_jid, created_at__lte=message.created_at,
+        ).exclude(pk=message.pk).delete()
+    if message.quoted_gateway_id:
+        quoted = _by_gateway_id(company, instance, message.quoted_gateway_id)
+        if quoted is not None:
+            message.quoted = quoted
+            Message.objects.filter(company=company, pk=message.pk).update(quoted=quoted)
+    waiting = Message.objects.filter(company=company, instance=instance)
+    waiting.filter(Q(reaction_target__isnull=True), reaction_target_gateway_id=message.gateway_message_id).update(
+        reaction_target=message)
+    waiting.filter(Q(quoted__isnull=True), quoted_gateway_id=message.gateway_message_id).update(quoted=message)
+
+
+def _store_base64(company: Company, message: Message, payload: str) -> None:
+    """The gateway sent the file itself (webhook_base64): keep it, no download needed."""
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return
+    extension = mimetypes.guess_extension(message.media_mimetype or "") or ""
+    name = message.media_filename or f"{message.public_id.hex}{extension}"
+    message.media_file.save(name, ContentFile(data), save=False)
+    Message.objects.filter(company=company, pk=message.pk).update(media_file=message.media_file.name)
+
+
+def _enqueue_download(company: Company, message: Message) -> None:
+    from messaging.tasks import download_media as download_media_task
+
+    args = [company.pk, message.pk]
+    transaction.on_commit(lambda: download_media_task.apply_async(args=args))
+
+
+def message_record_edit(*, company: Company, instance: Instance, event: MessageEdited) -> bool:
+    """A new text for a message: the first original is kept; an older edit arriving late changes nothing."""
+    message = _by_gateway_id(company, instance, event.message_id)
+    if message is None or event.text is None or message.text == event.text:
+        return False
+    moment = _moment(event.timestamp)
+    rows = Message.objects.filter(company=company, pk=message.pk).filter(
+        Q(edited_at__isnull=True) | Q(edited_at__lt=moment))
+    fields = {"text": event.text, "is_edited": True, "edited_at": moment}
+    if not message.is_edited:
+        fields["original_text"] = message.text
+    with transaction.atomic():
+        if not rows.update(**fields):
+            return False
+        events.message_changed(company=company, message=message)
+        if not message.reaction_target_id:
+            Conversation.objects.filter(company=company, pk=message.conversation_id,
+                                        last_message_at=message.created_at).update(last_message_preview=event.text[:200])
+    return True

@@ -1,0 +1,249 @@
+"""Conversations (one per contact, reopened when it writes again) and their messages, in and out."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Contact
+from instances.models import Instance
+from tenants.scoping import TenantOwned
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    CLOSED = "closed", _("Closed")
+
+
+class Priority(models.TextChoices):
+    NONE = "none", _("No priority")
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class Conversation(TenantOwned):
+    """A contact's conversation on one instance: closing and reopening keep the same row (and its history)."""
+
+    Status = ConversationStatus
+    Priority = Priority
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(_("status"), max_length=8, choices=ConversationStatus.choices,
+                              default=ConversationStatus.OPEN)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="assigned_conversations")
+    priority = models.CharField(_("priority"), max_length=8, choices=Priority.choices, default=Priority.NONE)
+    # Denormalised for the list (no per-row query): the newest message's time and a short preview.
+    last_message_at = models.DateTimeField(default=timezone.now)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["contact"], name="conversation_one_per_contact")]
+        indexes = [
+            # The inbox: newest first inside a tab, optionally per assignee or instance (cursor on time, pk).
+            models.Index(fields=["company", "status", "-last_message_at", "-id"], name="conversation_tab"),
+            models.Index(fields=["company", "assignee", "status", "-last_message_at", "-id"],
+                         name="conversation_assignee"),
+            models.Index(fields=["company", "instance", "status", "-last_message_at", "-id"],
+                         name="conversation_instance"),
+            models.Index(fields=["company", "-last_message_at", "-id"], name="conversation_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.contact)
+
+
+class Direction(models.TextChoices):
+    IN = "in", _("Received")
+    OUT = "out", _("Sent")
+
+
+class Kind(models.TextChoices):
+    TEXT = "text", _("Text")
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+    AUDIO = "audio", _("Audio")
+    DOCUMENT = "document", _("Document")
+    STICKER = "sticker", _("Sticker")
+    LOCATION = "location", _("Location")
+    CONTACT = "contact", _("Contact card")
+    REACTION = "reaction", _("Reaction")
+    INTERACTIVE = "interactive", _("Interactive")
+    UNKNOWN = "unknown", _("Unsupported message")
+
+
+MEDIA_KINDS = (Kind.IMAGE, Kind.VIDEO, Kind.AUDIO, Kind.DOCUMENT, Kind.STICKER)
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    FAILED = "failed", _("Failed")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    PLAYED = "played", _("Played")
+    DELETED = "deleted", _("Deleted")
+
+
+# Statuses only move forward: an update applies only when its rank is higher than the stored one
+# (a late "delivered" never undoes "read"). Retrying a failed message is the one explicit way back.
+STATUS_RANK = {
+    MessageStatus.QUEUED: 10, MessageStatus.SENDING: 20, MessageStatus.FAILED: 25, MessageStatus.SENT: 30,
+    MessageStatus.DELIVERED: 40, MessageStatus.READ: 50, MessageStatus.PLAYED: 60, MessageStatus.DELETED: 70,
+}
+# The timestamp column each status fills (the first time only).
+STATUS_TIMESTAMP = {
+    MessageStatus.SENT: "sent_at", MessageStatus.DELIVERED: "delivered_at", MessageStatus.READ: "read_at",
+    MessageStatus.PLAYED: "played_at", MessageStatus.FAILED: "failed_at", MessageStatus.DELETED: "deleted_at",
+}
+
+
+class SenderType(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    API = "api", _("API")
+    PLATFORM = "platform", _("Bot platform")
+    PHONE = "phone", _("Phone")
+
+
+class Message(TenantOwned):
+    """One WhatsApp message of a conversation; stored once per (instance, gateway message id)."""
+
+    Direction = Direction
+    Kind = Kind
+    Status = MessageStatus
+    SenderType = SenderType
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    # NULL (not "") until the gateway names it: the partial unique constraint skips NULLs.
+    gateway_message_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # The chat JID the gateway uses for this message (phone, @lid or group), needed to quote/react/delete.
+    remote_jid = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TEXT)
+    text = models.TextField(blank=True, help_text=_("The text, or the caption of a media message."))
+
+    media_url = models.URLField(max_length=2000, blank=True)
+    media_file = models.FileField(upload_to="messages/%Y/%m/", max_length=300, blank=True)
+    media_mimetype = models.CharField(max_length=120, blank=True)
+    media_filename = models.CharField(max_length=255, blank=True)
+    media_seconds = models.PositiveIntegerField(null=True, blank=True)
+    is_voice = models.BooleanField(default=False)
+    media_note = models.CharField(max_length=300, blank=True)
+
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_name = models.CharField(max_length=200, blank=True)
+    location_address = models.CharField(max_length=300, blank=True)
+    # Contact cards: [{"full_name", "phone_number", "vcard"?}]; interactive: {"type": "list"|"buttons", ...}.
+    contacts = models.JSONField(default=list, blank=True)
+    interactive = models.JSONField(default=dict, blank=True)
+
+    quoted = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    quoted_gateway_id = models.CharField(max_length=100, blank=True)
+    quoted_text = models.TextField(blank=True)
+    # A reaction points at its target; when the target has not arrived yet only its gateway id is known.
+    reaction_target = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
+                                        related_name="reactions")
+    reaction_target_gateway_id = models.CharField(max_length=100, blank=True)
+    emoji = models.CharField(max_length=32, blank=True)
+
+    sender_type = models.CharField(max_length=10, choices=SenderType.choices, default=SenderType.CUSTOMER)
+    sender_label = models.CharField(max_length=120, blank=True)
+    participant_jid = models.CharField(max_length=100, blank=True)
+    participant_name = models.CharField(max_length=120, blank=True)
+
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    status_rank = models.PositiveSmallIntegerField(default=STATUS_RANK[MessageStatus.QUEUED])
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # While a worker holds the claim (status "sending"); a redelivered task may reclaim after it passes.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    is_edited = models.BooleanField(default=False)
+    original_text = models.TextField(blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (partial unique)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    played_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "gateway_message_id"],
+                                    condition=Q(gateway_message_id__isnull=False),
+                                    name="message_unique_gateway_id_per_instance"),
+            models.UniqueConstraint(fields=["company", "idempotency_key"], condition=Q(idempotency_key__isnull=False),
+                                    name="message_unique_idempotency_key_per_company"),
+        ]
+        indexes = [
+            # The thread (and its cursor), newest first.
+            models.Index(fields=["company", "conversation", "-created_at", "-id"], name="message_thread"),
+            # Replies and reactions that arrived before their target wait on these.
+            models.Index(fields=["company", "instance", "reaction_target_gateway_id"], name="message_pending_reaction",
+                         condition=Q(reaction_target__isnull=True) & ~Q(reaction_target_gateway_id="")),
+            models.Index(fields=["company", "instance", "quoted_gateway_id"], name="message_pending_quote",
+                         condition=Q(quoted__isnull=True) & ~Q(quoted_gateway_id="")),
+            models.Index(fields=["company", "status"], name="message_status",
+                         condition=Q(status__in=["queued", "sending", "failed"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.public_id}"
+
+    @property
+    def has_media(self) -> bool:
+        return self.kind in MEDIA_KINDS
+
+    @property
+    def media_src(self) -> str:
+        """Where a browser loads the media: our stored copy, else the gateway's URL."""
+        if self.media_file:
+            return self.media_file.url
+        return self.media_url
+
+    @property
+    def map_url(self) -> str:
+        if self.latitude is None or self.longitude is None:
+            return ""
+        lat, lon = self.latitude, self.longitude
+        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+    @property
+    def preview(self) -> str:
+        """A one-line summary for the conversation list."""
+        if self.is_deleted:
+            return str(_("Message deleted"))
+        if self.kind == Kind.REACTION:
+            return self.emoji
+        if self.text:
+            return self.text[:200]
+        if self.kind == Kind.LOCATION:
+            return self.location_name or str(_("Location"))
+        if self.kind == Kind.CONTACT and self.contacts:
+            return self.contacts[0].get("full_name") or str(_("Contact card"))
+        return str(self.get_kind_display())

@@ -1,0 +1,148 @@
+"""Reads of conversations and messages that the pages and the API share, always inside one company (rule 8)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from contacts.models import ContactTag
+from messaging.models import Conversation, Message
+from tenants.models import Company, Membership, User
+
+PAGE_SIZE = 30
+
+
+def _uuid(value: object) -> UUID | None:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    status: str = ""          # open | pending | closed | "" (any)
+    assignee: str = ""        # mine | unassigned | <user public id> | "" (all)
+    instance: str = ""        # instance public id
+    tag: str = ""             # tag public id
+    search: str = ""
+
+
+def conversation_list(*, company: Company, filters: ConversationFilters | None = None,
+                      user: User | None = None) -> QuerySet[Conversation]:
+    """The inbox: newest activity first; ignored contacts never show (their messages are stored, silently)."""
+    filters = filters or ConversationFilters()
+    conversations = (
+        Conversation.objects.filter(company=company, contact__is_ignored=False)
+        .select_related("contact", "instance", "assignee")
+    )
+    if filters.status in Conversation.Status.values:
+        conversations = conversations.filter(status=filters.status)
+    if filters.assignee == "mine" and user is not None:
+        conversations = conversations.filter(assignee=user)
+    elif filters.assignee == "unassigned":
+        conversations = conversations.filter(assignee__isnull=True)
+    elif (assignee := _uuid(filters.assignee)) is not None:
+        conversations = conversations.filter(assignee__public_id=assignee)
+    if (instance := _uuid(filters.instance)) is not None:
+        conversations = conversations.filter(instance__public_id=instance)
+    if (tag := _uuid(filters.tag)) is not None:
+        conversations = conversations.filter(Exists(ContactTag.objects.filter(
+            company=company, contact=OuterRef("contact"), tag__public_id=tag)))
+    if text := filters.search.strip():
+        matches_message = Exists(Message.objects.filter(company=company, conversation=OuterRef("pk"),
+                                                        text__icontains=text))
+        conversations = conversations.filter(
+            Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
+            | Q(contact__identifier__contains=text.lstrip("+")) | matches_message
+        )
+    return conversations.order_by("-last_message_at", "-id")
+
+
+def conversation_get(*, company: Company, public_id: object) -> Conversation | None:
+    uuid = _uuid(public_id)
+    if uuid is None:
+        return None
+    return (Conversation.objects.filter(company=company, public_id=uuid)
+            .select_related("contact", "instance", "assignee").first())
+
+
+def conversation_exists(company: Company, public_id: UUID) -> bool:
+    """Realtime topic resolver: may a member of `company` subscribe to this conversation?"""
+    return Conversation.objects.filter(company=company, public_id=public_id).exists()
+
+
+def conversation_for_contact(*, company: Company, contact_id: int) -> Conversation | None:
+    return Conversation.objects.filter(company=company, contact_id=contact_id).first()
+
+
+def _with_reactions(company: Company, messages: QuerySet[Message]) -> QuerySet[Message]:
+    reactions = Message.objects.filter(company=company, kind=Message.Kind.REACTION).exclude(emoji="").order_by("pk")
+    return messages.select_related("quoted").prefetch_related(Prefetch("reactions", queryset=reactions))
+
+
+def message_list(*, company: Company, conversation: Conversation) -> QuerySet[Message]:
+    """A thread, newest first: reactions are shown on their target, unless the target never arrived."""
+    messages = Message.objects.filter(company=company, conversation=conversation).filter(
+        ~Q(kind=Message.Kind.REACTION) | Q(reaction_target__isnull=True)
+    )
+    return _with_reactions(company, messages).order_by("-created_at", "-id")
+
+
+def message_get(*, company: Company, public_id: object) -> Message | None:
+    uuid = _uuid(public_id)
+    if uuid is None:
+        return None
+    messages = Message.objects.filter(company=company, public_id=uuid).select_related("conversation__contact",
+                                                                                       "instance")
+    return _with_reactions(company, messages).first()
+
+
+def message_for_render(*, company: Company, message_id: int) -> Message | None:
+    """One message with what its partial shows (quote, reactions)."""
+    messages = Message.objects.filter(company=company, pk=message_id).select_related("conversation")
+    return _with_reactions(company, messages).first()
+
+
+def member_list(*, company: Company) -> QuerySet[Membership]:
+    return Membership.objects.filter(company=company).select_related("user").order_by("user__first_name", "user__email")
+
+
+def member_user_get(*, company: Company, public_id: object) -> User | None:
+    uuid = _uuid(public_id)
+    if uuid is None:
+        return None
+    membership = Membership.objects.filter(company=company, user__public_id=uuid).select_related("user").first()
+    return membership.user if membership else None
+
+
+# --- keyset pages (no OFFSET, no COUNT: fast at any depth) -------------------------------------------
+
+def encode_cursor(moment: datetime, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, pk = raw.rsplit("|", 1)
+        return datetime.fromisoformat(moment), int(pk)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def keyset_page(queryset: QuerySet, *, field: str, cursor: str = "", size: int = PAGE_SIZE) -> tuple[list, str]:
+    """One page of a queryset ordered by (-field, -id), after `cursor`; returns the rows and the next cursor."""
+    position = decode_cursor(cursor) if cursor else None
+    if position is not None:
+        moment, pk = position
+        queryset = queryset.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": pk}))
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = encode_cursor(getattr(rows[-1], field), rows[-1].pk) if more and rows else ""
+    return rows, next_cursor

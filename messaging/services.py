@@ -1,0 +1,516 @@
+"""Conversation and outbound message use cases, for the inbox, the API and the send task alike (rules 2-3, 25-27).
+
+Sending: `message_send` stores the message `queued` and enqueues `messaging.send_message` after commit;
+`message_deliver` (the task's body) takes a throttle token, claims the message with a conditional UPDATE
+(queued → sending), calls the gateway outside any transaction, and records the outcome. A claim carries a
+lease (`claimed_until`): a task redelivered after its worker died mid-claim waits for the lease, then
+reclaims; a duplicated task finds nothing to claim and sends nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.identity import parse_identifier
+from contacts.models import Contact
+from contacts.services import contact_get_or_create_by_identity
+from instances import services as instance_services
+from instances.gateways import (
+    Button,
+    ContactCard,
+    GatewayError,
+    ListRow,
+    ListSection,
+    Location,
+    Media,
+    MessageKey,
+    NumberNotOnWhatsApp,
+    Quoted,
+    SendOptions,
+    SendResult,
+)
+from instances.models import Instance
+from messaging import events, throttle
+from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
+from tenants.models import Company, User
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 2.0
+RETRY_MAX_SECONDS = 300.0
+CLAIM_LEASE = timedelta(seconds=120)  # longer than the send task's hard time limit
+DELETE_WINDOW = timedelta(hours=60)  # WhatsApp's "delete for everyone" limit (about two and a half days)
+MAX_MEDIA_BYTES = 16 * 1024 * 1024
+Kind = Message.Kind
+
+
+class MessagingError(Exception):
+    """A request the rules refuse; `message` is shown to the person or the API client (422)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class GatewayBusy(MessagingError):
+    """The gateway did not answer a call made while someone waits (503)."""
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+def conversation_get_or_create(*, company: Company, instance: Instance, contact: Contact,
+                               status: str = Conversation.Status.OPEN) -> tuple[Conversation, bool]:
+    """The contact's one conversation, created when new; safe under concurrency (unique on contact)."""
+    for _attempt in range(3):
+        existing = Conversation.objects.filter(company=company, contact=contact).first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                return Conversation.objects.create(company=company, instance=instance, contact=contact,
+                                                   status=status), True
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not open a conversation for contact {contact.pk}")
+
+
+def contact_for_recipient(*, company: Company, instance: Instance, recipient: str) -> Contact:
+    """The contact of a phone number or group id on an instance (created when new); ValidationError if invalid."""
+    try:
+        parse_identifier(recipient)
+    except ValidationError as error:
+        raise ValidationError({"number": error.messages}) from None
+    contact, _created = contact_get_or_create_by_identity(company=company, instance=instance, identifier=recipient)
+    return contact
+
+
+def conversation_start(*, company: Company, instance: Instance, contact: Contact,
+                       priority: str | None = None, assignee: User | None = None) -> tuple[Conversation, bool]:
+    """Start (or reopen) a conversation with a contact, as the API's POST /conversations does."""
+    if contact.instance_id != instance.pk:
+        raise ValidationError({"contact_id": [_("This contact belongs to another instance.")]})
+    with transaction.atomic():
+        conversation, created = conversation_get_or_create(company=company, instance=instance, contact=contact)
+        fields: dict[str, Any] = {}
+        if conversation.status == Conversation.Status.CLOSED:
+            fields.update(status=Conversation.Status.OPEN, closed_at=None)
+        if priority:
+            fields["priority"] = priority
+        if assignee is not None:
+            fields["assignee"] = assignee
+        if fields:
+            Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+            conversation.refresh_from_db()
+        events.conversation_changed(company=company, conversation=conversation)
+    return conversation, created
+
+
+def _conversation_update(company: Company, conversation: Conversation, **fields) -> Conversation:
+    with transaction.atomic():
+        Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+        conversation.refresh_from_db()
+        events.conversation_changed(company=company, conversation=conversation)
+    return conversation
+
+
+def conversation_assign(*, company: Company, conversation: Conversation, assignee: User | None) -> Conversation:
+    """Give the conversation to a member (the caller resolved `assignee` inside the company), or to nobody."""
+    return _conversation_update(company, conversation, assignee=assignee)
+
+
+def conversation_set_status(*, company: Company, conversation: Conversation, status: str) -> Conversation:
+    if status not in Conversation.Status.values:
+        raise ValidationError({"status": [_("Unknown status.")]})
+    closed_at = timezone.now() if status == Conversation.Status.CLOSED else None
+    return _conversation_update(company, conversation, status=status, closed_at=closed_at)
+
+
+def conversation_set_priority(*, company: Company, conversation: Conversation, priority: str) -> Conversation:
+    if priority not in Conversation.Priority.values:
+        raise ValidationError({"priority": [_("Unknown priority.")]})
+    return _conversation_update(company, conversation, priority=priority)
+
+
+def conversation_mark_read(*, company: Company, conversation: Conversation) -> Conversation:
+    """An agent opened the thread: the unread badge goes to zero (only when it was not already)."""
+    if Conversation.objects.filter(company=company, pk=conversation.pk, unread_count__gt=0).update(unread_count=0):
+        conversation.unread_count = 0
+        events.conversation_changed(company=company, conversation=conversation)
+    return conversation
+
+
+def conversation_touch(*, company: Company, conversation: Conversation, message: Message,
+                       unread: bool = False, reopen: bool = False) -> None:
+    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions."""
+    fields: dict[str, Any] = {
+        "last_message_at": Greatest(F("last_message_at"), message.created_at),
+        "last_message_preview": message.preview[:200],
+    }
+    if unread:
+        fields["unread_count"] = F("unread_count") + 1
+    if reopen:
+        fields.update(status=Conversation.Status.OPEN, closed_at=None)
+    Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send, already validated by the form or serializer (resolved inside the company)."""
+
+    kind: str
+    text: str = ""
+    media_url: str = ""
+    media_base64: str = ""
+    media_upload: Any = None  # an UploadedFile from the composer
+    mimetype: str = ""
+    filename: str = ""
+    voice: bool = False
+    latitude: float | None = None
+    longitude: float | None = None
+    location_name: str = ""
+    location_address: str = ""
+    contacts: tuple[dict, ...] = ()
+    interactive: dict | None = None
+    quoted: Message | None = None
+    reaction_target: Message | None = None
+    emoji: str = ""
+
+
+def _validate(outgoing: Outgoing) -> None:
+    kind = outgoing.kind
+    if kind not in Kind.values or kind == Kind.UNKNOWN:
+        raise ValidationError({"kind": [_("Unknown message kind.")]})
+    if kind == Kind.TEXT and not outgoing.text.strip():
+        raise ValidationError({"text": [_("Write a message.")]})
+    if kind in MEDIA_KINDS and not (outgoing.media_url or outgoing.media_base64 or outgoing.media_upload):
+        raise ValidationError({"media": [_("Give the file as a URL, as base64 or as an upload.")]})
+    if kind == Kind.LOCATION and (outgoing.latitude is None or outgoing.longitude is None):
+        raise ValidationError({"latitude": [_("A location needs a latitude and a longitude.")]})
+    if kind == Kind.CONTACT and not outgoing.contacts:
+        raise ValidationError({"contacts": [_("Give at least one contact card.")]})
+    if kind == Kind.REACTION and outgoing.reaction_target is None:
+        raise ValidationError({"reaction_to": [_("Say which message the reaction is for.")]})
+    if kind == Kind.INTERACTIVE and not outgoing.interactive:
+        raise ValidationError({"interactive": [_("Describe the list or the buttons.")]})
+
+
+def _media_file(outgoing: Outgoing) -> ContentFile | None:
+    if outgoing.media_upload is not None:
+        return outgoing.media_upload
+    if not outgoing.media_base64:
+        return None
+    payload = outgoing.media_base64.split("base64,", 1)[-1]
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError({"media": [_("The base64 media could not be decoded.")]}) from None
+    if len(data) > MAX_MEDIA_BYTES:
+        raise ValidationError({"media": [_("The file is larger than 16 MB.")]})
+    return ContentFile(data, name=outgoing.filename or f"{uuid.uuid4().hex}.bin")
+
+
+def message_send(
+    *, company: Company, conversation: Conversation, outgoing: Outgoing, sender_type: str, sender_label: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """Store the message `queued` and send it after commit; with an idempotency key, a repeat returns the first."""
+    if idempotency_key:
+        existing = Message.objects.filter(company=company, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    _validate(outgoing)
+    media = _media_file(outgoing)
+    now = timezone.now()
+    message = Message(
+        company=company, conversation=conversation, instance_id=conversation.instance_id,
+        direction=Message.Direction.OUT, kind=outgoing.kind, text=outgoing.text.strip(),
+        media_url=outgoing.media_url, media_mimetype=outgoing.mimetype[:120],
+        media_filename=(outgoing.filename or getattr(media, "name", "") or "")[:255], is_voice=outgoing.voice,
+        latitude=outgoing.latitude, longitude=outgoing.longitude, location_name=outgoing.location_name[:200],
+        location_address=outgoing.location_address[:300], contacts=list(outgoing.contacts),
+        interactive=outgoing.interactive or {}, quoted=outgoing.quoted,
+        quoted_text=(outgoing.quoted.text if outgoing.quoted else "")[:1000],
+        reaction_target=outgoing.reaction_target, emoji=outgoing.emoji, sender_type=sender_type,
+        sender_label=sender_label[:120], status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED],
+        idempotency_key=idempotency_key or None, created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            if media is not None:
+                message.media_file.save(media.name, media, save=False)
+            message.save()
+            conversation_touch(company=company, conversation=conversation, message=message)
+            _enqueue(company, message)
+            events.message_changed(company=company, message=message, created=True)
+            events.conversation_changed(company=company, conversation=conversation)
+    except IntegrityError:
+        if idempotency_key:
+            existing = Message.objects.filter(company=company, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing, False
+        raise
+    return message, True
+
+
+def _enqueue(company: Company, message: Message, countdown: float | None = None) -> None:
+    from messaging.tasks import send_message as send_message_task
+
+    args = [company.pk, message.pk]
+    options = {"countdown": countdown} if countdown else {}
+    transaction.on_commit(lambda: send_message_task.apply_async(args=args, **options))
+
+
+def message_retry(*, company: Company, message: Message) -> Message:
+    """Send a failed message again (the one way a status moves back)."""
+    with transaction.atomic():
+        rows = Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.FAILED).update(
+            status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], error="", attempts=0,
+            failed_at=None, claimed_until=None,
+        )
+        if not rows:
+            raise MessagingError(_("Only a failed message can be sent again."))
+        message.refresh_from_db()
+        _enqueue(company, message)
+        events.message_changed(company=company, message=message)
+    return message
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    result: str  # sent | failed | retry | skipped
+    retry_in: float | None = None
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter on top: 2, 4, 8 … seconds (capped), plus up to one base."""
+    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return delay + random.uniform(0, RETRY_BASE_SECONDS)  # noqa: S311 (jitter, not security)
+
+
+def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
+    """The send task's body: throttle, claim, call the gateway, record. Safe to run any number of times."""
+    message = Message.objects.filter(company=company, pk=message_id).select_related(
+        "instance__server", "conversation__contact", "quoted", "reaction_target").first()
+    if message is None or message.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
+        return DeliveryOutcome("skipped")
+    now = timezone.now()
+    if message.status == MessageStatus.SENDING and message.claimed_until and message.claimed_until > now:
+        # Another worker holds it (or died holding it): look again when its lease ends.
+        return DeliveryOutcome("retry", (message.claimed_until - now).total_seconds() + 1)
+    wait = throttle.take(message.instance_id)
+    if wait > 0:
+        return DeliveryOutcome("retry", wait + random.uniform(0, 0.25))  # noqa: S311
+    claimable = Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_until__lt=now)
+    claimed = Message.objects.filter(claimable, company=company, pk=message.pk).update(
+        status=MessageStatus.SENDING, status_rank=STATUS_RANK[MessageStatus.SENDING],
+        claimed_until=now + CLAIM_LEASE, attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return DeliveryOutcome("skipped")
+    message.refresh_from_db(fields=["attempts"])
+    try:
+        result = _call_gateway(message)
+    except GatewayError as error:
+        return _record_failure(company, message, error)
+    _record_sent(company, message, result)
+    return DeliveryOutcome("sent")
+
+
+def _record_failure(company: Company, message: Message, error: GatewayError) -> DeliveryOutcome:
+    reason = _failure_reason(error)
+    sending = Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.SENDING)
+    if error.transient and message.attempts < MAX_ATTEMPTS:
+        logger.info("send of message %s failed (%s), attempt %s; retrying", message.pk, error, message.attempts)
+        sending.update(status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], error=reason,
+                       claimed_until=None)
+        return DeliveryOutcome("retry", backoff(message.attempts))
+    with transaction.atomic():
+        sending.update(status=MessageStatus.FAILED, status_rank=STATUS_RANK[MessageStatus.FAILED], error=reason,
+                       failed_at=timezone.now(), claimed_until=None)
+        events.message_changed(company=company, message=message)
+    return DeliveryOutcome("failed")
+
+
+def _failure_reason(error: GatewayError) -> str:
+    if isinstance(error, NumberNotOnWhatsApp):
+        return _("This number is not on WhatsApp.")
+    return (error.message or type(error).__name__)[:500]
+
+
+def _record_sent(company: Company, message: Message, result: SendResult) -> None:
+    now = timezone.now()
+    fields = {
+        "status": MessageStatus.SENT, "status_rank": STATUS_RANK[MessageStatus.SENT], "error": "",
+        "gateway_message_id": result.message_id, "remote_jid": result.remote_jid or message.remote_jid,
+        "sent_at": Coalesce(F("sent_at"), now), "claimed_until": None,
+    }
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Message.objects.filter(company=company, pk=message.pk).update(**fields)
+        except IntegrityError:
+            # The gateway's own echo of this send (SEND_MESSAGE) was stored first: ours is the real row.
+            _absorb_echo(company, message, result.message_id)
+            Message.objects.filter(company=company, pk=message.pk).update(**fields)
+        events.message_changed(company=company, message=message)
+
+
+def _absorb_echo(company: Company, message: Message, gateway_message_id: str) -> None:
+    echo = Message.objects.filter(company=company, instance_id=message.instance_id,
+                                  gateway_message_id=gateway_message_id).exclude(pk=message.pk).first()
+    if echo is None:
+        return
+    Message.objects.filter(company=company, reaction_target=echo).update(reaction_target=message)
+    Message.objects.filter(company=company, quoted=echo).update(quoted=message)
+    rank = max(echo.status_rank, STATUS_RANK[MessageStatus.SENT])
+    echo.delete()
+    status = next(status for status, value in STATUS_RANK.items() if value == rank)
+    Message.objects.filter(company=company, pk=message.pk).update(status=status, status_rank=rank)
+
+
+def chat_jid(contact: Contact) -> str:
+    identifier = contact.identifier
+    return identifier if "@" in identifier else f"{identifier}@s.whatsapp.net"
+
+
+def _key(message: Message, fallback_jid: str) -> MessageKey:
+    return MessageKey(remote_jid=message.remote_jid or fallback_jid, id=message.gateway_message_id or "",
+                      from_me=message.direction == Message.Direction.OUT,
+                      participant=message.participant_jid or None)
+
+
+def _media_source(message: Message) -> str:
+    if message.media_url:
+        return message.media_url
+    with message.media_file.open("rb") as stored:
+        return base64.b64encode(stored.read()).decode()
+
+
+def _call_gateway(message: Message) -> SendResult:
+    instance = message.instance
+    contact = message.conversation.contact
+    number, jid = contact.identifier, chat_jid(contact)
+    quoted = message.quoted
+    options = SendOptions(quoted=Quoted(_key(quoted, jid), quoted.text or None)) if (
+        quoted is not None and quoted.gateway_message_id) else SendOptions()
+    with instance_services.gateway(instance.server) as root:
+        gw = root.with_api_key(instance.token)
+        return _dispatch(gw, instance.gateway_name, number, jid, message, options)
+
+
+def _dispatch(gw, name: str, number: str, jid: str, message: Message, options: SendOptions) -> SendResult:
+    kind = message.kind
+    if kind == Kind.TEXT:
+        return gw.send_text(name, number, message.text, options)
+    if kind == Kind.AUDIO and message.is_voice:
+        return gw.send_voice_note(name, number, _media_source(message), options)
+    if kind == Kind.STICKER:
+        return gw.send_sticker(name, number, _media_source(message), options)
+    if kind in MEDIA_KINDS:
+        media = Media(media=_media_source(message), mediatype=kind, mimetype=message.media_mimetype or None,
+                      caption=message.text or None, file_name=message.media_filename or None)
+        return gw.send_media(name, number, media, options)
+    if kind == Kind.LOCATION:
+        location = Location(latitude=message.latitude, longitude=message.longitude,
+                            name=message.location_name, address=message.location_address)
+        return gw.send_location(name, number, location, options)
+    if kind == Kind.CONTACT:
+        cards = [ContactCard(full_name=card.get("full_name", ""), phone_number=card.get("phone_number", ""))
+                 for card in message.contacts]
+        return gw.send_contacts(name, number, cards)
+    if kind == Kind.REACTION:
+        return gw.send_reaction(name, _key(message.reaction_target, jid), message.emoji)
+    return _dispatch_interactive(gw, name, number, message, options)
+
+
+def _dispatch_interactive(gw, name: str, number: str, message: Message, options: SendOptions) -> SendResult:
+    spec = message.interactive
+    common = {"title": spec.get("title", ""), "description": spec.get("description", ""),
+              "footer": spec.get("footer", ""), "options": options}
+    if spec.get("type") == "list":
+        sections = [ListSection(title=section.get("title", ""), rows=tuple(
+            ListRow(title=row.get("title", ""), row_id=row.get("id", ""), description=row.get("description"))
+            for row in section.get("rows", []))) for section in spec.get("sections", [])]
+        return gw.send_list(name, number, button_text=spec.get("button_text", ""), sections=sections, **common)
+    buttons = [Button(display_text=button.get("text", ""), type=button.get("type", "reply"), id=button.get("id"),
+                      url=button.get("url"), phone_number=button.get("phone_number"),
+                      copy_code=button.get("copy_code")) for button in spec.get("buttons", [])]
+    return gw.send_buttons(name, number, buttons=buttons, **common)
+
+
+# --- deleting -------------------------------------------------------------------------------------
+
+def message_delete_for_everyone(*, company: Company, message: Message) -> Message:
+    """Revoke a sent message on WhatsApp; MessagingError (422) when WhatsApp would not allow it."""
+    if message.direction != Message.Direction.OUT:
+        raise MessagingError(_("Only messages sent from this number can be deleted for everyone."))
+    if message.is_deleted:
+        return message
+    if not message.gateway_message_id or message.status in (MessageStatus.FAILED, MessageStatus.QUEUED,
+                                                             MessageStatus.SENDING):
+        raise MessagingError(_("This message was not sent, so there is nothing to delete on WhatsApp."))
+    if timezone.now() - (message.sent_at or message.created_at) > DELETE_WINDOW:
+        raise MessagingError(_("WhatsApp only allows deleting a message for everyone within about 60 hours."))
+    instance = Instance.objects.select_related("server").get(company=company, pk=message.instance_id)
+    contact = message.conversation.contact
+    try:
+        with instance_services.gateway(instance.server, timeout=instance_services.INTERACTIVE_TIMEOUT) as root:
+            root.with_api_key(instance.token).delete_message(instance.gateway_name, _key(message, chat_jid(contact)))
+    except GatewayError as error:
+        if error.transient:
+            raise GatewayBusy(_("The gateway did not answer: %(error)s") % {"error": error.message}) from error
+        raise MessagingError(error.message) from error
+    return message_mark_deleted(company=company, message=message)
+
+
+def message_mark_deleted(*, company: Company, message: Message) -> Message:
+    """Shown as deleted, original text kept; also how a revoke event from the gateway lands."""
+    now = timezone.now()
+    rank = STATUS_RANK[MessageStatus.DELETED]
+    with transaction.atomic():
+        rows = Message.objects.filter(company=company, pk=message.pk, is_deleted=False).update(
+            is_deleted=True, deleted_at=Coalesce(F("deleted_at"), now), status=MessageStatus.DELETED,
+            status_rank=rank,
+        )
+        if rows:
+            message.refresh_from_db()
+            events.message_changed(company=company, message=message)
+    return message
+
+
+def message_apply_status(*, company: Company, instance: Instance, gateway_message_id: str, status: str) -> bool:
+    """Move a message's status forward only (a late or repeated tick changes nothing); True when it moved."""
+    rank = STATUS_RANK[status]
+    fields: dict[str, Any] = {"status": status, "status_rank": rank}
+    if column := STATUS_TIMESTAMP.get(status):
+        fields[column] = Coalesce(F(column), timezone.now())
+    if status == MessageStatus.DELETED:
+        fields["is_deleted"] = True
+    with transaction.atomic():
+        rows = Message.objects.filter(company=company, instance=instance, gateway_message_id=gateway_message_id,
+                                      status_rank__lt=rank)
+        if status == MessageStatus.FAILED:
+            rows = rows.filter(status_rank__lt=STATUS_RANK[MessageStatus.SENT])
+        message = rows.first()
+        if message is None or not rows.filter(pk=message.pk).update(**fields):
+            return False
+        events.message_changed(company=company, message=message)
+    return True

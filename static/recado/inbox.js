@@ -1,0 +1,93 @@
+// Inbox glue (no inline scripts: the CSP forbids them). Keeps the thread scrolled to the newest message,
+// de-duplicates bubbles that arrive both by push and by a re-fetch, refreshes the conversation list when
+// the server signals activity, and makes the composer keyboard friendly (Enter sends, Shift+Enter newline).
+(function () {
+  "use strict";
+  var refreshTimer = null;
+
+  function thread() { return document.getElementById("thread-messages"); }
+
+  function scrollToBottom() {
+    var box = thread();
+    if (box) box.scrollTop = box.scrollHeight;
+  }
+
+  function nearBottom() {
+    var box = thread();
+    return !box || box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+  }
+
+  function dedupe() {
+    var seen = {};
+    var bubbles = document.querySelectorAll("#thread-messages-list [data-message]");
+    for (var i = bubbles.length - 1; i >= 0; i--) {
+      var id = bubbles[i].id;
+      if (seen[id]) bubbles[i].remove(); else seen[id] = true;
+    }
+  }
+
+  function markCurrent() {
+    var current = document.querySelector("[data-current]");
+    var id = current && current.dataset.current;
+    document.querySelectorAll(".conversation-row").forEach(function (row) {
+      row.classList.toggle("active", !!id && row.dataset.conversation === id);
+    });
+  }
+
+  function refreshList() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () { htmx.trigger(document.body, "recado:inbox-changed"); }, 300);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { scrollToBottom(); markCurrent(); });
+
+  document.body.addEventListener("htmx:wsBeforeMessage", function () {
+    document.body.dataset.stick = nearBottom() ? "1" : "";
+  });
+  document.body.addEventListener("htmx:wsAfterMessage", function (event) {
+    var text = String((event.detail && event.detail.message) || "");
+    dedupe();
+    markCurrent();
+    if (text.indexOf('id="inbox-signal"') !== -1) refreshList();
+    if (document.body.dataset.stick === "1") scrollToBottom();
+  });
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "thread-messages") scrollToBottom();
+    if (target && target.id === "composer") {
+      var box = document.querySelector("[data-composer-text]");
+      if (box) box.focus();
+    }
+    dedupe();
+    markCurrent();
+  });
+
+  // Enter sends, Shift+Enter adds a line.
+  document.body.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-composer-text]")) return;
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      if (box.value.trim() || box.form.querySelector("input[type=file]").files.length) box.form.requestSubmit();
+    }
+  });
+
+  // Reply-to: remember which message the next send quotes.
+  document.body.addEventListener("click", function (event) {
+    var reply = event.target.closest && event.target.closest("[data-reply]");
+    var form = document.getElementById("composer");
+    if (reply && form) {
+      form.querySelector("[data-reply-input]").value = reply.dataset.reply;
+      form.querySelector("[data-reply-label]").textContent = reply.dataset.replyText || "";
+      form.querySelector("[data-reply-preview]").classList.remove("d-none");
+      form.querySelector("[data-composer-text]").focus();
+      return;
+    }
+    var cancel = event.target.closest && event.target.closest("[data-reply-cancel]");
+    if (cancel && form) {
+      form.querySelector("[data-reply-input]").value = "";
+      form.querySelector("[data-reply-preview]").classList.add("d-none");
+    }
+  });
+})();

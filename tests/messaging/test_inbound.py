@@ -1,0 +1,249 @@
+"""Inbound: gateway events (as the simulator really emits them) become messages exactly once."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+
+from contacts.models import Contact, ContactIdentifier
+from messaging.models import Conversation, Message
+from tenants import realtime
+from tenants.scoping import company_scope
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "5511955554444"
+
+
+def inbound(simulator, instance, **spec) -> dict:
+    return simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", **spec})
+
+
+def messages(company) -> list[Message]:
+    with company_scope(company):
+        return list(Message.objects.order_by("pk"))
+
+
+def conversation_of(company) -> Conversation:
+    with company_scope(company):
+        return Conversation.objects.select_related("contact").get()
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ({"kind": "text", "text": "Olá *mundo*"}, {"kind": "text", "text": "Olá *mundo*"}),
+    ({"kind": "image", "caption": "a foto"}, {"kind": "image", "text": "a foto"}),
+    ({"kind": "video", "caption": "o vídeo", "mimetype": "video/mp4"}, {"kind": "video", "text": "o vídeo"}),
+    ({"kind": "audio", "mimetype": "audio/mpeg"}, {"kind": "audio", "is_voice": False}),
+    ({"kind": "voice", "seconds": 7}, {"kind": "audio", "is_voice": True, "media_seconds": 7}),
+    ({"kind": "document", "file_name": "nota.pdf", "mimetype": "application/pdf", "caption": "segue"},
+     {"kind": "document", "media_filename": "nota.pdf", "text": "segue"}),
+    ({"kind": "sticker", "mimetype": "image/webp"}, {"kind": "sticker"}),
+    ({"kind": "location", "latitude": -23.5, "longitude": -46.6, "name": "Loja", "address": "Av. Paulista"},
+     {"kind": "location", "latitude": -23.5, "longitude": -46.6, "location_name": "Loja"}),
+    ({"kind": "contact", "contact": {"full_name": "João", "phone_number": "5511912345678"}},
+     {"kind": "contact", "contacts": [{"full_name": "João", "phone_number": "5511912345678"}]}),
+])
+def test_every_kind_is_stored_once_and_pushed_live(company_a, instance_a, simulator, hooks, listener, spec,
+                                                   expected):
+    media_url = f"{simulator.base_url}/_sim/media/sample.png"
+    if spec["kind"] in ("image", "video", "audio", "voice", "document", "sticker"):
+        spec = {"media_url": media_url, **spec}
+    inbound(simulator, instance_a, **spec)
+    listener.join(company_a, "inbox")
+    assert hooks.deliver(instance_a) == ["processed"]
+    [message] = messages(company_a)
+    for field, value in expected.items():
+        stored = getattr(message, field)
+        if field == "contacts":
+            stored = [{key: card[key] for key in ("full_name", "phone_number")} for card in stored]
+        assert stored == value, field
+    assert (message.direction, message.sender_type, message.sender_label) == ("in", "customer", "Maria")
+    conversation = conversation_of(company_a)
+    assert (conversation.status, conversation.unread_count) == ("open", 1)
+    assert conversation.contact.identifier == CUSTOMER and conversation.contact.name == "Maria"
+    pushed = "".join(listener.drain())
+    assert f'id="conversation-{conversation.public_id.hex}-row"' in pushed and 'data-testid="unread-badge"' in pushed
+
+
+def test_media_is_copied_into_storage(company_a, instance_a, simulator, hooks):
+    from messaging.tasks import download_media
+
+    inbound(simulator, instance_a, kind="image", media_url=f"{simulator.base_url}/_sim/media/sample.png")
+    hooks.deliver(instance_a)
+    [message] = messages(company_a)
+    assert download_media.apply(args=[company_a.pk, message.pk]).get() is True
+    [message] = messages(company_a)
+    assert message.media_file and message.media_file.read()[:4] == b"\x89PNG"
+    assert message.media_note == ""
+
+
+def test_failed_media_download_keeps_the_url_and_says_why(company_a, instance_a, simulator, hooks):
+    from messaging.tasks import download_media
+
+    inbound(simulator, instance_a, kind="document", media_url=f"{simulator.base_url}/_sim/media/missing.pdf",
+            file_name="x.pdf", mimetype="application/pdf")
+    hooks.deliver(instance_a)
+    [message] = messages(company_a)
+    assert download_media.apply(args=[company_a.pk, message.pk]).get() is False
+    [message] = messages(company_a)
+    assert not message.media_file and message.media_url.endswith("missing.pdf") and message.media_note
+
+
+def test_duplicates_store_one_row_and_count_once(company_a, instance_a, simulator, hooks):
+    inbound(simulator, instance_a, text="Oi", duplicate=2)
+    [body] = hooks.new_bodies(instance_a)
+    again = copy.deepcopy(body)
+    again["date_time"] = "2030-01-01T00:00:00.000Z"  # a redelivery with another envelope: same message id
+    assert hooks.deliver(instance_a, [body, body, again]) == ["processed", "ignored"]
+    assert len(messages(company_a)) == 1
+    assert conversation_of(company_a).unread_count == 1
+
+
+def test_replayed_three_times_shuffled_one_row_each_and_statuses_never_go_back(company_a, instance_a, simulator,
+                                                                               hooks):
+    from messaging import services
+    from messaging.tasks import send_message
+
+    conversation_seed = inbound(simulator, instance_a, text="first")
+    hooks.deliver(instance_a)
+    conversation = conversation_of(company_a)
+    with company_scope(company_a), hooks.capture():
+        sent, _created = services.message_send(company=company_a, conversation=conversation,
+                                               outgoing=services.Outgoing(kind="text", text="reply"),
+                                               sender_type="agent", sender_label="Alice")
+    assert send_message.apply(args=[company_a.pk, sent.pk]).get() == "sent"
+    gateway_id = messages(company_a)[-1].gateway_message_id
+    inbound(simulator, instance_a, text="second")
+    inbound(simulator, instance_a, kind="reaction", reaction={"message_id": gateway_id, "emoji": "❤"})
+    simulator.set_status(instance_a.gateway_name, gateway_id, "SERVER_ACK", "DELIVERY_ACK", "READ")
+    bodies = hooks.new_bodies(instance_a)
+    replays = []
+    for round_number in range(3):
+        for body in bodies:
+            copy_of = copy.deepcopy(body)
+            copy_of["date_time"] = f"2030-01-0{round_number + 1}T00:00:00.000Z"
+            replays.append(copy_of)
+    random.Random(7).shuffle(replays)
+    hooks.deliver(instance_a, replays)
+    stored = messages(company_a)
+    ids = [message.gateway_message_id for message in stored]
+    assert len(ids) == len(set(ids)) == 4, ids  # first, reply, second, reaction
+    reply = next(message for message in stored if message.gateway_message_id == gateway_id)
+    assert reply.status == "read" and reply.read_at and reply.delivered_at
+    reaction = next(message for message in stored if message.kind == "reaction")
+    assert reaction.reaction_target_id == reply.pk
+    assert conversation_seed["data"]["key"]["id"] in ids
+
+
+def test_a_group_message_keeps_the_participant(company_a, instance_a, simulator, hooks):
+    inbound(simulator, instance_a, group="120363025246125486@g.us", text="bom dia grupo", push_name="Zé")
+    hooks.deliver(instance_a)
+    [message] = messages(company_a)
+    assert message.participant_jid == f"{CUSTOMER}@s.whatsapp.net" and message.participant_name == "Zé"
+    conversation = conversation_of(company_a)
+    assert conversation.contact.type == Contact.Type.GROUP
+    assert conversation.contact.identifier == "120363025246125486@g.us"
+
+
+def test_a_reaction_before_its_target_is_attached_when_the_target_arrives(company_a, instance_a, simulator, hooks):
+    inbound(simulator, instance_a, kind="reaction", reaction={"message_id": "3AEARLYTARGET01", "emoji": "🔥"})
+    hooks.deliver(instance_a)
+    [reaction] = messages(company_a)
+    assert reaction.kind == "reaction" and reaction.reaction_target is None
+    inbound(simulator, instance_a, text="the target", id="3AEARLYTARGET01")
+    hooks.deliver(instance_a)
+    target = next(message for message in messages(company_a) if message.kind == "text")
+    reaction = next(message for message in messages(company_a) if message.kind == "reaction")
+    assert reaction.reaction_target_id == target.pk
+    assert conversation_of(company_a).unread_count == 1  # reactions do not count as unread
+
+
+def test_a_reply_before_its_quote_is_linked_later(company_a, instance_a, simulator, hooks):
+    inbound(simulator, instance_a, text="answer", quoted_id="3AQUOTEDLATER01", quoted_text="question")
+    hooks.deliver(instance_a)
+    inbound(simulator, instance_a, text="question", id="3AQUOTEDLATER01")
+    hooks.deliver(instance_a)
+    reply = next(message for message in messages(company_a) if message.text == "answer")
+    assert reply.quoted is not None and reply.quoted.text == "question" and reply.quoted_text == "question"
+
+
+def test_a_contact_known_by_lid_then_by_phone_is_one_contact(company_a, instance_a, simulator, hooks):
+    inbound(simulator, instance_a, text="by lid", lid=True)
+    hooks.deliver(instance_a)
+    inbound(simulator, instance_a, text="by phone")
+    hooks.deliver(instance_a)
+    with company_scope(company_a):
+        assert Contact.objects.count() == 1
+        contact = Contact.objects.get()
+        kinds = set(ContactIdentifier.objects.filter(contact=contact).values_list("kind", flat=True))
+    assert contact.identifier == CUSTOMER and "lid" in kinds
+    assert len(messages(company_a)) == 2 and conversation_of(company_a).unread_count == 2
+
+
+def test_messages_typed_on_the_phone_are_outgoing(company_a, instance_a, simulator, hooks):
+    simulator.inbound(instance_a.gateway_name, from_me=True, to=CUSTOMER, text="sent from my phone")
+    hooks.deliver(instance_a)
+    [message] = messages(company_a)
+    assert (message.direction, message.sender_type, message.status) == ("out", "phone", "sent")
+    assert conversation_of(company_a).unread_count == 0
+
+
+def test_a_closed_conversation_reopens_when_the_customer_writes(company_a, instance_a, simulator, hooks):
+    from messaging import services
+
+    inbound(simulator, instance_a, text="one")
+    hooks.deliver(instance_a)
+    conversation = conversation_of(company_a)
+    with company_scope(company_a), hooks.capture():
+        services.conversation_set_status(company=company_a, conversation=conversation, status="closed")
+    inbound(simulator, instance_a, text="two")
+    hooks.deliver(instance_a)
+    conversation = conversation_of(company_a)
+    assert (conversation.status, conversation.closed_at) == ("open", None)
+
+
+def test_ignored_contacts_are_stored_but_open_nothing_and_notify_nobody(company_a, instance_a, simulator, hooks,
+                                                                        listener):
+    from contacts import services as contact_services
+
+    with company_scope(company_a):
+        contact_services.contact_create(company=company_a, instance=instance_a, identifier=CUSTOMER, is_ignored=True)
+    listener.join(company_a, "inbox")
+    inbound(simulator, instance_a, text="spam")
+    hooks.deliver(instance_a)
+    assert len(messages(company_a)) == 1
+    conversation = conversation_of(company_a)
+    assert (conversation.status, conversation.unread_count) == ("closed", 0)
+    assert listener.drain() == []
+
+
+def test_edits_and_deletes_keep_the_original(company_a, instance_a, simulator, hooks, listener):
+    inbound(simulator, instance_a, text="original text")
+    hooks.deliver(instance_a)
+    [message] = messages(company_a)
+    conversation = conversation_of(company_a)
+    listener.join(company_a, realtime.topic_for("conversation", conversation.public_id))
+    envelope = {"event": "messages.edited", "instance": instance_a.gateway_name, "data": {
+        "key": {"remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message.gateway_message_id},
+        "editedMessage": {"conversation": "edited text"}, "type": "MESSAGE_EDIT"}}
+    hooks.deliver(instance_a, [envelope])
+    [message] = messages(company_a)
+    assert (message.text, message.original_text, message.is_edited) == ("edited text", "original text", True)
+    deleted = {"event": "messages.delete", "instance": instance_a.gateway_name, "data": {
+        "remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message.gateway_message_id}}
+    hooks.deliver(instance_a, [deleted])
+    [message] = messages(company_a)
+    assert message.is_deleted and message.text == "edited text" and message.status == "deleted"
+    pushed = "".join(listener.drain())
+    assert 'data-testid="edited"' in pushed and 'data-testid="deleted"' in pushed
+
+
+def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, simulator, hooks, listener):
+    listener.join(company_b, "inbox")
+    inbound(simulator, instance_a, text="private")
+    hooks.deliver(instance_a)
+    assert listener.drain() == []
+    with company_scope(company_b):
+        assert not Message.objects.exists() and not Conversation.objects.exists()
