@@ -1,0 +1,234 @@
+"""Outbound: messages queued in a transaction, sent by the task exactly once, against the real simulator."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from messaging import services, throttle
+from messaging.models import Conversation, Message
+from messaging.services import Outgoing
+from messaging.tasks import send_message
+from tenants.scoping import company_scope
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "5511955554444"
+GROUP = "120363025246125486@g.us"
+
+
+@pytest.fixture
+def conversation_a(company_a, instance_a) -> Conversation:
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance_a, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance_a, contact=contact)
+    return conversation
+
+
+def queue(company, conversation, hooks, outgoing: Outgoing, **options) -> Message:
+    """message_send inside the company scope; the after-commit enqueue is captured, not run (the test runs it)."""
+    with company_scope(company), hooks.capture() as callbacks:
+        message, created = services.message_send(company=company, conversation=conversation, outgoing=outgoing,
+                                                 sender_type="agent", sender_label="Alice", **options)
+    assert created == bool(callbacks)
+    return message
+
+
+def reload(company, message) -> Message:
+    with company_scope(company):
+        return Message.objects.get(pk=message.pk)
+
+
+def sent_types(simulator, instance) -> list[str]:
+    return [entry["message_type"] for entry in simulator.sent(instance.gateway_name)]
+
+
+def sample(simulator) -> str:
+    return f"{simulator.base_url}/_sim/media/sample.png"
+
+
+@pytest.mark.parametrize(("make", "message_type"), [
+    (lambda sim: Outgoing(kind="text", text="Olá"), "conversation"),
+    (lambda sim: Outgoing(kind="image", media_url=sample(sim), text="legenda"), "imageMessage"),
+    (lambda sim: Outgoing(kind="image", media_base64=base64.b64encode(b"\x89PNG fake").decode(),
+                          filename="foto.png", mimetype="image/png"), "imageMessage"),
+    (lambda sim: Outgoing(kind="video", media_url=sample(sim), mimetype="video/mp4"), "videoMessage"),
+    (lambda sim: Outgoing(kind="document", media_url=sample(sim), filename="nota.pdf",
+                          mimetype="application/pdf"), "documentMessage"),
+    (lambda sim: Outgoing(kind="audio", media_url=sample(sim), mimetype="audio/mpeg"), "audioMessage"),
+    (lambda sim: Outgoing(kind="audio", media_url=sample(sim), voice=True), "audioMessage"),
+    (lambda sim: Outgoing(kind="sticker", media_url=sample(sim)), "stickerMessage"),
+    (lambda sim: Outgoing(kind="location", latitude=-23.55, longitude=-46.63, location_name="Loja",
+                          location_address="Av. Paulista"), "locationMessage"),
+    (lambda sim: Outgoing(kind="contact", contacts=({"full_name": "João", "phone_number": "5511912345678"},)),
+     "contactMessage"),
+    (lambda sim: Outgoing(kind="interactive", interactive={
+        "type": "list", "title": "Menu", "button_text": "Ver", "footer": "rodapé",
+        "sections": [{"title": "Pizzas", "rows": [{"title": "Calabresa", "id": "p1"}]}]}), "listMessage"),
+    (lambda sim: Outgoing(kind="interactive", interactive={
+        "type": "buttons", "title": "Confirma?", "buttons": [{"text": "Sim", "id": "yes"}]}), "interactiveMessage"),
+])
+def test_every_kind_is_sent_once(company_a, instance_a, conversation_a, simulator, hooks, make, message_type):
+    message = queue(company_a, conversation_a, hooks, make(simulator))
+    assert reload(company_a, message).status == "queued"
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"  # a duplicated task
+    assert sent_types(simulator, instance_a) == [message_type]
+    message = reload(company_a, message)
+    assert message.status == "sent" and message.gateway_message_id and message.sent_at and message.attempts == 1
+
+
+def test_reply_and_reaction_name_their_target(company_a, instance_a, conversation_a, simulator, hooks):
+    first = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="pergunta"))
+    send_message.apply(args=[company_a.pk, first.pk])
+    first = reload(company_a, first)
+    reply = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="resposta", quoted=first))
+    reaction = queue(company_a, conversation_a, hooks, Outgoing(kind="reaction", reaction_target=first, emoji="👍"))
+    for message in (reply, reaction):
+        assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    sent = simulator.sent(instance_a.gateway_name)
+    echoes = [event["body"]["data"] for event in simulator.events(instance_a.gateway_name)
+              if event["config_name"] == "SEND_MESSAGE"]
+    assert echoes[1]["contextInfo"]["stanzaId"] == first.gateway_message_id
+    assert sent[2]["message_type"] == "reactionMessage"
+    assert sent[2]["message"]["reactionMessage"]["key"]["id"] == first.gateway_message_id
+
+
+def test_send_to_a_group(company_a, instance_a, simulator, hooks):
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance_a, recipient=GROUP)
+        conversation, _ = services.conversation_start(company=company_a, instance=instance_a, contact=contact)
+    message = queue(company_a, conversation, hooks, Outgoing(kind="text", text="bom dia grupo"))
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert simulator.sent(instance_a.gateway_name)[0]["remote_jid"] == GROUP
+
+
+def test_redelivered_after_the_worker_died_mid_claim_sends_once(company_a, instance_a, conversation_a, simulator,
+                                                                 hooks):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="once"))
+    with company_scope(company_a):
+        # The first worker claimed it and died before calling the gateway.
+        Message.objects.filter(pk=message.pk).update(status="sending", claimed_until=timezone.now() + timedelta(
+            seconds=30), attempts=1)
+        outcome = services.message_deliver(company=company_a, message_id=message.pk)
+    assert outcome.result == "retry" and 25 < outcome.retry_in <= 32  # redelivered early: waits for the lease
+    assert sent_types(simulator, instance_a) == []
+    with company_scope(company_a):
+        Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"
+    assert sent_types(simulator, instance_a) == ["conversation"]
+
+
+def test_transient_failures_retry_with_backoff_then_send(company_a, instance_a, conversation_a, simulator, hooks):
+    simulator.fail_next(instance_a.gateway_name, count=2, mode="server_error")
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="persist"))
+    delays = []
+    with company_scope(company_a):
+        for _attempt in range(2):
+            outcome = services.message_deliver(company=company_a, message_id=message.pk)
+            assert outcome.result == "retry"
+            delays.append(outcome.retry_in)
+            assert Message.objects.get(pk=message.pk).status == "queued"
+        assert services.message_deliver(company=company_a, message_id=message.pk).result == "sent"
+    assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 6  # exponential, with jitter
+    assert sent_types(simulator, instance_a) == ["conversation"]
+    assert reload(company_a, message).attempts == 3
+
+
+def test_transient_failures_are_bounded_then_failed_with_the_reason(company_a, instance_a, conversation_a,
+                                                                    simulator, hooks):
+    simulator.fail_next(instance_a.gateway_name, count=20, mode="connection_closed")
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="never"))
+    with company_scope(company_a):
+        outcomes = [services.message_deliver(company=company_a, message_id=message.pk).result
+                    for _attempt in range(services.MAX_ATTEMPTS)]
+    assert outcomes == ["retry"] * (services.MAX_ATTEMPTS - 1) + ["failed"]
+    message = reload(company_a, message)
+    assert message.status == "failed" and "Connection Closed" in message.error and message.failed_at
+
+
+def test_a_refusal_fails_at_once_and_retry_sends_it(company_a, instance_a, conversation_a, simulator, hooks):
+    simulator.fail_next(instance_a.gateway_name, count=1, mode="not_on_whatsapp", number=CUSTOMER)
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="hello?"))
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "failed"
+    message = reload(company_a, message)
+    assert (message.status, message.error) == ("failed", "This number is not on WhatsApp.")
+    with company_scope(company_a), hooks.capture() as callbacks:
+        services.message_retry(company=company_a, message=message)
+    assert len(callbacks) == 2 and reload(company_a, message).status == "queued"  # the send and the live push
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    with company_scope(company_a), pytest.raises(services.MessagingError):
+        services.message_retry(company=company_a, message=reload(company_a, message))
+
+
+def test_idempotency_key_returns_the_first_message(company_a, conversation_a, hooks):
+    first = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="one"), idempotency_key="order-42")
+    again = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="one"), idempotency_key="order-42")
+    assert first.pk == again.pk
+    with company_scope(company_a):
+        assert Message.objects.count() == 1
+
+
+def test_invalid_messages_are_refused(company_a, conversation_a, hooks):
+    for outgoing in (Outgoing(kind="text", text="  "), Outgoing(kind="image"), Outgoing(kind="location"),
+                     Outgoing(kind="nonsense"), Outgoing(kind="image", media_base64="***")):
+        with company_scope(company_a), pytest.raises(ValidationError):
+            services.message_send(company=company_a, conversation=conversation_a, outgoing=outgoing,
+                                  sender_type="agent")
+    with company_scope(company_a):
+        assert not Message.objects.exists()
+
+
+def test_throttle_is_shared_by_concurrent_workers(company_a, instance_a, conversation_a, simulator, hooks, settings):
+    settings.MESSAGING_SEND_RATE_PER_MINUTE = 60  # capacity 5, then one per second
+    results: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _take in range(5):
+            wait = throttle.take(instance_a.pk)
+            with lock:
+                results.append(wait)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    granted = [wait for wait in results if wait == 0]
+    assert len(granted) == 5 and all(0 < wait <= 6 for wait in results if wait)
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="throttled"))
+    with company_scope(company_a):
+        outcome = services.message_deliver(company=company_a, message_id=message.pk)
+        assert outcome.result == "retry" and 0 < outcome.retry_in <= 2
+        assert Message.objects.get(pk=message.pk).status == "queued"
+    assert sent_types(simulator, instance_a) == []
+
+
+def test_delete_for_everyone(company_a, instance_a, conversation_a, simulator, hooks):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="oops"))
+    with company_scope(company_a), pytest.raises(services.MessagingError):
+        services.message_delete_for_everyone(company=company_a, message=message)  # not sent yet
+    send_message.apply(args=[company_a.pk, message.pk])
+    with company_scope(company_a), hooks.capture(execute=True):
+        services.message_delete_for_everyone(company=company_a, message=reload(company_a, message))
+    message = reload(company_a, message)
+    assert message.is_deleted and message.text == "oops"
+    assert simulator.sent(instance_a.gateway_name)[0]["deleted"] is True
+
+
+def test_the_gateway_echo_of_our_send_is_not_a_second_message(company_a, instance_a, conversation_a, simulator,
+                                                              hooks):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="echo"))
+    send_message.apply(args=[company_a.pk, message.pk])
+    simulator.set_status(instance_a.gateway_name, reload(company_a, message).gateway_message_id, "DELIVERY_ACK")
+    hooks.deliver(instance_a)  # SEND_MESSAGE echo + the tick
+    with company_scope(company_a):
+        assert Message.objects.count() == 1
+    assert reload(company_a, message).status == "delivered"
