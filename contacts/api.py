@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -76,7 +77,7 @@ class TagBriefSerializer(serializers.ModelSerializer):
 class TagWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=50, help_text="Unique in the company, whatever the letter case.")
     color = serializers.RegexField(COLOR, required=False, help_text="Hex color `#rrggbb`.",
-                                   error_messages={"invalid": "Enter a color as #rrggbb, e.g. #1a7f37."})
+                                   error_messages={"invalid": gettext_lazy("Enter a color as #rrggbb, e.g. #1a7f37.")})
 
 
 class ContactSerializer(serializers.ModelSerializer):

@@ -21,7 +21,8 @@ from tenants.models import Company, User
 
 PREVIEW_ROWS = 5
 BATCH = 100
-PROGRESS_TEMPLATE = "contacts/import_detail.html#import-progress"
+# Pushed to the import's topic: a language-free nudge; each page then fetches its progress in its own language.
+NUDGE_TEMPLATE = "contacts/import_detail.html#import-nudge"
 
 
 class ImportFileError(Exception):
@@ -138,7 +139,7 @@ def _progress(company: Company, contact_import: ContactImport, *, processed: int
 
 def _publish(company: Company, contact_import: ContactImport) -> None:
     realtime.publish(company=company, topic=realtime.topic_for("contact_import", contact_import.public_id),
-                     template_name=PROGRESS_TEMPLATE, context={"company": company, "contact_import": contact_import})
+                     template_name=NUDGE_TEMPLATE, context={"company": company, "contact_import": contact_import})
 
 
 class RowRejected(Exception):

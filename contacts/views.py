@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import csv_format, imports, selectors, services
@@ -85,9 +86,13 @@ def contact_bulk_tag(request: CompanyRequest) -> HttpResponse:
         data = form.cleaned_data
         service = services.contacts_add_tag if data["action"] == "add" else services.contacts_remove_tag
         changed = service(company=request.company, contacts=data["contacts"], tag=data["tag"])
-        notice = (_("Tag “%(tag)s” added to %(count)s contacts.") if data["action"] == "add"
-                  else _("Tag “%(tag)s” removed from %(count)s contacts.")) % {"tag": data["tag"].name,
-                                                                              "count": changed}
+        if data["action"] == "add":
+            notice = ngettext("Tag “%(tag)s” added to %(count)s contact.", "Tag “%(tag)s” added to %(count)s contacts.",
+                              changed)
+        else:
+            notice = ngettext("Tag “%(tag)s” removed from %(count)s contact.",
+                              "Tag “%(tag)s” removed from %(count)s contacts.", changed)
+        notice %= {"tag": data["tag"].name, "count": changed}
         error = None
     else:
         notice, error = None, " ".join(" ".join(errors) for errors in form.errors.values())
@@ -307,7 +312,8 @@ def tag_delete(request: CompanyRequest, tag_id) -> HttpResponse:
     tag = _tag_or_404(request, tag_id)
     if request.method == "POST":
         affected = services.tag_delete(company=request.company, tag=tag)
-        messages.success(request, _("Tag “%(name)s” deleted; %(count)s contacts lost it.") % {
+        messages.success(request, ngettext("Tag “%(name)s” deleted; %(count)s contact lost it.",
+                                           "Tag “%(name)s” deleted; %(count)s contacts lost it.", affected) % {
             "name": tag.name, "count": affected})
         return redirect("contacts:tags", request.company.slug)
     return render(request, "contacts/tag_delete.html", {"company": request.company, "tag": tag})

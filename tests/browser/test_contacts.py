@@ -12,7 +12,7 @@ from celery.contrib.testing.worker import start_worker
 from config.celery import app
 from contacts.models import Contact
 from tenants.scoping import company_scope
-from tests.browser.test_shell import log_in
+from tests.browser.test_shell import _WATCH_SOCKET, log_in
 from tests.contacts.conftest import make_contact, make_instance
 
 pytestmark = pytest.mark.browser
@@ -31,6 +31,7 @@ def row(page, name: str):
 
 
 def test_tag_in_bulk_filter_and_import(app_url, browser_context, company_a, owner_a, contact_book, tmp_path):
+    browser_context.add_init_script(_WATCH_SOCKET)
     page = browser_context.new_page()
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
@@ -79,12 +80,18 @@ def test_tag_in_bulk_filter_and_import(app_url, browser_context, company_a, owne
     page.get_by_role("button", name="Upload and preview").click()
     page.get_by_test_id("mapping-form").wait_for()
     assert page.get_by_test_id("column-select").nth(0).input_value() == "identifier"
+    # Queue the job first and start the worker once the page's socket is open, so the pushes find it subscribed.
+    page.get_by_test_id("start-import").click()
+    page.get_by_test_id("import-progress").wait_for()
+    page.wait_for_function("() => window.__wsOpened === true")
+    page.wait_for_timeout(500)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
-        page.get_by_test_id("start-import").click()
         page.wait_for_function(
             "() => document.querySelector('[data-testid=import-percent]')?.textContent.trim() === '100%'",
             timeout=30_000,
         )
+        # The worker's push arrived over the socket: the nudge was swapped in (out of band) with its hx-get.
+        page.wait_for_function("() => document.querySelector('[id$=-nudge][hx-get]') !== null")
     counts = page.get_by_test_id("import-counts").inner_text()
     assert "2 created" in counts and "1 rejected" in counts
     assert page.get_by_test_id("rejected-report").is_visible()

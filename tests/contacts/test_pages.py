@@ -196,7 +196,7 @@ def test_deleting_a_tag_shows_the_count_and_needs_an_admin(client_a, agent_clien
     assert agent_client_a.post(delete).status_code == 403
     assert "1 contact will lose this tag." in client_a.get(delete).content.decode()
     response = client_a.post(delete, follow=True)
-    assert "1 contacts lost it" in response.content.decode()
+    assert "1 contact lost it" in response.content.decode()
     with company_scope(company_a):
         assert not Tag.objects.exists() and Contact.objects.count() == 2
 
