@@ -172,7 +172,7 @@ def test_export_streams_the_filtered_list_and_round_trips(client_a, agent_client
                  tags=[late])
     export = f"/c/{company_a.slug}/contacts/export.csv"
     assert agent_client_a.get(export).status_code == 403
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(10):
         response = client_a.get(export)
         body = b"".join(response.streaming_content).decode("utf-8")
     assert response.streaming and response["Content-Disposition"].startswith('attachment; filename="contacts-alpha-')
