@@ -14,6 +14,25 @@ from tests.factories import make_api_key, make_company, make_member
 pytest_plugins = []
 
 
+def pytest_configure(config):
+    """Give each xdist worker its own Redis database (tests/settings.py is imported before the worker id exists)."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if not worker:
+        return
+    import os
+
+    from django.conf import settings
+
+    from tests.settings import redis_settings
+
+    for name, value in redis_settings(worker).items():
+        setattr(settings, name, value)
+    os.environ["REDIS_URL"] = settings.REDIS_URL  # subprocesses (browser tests' server) inherit it
+    from config.celery import app
+
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each xdist worker has its own Redis database (tests/settings.py): clearing it touches nobody else."""

@@ -5,13 +5,34 @@ import os
 os.environ.setdefault("DJANGO_ENV", "test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recado")
 
-# Each pytest-xdist worker gets its own Redis database, so one worker flushing its cache
-# or channel layer never touches another's. "master" is a run without xdist.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "master")
-# RECADO_TEST_REDIS_BASE moves the whole block (e.g. to 0 or 4) so two suites can run side by side.
-_REDIS_BASE = int(os.environ.get("RECADO_TEST_REDIS_BASE", "8"))
-_REDIS_DB = _REDIS_BASE if _WORKER == "master" else _REDIS_BASE + 1 + int(_WORKER.removeprefix("gw") or 0) % 3
-os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
+
+
+def redis_url_for(worker: str) -> str:
+    """Each pytest-xdist worker gets its own Redis database, so one worker flushing its cache, channel
+    layer or broker never touches another's ("master" is a run without xdist). RECADO_TEST_REDIS_BASE
+    moves the whole block so two suites can run side by side on one Redis."""
+    base = int(os.environ.get("RECADO_TEST_REDIS_BASE", "8"))
+    number = base if worker == "master" else base + 1 + int(worker.removeprefix("gw") or 0) % 3
+    return f"redis://{os.environ.get('RECADO_TEST_REDIS_HOST', '127.0.0.1:6379')}/{number}"
+
+
+def redis_settings(worker: str) -> dict:
+    """The Redis-backed settings of one test worker (tests/conftest.py applies them per xdist worker:
+    this module is imported before xdist names the worker)."""
+    url = redis_url_for(worker)
+    prefix = f"recado-test-{worker}"
+    return {
+        "REDIS_URL": url,
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                               "KEY_PREFIX": prefix}},
+        "CHANNEL_LAYERS": {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                       "CONFIG": {"hosts": [url], "prefix": prefix}}},
+        "CELERY_BROKER_URL": url,
+    }
+
+
+_REDIS = redis_settings(os.environ.get("PYTEST_XDIST_WORKER", "master"))
+os.environ["REDIS_URL"] = _REDIS["REDIS_URL"]
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATABASES, REST_FRAMEWORK  # noqa: E402
@@ -20,20 +41,10 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ["REDIS_URL"],
-        "KEY_PREFIX": f"recado-test-{_WORKER}",
-    }
-}
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": f"recado-test-{_WORKER}"},
-    }
-}
-CELERY_BROKER_URL = os.environ["REDIS_URL"]
+REDIS_URL = _REDIS["REDIS_URL"]
+CACHES = _REDIS["CACHES"]
+CHANNEL_LAYERS = _REDIS["CHANNEL_LAYERS"]
+CELERY_BROKER_URL = _REDIS["CELERY_BROKER_URL"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "1000/min"}}
 AXES_FAILURE_LIMIT = 3
 # Templates used only by tests (e.g. a minimal fragment for the realtime tests).
