@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from config import ops
 from contacts.api import router as contacts_router
 from instances.api import router as instances_router
+from messaging.api import router as messaging_router
 from tenants.api import MeView
 from tenants.problems import problem_response
 
@@ -18,6 +19,7 @@ api_v1_patterns = [
     path("me", MeView.as_view(), name="me"),
     *instances_router.urls,
     *contacts_router.urls,
+    *messaging_router.urls,
 ]
 
 urlpatterns = [

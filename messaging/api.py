@@ -1,0 +1,542 @@
+"""REST API /api/v1/conversations and /api/v1/messages (start a session, send every kind, read, delete).
+
+Errors are problem+json: 400 invalid input (unknown or foreign instance, contact, conversation or quoted
+message ids included), 403 a key without the needed scope (`messages` to send or delete), 404 unknown or
+foreign ids, 422 a request the rules refuse (delete for everyone of a message that was never sent, retry of a
+message that has not failed), 503 the gateway did not answer a delete.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from contacts import selectors as contact_selectors
+from contacts.models import Contact
+from instances.models import Instance
+from messaging import selectors, services
+from messaging.models import Conversation, Message
+from messaging.selectors import ConversationFilters
+from messaging.services import Outgoing
+from tenants.api import TenantViewSet
+from tenants.models import ApiKey
+
+
+class Unprocessable(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The request cannot be carried out."
+    default_code = "unprocessable"
+
+
+class GatewayUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The gateway did not answer."
+    default_code = "gateway-unavailable"
+
+
+@contextmanager
+def problems():
+    try:
+        yield
+    except services.GatewayBusy as error:
+        raise GatewayUnavailable(error.message) from error
+    except services.MessagingError as error:
+        raise Unprocessable(error.message) from error
+    except DjangoValidationError as error:
+        detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+        raise exceptions.ValidationError(detail) from error
+
+
+class NewestFirst(CursorPagination):
+    """`?cursor=` pages (opaque), newest first; no COUNT, fast at any depth. `limit` up to 100."""
+
+    page_size = 30
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+class ConversationCursor(NewestFirst):
+    ordering = ("-last_message_at", "-id")
+
+
+class MessageCursor(NewestFirst):
+    ordering = ("-created_at", "-id")
+
+
+# --- serializers --------------------------------------------------------------------------------
+
+class ConversationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    instance = serializers.UUIDField(source="instance.public_id", read_only=True)
+    contact = serializers.UUIDField(source="contact.public_id", read_only=True)
+    contact_name = serializers.CharField(source="contact.display_name", read_only=True)
+    contact_identifier = serializers.CharField(source="contact.identifier", read_only=True)
+    assignee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "instance", "contact", "contact_name", "contact_identifier", "status", "priority",
+                  "assignee", "unread_count", "last_message_at", "last_message_preview", "created_at", "closed_at"]
+        read_only_fields = fields
+
+    def get_assignee(self, conversation: Conversation) -> dict | None:
+        user = conversation.assignee
+        if user is None:
+            return None
+        return {"id": str(user.public_id), "name": user.get_full_name() or user.email, "email": user.email}
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    conversation = serializers.UUIDField(source="conversation.public_id", read_only=True)
+    media_url = serializers.SerializerMethodField(help_text="The gateway's URL (the inbox serves a stored copy).")
+    has_stored_media = serializers.SerializerMethodField()
+    quoted = serializers.SerializerMethodField()
+    reaction_to = serializers.SerializerMethodField()
+    location = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "conversation", "direction", "kind", "text", "status", "error", "gateway_message_id",
+                  "media_url", "has_stored_media", "media_mimetype", "media_filename", "is_voice", "location",
+                  "contacts", "interactive", "quoted", "reaction_to", "emoji", "sender_type", "sender_label",
+                  "participant_jid", "participant_name", "is_edited", "original_text", "is_deleted",
+                  "created_at", "sent_at", "delivered_at", "read_at", "played_at", "failed_at", "deleted_at"]
+        read_only_fields = fields
+
+    def get_media_url(self, message: Message) -> str:
+        return message.media_url
+
+    def get_has_stored_media(self, message: Message) -> bool:
+        return bool(message.media_file)
+
+    def get_quoted(self, message: Message) -> str | None:
+        return str(message.quoted.public_id) if message.quoted_id else None
+
+    def get_reaction_to(self, message: Message) -> str | None:
+        return str(message.reaction_target.public_id) if message.reaction_target_id else None
+
+    def get_location(self, message: Message) -> dict | None:
+        if message.latitude is None:
+            return None
+        return {"latitude": message.latitude, "longitude": message.longitude, "name": message.location_name,
+                "address": message.location_address}
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    contact_id = serializers.UUIDField(required=False, help_text="An existing contact (its instance is used).")
+    instance_id = serializers.UUIDField(required=False, help_text="With `number`: the instance to talk through.")
+    number = serializers.CharField(required=False, max_length=80,
+                                   help_text="Phone digits with country code, or a group id (`...@g.us`).")
+    priority = serializers.ChoiceField(choices=Conversation.Priority.choices, required=False)
+
+    def validate(self, data):
+        if not data.get("contact_id") and not (data.get("instance_id") and data.get("number")):
+            raise serializers.ValidationError(_("Give contact_id, or instance_id and number."))
+        return data
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.UUIDField(allow_null=True, help_text="A member's user id, or null to unassign.")
+
+
+class LocationSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    address = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class ContactCardSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=120)
+    phone_number = serializers.RegexField(r"^\d{8,15}$", help_text="Digits with country code.")
+
+
+class ListRowSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    title = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ListSectionSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=100)
+    rows = ListRowSerializer(many=True, allow_empty=False)
+
+
+class ButtonSerializer(serializers.Serializer):
+    # Plain strings checked in validate_type: a ChoiceField named "type" would collide with the contacts'
+    # `type` enum in the OpenAPI components.
+    type = serializers.CharField(default="reply", help_text="`reply` (default), `url`, `call` or `copy`.")
+
+    def validate_type(self, value: str) -> str:
+        if value not in ("reply", "url", "call", "copy"):
+            raise serializers.ValidationError(_("Use reply, url, call or copy."))
+        return value
+    text = serializers.CharField(max_length=60)
+    id = serializers.CharField(max_length=100, required=False)
+    url = serializers.URLField(required=False)
+    phone_number = serializers.CharField(max_length=20, required=False)
+    copy_code = serializers.CharField(max_length=100, required=False)
+
+
+class InteractiveSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="`list` or `buttons`.")
+
+    def validate_type(self, value: str) -> str:
+        if value not in ("list", "buttons"):
+            raise serializers.ValidationError(_("Use list or buttons."))
+        return value
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    footer = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    button_text = serializers.CharField(max_length=40, required=False, default="")
+    sections = ListSectionSerializer(many=True, required=False)
+    buttons = ButtonSerializer(many=True, required=False)
+
+    def validate(self, data):
+        if data["type"] == "list" and not (data.get("sections") and data.get("button_text")):
+            raise serializers.ValidationError(_("A list needs button_text and at least one section."))
+        if data["type"] == "buttons" and not data.get("buttons"):
+            raise serializers.ValidationError(_("Give at least one button."))
+        return data
+
+
+SEND_KINDS = ["text", "image", "video", "audio", "document", "sticker", "location", "contact", "reaction",
+              "interactive"]
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    conversation_id = serializers.UUIDField(required=False, help_text="Send in this conversation (session).")
+    instance_id = serializers.UUIDField(required=False, help_text="With `number`: the instance to send through.")
+    number = serializers.CharField(required=False, max_length=80,
+                                   help_text="Phone digits with country code, or a group id (`...@g.us`).")
+    kind = serializers.ChoiceField(choices=SEND_KINDS, default="text")
+    text = serializers.CharField(required=False, allow_blank=True, max_length=4096, default="",
+                                 help_text="The text, or the caption of a media message.")
+    media_url = serializers.URLField(required=False, max_length=2000, default="")
+    media_base64 = serializers.CharField(required=False, default="", help_text="The file as base64 (max 16 MB).")
+    mimetype = serializers.CharField(required=False, max_length=120, default="")
+    filename = serializers.CharField(required=False, max_length=255, default="")
+    voice = serializers.BooleanField(required=False, default=False, help_text="An audio sent as a voice note.")
+    location = LocationSerializer(required=False)
+    contacts = ContactCardSerializer(many=True, required=False)
+    interactive = InteractiveSerializer(required=False)
+    reply_to = serializers.UUIDField(required=False, help_text="A message of the same conversation to quote.")
+    reaction_to = serializers.UUIDField(required=False, help_text="The message a reaction is for.")
+    emoji = serializers.CharField(required=False, max_length=16, default="")
+    agent_name = serializers.CharField(required=False, max_length=120, default="",
+                                       help_text="On whose behalf it is sent (shown in the inbox).")
+
+    def validate(self, data):
+        if not data.get("conversation_id") and not (data.get("instance_id") and data.get("number")):
+            raise serializers.ValidationError(_("Give conversation_id, or instance_id and number."))
+        return data
+
+
+CONVERSATION_EXAMPLE = {
+    "id": "6f1d2c3b-1111-4000-8000-000000000001", "instance": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c",
+    "contact": "a1b2c3d4-0000-4000-8000-000000000001", "contact_name": "Maria",
+    "contact_identifier": "5511987654321", "status": "open", "priority": "high",
+    "assignee": {"id": "9a8b7c6d-2222-4000-8000-000000000002", "name": "Alice", "email": "alice@example.com"},
+    "unread_count": 2, "last_message_at": "2026-01-05T12:00:00Z", "last_message_preview": "Olá!",
+    "created_at": "2026-01-05T11:58:00Z", "closed_at": None,
+}
+MESSAGE_EXAMPLE = {
+    "id": "c0ffee00-3333-4000-8000-000000000003", "conversation": CONVERSATION_EXAMPLE["id"], "direction": "out",
+    "kind": "text", "text": "Seu pedido saiu para entrega.", "status": "delivered", "error": "",
+    "gateway_message_id": "3EB0A1B2C3D4E5F6", "media_url": "", "has_stored_media": False, "media_mimetype": "",
+    "media_filename": "", "is_voice": False, "location": None, "contacts": [], "interactive": {}, "quoted": None,
+    "reaction_to": None, "emoji": "", "sender_type": "api", "sender_label": "Alice", "participant_jid": "",
+    "participant_name": "", "is_edited": False, "original_text": "", "is_deleted": False,
+    "created_at": "2026-01-05T12:00:00Z", "sent_at": "2026-01-05T12:00:01Z", "delivered_at": "2026-01-05T12:00:03Z",
+    "read_at": None, "played_at": None, "failed_at": None, "deleted_at": None,
+}
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input (unknown or foreign ids included)."),
+    403: OpenApiResponse(description="The API key lacks the `messages` scope."),
+    404: OpenApiResponse(description="Unknown id (another company's ids look the same)."),
+    422: OpenApiResponse(description="The rules refuse it (e.g. deleting a message that was never sent).",
+                         examples=[OpenApiExample("Not deletable", value={
+                             "type": "https://recado.dev/problems/unprocessable", "title": "Unprocessable Content",
+                             "status": 422,
+                             "detail": "This message was not sent, so there is nothing to delete on WhatsApp."})]),
+    503: OpenApiResponse(description="The gateway did not answer; try again."),
+}
+CONVERSATION_FILTERS = [
+    OpenApiParameter("status", str, enum=Conversation.Status.values),
+    OpenApiParameter("assignee", str, description="`unassigned`, or a member's user id."),
+    OpenApiParameter("instance", OpenApiTypes.UUID, description="Only conversations on this instance."),
+    OpenApiParameter("tag", OpenApiTypes.UUID, description="Only contacts with this tag."),
+    OpenApiParameter("search", str, description="Contact name or number, or message text."),
+]
+
+
+class _Resolving:
+    """Every id in input is resolved inside the company (STYLE rule 11); a foreign id is a 400."""
+
+    def _instance(self, public_id) -> Instance:
+        instance = contact_selectors.channel_get(company=self.company, public_id=public_id)
+        if instance is None:
+            raise exceptions.ValidationError({"instance_id": [_("Unknown instance.")]})
+        return instance
+
+    def _contact_by_number(self, instance: Instance, number: str) -> Contact:
+        with problems():
+            return services.contact_for_recipient(company=self.company, instance=instance, recipient=number)
+
+    def _message_in(self, conversation: Conversation, public_id, field: str) -> Message | None:
+        if not public_id:
+            return None
+        message = Message.objects.filter(company=self.company, conversation=conversation, public_id=public_id).first()
+        if message is None:
+            raise exceptions.ValidationError({field: [_("Unknown message in this conversation.")]})
+        return message
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="conversations_list", parameters=CONVERSATION_FILTERS,
+                       examples=[OpenApiExample("Page", value=[CONVERSATION_EXAMPLE], response_only=True)]),
+    retrieve=extend_schema(operation_id="conversations_retrieve",
+                           responses={200: ConversationSerializer, 404: ERRORS[404]},
+                           examples=[OpenApiExample("Conversation", value=CONVERSATION_EXAMPLE, response_only=True)]),
+)
+class ConversationViewSet(_Resolving, TenantViewSet):
+    """The company's conversations (sessions): one per contact, reopened when it writes again."""
+
+    model = Conversation
+    serializer_class = ConversationSerializer
+    pagination_class = ConversationCursor
+    lookup_value_converter = "uuid"
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action != "list":
+            return queryset.select_related("contact", "instance", "assignee")
+        params = self.request.query_params
+        status_filter = params.get("status", "")
+        if status_filter and status_filter not in Conversation.Status.values:
+            raise exceptions.ValidationError({"status": [_("Use open, pending or closed.")]})
+        filters = ConversationFilters(status=status_filter, assignee=params.get("assignee", ""),
+                                      instance=params.get("instance", ""), tag=params.get("tag", ""),
+                                      search=params.get("search", ""))
+        return selectors.conversation_list(company=self.company, filters=filters)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ConversationSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(ConversationSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="conversations_create", request=ConversationCreateSerializer,
+                   responses={201: ConversationSerializer, 200: ConversationSerializer, 400: ERRORS[400]},
+                   examples=[OpenApiExample("By number", request_only=True, value={
+                       "instance_id": CONVERSATION_EXAMPLE["instance"], "number": "5511987654321",
+                       "priority": "high"}),
+                             OpenApiExample("Session", response_only=True, value=CONVERSATION_EXAMPLE)],
+                   description="Start a session with a contact (or a number on an instance); 201 when new, 200 "
+                               "when the contact already had one (it is reopened).")
+    def create(self, request: Request) -> Response:
+        data = ConversationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if fields.get("contact_id"):
+            contact = contact_selectors.contact_get(company=self.company, public_id=fields["contact_id"])
+            if contact is None:
+                raise exceptions.ValidationError({"contact_id": [_("Unknown contact.")]})
+            instance = contact.instance
+        else:
+            instance = self._instance(fields["instance_id"])
+            contact = self._contact_by_number(instance, fields["number"])
+        with problems():
+            conversation, created = services.conversation_start(company=self.company, instance=instance,
+                                                                contact=contact, priority=fields.get("priority"))
+        conversation = self.get_queryset().get(pk=conversation.pk)
+        return Response(ConversationSerializer(conversation).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(operation_id="conversations_assign", request=AssignSerializer,
+                   responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, id: str) -> Response:
+        conversation = self.get_object()
+        data = AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignee = None
+        if data.validated_data["assignee"] is not None:
+            assignee = selectors.member_user_get(company=self.company, public_id=data.validated_data["assignee"])
+            if assignee is None:
+                raise exceptions.ValidationError({"assignee": [_("Unknown member.")]})
+        services.conversation_assign(company=self.company, conversation=conversation, assignee=assignee)
+        return Response(ConversationSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="conversations_close", request=None,
+                   responses={200: ConversationSerializer, 404: ERRORS[404]})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, id: str) -> Response:
+        return self._set_status(Conversation.Status.CLOSED)
+
+    @extend_schema(operation_id="conversations_reopen", request=None,
+                   responses={200: ConversationSerializer, 404: ERRORS[404]})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, id: str) -> Response:
+        return self._set_status(Conversation.Status.OPEN)
+
+    def _set_status(self, value: str) -> Response:
+        conversation = self.get_object()
+        services.conversation_set_status(company=self.company, conversation=conversation, status=value)
+        return Response(ConversationSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="conversations_messages", responses={200: MessageSerializer(many=True),
+                                                                     404: ERRORS[404]},
+                   parameters=[OpenApiParameter("cursor", str, description="From the previous page's `next`."),
+                               OpenApiParameter("limit", int, description="Up to 100; default 30.")],
+                   examples=[OpenApiExample("Page", value=[MESSAGE_EXAMPLE], response_only=True)])
+    @action(detail=True, methods=["get"], pagination_class=MessageCursor)
+    def messages(self, request: Request, id: str) -> Response:
+        conversation = self.get_object()
+        messages = (Message.objects.filter(company=self.company, conversation=conversation)
+                    .select_related("conversation", "quoted", "reaction_target"))
+        page = self.paginate_queryset(messages)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(operation_id="messages_retrieve", responses={200: MessageSerializer, 404: ERRORS[404]},
+                           examples=[OpenApiExample("Message", value=MESSAGE_EXAMPLE, response_only=True)]),
+)
+class MessageViewSet(_Resolving, TenantViewSet):
+    """Messages: send any kind (queued, then sent by a worker), read one, delete for everyone, retry."""
+
+    model = Message
+    serializer_class = MessageSerializer
+    lookup_value_converter = "uuid"
+
+    def required_scope(self, request: Request) -> str:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return ApiKey.Scope.READ
+        return ApiKey.Scope.MESSAGES
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("conversation__contact", "quoted", "reaction_target")
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(MessageSerializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="messages_create", request=MessageCreateSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     description="Repeat a request with the same key: the first message comes back "
+                                                 "(200) and nothing is sent twice.")],
+        responses={202: MessageSerializer, 200: MessageSerializer, 400: ERRORS[400], 403: ERRORS[403]},
+        examples=[
+            OpenApiExample("Text by session", request_only=True, value={
+                "conversation_id": CONVERSATION_EXAMPLE["id"], "text": "Seu pedido saiu para entrega.",
+                "agent_name": "Alice"}),
+            OpenApiExample("Image by number", request_only=True, value={
+                "instance_id": CONVERSATION_EXAMPLE["instance"], "number": "5511987654321", "kind": "image",
+                "media_url": "https://example.com/catalogo.jpg", "text": "Nosso catálogo"}),
+            OpenApiExample("List", request_only=True, value={
+                "conversation_id": CONVERSATION_EXAMPLE["id"], "kind": "interactive", "interactive": {
+                    "type": "list", "title": "Cardápio", "button_text": "Ver opções",
+                    "sections": [{"title": "Pizzas", "rows": [{"id": "p1", "title": "Calabresa"}]}]}}),
+            OpenApiExample("Queued", response_only=True, value={**MESSAGE_EXAMPLE, "status": "queued",
+                                                                 "gateway_message_id": None, "sent_at": None,
+                                                                 "delivered_at": None}),
+        ],
+        description="Stores the message `queued` and answers 202; a worker sends it (ticks move in "
+                    "GET /messages/{id}, the inbox and the webhooks).",
+    )
+    def create(self, request: Request) -> Response:
+        data = MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
+        label = fields["agent_name"] or request.auth.name
+        # One transaction: a session opened for a number is not left behind when the message is refused.
+        with transaction.atomic(), problems():
+            conversation = self._conversation(fields)
+            outgoing = self._outgoing(conversation, fields)
+            message, created = services.message_send(
+                company=self.company, conversation=conversation, outgoing=outgoing,
+                sender_type=Message.SenderType.API, sender_label=label, idempotency_key=key)
+        message = self.get_queryset().get(pk=message.pk)
+        return Response(MessageSerializer(message).data,
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    def _conversation(self, fields: dict) -> Conversation:
+        if fields.get("conversation_id"):
+            conversation = selectors.conversation_get(company=self.company, public_id=fields["conversation_id"])
+            if conversation is None:
+                raise exceptions.ValidationError({"conversation_id": [_("Unknown conversation.")]})
+            return conversation
+        instance = self._instance(fields["instance_id"])
+        contact = self._contact_by_number(instance, fields["number"])
+        with problems():
+            conversation, _created = services.conversation_start(company=self.company, instance=instance,
+                                                                 contact=contact)
+        return conversation
+
+    def _outgoing(self, conversation: Conversation, fields: dict) -> Outgoing:
+        location = fields.get("location") or {}
+        return Outgoing(
+            kind=fields["kind"], text=fields["text"], media_url=fields["media_url"],
+            media_base64=fields["media_base64"], mimetype=fields["mimetype"], filename=fields["filename"],
+            voice=fields["voice"], latitude=location.get("latitude"), longitude=location.get("longitude"),
+            location_name=location.get("name", ""), location_address=location.get("address", ""),
+            contacts=tuple(dict(card) for card in fields.get("contacts") or ()),
+            interactive=_plain(fields.get("interactive")),
+            quoted=self._message_in(conversation, fields.get("reply_to"), "reply_to"),
+            reaction_target=self._message_in(conversation, fields.get("reaction_to"), "reaction_to"),
+            emoji=fields["emoji"],
+        )
+
+    @extend_schema(operation_id="messages_delete", request=None,
+                   responses={200: MessageSerializer, 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422],
+                              503: ERRORS[503]},
+                   description="Delete for everyone on WhatsApp; the message stays here, marked deleted.")
+    def destroy(self, request: Request, id: str) -> Response:
+        message = self.get_object()
+        with problems():
+            services.message_delete_for_everyone(company=self.company, message=message)
+        return Response(MessageSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="messages_retry", request=None,
+                   responses={202: MessageSerializer, 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422]})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, id: str) -> Response:
+        message = self.get_object()
+        with problems():
+            services.message_retry(company=self.company, message=message)
+        return Response(MessageSerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _plain(value):
+    """Serializer output (ordered dicts, nested lists) as plain JSON values."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("messages", MessageViewSet, basename="message")

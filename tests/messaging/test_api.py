@@ -1,0 +1,177 @@
+"""REST API: conversations and messages, every route, its errors, and another company's ids."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from messaging.models import Conversation, Message
+from messaging.tasks import send_message
+from tenants.scoping import company_scope
+from tests.factories import make_api_key
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "5511955554444"
+
+
+def start(api, instance, number=CUSTOMER, **extra):
+    return api.post("/api/v1/conversations", {"instance_id": str(instance.public_id), "number": number, **extra},
+                    format="json")
+
+
+def rows(company, model) -> list:
+    with company_scope(company):
+        return list(model.objects.order_by("pk").values_list())
+
+
+def test_start_a_conversation_by_number_then_again(api_a, instance_a, company_a):
+    first = start(api_a, instance_a, priority="high")
+    assert first.status_code == 201, first.content
+    body = first.json()
+    assert (body["contact_identifier"], body["status"], body["priority"]) == (CUSTOMER, "open", "high")
+    again = start(api_a, instance_a)
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    by_contact = api_a.post("/api/v1/conversations", {"contact_id": body["contact"]}, format="json")
+    assert by_contact.status_code == 200 and by_contact.json()["id"] == body["id"]
+
+
+def test_start_errors_are_problems(api_a, instance_a, instance_b):
+    for payload in ({}, {"instance_id": str(instance_a.public_id), "number": "12"},
+                    {"instance_id": str(instance_b.public_id), "number": CUSTOMER},
+                    {"contact_id": "00000000-0000-4000-8000-000000000000"}):
+        response = api_a.post("/api/v1/conversations", payload, format="json")
+        assert response.status_code == 400, payload
+        assert response["Content-Type"] == "application/problem+json"
+
+
+def test_list_filters_retrieve_assign_close_reopen(api_a, instance_a, company_a, owner_a):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    start(api_a, instance_a, number="5511944443333")
+    listed = api_a.get("/api/v1/conversations")
+    assert listed.status_code == 200 and len(listed.json()["results"]) == 2
+    assert len(api_a.get("/api/v1/conversations", {"search": "944443333"}).json()["results"]) == 1
+    assert api_a.get(f"/api/v1/conversations/{conversation_id}").json()["id"] == conversation_id
+    assigned = api_a.post(f"/api/v1/conversations/{conversation_id}/assign",
+                          {"assignee": str(owner_a.public_id)}, format="json")
+    assert assigned.status_code == 200 and assigned.json()["assignee"]["id"] == str(owner_a.public_id)
+    assert len(api_a.get("/api/v1/conversations", {"assignee": "unassigned"}).json()["results"]) == 1
+    assert api_a.post(f"/api/v1/conversations/{conversation_id}/assign", {"assignee": None},
+                      format="json").json()["assignee"] is None
+    assert api_a.post(f"/api/v1/conversations/{conversation_id}/close").json()["status"] == "closed"
+    assert [row["id"] for row in api_a.get("/api/v1/conversations", {"status": "closed"}).json()["results"]] == [
+        conversation_id]
+    assert api_a.post(f"/api/v1/conversations/{conversation_id}/reopen").json()["status"] == "open"
+    assert api_a.get("/api/v1/conversations", {"status": "nope"}).status_code == 400
+
+
+def test_send_every_way_and_read_with_a_cursor(api_a, instance_a, company_a, simulator, hooks):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    with hooks.capture():
+        text = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "Olá",
+                                               "agent_name": "Alice"}, format="json")
+        by_number = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                                    "kind": "location",
+                                                    "location": {"latitude": -23.5, "longitude": -46.6}},
+                               format="json")
+        group = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id),
+                                                "number": "120363025246125486@g.us", "text": "grupo"}, format="json")
+        buttons = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "kind": "interactive",
+                                                  "interactive": {"type": "buttons", "title": "Ok?",
+                                                                  "buttons": [{"text": "Sim", "id": "y"}]}},
+                             format="json")
+    for response in (text, by_number, group, buttons):
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == "queued"
+    assert text.json()["sender_label"] == "Alice" and text.json()["conversation"] == conversation_id
+    assert by_number.json()["conversation"] == conversation_id
+    for response in (text, by_number, group, buttons):
+        with company_scope(company_a):
+            message = Message.objects.get(public_id=response.json()["id"])
+        assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert len(simulator.sent(instance_a.gateway_name)) == 4
+    sent = api_a.get(f"/api/v1/messages/{text.json()['id']}").json()
+    assert sent["status"] == "sent" and sent["gateway_message_id"]
+    page = api_a.get(f"/api/v1/conversations/{conversation_id}/messages", {"limit": 2}).json()
+    assert [row["kind"] for row in page["results"]] == ["interactive", "location"] and page["next"]
+    rest = APIClient(**api_a._credentials).get(page["next"]).json()
+    assert [row["kind"] for row in rest["results"]] == ["text"] and rest["next"] is None
+
+
+def test_idempotency_key_returns_the_same_message(api_a, instance_a, company_a, hooks):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    payload = {"conversation_id": conversation_id, "text": "só uma vez"}
+    with hooks.capture():
+        first = api_a.post("/api/v1/messages", payload, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+        again = api_a.post("/api/v1/messages", payload, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert len(rows(company_a, Message)) == 1
+
+
+def test_send_needs_the_messages_scope(company_a, instance_a, api_a):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_a, scopes=['read']).secret}")
+    response = client.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "x"}, format="json")
+    assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
+    assert client.get(f"/api/v1/conversations/{conversation_id}/messages").status_code == 200
+
+
+def test_invalid_messages_are_400(api_a, instance_a):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    for payload in ({"text": "no target"},
+                    {"conversation_id": conversation_id, "text": ""},
+                    {"conversation_id": conversation_id, "kind": "image"},
+                    {"conversation_id": conversation_id, "kind": "interactive", "interactive": {"type": "list",
+                                                                                               "title": "x"}},
+                    {"conversation_id": conversation_id, "kind": "reaction",
+                     "reaction_to": "00000000-0000-4000-8000-000000000000"}):
+        response = api_a.post("/api/v1/messages", payload, format="json")
+        assert response.status_code == 400, (payload, response.content)
+
+
+def test_delete_for_everyone_and_its_422(api_a, instance_a, company_a, simulator, hooks):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    with hooks.capture():
+        message_id = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "ops"},
+                                format="json").json()["id"]
+    refused = api_a.delete(f"/api/v1/messages/{message_id}")
+    assert refused.status_code == 422 and "not sent" in refused.json()["detail"]
+    with company_scope(company_a):
+        send_message.apply(args=[company_a.pk, Message.objects.get(public_id=message_id).pk])
+    with hooks.capture(execute=True):
+        deleted = api_a.delete(f"/api/v1/messages/{message_id}")
+    assert deleted.status_code == 200 and deleted.json()["is_deleted"] is True and deleted.json()["text"] == "ops"
+    assert api_a.post(f"/api/v1/messages/{message_id}/retry").status_code == 422
+
+
+def test_another_companys_ids_are_404_and_change_nothing(api_a, api_b, instance_a, company_a, company_b,
+                                                         instance_b, hooks):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    with hooks.capture():
+        message_id = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "mine"},
+                                format="json").json()["id"]
+    before = (rows(company_a, Conversation), rows(company_a, Message))
+    for method, path in (("get", f"/api/v1/conversations/{conversation_id}"),
+                         ("get", f"/api/v1/conversations/{conversation_id}/messages"),
+                         ("post", f"/api/v1/conversations/{conversation_id}/assign"),
+                         ("post", f"/api/v1/conversations/{conversation_id}/close"),
+                         ("post", f"/api/v1/conversations/{conversation_id}/reopen"),
+                         ("get", f"/api/v1/messages/{message_id}"),
+                         ("delete", f"/api/v1/messages/{message_id}"),
+                         ("post", f"/api/v1/messages/{message_id}/retry")):
+        data = {"assignee": None} if method != "get" else None
+        response = getattr(api_b, method)(path, data, format="json")
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert response["Content-Type"] == "application/problem+json"
+    with hooks.capture() as callbacks:
+        foreign = api_b.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "intrusion"},
+                             format="json")
+        foreign_quote = api_b.post("/api/v1/messages", {"instance_id": str(instance_b.public_id),
+                                                        "number": CUSTOMER, "text": "x", "reply_to": message_id},
+                                   format="json")
+    assert foreign.status_code == 400 and foreign_quote.status_code == 400 and callbacks == []
+    assert conversation_id not in [row["id"] for row in api_b.get("/api/v1/conversations").json()["results"]]
+    assert (rows(company_a, Conversation), rows(company_a, Message)) == before
+    assert rows(company_b, Message) == []
