@@ -232,3 +232,19 @@ def test_the_gateway_echo_of_our_send_is_not_a_second_message(company_a, instanc
     with company_scope(company_a):
         assert Message.objects.count() == 1
     assert reload(company_a, message).status == "delivered"
+
+
+def test_ticks_move_live_and_only_forward(company_a, instance_a, conversation_a, simulator, hooks, listener):
+    from tenants import realtime
+
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="tick"))
+    send_message.apply(args=[company_a.pk, message.pk])
+    gateway_id = reload(company_a, message).gateway_message_id
+    listener.join(company_a, realtime.topic_for("conversation", conversation_a.public_id))
+    simulator.set_status(instance_a.gateway_name, gateway_id, "READ", "DELIVERY_ACK")
+    hooks.deliver(instance_a)
+    assert reload(company_a, message).status == "read"
+    pushed = listener.drain()
+    assert len(pushed) == 1  # the late DELIVERY_ACK moved nothing, so nothing was pushed
+    assert f'id="message-{message.public_id.hex}"' in pushed[0] and 'hx-swap-oob="true"' in pushed[0]
+    assert 'data-testid="ticks" data-status="read"' in pushed[0]
