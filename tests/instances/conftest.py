@@ -72,7 +72,7 @@ class Listener:
 
 @pytest.fixture
 def listener(settings) -> Listener:
-    # The in-memory layer (STYLE rule 35's test default): the shared Redis test database is flushed by
-    # other xdist workers' cache.clear(), which would drop this channel's group memberships mid-test.
+    # The in-memory layer (STYLE rule 35's test default): what is asserted is the fragment and its group,
+    # not Redis; the browser test covers the Redis layer end to end.
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return Listener()

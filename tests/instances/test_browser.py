@@ -30,11 +30,6 @@ from tests.factories import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-# A Redis database of its own: the other xdist workers flush the shared test database between tests, which
-# would drop this stack's queued tasks and socket groups mid-flow.
-STACK_REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
 def _start(command: list[str], env: dict[str, str], log_path) -> subprocess.Popen:
     with log_path.open("w") as log:
         return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -52,15 +47,13 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def hooked_app_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """uvicorn and a Celery worker on the test database; PUBLIC_URL is uvicorn, so the simulator's webhooks
-    reach it, and its tasks (connect, inbound events) run in the worker."""
-    import redis
-
-    redis.Redis.from_url(STACK_REDIS_URL).flushdb()
+    reach it, and its tasks (connect, inbound events) run in the worker. Both inherit PYTEST_XDIST_WORKER
+    (and RECADO_TEST_REDIS_BASE), so tests/settings.py gives them this worker's own Redis database."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     logs = tmp_path_factory.mktemp("instances-stack")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url(),
-           "REDIS_URL": STACK_REDIS_URL, "PUBLIC_URL": url}
+           "PUBLIC_URL": url}
     server = _start([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                      "--port", str(port), "--log-level", "warning"], env, logs / "uvicorn.log")
     worker = _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,polling",
