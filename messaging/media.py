@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 from django.core.files.base import ContentFile
@@ -18,6 +19,8 @@ from tenants.models import Company
 logger = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 MAX_BYTES = 64 * 1024 * 1024
+# WhatsApp's own CDN serves media encrypted with a key only the phone session holds: nothing to copy.
+ENCRYPTED_HOSTS = {"mmg.whatsapp.net", "media.whatsapp.net"}
 
 
 def _fetch(url: str) -> tuple[bytes, str]:
@@ -35,6 +38,11 @@ def _fetch(url: str) -> tuple[bytes, str]:
 def message_download_media(*, company: Company, message: Message) -> bool:
     """Copy the message's media into default storage; on failure keep the URL and say why in `media_note`."""
     if message.media_file or not message.media_url:
+        return False
+    if urlsplit(message.media_url).hostname in ENCRYPTED_HOSTS or message.media_url.split("?")[0].endswith(".enc"):
+        note = _("The gateway sent only WhatsApp's encrypted link; turn on base64 or S3 media on the gateway to "
+                 "keep received files.")
+        Message.objects.filter(company=company, pk=message.pk).update(media_note=note[:300])
         return False
     try:
         data, content_type = _fetch(message.media_url)

@@ -247,3 +247,14 @@ def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, 
     assert listener.drain() == []
     with company_scope(company_b):
         assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
+def test_an_encrypted_whatsapp_link_is_not_downloaded(company_a, instance_a, simulator, hooks):
+    from messaging.tasks import download_media
+
+    inbound(simulator, instance_a, kind="image", media_url="https://mmg.whatsapp.net/v/t62/abc.enc?oh=1")
+    hooks.deliver(instance_a)
+    [message] = messages(company_a)
+    assert download_media.apply(args=[company_a.pk, message.pk]).get() is False
+    [message] = messages(company_a)
+    assert not message.media_file and "encrypted" in message.media_note
