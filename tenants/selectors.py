@@ -52,11 +52,12 @@ def api_key_get(*, company: Company, public_id) -> ApiKey | None:
 
 
 def company_list_with_counts() -> QuerySet[Company]:
-    """Operator dashboard: every company with its member and active API key counts, in one query."""
+    """Operator dashboard: every company with its member, active API key and instance counts, in one query."""
     # Company is global; the counts join tenant tables through their company FK (no manager involved).
     return Company.objects.annotate(
         member_count=Count("tenants_membership", distinct=True),
         api_key_count=Count("tenants_apikey", filter=Q(tenants_apikey__revoked_at=None), distinct=True),
+        instance_count=Count("instances_instance", distinct=True),
     ).order_by("name")
 
 
