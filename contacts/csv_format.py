@@ -39,6 +39,9 @@ _ALIASES = {
 }
 EXPORT_COLUMNS = ["identifier", "name", "custom_name", "type", "channel", "tags", "is_ignored", "bot_paused",
                   "platform", "photo_url", "extra_identifiers", "created_at"]
+# Spreadsheet programs run a cell that starts with one of these as a formula ("CSV injection"); WhatsApp
+# names are chosen by strangers, so such cells are written with a leading apostrophe and read back without it.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE_WORDS = {"yes", "y", "true", "1", "sim", "s", "x"}
 FALSE_WORDS = {"no", "n", "false", "0", "não", "nao"}
 TAG_SEPARATORS = (";", "|")
@@ -62,7 +65,15 @@ def sniff_delimiter(text: str) -> str:
 def read_rows(text: str, delimiter: str) -> Iterator[list[str]]:
     for row in csv.reader(io.StringIO(text), delimiter=delimiter):
         if any(cell.strip() for cell in row):
-            yield [cell.strip() for cell in row]
+            yield [_unescape(cell.strip()) for cell in row]
+
+
+def _escape(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _unescape(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value
 
 
 def guess_mapping(header: list[str]) -> dict[str, str]:
@@ -104,7 +115,7 @@ def export_lines(contacts: Iterable[Contact]) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: spreadsheet programs then read UTF-8 right
     for contact in contacts:
-        yield writer.writerow([
+        yield writer.writerow(_escape(str(cell)) for cell in [
             contact.identifier, contact.name, contact.custom_name, contact.type, contact.instance.name,
             "; ".join(tag.name for tag in contact.tags.all()),
             "yes" if contact.is_ignored else "no", "yes" if contact.bot_paused else "no",
@@ -119,4 +130,4 @@ def rejected_lines(header: list[str], rejected: list[dict]) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow(["line", "reason", *header])
     for item in rejected:
-        yield writer.writerow([item["line"], item["reason"], *item["values"]])
+        yield writer.writerow([item["line"], item["reason"], *map(_escape, item["values"])])

@@ -167,7 +167,8 @@ def test_export_streams_the_filtered_list_and_round_trips(client_a, agent_client
     make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana, \"the\" boss",
                  custom_name="Ana", tags=[vip, late], is_ignored=True, platform="sales-bot",
                  extra_identifiers=["99887766554433@lid"])
-    make_contact(company=company_a, instance=instance_a, identifier="5521999998888", name="Bia", bot_paused=True)
+    make_contact(company=company_a, instance=instance_a, identifier="5521999998888", name="=HYPERLINK(\"x\")",
+                 custom_name="-Bia", bot_paused=True)
     make_contact(company=company_a, instance=instance_a, identifier="120363025246125888@g.us", name="Equipe",
                  tags=[late])
     export = f"/c/{company_a.slug}/contacts/export.csv"
@@ -181,6 +182,8 @@ def test_export_streams_the_filtered_list_and_round_trips(client_a, agent_client
     ana = next(row for row in rows if row["identifier"] == "5511987654321")
     assert ana["name"] == 'Ana, "the" boss' and ana["tags"] == "Late; VIP" and ana["is_ignored"] == "yes"
     assert ana["extra_identifiers"] == "551187654321 99887766554433@lid"
+    bia = next(row for row in rows if row["identifier"] == "5521999998888")
+    assert (bia["name"], bia["custom_name"]) == ("'=HYPERLINK(\"x\")", "'-Bia")  # no formula for spreadsheets
     filtered = b"".join(client_a.get(export, {"tag": str(vip.public_id)}).streaming_content).decode()
     assert filtered.count("\n") == 2
 
