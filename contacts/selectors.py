@@ -56,7 +56,7 @@ def contact_list(*, company: Company, filters: ContactFilters | None = None) -> 
     filters = filters or ContactFilters()
     contacts = Contact.objects.filter(company=company)
     if filters.search:
-        contacts = contacts.filter(_search(filters.search))
+        contacts = contacts.filter(_search(company, filters.search))
     if filters.name:
         contacts = contacts.filter(Q(name__icontains=filters.name) | Q(custom_name__icontains=filters.name))
     if filters.identifier:
@@ -76,7 +76,8 @@ def contact_list(*, company: Company, filters: ContactFilters | None = None) -> 
     return _ordered(contacts, filters).select_related("instance").prefetch_related(_tags_prefetch(company))
 
 
-def _search(text: str) -> Q:
+def _search(company: Company, text: str) -> Q:
+    """Name or custom name; digits of the number; a full number in any form (or a LID, a group id)."""
     text = text.strip()
     query = Q(name__icontains=text) | Q(custom_name__icontains=text)
     digits = re.sub(r"\D", "", text)
@@ -84,6 +85,8 @@ def _search(text: str) -> Q:
         query |= Q(identifier__contains=digits)
     elif "@" in text:
         query |= Q(identifier__icontains=text)
+    if len(digits) >= 8:
+        query |= _identifier_match(company, text)
     return query
 
 

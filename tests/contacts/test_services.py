@@ -122,6 +122,8 @@ def test_contact_list_search_filters_and_ordering(scope_a, instance_a):
     assert names(search="beat") == ["Beatriz"]
     assert names(search="(21) 99999") == ["Beatriz"]
     assert names(search="98765") == ["Ana"]
+    assert names(search="+55 11 8765-4321") == ["Ana"]  # the old 8-digit form finds her too
+    assert names(search="120363025246125888@g.us") == ["Equipe"]
     assert names(instance=instance_a) == ["Equipe", "Ana"]
     assert names(type="group") == ["Equipe"]
     assert names(tags=[vip]) == ["Ana"]
