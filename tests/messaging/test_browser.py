@@ -1,0 +1,130 @@
+"""The inbox in a real browser: a customer writes, the agent sees it live, answers with text and an image, and the
+ticks turn delivered then read, all without a reload.
+
+The whole chain runs for real: uvicorn (HTTP + WebSocket) in a subprocess on the test database, the simulator
+posting its webhooks to that uvicorn, a Celery worker subprocess running the inbound-event and send tasks,
+Redis as broker and channel layer, chromium as the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from instances import services as instance_services
+from tenants.scoping import company_scope
+from tests.browser.conftest import (  # noqa: F401
+    BASE_DIR,
+    _free_port,
+    _orm_beside_playwright,
+    _test_database_url,
+    browser,
+    browser_context,
+)
+from tests.factories import PASSWORD
+from tests.instances.test_browser import _start, _stop
+from tests.simulator.fixtures import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CUSTOMER = "5511955554444"
+
+
+@pytest.fixture(scope="module")
+def stack_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """uvicorn and a worker (inbound events on `default`, sends on `messaging`) on the test database."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("messaging-stack")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url(),
+           "PUBLIC_URL": url, "MEDIA_ROOT": str(logs / "media")}
+    server = _start([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                     "--port", str(port), "--log-level", "warning"], env, logs / "uvicorn.log")
+    worker = _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,messaging",
+                     "--pool", "solo", "-l", "warning"], env, logs / "worker.log")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None and worker.poll() is None, (logs / "uvicorn.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (logs / "uvicorn.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        _stop(server)
+        _stop(worker)
+
+
+def log_in(page, url: str, login: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
+
+
+def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings, tmp_path,  # noqa: F811
+):
+    settings.PUBLIC_URL = stack_url  # the instance's webhook points at the uvicorn above
+    with company_scope(company_a):
+        instance = instance_services.instance_create(company=company_a, name="sales")
+        instance_services.instance_connect(company=company_a, instance=instance)
+    simulator.scan(instance.gateway_name, number="5511977776666", profile_name="Alpha Foods")
+
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_function("() => document.querySelector('[data-live-topic=inbox]') !== null")
+    time.sleep(0.5)  # the socket subscribes once it is open
+
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Oi, tudo bem?"})
+    row = page.locator("[data-testid=conversation-row]", has_text="Maria")
+    row.wait_for(timeout=15_000)
+    assert row.locator("[data-testid=unread-badge]").inner_text() == "1"
+    assert "Oi, tudo bem?" in row.inner_text()
+    assert page.evaluate("window.__sameDocument") is True
+
+    row.click()
+    page.wait_for_url(re.compile(r"/inbox/[0-9a-f-]{36}/$"))
+    page.locator("[data-testid=message]", has_text="Oi, tudo bem?").wait_for()
+    page.evaluate("window.__sameDocument = true")
+    time.sleep(0.5)
+    page.fill("[data-testid=composer-text]", "Olá Maria! Segue a foto.")
+    page.press("[data-testid=composer-text]", "Enter")
+    # The answer replaces the composer with an empty one (and focuses it): only then attach the image.
+    page.wait_for_function("() => document.querySelector('[data-testid=composer-text]').value === ''")
+    image = tmp_path / "produto.png"
+    image.write_bytes(httpx.get(f"{simulator.base_url}/_sim/media/sample.png").content)
+    page.locator("[data-testid=composer-file]").wait_for()
+    page.set_input_files("[data-testid=composer-file]", str(image))
+    page.fill("[data-testid=composer-text]", "o produto")
+    page.click("[data-testid=send]")
+
+    def both_sent():
+        entries = simulator.sent(instance.gateway_name)
+        return entries if len(entries) >= 2 else None
+
+    sent = wait_until(both_sent, timeout=20, interval=0.5)
+    assert [entry["message_type"] for entry in sent] == ["conversation", "imageMessage"]
+    assert sent[0]["message"]["conversation"] == "Olá Maria! Segue a foto."
+    text_bubble = page.locator("[data-testid=message][data-direction=out]", has_text="Olá Maria")
+    text_bubble.locator("[data-testid=ticks][data-status=sent]").wait_for(timeout=15_000)
+    page.locator("[data-testid=message][data-kind=image]").wait_for(timeout=15_000)
+
+    simulator.set_status(instance.gateway_name, sent[0]["id"], "DELIVERY_ACK")
+    text_bubble.locator("[data-testid=ticks][data-status=delivered]").wait_for(timeout=15_000)
+    simulator.set_status(instance.gateway_name, sent[0]["id"], "READ")
+    text_bubble.locator("[data-testid=ticks][data-status=read]").wait_for(timeout=15_000)
+    assert page.locator("[data-testid=message]", has_text="Olá Maria").count() == 1
+    assert page.evaluate("window.__sameDocument") is True
