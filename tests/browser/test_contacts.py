@@ -72,6 +72,12 @@ def test_tag_in_bulk_filter_and_import(app_url, browser_context, company_a, owne
     assert names == ["Ana", "Bia"]
     page.screenshot(path="/tmp/recado-contacts-list.png", full_page=True)
 
+    # The export link carries the filter; under ASGI the CSV streams from an async iterator.
+    export = page.request.get(app_url + page.get_by_test_id("export-link").get_attribute("href"))
+    assert export.ok and export.headers["content-type"].startswith("text/csv")
+    lines = export.text().lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("identifier,name") and sorted(line.split(",")[1] for line in lines[1:]) == ["Ana", "Bia"]
+
     # Import a small CSV: preview with the guessed mapping, then the background job to 100%.
     csv_file = tmp_path / "customers.csv"
     csv_file.write_text("phone,name,tags\n5511955554444,Dora,VIP\n5511966665555,Edu,\nnot-a-number,Bad,\n")
