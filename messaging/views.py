@@ -62,7 +62,7 @@ def _thread_context(request: CompanyRequest, conversation: Conversation, cursor:
     newest_first, older_cursor = selectors.keyset_page(
         selectors.message_list(company=company, conversation=conversation), field="created_at", cursor=cursor)
     return {
-        "company": company, "conversation": conversation, "messages": newest_first[::-1],
+        "company": company, "conversation": conversation, "thread_messages": newest_first[::-1],
         "older_cursor": older_cursor, "members": selectors.member_list(company=company),
         "contact_tags": list(conversation.contact.tags.all()), "all_tags": contact_selectors.tag_list(company=company),
     }

@@ -272,3 +272,11 @@ def test_send_task_for_another_company_does_nothing(company_a, company_b, instan
     assert send_message.apply(args=[company_b.pk, message.pk]).get() == "skipped"
     assert Message.all_companies.get(pk=message.pk).status == "queued"
     assert simulator.sent(instance_a.gateway_name) == []
+
+
+def test_thread_messages_are_not_shown_as_notifications(client_a, company_a, instance_a):
+    """The thread's context name must not shadow the messages framework that base.html renders as alerts."""
+    conversation = make_conversation(company_a, instance_a)
+    add_message(company_a, conversation, text="only in the thread")
+    content = client_a.get(page(company_a, conversation)).content.decode()
+    assert "alert-dismissible" not in content and content.count('data-testid="message-text"') == 1
