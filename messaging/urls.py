@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("<uuid:conversation_id>/", views.conversation_detail, name="conversation"),
     path("<uuid:conversation_id>/send/", views.message_create, name="send"),
+    path("<uuid:conversation_id>/read/", views.conversation_read, name="read"),
     path("<uuid:conversation_id>/assign/", views.conversation_assign, name="assign"),
     path("<uuid:conversation_id>/status/", views.conversation_status, name="status"),
     path("<uuid:conversation_id>/priority/", views.conversation_priority, name="priority"),

@@ -110,6 +110,15 @@ def conversation_detail(request: CompanyRequest, conversation_id) -> HttpRespons
 
 @company_member()
 @require_POST
+def conversation_read(request: CompanyRequest, conversation_id) -> HttpResponse:
+    """The agent is looking at the thread while a message arrives: it is read, the badge goes."""
+    conversation = _conversation_or_404(request, conversation_id)
+    services.conversation_mark_read(company=request.company, conversation=conversation)
+    return HttpResponse(status=204)
+
+
+@company_member()
+@require_POST
 def message_create(request: CompanyRequest, conversation_id) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     form = ComposerForm(request.POST, request.FILES, conversation=conversation, company=request.company)

@@ -50,6 +50,19 @@
     markCurrent();
     if (text.indexOf('id="inbox-signal"') !== -1) refreshList();
     if (document.body.dataset.stick === "1") scrollToBottom();
+    // A customer's message landed in the thread being read: it is read, so the unread badge goes.
+    var box = thread();
+    if (box && document.visibilityState === "visible" && text.indexOf('beforeend:#thread-messages-list') !== -1 &&
+        text.indexOf('data-direction="in"') !== -1) {
+      htmx.ajax("POST", box.dataset.readUrl, { swap: "none" });
+    }
+  });
+
+  // The periodic re-fetch of the thread would throw away older pages someone is reading: skip it then
+  // (it runs again once they are back at the newest messages).
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id === "thread-messages" && !nearBottom()) event.preventDefault();
   });
 
   document.body.addEventListener("htmx:afterSwap", function (event) {

@@ -280,3 +280,12 @@ def test_thread_messages_are_not_shown_as_notifications(client_a, company_a, ins
     add_message(company_a, conversation, text="only in the thread")
     content = client_a.get(page(company_a, conversation)).content.decode()
     assert "alert-dismissible" not in content and content.count('data-testid="message-text"') == 1
+
+
+def test_reading_a_live_message_clears_the_badge(client_a, client_b, company_a, instance_a):
+    conversation = make_conversation(company_a, instance_a)
+    Conversation.all_companies.filter(pk=conversation.pk).update(unread_count=2)
+    assert client_b.post(f"{page(company_a, conversation)}read/").status_code == 404
+    assert Conversation.all_companies.get(pk=conversation.pk).unread_count == 2
+    assert client_a.post(f"{page(company_a, conversation)}read/").status_code == 204
+    assert Conversation.all_companies.get(pk=conversation.pk).unread_count == 0
