@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -371,6 +372,7 @@ def _record_sent(company: Company, message: Message, result: SendResult) -> None
             _absorb_echo(company, message, result.message_id)
             Message.objects.filter(company=company, pk=message.pk).update(**fields)
         events.message_changed(company=company, message=message)
+    _apply_early_status(company, message, result.message_id)
 
 
 def _absorb_echo(company: Company, message: Message, gateway_message_id: str) -> None:
@@ -496,8 +498,11 @@ def message_mark_deleted(*, company: Company, message: Message) -> Message:
     return message
 
 
-def message_apply_status(*, company: Company, instance: Instance, gateway_message_id: str, status: str) -> bool:
-    """Move a message's status forward only (a late or repeated tick changes nothing); True when it moved."""
+def message_apply_status(*, company: Company, instance: Instance, gateway_message_id: str, status: str,
+                         remember_unknown: bool = True) -> bool:
+    """Move a message's status forward only (a late or repeated tick changes nothing); True when it moved.
+
+    A tick for an id we do not know yet is remembered for a while (see `_remember_early_status`)."""
     rank = STATUS_RANK[status]
     fields: dict[str, Any] = {"status": status, "status_rank": rank}
     if column := STATUS_TIMESTAMP.get(status):
@@ -511,6 +516,41 @@ def message_apply_status(*, company: Company, instance: Instance, gateway_messag
             rows = rows.filter(status_rank__lt=STATUS_RANK[MessageStatus.SENT])
         message = rows.first()
         if message is None or not rows.filter(pk=message.pk).update(**fields):
+            if message is None and status in EARLY_STATUSES and remember_unknown:
+                return _remember_early_status(company, instance, gateway_message_id, status)
             return False
         events.message_changed(company=company, message=message)
     return True
+
+
+# A tick can reach us before the send task has stored the gateway id (the gateway posts it while our
+# request is still waiting for its answer). It is kept for a while and applied when the id is stored.
+EARLY_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED)
+EARLY_STATUS_TTL = 600
+
+
+def _early_status_key(instance: Instance | int, gateway_message_id: str) -> str:
+    instance_id = instance if isinstance(instance, int) else instance.pk
+    return f"messaging:early-status:{instance_id}:{gateway_message_id}"
+
+
+def _remember_early_status(company: Company, instance: Instance, gateway_message_id: str, status: str) -> bool:
+    known_id = Message.objects.filter(company=company, instance=instance, gateway_message_id=gateway_message_id)
+    if known_id.exists():
+        return False  # known, only not behind this status: nothing to remember
+    key = _early_status_key(instance, gateway_message_id)
+    known = cache.get(key)
+    if known is None or STATUS_RANK[known] < STATUS_RANK[status]:
+        cache.set(key, str(status), EARLY_STATUS_TTL)
+    # The send task may have stored the id between our look and the note: look once more.
+    if known_id.exists():
+        return message_apply_status(company=company, instance=instance, gateway_message_id=gateway_message_id,
+                                    status=status, remember_unknown=False)
+    return False
+
+
+def _apply_early_status(company: Company, message: Message, gateway_message_id: str) -> None:
+    status = cache.get(_early_status_key(message.instance_id, gateway_message_id))
+    if status:
+        message_apply_status(company=company, instance=message.instance, gateway_message_id=gateway_message_id,
+                             status=status, remember_unknown=False)

@@ -248,3 +248,19 @@ def test_ticks_move_live_and_only_forward(company_a, instance_a, conversation_a,
     assert len(pushed) == 1  # the late DELIVERY_ACK moved nothing, so nothing was pushed
     assert f'id="message-{message.public_id.hex}"' in pushed[0] and 'hx-swap-oob="true"' in pushed[0]
     assert 'data-testid="ticks" data-status="read"' in pushed[0]
+
+
+def test_a_tick_before_the_send_recorded_its_id_is_applied_afterwards(company_a, instance_a, conversation_a, hooks):
+    from instances.gateways import SendResult
+
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="fast gateway"))
+    with company_scope(company_a), hooks.capture(execute=True):
+        # The gateway posted READ while our send request was still waiting for its answer.
+        assert services.message_apply_status(company=company_a, instance=instance_a,
+                                             gateway_message_id="3EB0EARLYTICK", status="read") is False
+        Message.objects.filter(pk=message.pk).update(status="sending")
+        services._record_sent(company_a, reload(company_a, message), SendResult(
+            message_id="3EB0EARLYTICK", remote_jid=f"{CUSTOMER}@s.whatsapp.net", from_me=True, status="PENDING",
+            timestamp=None, message_type="conversation"))
+    message = reload(company_a, message)
+    assert (message.status, message.gateway_message_id) == ("read", "3EB0EARLYTICK") and message.read_at
