@@ -17,7 +17,7 @@ from config.asgi import application
 from contacts import services as contact_services
 from messaging import services
 from messaging.models import Conversation, Message
-from messaging.tasks import send_message
+from messaging.tasks import download_media, send_message
 from tenants.scoping import company_scope
 
 pytestmark = pytest.mark.django_db
@@ -263,7 +263,7 @@ async def test_conversation_topic_resolves_only_inside_the_company(owner_a, owne
         "error": "not_found"}
 
 
-def test_send_task_for_another_company_does_nothing(company_a, company_b, instance_a, simulator,
+def test_tasks_for_another_company_do_nothing(company_a, company_b, instance_a, simulator,
                                                     django_capture_on_commit_callbacks):
     conversation = make_conversation(company_a, instance_a)
     with company_scope(company_a), django_capture_on_commit_callbacks():
@@ -272,6 +272,9 @@ def test_send_task_for_another_company_does_nothing(company_a, company_b, instan
     assert send_message.apply(args=[company_b.pk, message.pk]).get() == "skipped"
     assert Message.all_companies.get(pk=message.pk).status == "queued"
     assert simulator.sent(instance_a.gateway_name) == []
+    image = add_message(company_a, conversation, kind="image", media_url=f"{simulator.base_url}/_sim/media/sample.png")
+    assert download_media.apply(args=[company_b.pk, image.pk]).get() is False
+    assert not Message.all_companies.get(pk=image.pk).media_file
 
 
 def test_thread_messages_are_not_shown_as_notifications(client_a, company_a, instance_a):
