@@ -217,12 +217,16 @@ def _link(company: Company, instance: Instance, message: Message) -> None:
         if target is not None:
             message.reaction_target = target
             Message.objects.filter(company=company, pk=message.pk).update(reaction_target=target)
-        # One reaction per person per message: the newest replaces the older (an empty one removes it).
-        Message.objects.filter(
+        # One reaction per person per message: the newest wins (an empty one removes it), whatever order they
+        # arrive in. Superseded rows stay (marked deleted) so a replay of them is still recognised.
+        same_sender = Message.objects.filter(
             company=company, instance=instance, kind=Message.Kind.REACTION,
             reaction_target_gateway_id=message.reaction_target_gateway_id, direction=message.direction,
-            participant_jid=message.participant_jid, created_at__lte=message.created_at,
-        ).exclude(pk=message.pk).delete()
+            participant_jid=message.participant_jid,
+        ).exclude(pk=message.pk)
+        same_sender.filter(created_at__lte=message.created_at).update(is_deleted=True)
+        if same_sender.filter(created_at__gt=message.created_at).exists():
+            Message.objects.filter(company=company, pk=message.pk).update(is_deleted=True)
     if message.quoted_gateway_id:
         quoted = _by_gateway_id(company, instance, message.quoted_gateway_id)
         if quoted is not None:

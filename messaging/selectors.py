@@ -81,14 +81,15 @@ def conversation_for_contact(*, company: Company, contact_id: int) -> Conversati
 
 
 def _with_reactions(company: Company, messages: QuerySet[Message]) -> QuerySet[Message]:
-    reactions = Message.objects.filter(company=company, kind=Message.Kind.REACTION).exclude(emoji="").order_by("pk")
+    reactions = (Message.objects.filter(company=company, kind=Message.Kind.REACTION, is_deleted=False)
+                 .exclude(emoji="").order_by("pk"))
     return messages.select_related("quoted").prefetch_related(Prefetch("reactions", queryset=reactions))
 
 
 def message_list(*, company: Company, conversation: Conversation) -> QuerySet[Message]:
     """A thread, newest first: reactions are shown on their target, unless the target never arrived."""
     messages = Message.objects.filter(company=company, conversation=conversation).filter(
-        ~Q(kind=Message.Kind.REACTION) | Q(reaction_target__isnull=True)
+        ~Q(kind=Message.Kind.REACTION) | Q(reaction_target__isnull=True, is_deleted=False)
     )
     return _with_reactions(company, messages).order_by("-created_at", "-id")
 

@@ -258,3 +258,21 @@ def test_an_encrypted_whatsapp_link_is_not_downloaded(company_a, instance_a, sim
     assert download_media.apply(args=[company_a.pk, message.pk]).get() is False
     [message] = messages(company_a)
     assert not message.media_file and "encrypted" in message.media_note
+
+
+def test_the_newest_reaction_of_a_person_wins_whatever_the_arrival_order(company_a, instance_a, simulator, hooks,
+                                                                         client_a):
+    inbound(simulator, instance_a, text="target", id="3ATARGETREACT01")
+    inbound(simulator, instance_a, kind="reaction", reaction={"message_id": "3ATARGETREACT01", "emoji": "👍"},
+            timestamp=1_900_000_000)
+    inbound(simulator, instance_a, kind="reaction", reaction={"message_id": "3ATARGETREACT01", "emoji": "😂"},
+            timestamp=1_900_000_060)
+    target, older, newer = hooks.new_bodies(instance_a)
+    hooks.deliver(instance_a, [target, newer, older, newer, older])
+    with company_scope(company_a):
+        visible = list(Message.objects.filter(kind="reaction", is_deleted=False).values_list("emoji", flat=True))
+        assert Message.objects.filter(kind="reaction").count() == 2
+    assert visible == ["😂"]
+    conversation = conversation_of(company_a)
+    content = client_a.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").content.decode()
+    assert 'class="reaction">😂' in content and 'class="reaction">👍' not in content
