@@ -257,6 +257,11 @@ def message_send(
         with transaction.atomic():
             if media is not None:
                 message.media_file.save(media.name, media, save=False)
+            if message.kind == Kind.REACTION:
+                # Our newest reaction on a message replaces our earlier one, as on the phone.
+                Message.objects.filter(company=company, reaction_target=outgoing.reaction_target,
+                                       kind=Kind.REACTION, direction=Message.Direction.OUT).update(is_deleted=True)
+                message.reaction_target_gateway_id = outgoing.reaction_target.gateway_message_id or ""
             message.save()
             conversation_touch(company=company, conversation=conversation, message=message)
             _enqueue(company, message)

@@ -264,3 +264,12 @@ def test_a_tick_before_the_send_recorded_its_id_is_applied_afterwards(company_a,
             timestamp=None, message_type="conversation"))
     message = reload(company_a, message)
     assert (message.status, message.gateway_message_id) == ("read", "3EB0EARLYTICK") and message.read_at
+
+
+def test_our_newest_reaction_replaces_the_earlier_one(company_a, conversation_a, hooks):
+    target = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="alvo"))
+    queue(company_a, conversation_a, hooks, Outgoing(kind="reaction", reaction_target=target, emoji="👍"))
+    queue(company_a, conversation_a, hooks, Outgoing(kind="reaction", reaction_target=target, emoji="❤"))
+    with company_scope(company_a):
+        visible = Message.objects.filter(kind="reaction", is_deleted=False).values_list("emoji", flat=True)
+        assert list(visible) == ["❤"]
