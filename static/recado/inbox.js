@@ -65,6 +65,14 @@
     if (elt && elt.id === "thread-messages" && !nearBottom()) event.preventDefault();
   });
 
+  // 422 answers carry the form (or bubble) with its error message: show them instead of dropping them.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422 && event.detail.serverResponse) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (target && target.id === "thread-messages") scrollToBottom();

@@ -127,4 +127,7 @@ def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     simulator.set_status(instance.gateway_name, sent[0]["id"], "READ")
     text_bubble.locator("[data-testid=ticks][data-status=read]").wait_for(timeout=15_000)
     assert page.locator("[data-testid=message]", has_text="Olá Maria").count() == 1
+    # Sending nothing: the 422 answer's error is shown in the composer.
+    page.click("[data-testid=send]")
+    page.locator("#composer [role=alert]").wait_for(timeout=10_000)
     assert page.evaluate("window.__sameDocument") is True
