@@ -43,7 +43,8 @@ redis: $(STAMP)
 
 run: redis seed
 	@$(PY) -m config.banner
-	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
+	@# Webhooks may reach receivers on this machine in development (production refuses private addresses).
+	@WEBHOOKS_ALLOW_PRIVATE_NETWORKS=$${WEBHOOKS_ALLOW_PRIVATE_NETWORKS:-true} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
 
 browser-deps:
 	@test -x $(CHROMIUM) || { \

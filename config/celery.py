@@ -21,4 +21,9 @@ app.conf.beat_schedule = {
         "schedule": 5.0,
         "options": {"queue": "polling", "expires": 5},
     },
+    "integrations.retry_due_deliveries": {
+        "task": "integrations.retry_due_deliveries",
+        "schedule": 30.0,
+        "options": {"queue": "webhooks", "expires": 30},
+    },
 }

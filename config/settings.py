@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "instances",
     "contacts",
     "messaging",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,9 @@ EVOLUTION_URL = env_str("EVOLUTION_URL", "http://127.0.0.1:8081")
 EVOLUTION_API_KEY = env_secret("EVOLUTION_API_KEY", "recado-simulator-global-key")
 # Messages per minute one instance (WhatsApp number) may send, shared by every worker; bursts of ~5 s.
 MESSAGING_SEND_RATE_PER_MINUTE = env_int("MESSAGING_SEND_RATE_PER_MINUTE", 60)
+# Outgoing webhooks refuse loopback, private, link-local and reserved addresses (SSRF) unless this is on;
+# `make run` and the tests turn it on so webhooks can reach a receiver on this machine.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", False)
 
 LOGGING = {
     "version": 1,

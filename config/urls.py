@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from config import ops
 from contacts.api import router as contacts_router
 from instances.api import router as instances_router
+from integrations.api import router as integrations_router
 from messaging.api import router as messaging_router
 from tenants.api import MeView
 from tenants.problems import problem_response
@@ -20,6 +21,7 @@ api_v1_patterns = [
     *instances_router.urls,
     *contacts_router.urls,
     *messaging_router.urls,
+    *integrations_router.urls,
 ]
 
 urlpatterns = [
@@ -37,6 +39,7 @@ urlpatterns = [
     path("operator/servers/", include("instances.operator_urls")),
     path(company_prefix + "inbox/", include("messaging.urls")),
     path(company_prefix + "contacts/", include("contacts.urls")),
+    path(company_prefix + "settings/webhooks/", include("integrations.urls")),
     path("", include("tenants.urls")),
 ]
 

@@ -47,5 +47,6 @@ CHANNEL_LAYERS = _REDIS["CHANNEL_LAYERS"]
 CELERY_BROKER_URL = _REDIS["CELERY_BROKER_URL"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "1000/min"}}
 AXES_FAILURE_LIMIT = 3
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # receivers in the tests listen on 127.0.0.1; SSRF tests turn it off
 # Templates used only by tests (e.g. a minimal fragment for the realtime tests).
 TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], BASE_DIR / "tests" / "templates"]  # noqa: F405

@@ -22,7 +22,7 @@ GLOBAL_MODELS = {
     "tenants.Company": "the tenant itself",
     "instances.GatewayServer": "operator-managed gateway servers shared by all companies",
 }
-OUR_APPS = {"tenants", "instances", "contacts", "messaging"}
+OUR_APPS = {"tenants", "instances", "contacts", "messaging", "integrations"}
 
 # Modules allowed to bypass the fail-closed manager, and why (STYLE rule 12).
 ALL_COMPANIES_ALLOWED = {
@@ -33,6 +33,7 @@ ALL_COMPANIES_ALLOWED = {
     "tenants/authentication.py": "the API key names the company",
     "instances/tasks.py": "the beat fan-out enqueues one poll per due instance across companies (ids only)",
     "instances/hooks.py": "inbound webhooks: the URL secret (or server + instance name) names the instance",
+    "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries across companies (ids only)",
 }
 
 
@@ -171,6 +172,20 @@ def _victim_conversation(company_a, contact):
     return conversation, message
 
 
+def _victim_webhook(company_a):
+    """A webhook endpoint of company A with one delivery (never sent: the sweep only needs it to exist)."""
+    from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    with company_scope(company_a):
+        endpoint = WebhookEndpoint.objects.create(company=company_a, url="https://victim.example/hook",
+                                                  secret="whsec_dmljdGlt")
+        event = WebhookEvent.objects.create(company=company_a, event_id="evt_victim", type="contact.created",
+                                            payload={})
+        delivery = WebhookDelivery.objects.create(company=company_a, endpoint=endpoint, event=event,
+                                                  status="succeeded")
+    return endpoint, delivery
+
+
 # How to fill each URL parameter with an object of company A (the victim).
 def _victim_values(company_a, owner_a) -> dict[str, str]:
     victim = make_member(company=company_a, role="agent", email="victim@alpha.test")
@@ -181,7 +196,10 @@ def _victim_values(company_a, owner_a) -> dict[str, str]:
     instance = _victim_instance(company_a)
     contact, tag, contact_import, identifier = _victim_contacts(company_a, instance)
     conversation, message = _victim_conversation(company_a, contact)
+    endpoint, delivery = _victim_webhook(company_a)
     return {
+        "endpoint_id": str(endpoint.public_id),
+        "delivery_id": str(delivery.public_id),
         "conversation_id": str(conversation.public_id),
         "message_id": str(message.public_id),
         "contact_id": str(contact.public_id),

@@ -1,0 +1,18 @@
+"""The endpoint form of the settings pages."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from integrations.catalogue import EVENT_TYPES
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https",
+                         help_text=_("Where Recado POSTs the signed events (https:// recommended)."))
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    event_types = forms.MultipleChoiceField(
+        label=_("Events"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(name, f"{name}: {label}") for name, label in EVENT_TYPES.items()],
+        help_text=_("None ticked: every event."),
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)

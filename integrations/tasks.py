@@ -1,0 +1,42 @@
+"""Celery tasks of outgoing webhooks: thin wrappers around services (STYLE rules 24-30)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations import services
+from integrations.models import WebhookDelivery
+from tenants.models import Company
+from tenants.tasks import company_task
+
+# A queued re-enqueue older than this is dropped: the next beat tick sends a fresh one.
+RETRY_EXPIRES_SECONDS = 60
+FAN_OUT_BATCH = 2000
+
+
+@company_task(name="integrations.deliver_webhook", queue="webhooks", soft_time_limit=40, time_limit=60)
+def deliver_webhook(company: Company, delivery_id: int) -> str:
+    return services.delivery_attempt(company=company, delivery_id=delivery_id)
+
+
+@shared_task(name="integrations.retry_due_deliveries", queue="webhooks", soft_time_limit=20, time_limit=30)
+def retry_due_deliveries() -> int:
+    """Beat fan-out (every 30 s): enqueue every pending delivery whose time has come and that no live worker
+    holds. This is the persisted schedule: a worker restart or a lost broker message only delays an attempt."""
+    now = timezone.now()
+    # all_companies: the beat scan is the one cross-tenant reader here (STYLE rule 30); it reads only ids,
+    # and each attempt runs inside its own company's scope.
+    due = list(
+        WebhookDelivery.all_companies.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at").values_list("company_id", "pk")[:FAN_OUT_BATCH]
+    )
+    for company_id, delivery_id in due:
+        transaction.on_commit(
+            lambda args=(company_id, delivery_id): deliver_webhook.apply_async(args=args,
+                                                                               expires=RETRY_EXPIRES_SECONDS)
+        )
+    return len(due)

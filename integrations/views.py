@@ -1,0 +1,136 @@
+"""Settings pages of outgoing webhooks: /c/<slug>/settings/webhooks/ (owners and admins)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from integrations import selectors, services
+from integrations.forms import WebhookEndpointForm
+from integrations.models import WebhookEndpoint
+from tenants.access import CompanyRequest, company_member
+from tenants.models import Role
+
+
+def _endpoint_or_404(request: CompanyRequest, endpoint_id) -> WebhookEndpoint:
+    endpoint = selectors.endpoint_get(company=request.company, public_id=endpoint_id)
+    if endpoint is None:
+        raise Http404(_("Page not found"))
+    return endpoint
+
+
+def _secret_page(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)  # pages that may hold a secret stay out of caches
+    return response
+
+
+def _apply(form: WebhookEndpointForm, call) -> object | None:
+    """Run a service with the form's data; its validation errors land on the form."""
+    try:
+        return call(**form.cleaned_data)
+    except ValidationError as error:
+        form.add_error(None, error)
+        return None
+
+
+@company_member(role=Role.ADMIN)
+def webhook_list(request: CompanyRequest) -> HttpResponse:
+    """The endpoints and a form to add one; a new endpoint's secret appears once, in the POST's response."""
+    form = WebhookEndpointForm(request.POST or None, initial={"is_active": True})
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        issued = _apply(form, lambda **data: services.endpoint_create(company=request.company, **data))
+        if issued is not None:
+            form = WebhookEndpointForm(initial={"is_active": True})
+    return _secret_page(render(request, "integrations/webhooks.html", {
+        "company": request.company, "endpoints": selectors.endpoint_list(company=request.company),
+        "form": form, "issued": issued,
+    }, status=400 if form.errors else 200))
+
+
+def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issued=None) -> HttpResponse:
+    form = form or WebhookEndpointForm(initial={
+        "url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
+        "is_active": endpoint.is_active,
+    })
+    deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
+    return _secret_page(render(request, "integrations/endpoint.html", {
+        "company": request.company, "endpoint": endpoint, "form": form, "issued": issued, "deliveries": deliveries,
+    }, status=400 if form.errors else 200))
+
+
+@company_member(role=Role.ADMIN)
+def webhook_detail(request: CompanyRequest, endpoint_id) -> HttpResponse:
+    """Edit an endpoint (URL, description, events, active) and read its delivery log."""
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    if request.method != "POST":
+        return _detail(request, endpoint)
+    form = WebhookEndpointForm(request.POST)
+    if form.is_valid() and _apply(form, lambda **data: services.endpoint_update(
+            company=request.company, endpoint=endpoint, **data)) is not None:
+        messages.success(request, _("Webhook endpoint saved."))
+        return redirect("integrations:detail", request.company.slug, endpoint.public_id)
+    return _detail(request, endpoint, form=form)
+
+
+@company_member(role=Role.ADMIN)
+def webhook_deliveries(request: CompanyRequest, endpoint_id) -> HttpResponse:
+    """The delivery log alone (htmx refresh)."""
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
+    return render(request, "integrations/endpoint.html#deliveries", {
+        "company": request.company, "endpoint": endpoint, "deliveries": deliveries,
+    })
+
+
+@company_member(role=Role.ADMIN)
+@require_POST
+def webhook_rotate(request: CompanyRequest, endpoint_id) -> HttpResponse:
+    """A new secret, shown once; the old one keeps signing for 24 hours."""
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    issued = services.endpoint_rotate_secret(company=request.company, endpoint=endpoint)
+    return _detail(request, issued.endpoint, issued=issued)
+
+
+@company_member(role=Role.ADMIN)
+@require_POST
+def webhook_test(request: CompanyRequest, endpoint_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    try:
+        services.endpoint_send_test(company=request.company, endpoint=endpoint)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Test event queued: it appears in the log below."))
+    return redirect("integrations:detail", request.company.slug, endpoint.public_id)
+
+
+@company_member(role=Role.ADMIN)
+@require_POST
+def delivery_replay(request: CompanyRequest, endpoint_id, delivery_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    delivery = selectors.delivery_get(company=request.company, endpoint=endpoint, public_id=delivery_id)
+    if delivery is None:
+        raise Http404(_("Page not found"))
+    try:
+        services.delivery_replay(company=request.company, delivery=delivery)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Delivery queued again."))
+    return redirect("integrations:detail", request.company.slug, endpoint.public_id)
+
+
+@company_member(role=Role.ADMIN)
+def webhook_delete(request: CompanyRequest, endpoint_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    if request.method == "POST":
+        services.endpoint_delete(company=request.company, endpoint=endpoint)
+        messages.success(request, _("Webhook endpoint deleted."))
+        return redirect("integrations:list", request.company.slug)
+    return render(request, "integrations/endpoint_delete.html", {"company": request.company, "endpoint": endpoint})

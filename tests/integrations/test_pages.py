@@ -1,0 +1,123 @@
+"""Settings pages /c/<slug>/settings/webhooks/: owners and admins only; another company's ids are 404 and change
+nothing (no delivery created)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import TestCase
+from standardwebhooks import Webhook
+
+from integrations import services, tasks
+from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from tenants.scoping import company_scope
+
+
+def base(company) -> str:
+    return f"/c/{company.slug}/settings/webhooks/"
+
+
+def endpoints(company) -> list[WebhookEndpoint]:
+    with company_scope(company):
+        return list(WebhookEndpoint.objects.order_by("pk"))
+
+
+@pytest.mark.django_db
+def test_create_shows_the_secret_once_and_lists_the_endpoint(client_a, company_a, receiver):
+    response = client_a.post(base(company_a), {"url": receiver.url, "description": "ERP",
+                                               "event_types": ["message.received", "contact.created"],
+                                               "is_active": "on"})
+    assert response.status_code == 200
+    [endpoint] = endpoints(company_a)
+    assert endpoint.event_types == ["message.received", "contact.created"] and endpoint.is_active
+    assert endpoint.secret in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    page = client_a.get(base(company_a)).content.decode()
+    assert receiver.url in page and endpoint.secret not in page
+    assert client_a.get(f"/c/{company_a.slug}/settings/").content.decode().count(base(company_a)) == 1
+
+
+@pytest.mark.django_db
+def test_private_address_is_refused_by_the_form(settings, client_a, company_a):
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    response = client_a.post(base(company_a), {"url": "http://10.0.0.5/hook", "is_active": "on"})
+    assert response.status_code == 400 and "public addresses" in response.content.decode()
+    assert endpoints(company_a) == []
+
+
+@pytest.mark.django_db
+def test_agents_get_403(agent_client_a, company_a, endpoint_a):
+    endpoint = endpoint_a.endpoint
+    assert agent_client_a.get(base(company_a)).status_code == 403
+    assert agent_client_a.get(f"{base(company_a)}{endpoint.public_id}/").status_code == 403
+    assert agent_client_a.post(f"{base(company_a)}{endpoint.public_id}/delete/").status_code == 403
+    assert len(endpoints(company_a)) == 1
+
+
+@pytest.mark.django_db
+def test_edit_rotate_test_replay_delete(client_a, company_a, endpoint_a, receiver):
+    endpoint = endpoint_a.endpoint
+    url = f"{base(company_a)}{endpoint.public_id}/"
+    response = client_a.post(url, {"url": receiver.url, "description": "Bot", "event_types": ["contact.updated"]})
+    assert response.status_code == 302
+    [endpoint] = endpoints(company_a)
+    assert (endpoint.description, endpoint.event_types, endpoint.is_active) == ("Bot", ["contact.updated"], False)
+    client_a.post(url, {"url": receiver.url, "description": "Bot", "is_active": "on"})
+    response = client_a.post(url + "rotate/")
+    [endpoint] = endpoints(company_a)
+    assert endpoint.secret in response.content.decode() and endpoint.previous_secret == endpoint_a.secret
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        assert client_a.post(url + "test/").status_code == 302
+    with company_scope(company_a):
+        delivery = WebhookDelivery.objects.get()
+    assert tasks.deliver_webhook.apply(args=[company_a.pk, delivery.pk]).get() == "succeeded"
+    Webhook(endpoint.secret).verify(receiver.requests[0].body, receiver.requests[0].headers)
+    page = client_a.get(url).content.decode()
+    assert "webhook.test" in page and delivery.event.event_id in page and f"delivery-{delivery.public_id}" in page
+    partial = client_a.get(url + "deliveries/", headers={"HX-Request": "true"}).content.decode()
+    assert partial.lstrip().startswith("<section") and delivery.event.event_id in partial
+    assert client_a.post(f"{url}deliveries/{delivery.public_id}/replay/").status_code == 302
+    with company_scope(company_a):
+        delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    assert client_a.get(url + "delete/").status_code == 200
+    assert client_a.post(url + "delete/").status_code == 302
+    assert endpoints(company_a) == []
+
+
+@pytest.mark.django_db
+def test_delivery_log_query_count_does_not_grow_with_rows(client_a, company_a, endpoint_a,
+                                                         django_assert_max_num_queries):
+    with company_scope(company_a):
+        for _ in range(5):
+            services.event_emit(company=company_a, event_type="contact.created", payload={})
+    with django_assert_max_num_queries(12):
+        assert client_a.get(f"{base(company_a)}{endpoint_a.endpoint.public_id}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_another_companys_endpoint_is_404_and_nothing_changes(client_b, company_a, endpoint_a, receiver):
+    endpoint = endpoint_a.endpoint
+    with company_scope(company_a):
+        delivery = WebhookDelivery.objects.create(company=company_a, endpoint=endpoint, status="failed",
+                                                  event=WebhookEvent.objects.create(
+                                                      company=company_a, event_id="evt_x", type="contact.created",
+                                                      payload={}))
+    url = f"{base(company_a)}{endpoint.public_id}/"
+    before = (endpoints(company_a), endpoint.secret)
+    for path in ("", "deliveries/", "delete/"):
+        assert client_b.get(url + path).status_code == 404
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        for path in ("", "rotate/", "test/", "delete/", f"deliveries/{delivery.public_id}/replay/"):
+            assert client_b.post(url + path, {"url": "https://evil.example/"}).status_code == 404
+        # company B's own prefix with A's ids is a 404 too
+        bravo = f"/c/bravo/settings/webhooks/{endpoint.public_id}/"
+        assert client_b.post(bravo + "test/").status_code == 404
+        assert client_b.post(f"{bravo}deliveries/{delivery.public_id}/replay/").status_code == 404
+    assert callbacks == []
+    [after] = endpoints(company_a)
+    assert (after.url, after.secret, after.is_active) == (endpoint.url, endpoint.secret, True)
+    assert before[0][0].secret == after.secret
+    with company_scope(company_a):
+        assert WebhookDelivery.objects.count() == 1
+        assert WebhookDelivery.objects.get().status == "failed"
+    assert receiver.requests == []
