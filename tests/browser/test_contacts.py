@@ -13,7 +13,7 @@ from config.celery import app
 from contacts.models import Contact
 from tenants.scoping import company_scope
 from tests.browser.test_shell import _WATCH_SOCKET, log_in
-from tests.contacts.conftest import make_contact, make_instance
+from tests.factories import make_contact, make_instance
 
 pytestmark = pytest.mark.browser
 

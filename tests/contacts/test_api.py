@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact, ContactTag, Tag
 from tenants.scoping import company_scope
-from tests.contacts.conftest import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_tag
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"

@@ -15,7 +15,7 @@ from contacts import imports
 from contacts.models import Contact, ContactImport, ContactTag, Tag
 from contacts.tasks import run_import
 from tenants.scoping import company_scope
-from tests.contacts.conftest import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_tag
 
 GOOD_BAD_DUPLICATE = (
     "Telefone;Nome;Etiquetas;Ignorado\n"

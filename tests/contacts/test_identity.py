@@ -12,7 +12,7 @@ from contacts import services
 from contacts.identity import IdentityKind, parse_identifier
 from contacts.models import Contact, ContactIdentifier
 from tenants.scoping import company_scope
-from tests.contacts.conftest import make_instance
+from tests.factories import make_instance
 
 
 @pytest.mark.parametrize("raw", [

@@ -6,7 +6,7 @@ import pytest
 
 from contacts.models import Contact, ContactIdentifier, ContactTag, Tag
 from tenants.scoping import company_scope
-from tests.contacts.conftest import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_tag
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from contacts import selectors, services
 from contacts.models import Contact, ContactTag, Tag
 from contacts.selectors import ContactFilters
-from tests.contacts.conftest import make_instance
+from tests.factories import make_instance
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from tenants.models import ApiKey, Company, Membership, User
 from tests.conftest import _logged_in
-from tests.factories import PASSWORD, make_api_key, make_company, make_user
+from tests.factories import PASSWORD, make_api_key, make_company, make_instance, make_user
 
 NEW_PASSWORD = "operator chosen passphrase 5"
 
@@ -57,13 +57,14 @@ def test_anonymous_is_sent_to_login(client, company_a):
 
 
 def test_list_shows_counts(operator_client, company_a, owner_a, member_a, api_key_a, company_b, owner_b):
+    make_instance(company=company_a)
     revoked = make_api_key(company=company_a, name="revoked one").api_key
     ApiKey.all_companies.filter(pk=revoked.pk).update(revoked_at=timezone.now())
     content = operator_client.get("/operator/").content.decode()
     row_a = content.split(f'id="company-{company_a.public_id}"')[1].split("</tr>")[0]
-    assert '"member-count">2<' in row_a and '"api-key-count">1<' in row_a
+    assert '"member-count">2<' in row_a and '"api-key-count">1<' in row_a and '"instance-count">1<' in row_a
     row_b = content.split(f'id="company-{company_b.public_id}"')[1].split("</tr>")[0]
-    assert '"member-count">1<' in row_b and '"api-key-count">0<' in row_b
+    assert '"member-count">1<' in row_b and '"api-key-count">0<' in row_b and '"instance-count">0<' in row_b
 
 
 def test_list_query_count_is_pinned(operator_client, db, django_assert_max_num_queries):
