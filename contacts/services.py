@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from contacts.identity import Identity, IdentityKind, parse_identifier
 from contacts.models import DEFAULT_TAG_COLOR, Contact, ContactIdentifier, ContactTag, Tag, color_validator
 from instances.models import Instance
+from integrations import payloads as integration_payloads
+from integrations import services as integration_services
 from tenants.models import Company
 
 # Fields a person may edit on a contact (the identifier and channel are its identity and never change).
@@ -105,10 +107,12 @@ def contact_get_or_create_by_identity(
             _attach_missing(company=company, contact=existing, identities=[identity, *extra])
             return existing, False
         try:
-            return _insert(company=company, instance=instance, identity=identity, extra=extra,
-                           fields={"name": name[:120]}), True
+            contact = _insert(company=company, instance=instance, identity=identity, extra=extra,
+                              fields={"name": name[:120]})
         except IntegrityError:
             continue  # someone else inserted one of the keys first: read theirs
+        _emit(company, "contact.created", contact)
+        return contact, True
     raise RuntimeError(f"could not resolve contact {identity.value} after {_CREATE_ATTEMPTS} attempts")
 
 
@@ -159,6 +163,7 @@ def contact_create(
         if existing is None:
             raise
         raise ContactExists(existing) from None
+    _emit(company, "contact.created", contact)
     return contact
 
 
@@ -174,7 +179,15 @@ def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | 
             contact.save(update_fields=[*changed, "updated_at"])
         if tags is not None:
             contact_set_tags(company=company, contact=contact, tags=tags)
+        if changed or tags is not None:
+            _emit(company, "contact.updated", contact)
     return contact
+
+
+def _emit(company: Company, event_type: str, contact: Contact) -> None:
+    """contact.created / contact.updated for webhooks and the event stream (docs/webhooks.md)."""
+    integration_services.event_emit(company=company, event_type=event_type,
+                                    payload=integration_payloads.contact_data(contact))
 
 
 def contact_remove_platform(*, company: Company, contact: Contact) -> Contact:

@@ -58,6 +58,8 @@ from instances.gateways.events import (
 from instances.models import GatewayServer, InboundEvent, Instance, InstanceState, InstanceStateChange
 from instances.reasons import Reason
 from instances.selectors import gateway_server_least_loaded
+from integrations import payloads as integration_payloads
+from integrations import services as integration_services
 from tenants.models import Company, hash_secret
 
 logger = logging.getLogger(__name__)
@@ -241,7 +243,8 @@ def instance_record_state(
     now = timezone.now()
     rows = Instance.objects.filter(company=company, pk=instance.pk)
     instance.refresh_from_db()
-    changed = False
+    changed = state_changed = False
+    qr_before = instance.qr_updated_at
     for _attempt in range(3):
         current = instance.state
         if current == state:
@@ -251,14 +254,26 @@ def instance_record_state(
         if rows.filter(state=current).update(state=state, state_changed_at=now, state_reason=reason[:200], **fields):
             InstanceStateChange.objects.create(company=company, instance=instance, from_state=current,
                                                to_state=state, reason=reason[:200], source=source, at=now)
-            changed = True
+            changed = state_changed = True
             break
         instance.refresh_from_db()  # someone else moved it meanwhile: decide again
     if not changed:
         return instance
     instance.refresh_from_db()
     instance_events.instance_changed(company=company, instance=instance)
+    _emit_integrator_events(company, instance, state_changed=state_changed,
+                            qr_changed=instance.qr_code != "" and instance.qr_updated_at != qr_before)
     return instance
+
+
+def _emit_integrator_events(company: Company, instance: Instance, *, state_changed: bool, qr_changed: bool) -> None:
+    """instance.state / instance.qr for webhooks and the event stream (docs/webhooks.md)."""
+    if state_changed:
+        integration_services.event_emit(company=company, event_type="instance.state",
+                                        payload=integration_payloads.instance_state_data(instance))
+    if qr_changed:
+        integration_services.event_emit(company=company, event_type="instance.qr",
+                                        payload=integration_payloads.instance_qr_data(instance))
 
 
 def instance_expire_qr(*, company: Company, instance: Instance, source: str) -> Instance:

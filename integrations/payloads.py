@@ -1,0 +1,56 @@
+"""The `data` of each event, built from our models (docs/webhooks.md shows every shape).
+
+Convention: an event about one WhatsApp number carries `data.instance` = {"id", "name"}; the event
+stream filters on it (`?instance=<id>`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contacts.models import Contact
+    from instances.models import Instance
+
+
+def instance_ref(instance: Instance) -> dict[str, Any]:
+    return {"id": str(instance.public_id), "name": instance.name}
+
+
+def instance_state_data(instance: Instance) -> dict[str, Any]:
+    return {
+        "instance": instance_ref(instance),
+        "state": instance.state,
+        "reason": instance.state_reason,
+        "phone_number": instance.phone_number,
+        "profile_name": instance.profile_name,
+        "changed_at": instance.state_changed_at,
+    }
+
+
+def instance_qr_data(instance: Instance) -> dict[str, Any]:
+    return {
+        "instance": instance_ref(instance),
+        "qr_code": instance.qr_code,
+        "pairing_code": instance.pairing_code,
+        "count": instance.qr_count,
+        "expires_at": instance.connect_deadline,
+        "image_url": f"/api/v1/instances/{instance.public_id}/qr.png",
+    }
+
+
+def contact_data(contact: Contact) -> dict[str, Any]:
+    return {
+        "instance": instance_ref(contact.instance),
+        "contact": {
+            "id": str(contact.public_id),
+            "identifier": contact.identifier,
+            "type": contact.type,
+            "name": contact.name,
+            "custom_name": contact.custom_name,
+            "is_ignored": contact.is_ignored,
+            "bot_paused": contact.bot_paused,
+            "created_at": contact.created_at,
+            "updated_at": contact.updated_at,
+        },
+    }
