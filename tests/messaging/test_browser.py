@@ -82,11 +82,22 @@ def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     simulator.scan(instance.gateway_name, number="5511977776666", profile_name="Alpha Foods")
 
     page = browser_context.new_page()
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
+        frame if isinstance(frame, str) else str(frame))))
+
+    def subscribed(topic: str) -> None:
+        """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
+        for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
+            if any('"subscribed"' in frame and topic in frame for frame in frames):
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"never subscribed to {topic}: {frames}")
+
     log_in(page, stack_url, owner_a.email)
     page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
     page.evaluate("window.__sameDocument = true")
-    page.wait_for_function("() => document.querySelector('[data-live-topic=inbox]') !== null")
-    time.sleep(0.5)  # the socket subscribes once it is open
+    subscribed('"inbox"')
 
     simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Oi, tudo bem?"})
     row = page.locator("[data-testid=conversation-row]", has_text="Maria")
@@ -99,7 +110,7 @@ def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     page.wait_for_url(re.compile(r"/inbox/[0-9a-f-]{36}/$"))
     page.locator("[data-testid=message]", has_text="Oi, tudo bem?").wait_for()
     page.evaluate("window.__sameDocument = true")
-    time.sleep(0.5)
+    subscribed('"conversation.')
     page.fill("[data-testid=composer-text]", "Olá Maria! Segue a foto.")
     page.press("[data-testid=composer-text]", "Enter")
     # The answer replaces the composer with an empty one (and focuses it): only then attach the image.
