@@ -11,11 +11,21 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from config.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import integrator_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
+
+browser_sockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+# The integrators' stream authenticates by API key (never a cookie): no origin check, no session.
+integrator_sockets = URLRouter(integrator_websocket_urlpatterns)
+
+
+async def websockets(scope, receive, send):
+    sockets = integrator_sockets if scope["path"].rstrip("/") == "/ws/events" else browser_sockets
+    return await sockets(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": websockets,
     }
 )

@@ -34,6 +34,7 @@ ALL_COMPANIES_ALLOWED = {
     "instances/tasks.py": "the beat fan-out enqueues one poll per due instance across companies (ids only)",
     "instances/hooks.py": "inbound webhooks: the URL secret (or server + instance name) names the instance",
     "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries across companies (ids only)",
+    "integrations/consumers.py": "the event stream's API key names the company",
 }
 
 
