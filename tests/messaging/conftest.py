@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.test import Client
 
 from instances import services as instance_services
 from instances.models import GatewayServer, InboundEvent, Instance
 from instances.tasks import process_inbound_event
-from tenants import realtime
 from tenants.models import Company
 from tenants.scoping import company_scope
+from tests.realtime_listener import Listener
 from tests.simulator.fixtures import simulator, simulator_process  # noqa: F401
 
 _numbers = itertools.count(1)
@@ -114,31 +111,6 @@ def hooks(simulator, django_capture_on_commit_callbacks) -> Hooks:  # noqa: F811
     return Hooks(simulator, django_capture_on_commit_callbacks)
 
 
-class Listener:
-    """A real channel-layer channel joined to company topics; `drain()` (once per test) returns the pushed HTML."""
-
-    def __init__(self) -> None:
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-
-    def join(self, company: Company, topic: str) -> Listener:
-        async_to_sync(self.layer.group_add)(realtime.group_for(company, topic), self.channel)
-        return self
-
-    def drain(self, timeout: float = 0.3) -> list[str]:
-        async def receive_all() -> list[str]:
-            received = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-                except TimeoutError:
-                    return received
-                received.append(message.get("html", ""))
-
-        return async_to_sync(receive_all)()
-
-
 @pytest.fixture
-def listener(settings) -> Listener:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+def listener() -> Listener:
     return Listener()
