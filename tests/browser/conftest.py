@@ -8,17 +8,21 @@ starts uvicorn in a subprocess pointed at its own test database. Tests that use 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 from django.conf import settings
+
+from tests.factories import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,43 +48,71 @@ def _test_database_url() -> str:
     return f"postgres://{credentials}@{host}/{database['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def app_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
-    """Base URL of a uvicorn serving config.asgi on this worker's test database and Redis database."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _test_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning"]
+def _start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_stack(log_dir: Path, *, worker_queues: str | None = None, public_url: bool = False,
+                  extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """uvicorn (and, with `worker_queues`, a Celery worker) on this worker's test database and Redis database.
+
+    With `public_url`, PUBLIC_URL is the uvicorn itself, so the simulator's webhooks reach it. Yields the URL.
+    """
+    port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url(),
+           "REDIS_URL": settings.REDIS_URL, **({"PUBLIC_URL": url} if public_url else {}), **(extra_env or {})}
+    processes = [_start([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                         "--port", str(port), "--log-level", "warning"], env, log_dir / "uvicorn.log")]
+    if worker_queues:
+        processes.append(_start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", worker_queues,
+                                 "--pool", "solo", "-l", "warning"], env, log_dir / "worker.log"))
     try:
         deadline = time.monotonic() + 30
         while True:
-            if server.poll() is not None:
-                pytest.fail(f"uvicorn exited with {server.returncode}:\n{log_path.read_text()}")
+            for process in processes:
+                if process.poll() is not None:
+                    pytest.fail(f"{process.args[2]} exited with {process.returncode}:\n"
+                                f"{(log_dir / 'uvicorn.log').read_text()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer within 30 s:\n{log_path.read_text()}")
+                pytest.fail(f"uvicorn did not answer within 30 s:\n{(log_dir / 'uvicorn.log').read_text()}")
             time.sleep(0.2)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in processes:
+            _stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """Base URL of a uvicorn serving config.asgi on this worker's test database and Redis database."""
+    with running_stack(tmp_path_factory.mktemp("uvicorn")) as url:
+        yield url
+
+
+def log_in(page, url: str, login: str) -> None:
+    """Log in through the real form and wait for the company page."""
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from celery.contrib.testing.worker import start_worker
 from config.celery import app
 from contacts.models import Contact
 from tenants.scoping import company_scope
-from tests.browser.test_shell import _WATCH_SOCKET, log_in
+from tests.browser.conftest import log_in
+from tests.browser.test_shell import _WATCH_SOCKET
 from tests.factories import make_contact, make_instance
 
 pytestmark = pytest.mark.browser

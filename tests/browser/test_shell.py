@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tenants.models import Role
-from tests.factories import PASSWORD, make_company, make_member
+from tests.browser.conftest import log_in
+from tests.factories import make_company, make_member
 
 pytestmark = pytest.mark.browser
 
@@ -23,14 +22,6 @@ def two_company_owner(transactional_db, company_a, owner_a):
     second = make_company(name="Charlie Bakery", slug="charlie")
     make_member(company=second, user=owner_a, role=Role.ADMIN)
     return owner_a, company_a, second
-
-
-def log_in(page, app_url: str, login: str) -> None:
-    page.goto(f"{app_url}/accounts/login/")
-    page.fill("input[name=username]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
 
 
 def nav_prefixes(page) -> set[str]:

@@ -7,80 +7,29 @@ and inbound-event tasks, Redis as broker and channel layer, chromium as the brow
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.browser.conftest import (  # noqa: F401
-    BASE_DIR,
-    _free_port,
+from tests.browser.conftest import (  # noqa: F401 (fixtures)
     _orm_beside_playwright,
-    _test_database_url,
     browser,
     browser_context,
+    log_in,
+    running_stack,
 )
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _start(command: list[str], env: dict[str, str], log_path) -> subprocess.Popen:
-    with log_path.open("w") as log:
-        return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
 def hooked_app_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """uvicorn and a Celery worker on the test database; PUBLIC_URL is uvicorn, so the simulator's webhooks
-    reach it, and its tasks (connect, inbound events) run in the worker. Both inherit PYTEST_XDIST_WORKER
-    (and RECADO_TEST_REDIS_BASE), so tests/settings.py gives them this worker's own Redis database."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    logs = tmp_path_factory.mktemp("instances-stack")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url(),
-           "PUBLIC_URL": url}
-    server = _start([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                     "--port", str(port), "--log-level", "warning"], env, logs / "uvicorn.log")
-    worker = _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,polling",
-                     "--pool", "solo", "-l", "warning"], env, logs / "worker.log")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None and worker.poll() is None, (logs / "uvicorn.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (logs / "uvicorn.log").read_text()
-            time.sleep(0.2)
+    reach it, and its tasks (connect, inbound events) run in the worker."""
+    with running_stack(tmp_path_factory.mktemp("instances-stack"), worker_queues="default,polling",
+                       public_url=True) as url:
         yield url
-    finally:
-        _stop(server)
-        _stop(worker)
-
-
-def log_in(page, url: str, login: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
 
 
 def test_connect_by_live_qr_scan_and_disconnect(hooked_app_url, browser, browser_context, simulator,  # noqa: F811

@@ -8,10 +8,7 @@ Redis as broker and channel layer, chromium as the browser.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -19,16 +16,13 @@ import pytest
 
 from instances import services as instance_services
 from tenants.scoping import company_scope
-from tests.browser.conftest import (  # noqa: F401
-    BASE_DIR,
-    _free_port,
+from tests.browser.conftest import (  # noqa: F401 (fixtures)
     _orm_beside_playwright,
-    _test_database_url,
     browser,
     browser_context,
+    log_in,
+    running_stack,
 )
-from tests.factories import PASSWORD
-from tests.instances.test_browser import _start, _stop
 from tests.simulator.fixtures import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,38 +32,10 @@ CUSTOMER = "5511955554444"
 @pytest.fixture(scope="module")
 def stack_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """uvicorn and a worker (inbound events on `default`, sends on `messaging`) on the test database."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     logs = tmp_path_factory.mktemp("messaging-stack")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url(),
-           "PUBLIC_URL": url, "MEDIA_ROOT": str(logs / "media")}
-    server = _start([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                     "--port", str(port), "--log-level", "warning"], env, logs / "uvicorn.log")
-    worker = _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,messaging",
-                     "--pool", "solo", "-l", "warning"], env, logs / "worker.log")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None and worker.poll() is None, (logs / "uvicorn.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (logs / "uvicorn.log").read_text()
-            time.sleep(0.2)
+    with running_stack(logs, worker_queues="default,messaging", public_url=True,
+                       extra_env={"MEDIA_ROOT": str(logs / "media")}) as url:
         yield url
-    finally:
-        _stop(server)
-        _stop(worker)
-
-
-def log_in(page, url: str, login: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
 
 
 def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
