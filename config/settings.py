@@ -271,7 +271,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["default", "messaging", "polling", "webhooks"]
-# Longest countdown we schedule (webhook retries, ~6 h) plus the hard time limit, with room.
+# Longest countdown we schedule plus the hard time limit, with room (webhook retries use countdowns of
+# at most 10 min; later retries wait for the integrations.retry_due_deliveries beat scan).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 7}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False

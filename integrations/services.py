@@ -267,22 +267,30 @@ def http_post(*, url: str, body: bytes, headers: dict[str, str]) -> AttemptResul
     headers = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as client:
-            request = _pinned_request(client, url, addresses[0], body, headers)
-            response = client.send(request, stream=True)
-            try:
-                excerpt = b""
-                for chunk in response.iter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= RESPONSE_EXCERPT_LIMIT:
-                        break
-            finally:
-                response.close()
-            text = excerpt[:RESPONSE_EXCERPT_LIMIT].decode("utf-8", errors="replace")[:RESPONSE_EXCERPT_LIMIT]
-            return AttemptResult(response.status_code, elapsed(), excerpt=text)
+            for address in addresses[:-1]:  # e.g. ::1 refused, 127.0.0.1 listening: try the next checked address
+                try:
+                    return _send(client, _pinned_request(client, url, address, body, headers), elapsed)
+                except httpx.ConnectError:
+                    continue
+            return _send(client, _pinned_request(client, url, addresses[-1], body, headers), elapsed)
     except httpx.TimeoutException:
         return AttemptResult(None, elapsed(), error=_("Timed out after %(seconds)s s.") % {"seconds": 10})
     except httpx.HTTPError as error:
         return AttemptResult(None, elapsed(), error=(str(error) or type(error).__name__)[:500])
+
+
+def _send(client: httpx.Client, request: httpx.Request, elapsed) -> AttemptResult:
+    response = client.send(request, stream=True)
+    try:
+        excerpt = b""
+        for chunk in response.iter_bytes():
+            excerpt += chunk
+            if len(excerpt) >= RESPONSE_EXCERPT_LIMIT:
+                break
+    finally:
+        response.close()
+    text = excerpt[:RESPONSE_EXCERPT_LIMIT].decode("utf-8", errors="replace")[:RESPONSE_EXCERPT_LIMIT]
+    return AttemptResult(response.status_code, elapsed(), excerpt=text)
 
 
 def _claim(company: Company, delivery_id: int, now: datetime) -> WebhookDelivery | None:

@@ -298,3 +298,13 @@ def test_unknown_event_types_are_refused(company_a, receiver):
             services.endpoint_create(company=company_a, url=receiver.url, event_types=["nope"])
         with pytest.raises(ValueError):
             services.event_emit(company=company_a, event_type="nope", payload={})
+
+
+@pytest.mark.django_db
+def test_a_name_resolving_to_several_addresses_reaches_the_listening_one(company_a, receiver):
+    """localhost may resolve to ::1 first while the receiver listens on 127.0.0.1 only; Host keeps the name."""
+    port = receiver.server.server_address[1]
+    with company_scope(company_a):
+        services.endpoint_create(company=company_a, url=f"http://localhost:{port}/hook")
+    assert deliver(company_a, emit(company_a)) == "succeeded"
+    assert {name.lower(): value for name, value in receiver.requests[0].headers.items()}["host"] == f"localhost:{port}"
