@@ -103,6 +103,7 @@ async def test_refusals(company_a, company_b):
             application, path, headers=[(b"authorization", f"Bearer {secret}".encode())] if secret else [])
         await communicator.send_input({"type": "websocket.connect"})
         assert await closed_with(communicator) == code, path
+        await communicator.disconnect()  # lets the consumer's pending layer receive end inside this loop
 
 
 async def test_a_revoked_key_is_disconnected(company_a, monkeypatch):
@@ -113,3 +114,4 @@ async def test_a_revoked_key_is_disconnected(company_a, monkeypatch):
     await database_sync_to_async(tenant_services.api_key_revoke)(company=company_a, api_key=issued.api_key)
     message = await communicator.receive_output(timeout=5)
     assert message == {"type": "websocket.close", "code": 4401}
+    await communicator.disconnect()
