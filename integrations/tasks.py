@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from integrations import services
 from integrations.models import WebhookDelivery
@@ -19,7 +20,9 @@ FAN_OUT_BATCH = 2000
 
 @company_task(name="integrations.deliver_webhook", queue="webhooks", soft_time_limit=40, time_limit=60)
 def deliver_webhook(company: Company, delivery_id: int) -> str:
-    return services.delivery_attempt(company=company, delivery_id=delivery_id)
+    # Errors and disable reasons are stored in the site's language, whatever the worker thread had active.
+    with translation.override(settings.LANGUAGE_CODE):
+        return services.delivery_attempt(company=company, delivery_id=delivery_id)
 
 
 @shared_task(name="integrations.retry_due_deliveries", queue="webhooks", soft_time_limit=20, time_limit=30)
