@@ -54,3 +54,48 @@ def contact_data(contact: Contact) -> dict[str, Any]:
             "updated_at": contact.updated_at,
         },
     }
+
+
+def _conversation_ref(message) -> dict[str, Any]:
+    return {"id": str(message.conversation.public_id), "status": message.conversation.status}
+
+
+def _contact_ref(contact: Contact) -> dict[str, Any]:
+    return {"id": str(contact.public_id), "identifier": contact.identifier, "name": contact.name}
+
+
+def _media(message) -> dict[str, Any] | None:
+    if not (message.media_file or message.media_url):
+        return None
+    return {"url": f"/api/v1/messages/{message.public_id}/media", "mimetype": message.media_mimetype,
+            "filename": message.media_filename}
+
+
+def message_data(message) -> dict[str, Any]:
+    """message.received / message.sent: the message with its instance, conversation and contact."""
+    return {
+        "instance": instance_ref(message.instance),
+        "conversation": _conversation_ref(message),
+        "contact": _contact_ref(message.conversation.contact),
+        "message": {
+            "id": str(message.public_id),
+            "direction": message.direction,
+            "kind": message.kind,
+            "text": message.text,
+            "status": message.status,
+            "gateway_message_id": message.gateway_message_id,
+            "quoted_message_id": str(message.quoted.public_id) if message.quoted_id else None,
+            "sender": {"type": message.sender_type, "name": message.sender_label},
+            "media": _media(message),
+            "created_at": message.created_at,
+        },
+    }
+
+
+def message_status_data(message, at) -> dict[str, Any]:
+    """message.status: where one message's status moved (forward only)."""
+    return {
+        "instance": instance_ref(message.instance),
+        "conversation": {"id": str(message.conversation.public_id)},
+        "message": {"id": str(message.public_id), "status": message.status, "error": message.error, "at": at},
+    }

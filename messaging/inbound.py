@@ -34,6 +34,8 @@ from instances.gateways.events import (
     MessageStatusUpdate,
 )
 from instances.models import Instance
+from integrations import payloads as integration_payloads
+from integrations import services as integration_services
 from messaging import events
 from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
 from messaging.services import (
@@ -178,6 +180,9 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
         return message  # stored, but it opens nothing and nobody is told
     events.message_changed(company=company, message=message, created=True)
     events.conversation_changed(company=company, conversation=conversation)
+    if incoming:
+        integration_services.event_emit(company=company, event_type="message.received",
+                                        payload=integration_payloads.message_data(message))
     return message
 
 

@@ -46,6 +46,8 @@ from instances.gateways import (
     SendResult,
 )
 from instances.models import Instance
+from integrations import payloads as integration_payloads
+from integrations import services as integration_services
 from messaging import events, throttle
 from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
 from tenants.models import Company, User
@@ -377,6 +379,9 @@ def _record_sent(company: Company, message: Message, result: SendResult) -> None
             _absorb_echo(company, message, result.message_id)
             Message.objects.filter(company=company, pk=message.pk).update(**fields)
         events.message_changed(company=company, message=message)
+        message.refresh_from_db()
+        integration_services.event_emit(company=company, event_type="message.sent",
+                                        payload=integration_payloads.message_data(message))
     _apply_early_status(company, message, result.message_id)
 
 
@@ -525,6 +530,9 @@ def message_apply_status(*, company: Company, instance: Instance, gateway_messag
                 return _remember_early_status(company, instance, gateway_message_id, status)
             return False
         events.message_changed(company=company, message=message)
+        message.refresh_from_db()
+        integration_services.event_emit(company=company, event_type="message.status",
+                                        payload=integration_payloads.message_status_data(message, timezone.now()))
     return True
 
 
