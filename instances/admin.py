@@ -27,7 +27,7 @@ class GatewayServerAdmin(ReadOnlyAdmin):
 
 
 class ReadOnlyCrossCompanyAdmin(ReadOnlyAdmin, CrossCompanyAdmin):
-    pass
+    """Tenant rows of every company, shown to staff but never edited from the admin."""
 
 
 @admin.register(Instance)
