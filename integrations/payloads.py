@@ -99,3 +99,27 @@ def message_status_data(message, at) -> dict[str, Any]:
         "conversation": {"id": str(message.conversation.public_id)},
         "message": {"id": str(message.public_id), "status": message.status, "error": message.error, "at": at},
     }
+
+
+def conversation_data(conversation) -> dict[str, Any]:
+    """conversation.opened / .assigned / .closed: the conversation with its assignee and contact."""
+    assignee = conversation.assignee
+    return {
+        "instance": instance_ref(conversation.instance),
+        "conversation": {
+            "id": str(conversation.public_id),
+            "status": conversation.status,
+            "priority": conversation.priority,
+            "assignee": {"id": str(assignee.public_id), "name": assignee.get_full_name() or assignee.get_username()}
+            if assignee else None,
+        },
+        "contact": _contact_ref(conversation.contact),
+    }
+
+
+def message_deleted_data(message, deleted_by: str) -> dict[str, Any]:
+    return {
+        "instance": instance_ref(message.instance),
+        "conversation": {"id": str(message.conversation.public_id)},
+        "message": {"id": str(message.public_id), "deleted_by": deleted_by},
+    }

@@ -75,7 +75,8 @@ def message_event_apply(*, company: Company, instance: Instance, event: GatewayE
         message = _by_gateway_id(company, instance, event.message_id)
         if message is None or message.is_deleted:
             return IGNORED
-        message_mark_deleted(company=company, message=message)
+        deleted_by = "customer" if message.direction == Message.Direction.IN else "phone"
+        message_mark_deleted(company=company, message=message, deleted_by=deleted_by)
         return PROCESSED
     if isinstance(event, MessageEdited):
         return PROCESSED if message_record_edit(company=company, instance=instance, event=event) else IGNORED

@@ -86,8 +86,11 @@ def conversation_get_or_create(*, company: Company, instance: Instance, contact:
             return existing, False
         try:
             with transaction.atomic():
-                return Conversation.objects.create(company=company, instance=instance, contact=contact,
-                                                   status=status), True
+                conversation = Conversation.objects.create(company=company, instance=instance, contact=contact,
+                                                           status=status)
+            if status == Conversation.Status.OPEN:
+                _emit_conversation(company, conversation, "conversation.opened")
+            return conversation, True
         except IntegrityError:
             continue
     raise RuntimeError(f"could not open a conversation for contact {contact.pk}")
@@ -124,11 +127,25 @@ def conversation_start(*, company: Company, instance: Instance, contact: Contact
     return conversation, created
 
 
+def _emit_conversation(company: Company, conversation: Conversation, event_type: str) -> None:
+    integration_services.event_emit(company=company, event_type=event_type,
+                                    payload=integration_payloads.conversation_data(conversation))
+
+
 def _conversation_update(company: Company, conversation: Conversation, **fields) -> Conversation:
+    """Apply fields; emit conversation.assigned / .closed / .opened for what really changed."""
     with transaction.atomic():
+        before = Conversation.objects.filter(company=company, pk=conversation.pk).values("status", "assignee_id")[0]
         Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
         conversation.refresh_from_db()
         events.conversation_changed(company=company, conversation=conversation)
+        if "assignee" in fields and before["assignee_id"] != conversation.assignee_id:
+            _emit_conversation(company, conversation, "conversation.assigned")
+        if "status" in fields and before["status"] != conversation.status:
+            if conversation.status == Conversation.Status.CLOSED:
+                _emit_conversation(company, conversation, "conversation.closed")
+            elif before["status"] == Conversation.Status.CLOSED:
+                _emit_conversation(company, conversation, "conversation.opened")
     return conversation
 
 
@@ -490,10 +507,10 @@ def message_delete_for_everyone(*, company: Company, message: Message) -> Messag
         if error.transient:
             raise GatewayBusy(_("The gateway did not answer: %(error)s") % {"error": error.message}) from error
         raise MessagingError(error.message) from error
-    return message_mark_deleted(company=company, message=message)
+    return message_mark_deleted(company=company, message=message, deleted_by="agent")
 
 
-def message_mark_deleted(*, company: Company, message: Message) -> Message:
+def message_mark_deleted(*, company: Company, message: Message, deleted_by: str = "customer") -> Message:
     """Shown as deleted, original text kept; also how a revoke event from the gateway lands."""
     now = timezone.now()
     rank = STATUS_RANK[MessageStatus.DELETED]
@@ -505,6 +522,9 @@ def message_mark_deleted(*, company: Company, message: Message) -> Message:
         if rows:
             message.refresh_from_db()
             events.message_changed(company=company, message=message)
+            integration_services.event_emit(
+                company=company, event_type="message.deleted",
+                payload=integration_payloads.message_deleted_data(message, deleted_by=deleted_by))
     return message
 
 

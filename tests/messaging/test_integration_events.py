@@ -1,4 +1,4 @@
-"""Messaging emits message.received / message.sent / message.status to webhooks and the event stream."""
+"""Messaging emits message.* and conversation.* events to webhooks and the event stream."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def endpoint_a(company_a):
     with company_scope(company_a):
         return integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp",
                                                     event_types=["message.received", "message.sent",
-                                                                 "message.status"]).endpoint
+                                                                 "message.status", "message.deleted"]).endpoint
 
 
 @pytest.fixture
@@ -64,3 +64,39 @@ def test_a_send_emits_sent_then_status_moves(company_a, instance_a, conversation
                                                  gateway_message_id=message.gateway_message_id, status="sent")
     types = [(event["type"], event["data"]["message"]["status"]) for event in _events(company_a)]
     assert types == [("message.sent", "sent"), ("message.status", "delivered")]
+
+
+@pytest.fixture
+def all_events_endpoint_a(company_a):
+    with company_scope(company_a):
+        return integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/all").endpoint
+
+
+def test_conversation_lifecycle_is_emitted_once_per_real_change(company_a, owner_a, instance_a, simulator, hooks,
+                                                                all_events_endpoint_a):
+    inbound(simulator, instance_a, kind="text", text="Oi")
+    assert hooks.deliver(instance_a) == ["processed"]
+    with company_scope(company_a):
+        conversation = services.conversation_start(company=company_a, instance=instance_a,
+                                                   contact=messages(company_a)[0].conversation.contact)[0]
+        services.conversation_assign(company=company_a, conversation=conversation, assignee=owner_a)
+        services.conversation_assign(company=company_a, conversation=conversation, assignee=owner_a)  # no change
+        services.conversation_set_status(company=company_a, conversation=conversation, status="closed")
+        services.conversation_set_status(company=company_a, conversation=conversation, status="open")
+    types = [event["type"] for event in _events(company_a) if event["type"].startswith("conversation.")]
+    assert types == ["conversation.opened", "conversation.assigned", "conversation.closed", "conversation.opened"]
+    assigned = next(event for event in _events(company_a) if event["type"] == "conversation.assigned")
+    assert assigned["data"]["conversation"]["assignee"]["id"] == str(owner_a.public_id)
+    assert assigned["data"]["contact"]["identifier"] == CUSTOMER
+
+
+def test_delete_for_everyone_emits_message_deleted(company_a, instance_a, conversation_a, simulator, hooks,  # noqa: F811
+                                                   endpoint_a):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="Oops"))
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    with company_scope(company_a):
+        message.refresh_from_db()
+        services.message_delete_for_everyone(company=company_a, message=message)
+        services.message_delete_for_everyone(company=company_a, message=message)  # already deleted: nothing more
+    deleted = [event for event in _events(company_a) if event["type"] == "message.deleted"]
+    assert [event["data"]["message"] for event in deleted] == [{"id": str(message.public_id), "deleted_by": "agent"}]
