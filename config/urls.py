@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -22,6 +22,8 @@ api_v1_patterns = [
     *contacts_router.urls,
     *messaging_router.urls,
     *integrations_router.urls,
+    # Anything else under /api/v1/ is a problem+json 404, in development (DEBUG) too.
+    re_path(r"^.*$", lambda request: problem_response(404, "Not found.", code="not-found")),
 ]
 
 urlpatterns = [

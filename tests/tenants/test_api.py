@@ -197,3 +197,8 @@ def test_viewset_cannot_override_get_queryset():
         type("Bad", (TenantViewSet,), {"get_queryset": lambda self: None})
     with pytest.raises(TypeError, match="class-level queryset"):
         type("AlsoBad", (TenantViewSet,), {"queryset": object()})
+
+
+def test_unknown_api_route_is_problem_json_even_in_debug(api_a, settings):
+    settings.DEBUG = True
+    _problem(api_a.get("/api/v1/instances//state"), 404)
