@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -85,11 +85,9 @@ def running_stack(log_dir: Path, *, worker_queues: str | None = None, public_url
                 if process.poll() is not None:
                     pytest.fail(f"{process.args[2]} exited with {process.returncode}:\n"
                                 f"{(log_dir / 'uvicorn.log').read_text()}")
-            try:
+            with suppress(httpx.TransportError):  # not listening yet
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
-                pass
             if time.monotonic() > deadline:
                 pytest.fail(f"uvicorn did not answer within 30 s:\n{(log_dir / 'uvicorn.log').read_text()}")
             time.sleep(0.2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import suppress
 
 import pytest
 from channels.db import database_sync_to_async
@@ -101,13 +102,10 @@ async def test_rolled_back_transaction_publishes_nothing(owner_a, company_a):
     await _subscribe(communicator, company_a.slug)
 
     def publish_then_fail():
-        try:
-            with transaction.atomic():
-                realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
-                                 context={"text": "never"})
-                raise RuntimeError("rollback")
-        except RuntimeError:
-            pass
+        with suppress(RuntimeError), transaction.atomic():
+            realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                             context={"text": "never"})
+            raise RuntimeError("rollback")
 
     await database_sync_to_async(publish_then_fail)()
     assert await communicator.receive_nothing(timeout=0.5)
