@@ -1,127 +1,110 @@
-"""`make bench`: request throughput through Django on the real PostgreSQL, printed as JSON.
+"""`make bench` / `python -m benchmarks [name ...]`: run the benchmarks and print one JSON document.
 
-Creates a throwaway database (recado_bench_<pid>) next to BENCH_DATABASE_URL's, migrates it,
-seeds one company with its owner, then times GET /healthz and the company overview page
-(logged in, through the full middleware stack) with Django's test client in this process.
-No network hop and no ASGI server are measured: this is the cost of our code, Django and the
-database round trips. The database is dropped at the end, even on failure.
+Each benchmark is a module of this package with a `run() -> dict` returning its `figures` (value, unit,
+target, reference and pass, see benchmarks/report.py) and `details`. Each runs in its own Python process
+(its own Django settings, database `recado_bench_<pid>` and Redis key prefix; see benchmarks/stack.py), one
+after the other, so they never measure each other. With no name every benchmark runs; `passed` is false
+when any figure with a target missed it or a benchmark failed. The exit status is 0 either way unless a
+benchmark crashed (a missed target is a result, not an error).
+
+Environment: BENCH_SECONDS (length of each timed phase, default 60), BENCH_DATABASE_URL (the PostgreSQL
+server, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/3), BENCH_KEEP_LOGS=1 (keep the stack's process logs); each benchmark documents its
+own knobs.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
-import resource
-import shutil
-import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "500"))
-WARMUP = 20
-
-
-def _database_url(name: str) -> str:
-    parts = urlsplit(ADMIN_URL)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+# Name -> module; the order is the order of a full run.
+BENCHMARKS = {
+    "overview": "benchmarks.overview",
+    "ingest": "benchmarks.ingest",
+    "live": "benchmarks.live",
+    "send": "benchmarks.send",
+    "inbox": "benchmarks.inbox",
+}
+REPO = Path(__file__).resolve().parents[1]
 
 
-def _admin(sql: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(sql)
+def available() -> dict[str, str]:
+    """The benchmarks whose module exists in this checkout."""
+    return {name: module for name, module in BENCHMARKS.items()
+            if (REPO / (module.replace(".", "/") + ".py")).exists()}
 
 
-def _measure(client, path: str) -> dict:
-    from django.db import connection
-
-    for _ in range(WARMUP):
-        assert client.get(path).status_code == 200, path
-    queries = []
-
-    def count(execute, sql, params, many, context):
-        queries.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(count):
-        client.get(path)
-    durations = []
-    started = time.perf_counter()
-    for _ in range(REQUESTS):
-        before = time.perf_counter()
-        response = client.get(path)
-        durations.append(time.perf_counter() - before)
-        assert response.status_code == 200, (path, response.status_code)
-    elapsed = time.perf_counter() - started
-    durations.sort()
-    return {
-        "path": path,
-        "requests": REQUESTS,
-        "requests_per_second": round(REQUESTS / elapsed, 1),
-        "latency_ms_p50": round(statistics.median(durations) * 1000, 2),
-        "latency_ms_p95": round(durations[int(len(durations) * 0.95) - 1] * 1000, 2),
-        "queries_per_request": len(queries),
-    }
-
-
-def _run() -> dict:
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    from django.test import Client
-
-    from tenants import services
-
-    company = services.company_create(name="Bench Market", slug="bench-market")
-    owner = services.company_owner_create(company=company, email="owner@bench.test", password="bench-password").user
-    anonymous, logged_in = Client(), Client()
-    logged_in.force_login(owner, backend="tenants.backends.UsernameOrEmailBackend")
-    return {
-        "healthz": _measure(anonymous, "/healthz"),
-        "company_overview": _measure(logged_in, f"/c/{company.slug}/"),
-    }
-
-
-def main() -> None:
-    name = f"recado_bench_{os.getpid()}"
-    var_dir = Path(tempfile.mkdtemp(prefix="recado-bench-"))
-    (var_dir / "static").mkdir()  # WhiteNoise expects STATIC_ROOT to exist
-    os.environ.update({
-        "RECADO_VAR_DIR": str(var_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_ENV": "test",
-        "DEBUG": "false",
-        "DATABASE_URL": _database_url(name),
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        "LOG_LEVEL": "WARNING",
-    })
-    _admin(f'CREATE DATABASE "{name}"')
+def _child(name: str, out: str) -> None:
+    """Run one benchmark in this process and write its result to `out`."""
     try:
-        results = _run()
-    finally:
-        from django.db import connections
+        result = importlib.import_module(BENCHMARKS[name]).run()
+    except BaseException as exc:  # reported, not raised: the runner goes on with the next benchmark
+        result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-3000:]}
+    Path(out).write_text(json.dumps(result, default=str))
 
-        connections.close_all()
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(var_dir, ignore_errors=True)
-    with psycopg.connect(ADMIN_URL) as connection:
-        server_version = connection.execute("SHOW server_version").fetchone()[0]
+
+def _run_one(name: str) -> dict:
+    with tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".json", delete=False) as handle:
+        out = handle.name
+    started = time.monotonic()
+    try:
+        # stdout of the child goes to our stderr: our stdout carries only the JSON document.
+        process = subprocess.run([sys.executable, "-m", "benchmarks", "--child", name, out], cwd=REPO,
+                                 stdout=sys.stderr, check=False)
+        text = Path(out).read_text()
+        result = json.loads(text) if text else {"error": f"exited with {process.returncode} and no result"}
+    finally:
+        Path(out).unlink(missing_ok=True)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def _verdict(result: dict) -> bool:
+    if "error" in result:
+        return False
+    return all(item.get("pass") is not False for item in result.get("figures", {}).values())
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--child"]:
+        _child(argv[1], argv[2])
+        return 0
+    known = available()
+    unknown = [name for name in argv if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(known)}", file=sys.stderr)
+        return 2
+    missing = [name for name in argv if name not in known]
+    if missing:
+        print(f"not written yet: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    names = argv or list(known)
+    from benchmarks.stack import postgres_version
+
+    results = {}
+    for name in names:
+        print(f"benchmark {name}…", file=sys.stderr)
+        results[name] = _run_one(name)
+        results[name]["passed"] = _verdict(results[name])
     report = {
-        "benchmark": "django test client, in process, PostgreSQL " + server_version,
-        "python": platform.python_version(),
-        **results,
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "postgresql": postgres_version(), "platform": platform.platform()},
+        "bench_seconds": float(os.environ.get("BENCH_SECONDS") or 60),
+        "passed": all(result["passed"] for result in results.values()),
+        "benchmarks": results,
     }
     print(json.dumps(report, indent=2))
+    return 1 if any("error" in result for result in results.values()) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
