@@ -268,9 +268,12 @@ def _wait_http(url: str, stack: Stack, timeout: float = 60) -> None:
 
 
 def _manage(env: dict[str, str], log_dir: Path, *args: str) -> None:
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            check=False)
     with (log_dir / "manage.log").open("a") as log:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                       check=True)
+        log.write(result.stdout + result.stderr)
+    if result.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-3000:]}")
 
 
 def _delete_keys(url: str, prefixes: list[str]) -> None:

@@ -298,3 +298,6 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+# When an agent replies or the phone's owner answers from the phone, the bot pauses for that contact for
+# this many minutes (0: until the conversation is closed or someone resumes it).
+BOT_AUTO_PAUSE_MINUTES = env_int("BOT_AUTO_PAUSE_MINUTES", 120)

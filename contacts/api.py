@@ -33,6 +33,7 @@ from contacts import selectors, services
 from contacts.models import Contact, ContactIdentifier, ContactType, Tag
 from contacts.selectors import ContactFilters
 from instances.models import Instance
+from tenants.access import actor_label
 from tenants.api import TenantViewSet
 from tenants.problems import Conflict
 
@@ -263,7 +264,8 @@ class ContactViewSet(_TagResolving, TenantViewSet):
         fields = dict(data.validated_data)
         tags = self.resolve_tags(fields.pop("tags")) if "tags" in fields else None
         with problems():
-            services.contact_update(company=self.company, contact=contact, tags=tags, **fields)
+            services.contact_update(company=self.company, contact=contact, tags=tags,
+                                    actor=actor_label(request), **fields)
         return Response(ContactSerializer(self._reload(contact)).data)
 
     @extend_schema(operation_id="contacts_remove_platform", request=None,

@@ -37,6 +37,7 @@ from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
 from tenants.api import TenantViewSet
+from tenants.access import actor_label
 from tenants.models import ApiKey
 
 
@@ -401,7 +402,8 @@ class ConversationViewSet(_Resolving, TenantViewSet):
 
     def _set_status(self, value: str) -> Response:
         conversation = self.get_object()
-        services.conversation_set_status(company=self.company, conversation=conversation, status=value)
+        services.conversation_set_status(company=self.company, conversation=conversation, status=value,
+                                         actor=actor_label(self.request))
         return Response(ConversationSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="conversations_messages", responses={200: MessageSerializer(many=True),

@@ -1,0 +1,167 @@
+"""live: from the gateway's POST to the frame on every agent's browser socket.
+
+The real stack (benchmarks/stack.py): uvicorn with BENCH_WEB_WORKERS processes (default 2), a Celery worker
+(BENCH_WORKER_CONCURRENCY, default 1) applying inbound events, the Redis channel layer, PostgreSQL and the
+simulator holding the instance. BENCH_LIVE_SOCKETS agents (default 100; each its own user, membership and
+session, the session created server-side as a login would) open `/ws/` with their session cookie and
+subscribe to the company's inbox exactly as the inbox page does. Then customer messages are POSTed to the
+instance's webhook at BENCH_LIVE_RATE (default 100) per second for BENCH_SECONDS (default 60), open loop,
+each text carrying a unique marker. The published conversation row carries the message's preview, so each
+socket sees the marker; latency is from the moment the POST was due to the frame's arrival, per socket and
+message. Targets: p50 < 50 ms, p99 < 250 ms, and every (socket, message) pair delivered.
+
+Publishing must not sit in the request path: the hook stores the body and answers; the worker applies it
+and publishes after commit. `frames_before_hook_answered` counts frames that arrived before their POST was
+answered: it must be 0 (a publish inside the request would beat its own answer now and then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+
+from benchmarks import loadgen
+from benchmarks.ingest import message_event
+from benchmarks.report import bench_seconds, env_float, env_int, figure, latency_summary
+from benchmarks.stack import running_stack
+
+MARKER = re.compile(rb"LVM(\d+)Z")
+CUSTOMERS = 50
+
+
+def _agents_with_sessions(company_id: int, count: int) -> list[str]:
+    """`count` agents of the company, each logged in once: their session keys."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tenants import services
+    from tenants.models import Company, Role
+
+    company = Company.objects.get(pk=company_id)
+    backend = settings.AUTHENTICATION_BACKENDS[-1]
+    keys = []
+    for number in range(count):
+        user = get_user_model().objects.create_user(username=f"agent{number}@bench.test",
+                                                    email=f"agent{number}@bench.test", password=None,
+                                                    first_name="Agent", last_name=str(number))
+        services.member_add(company=company, user=user, role=Role.AGENT)
+        session = SessionStore()
+        session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), backend
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    return keys
+
+
+async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, rate: float) -> dict:
+    import websockets
+
+    sent: dict[int, float] = {}
+    answered: dict[int, float] = {}
+    arrivals: list[tuple[int, int, float]] = []  # (socket, message number, arrival)
+    run_tag = uuid.uuid4().hex[:6].upper()
+    sockets = []
+
+    async def open_socket(key: str):
+        socket = await websockets.connect(f"{stack.ws_url}/ws/", max_size=None, open_timeout=30,
+                                          additional_headers={"Cookie": f"sessionid={key}", "Origin": stack.url})
+        await socket.send(json.dumps({"action": "subscribe", "company": seeded.company_slug, "topic": "inbox"}))
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 30))
+        if answer != {"subscribed": "inbox"}:
+            raise RuntimeError(f"subscription refused: {answer}")
+        return socket
+
+    for start in range(0, len(session_keys), 20):  # a page load's worth at a time
+        sockets += await asyncio.gather(*(open_socket(key) for key in session_keys[start:start + 20]))
+
+    async def receive(index: int, socket) -> None:
+        seen: set[int] = set()
+        try:
+            async for frame in socket:
+                now = time.perf_counter()
+                data = frame.encode() if isinstance(frame, str) else frame
+                for match in MARKER.finditer(data):
+                    number = int(match.group(1))
+                    if number not in seen:
+                        seen.add(number)
+                        arrivals.append((index, number, now))
+        except websockets.ConnectionClosed:
+            return
+
+    receivers = [asyncio.create_task(receive(index, socket)) for index, socket in enumerate(sockets)]
+
+    def body(number: int) -> tuple[str, bytes]:
+        payload = message_event(instance=seeded.instance_gateway_name, number=number, run=run_tag,
+                                customers=CUSTOMERS, text=f"LVM{number}Z Olá, preciso de ajuda com o pedido",
+                                destination=seeded.hook_url, server_url=stack.simulator_url)
+        return str(number), json.dumps(payload, separators=(",", ":")).encode()
+
+    warmup = await loadgen.open_loop(seeded.hook_url, lambda n: body(n + 10_000_000), seconds=min(2.0, seconds),
+                                     rate=min(rate, 20))
+    await asyncio.sleep(1)
+    arrivals.clear()
+    outcome = await loadgen.open_loop(
+        seeded.hook_url, body, seconds=seconds, rate=rate,
+        on_sent=lambda tag, at: sent.__setitem__(int(tag), at),
+        on_answered=lambda tag, at: answered.__setitem__(int(tag), at))
+    expected = len(outcome.acknowledged) * len(sockets)
+    deadline = time.perf_counter() + 10
+    while len(arrivals) < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    for socket in sockets:
+        await socket.close()
+    await asyncio.gather(*receivers, return_exceptions=True)
+    return {"outcome": outcome, "warmup": warmup, "sent": sent, "answered": answered, "arrivals": arrivals,
+            "sockets": len(sockets), "expected": expected}
+
+
+def run() -> dict:
+    seconds = bench_seconds()
+    rate = env_float("BENCH_LIVE_RATE", 100)
+    socket_count = env_int("BENCH_LIVE_SOCKETS", 100)
+    web_workers = env_int("BENCH_WEB_WORKERS", 2)
+    worker_concurrency = env_int("BENCH_WORKER_CONCURRENCY", 1)
+    with running_stack(web_workers=web_workers, worker_queues="default",
+                       worker_concurrency=worker_concurrency) as stack:
+        seeded = stack.seed(max_members=socket_count + 5)
+        session_keys = _agents_with_sessions(seeded.company_id, socket_count)
+        result = loadgen.run(_measure(stack, seeded, session_keys, seconds=seconds, rate=rate))
+        stack.check_alive()
+
+    outcome, sent, answered = result["outcome"], result["sent"], result["answered"]
+    acknowledged = {int(tag) for tag in outcome.acknowledged}
+    latencies, before_answer = [], 0
+    for _socket, number, arrived in result["arrivals"]:
+        if number not in acknowledged:
+            continue
+        latencies.append(arrived - sent[number])
+        if arrived < answered.get(number, float("inf")):
+            before_answer += 1
+    summary = latency_summary(latencies)
+    missing = result["expected"] - len(latencies)
+    return {
+        "method": (f"real stack: uvicorn x{web_workers}, celery worker (concurrency {worker_concurrency}), Redis "
+                   f"channel layer; {result['sockets']} agent sockets subscribed to the inbox; hook POSTs open "
+                   f"loop at {rate:g}/s for {seconds:g} s; latency from POST due to frame, per socket and message"),
+        "figures": {
+            "p50_ms": figure(summary["p50_ms"], "ms", target=("<", 50)),
+            "p99_ms": figure(summary["p99_ms"], "ms", target=("<", 250)),
+            "frames_missing": figure(missing, "socket-frames", target=("==", 0),
+                                     reference=f"{result['expected']} expected"),
+            "frames_before_hook_answered": figure(before_answer, "socket-frames", target=("==", 0),
+                                                  note="publishing happens in the worker, after the hook answered"),
+        },
+        "details": {
+            "frame_latency": summary,
+            "messages_posted": outcome.sent,
+            "messages_acknowledged": len(outcome.acknowledged),
+            "hook": {"errors": outcome.errors, "late_starts": outcome.late_starts,
+                     **latency_summary(outcome.latencies)},
+            "sockets": result["sockets"],
+            "socket_frames_received": len(latencies),
+        },
+    }
