@@ -91,6 +91,17 @@ TEMPLATES = [
 
 def _database_from_env() -> dict:
     url = env_secret("DATABASE_URL", "")
+    if url and url.startswith("postgres") and env_bool("DATABASE_POOL", PRODUCTION):
+        # Under ASGI every request runs its sync code in a thread of its own, so persistent connections
+        # (kept per thread) pile up until PostgreSQL refuses clients; a pool per process bounds them and
+        # skips the connect. Pooling requires CONN_MAX_AGE 0.
+        config = dj_database_url.parse(url, conn_max_age=0)
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+        }
+        return config
     if url:
         return dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
     # Development default: one SQLite file shared by web, worker and beat. WAL lets readers

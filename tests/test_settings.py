@@ -110,3 +110,46 @@ def test_production_collectstatic_hashes_and_compresses_every_file(tmp_path):
     hashed = manifest["paths"]["vendor/bootstrap-5.3.8.min.css"]
     assert hashed != "vendor/bootstrap-5.3.8.min.css"
     assert (tmp_path / "static" / (hashed + ".gz")).exists()
+
+
+_POOL_PROBE = """
+import json, threading, django
+django.setup()
+from django.conf import settings
+from django.db import connection, connections
+backends = set()
+lock = threading.Lock()
+def request():
+    # What an ASGI request does: its sync code runs in a thread of its own, then request_finished closes.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), pg_sleep(0.01)")
+        pid = cursor.fetchone()[0]
+    with lock:
+        backends.add(pid)
+    connections.close_all()
+threads = [threading.Thread(target=request) for _ in range(40)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+database = settings.DATABASES["default"]
+print(json.dumps({"conn_max_age": database["CONN_MAX_AGE"], "pool": database.get("OPTIONS", {}).get("pool"),
+                  "backends": len(backends)}))
+"""
+
+
+def test_production_pools_postgresql_connections_so_asgi_threads_cannot_exhaust_the_server():
+    result = run_django(["-c", _POOL_PROBE], **production_env(), DATABASE_POOL_MAX_SIZE="4")
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["conn_max_age"] == 0
+    assert probe["pool"]["max_size"] == 4
+    assert probe["backends"] <= 4  # 40 request threads shared at most 4 server connections
+
+
+def test_production_can_turn_the_pool_off_for_an_external_pooler():
+    result = run_django(["-c", _POOL_PROBE], **production_env(), DATABASE_POOL="false")
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["pool"] is None
+    assert probe["conn_max_age"] == 60
