@@ -26,4 +26,9 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"queue": "webhooks", "expires": 30},
     },
+    "integrations.resume_expired_bot_pauses": {
+        "task": "integrations.resume_expired_bot_pauses",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 60},
+    },
 }

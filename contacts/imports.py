@@ -203,6 +203,6 @@ def _upsert(company: Company, instance: Instance, identifier: str, keys: tuple[s
     missing_tags = [tag for tag in tags if tag.pk not in have]
     if not changed and not missing_tags:
         return "unchanged"
-    services.contact_update(company=company, contact=existing, **changed)
+    services.contact_update(company=company, contact=existing, actor=_("CSV import"), **changed)
     services.contact_add_tags(company=company, contact=existing, tags=missing_tags)
     return "updated"

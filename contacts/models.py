@@ -59,6 +59,8 @@ class Contact(TenantOwned):
     platform = models.SlugField(_("platform"), max_length=50, blank=True)
     is_ignored = models.BooleanField(_("ignored"), default=False)
     bot_paused = models.BooleanField(_("bot paused"), default=False)
+    # When a pause ends by itself (None: until resumed or the conversation is closed).
+    bot_paused_until = models.DateTimeField(_("bot paused until"), null=True, blank=True)
     tags = models.ManyToManyField(Tag, through="ContactTag", related_name="contacts", blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -74,6 +76,9 @@ class Contact(TenantOwned):
             models.Index(fields=["company", "type"], name="contact_company_type"),
             models.Index(fields=["company", "is_ignored"], name="contact_company_ignored"),
             models.Index(fields=["company", "bot_paused"], name="contact_company_bot_paused"),
+            # The beat's scan for pauses that expired (small: only timed pauses are in it).
+            models.Index(fields=["company", "bot_paused_until"], name="contact_bot_pause_expiry",
+                         condition=models.Q(bot_paused=True, bot_paused_until__isnull=False)),
             models.Index(fields=["company", "identifier"], name="contact_company_identifier"),
         ]
 

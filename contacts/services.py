@@ -14,8 +14,10 @@ from django.utils.translation import gettext as _
 from contacts.identity import Identity, IdentityKind, parse_identifier
 from contacts.models import DEFAULT_TAG_COLOR, Contact, ContactIdentifier, ContactTag, Tag, color_validator
 from instances.models import Instance
+from integrations import bots
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
+from integrations.models import BotPauseChange
 from tenants.models import Company
 
 # Fields a person may edit on a contact (the identifier and channel are its identity and never change).
@@ -167,9 +169,12 @@ def contact_create(
     return contact
 
 
-def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | None = None, **fields) -> Contact:
-    """Change the editable fields given (and, when `tags` is given, replace its tags)."""
+def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | None = None, actor: str = "",
+                   **fields) -> Contact:
+    """Change the editable fields given (and, when `tags` is given, replace its tags). Pausing or resuming
+    the bot goes through integrations.bots, so it is recorded (with `actor`) and announced like any other."""
     cleaned = _clean_fields(fields)
+    bot_paused = cleaned.pop("bot_paused", None)
     with transaction.atomic():
         changed = [key for key, value in cleaned.items() if getattr(contact, key) != value]
         for key in changed:
@@ -177,6 +182,10 @@ def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | 
         if changed:
             contact.updated_at = timezone.now()
             contact.save(update_fields=[*changed, "updated_at"])
+        if bot_paused is not None and bot_paused != contact.bot_paused:
+            bots.bot_set_paused(company=company, contact=contact, paused=bot_paused, actor=actor,
+                                reason=BotPauseChange.Reason.CONTACT_EDIT)
+            changed.append("bot_paused")
         if tags is not None:
             contact_set_tags(company=company, contact=contact, tags=tags)
         if changed or tags is not None:

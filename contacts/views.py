@@ -32,7 +32,7 @@ from contacts.forms import (
 from contacts.identity import parse_identifier
 from contacts.models import Contact, Tag
 from contacts.streaming import company_stream
-from tenants.access import CompanyRequest, company_member
+from tenants.access import CompanyRequest, actor_label, company_member
 from tenants.models import Role
 
 PAGE_SIZE = 50
@@ -189,7 +189,8 @@ def contact_detail(request: CompanyRequest, contact_id) -> HttpResponse:
         fields = dict(form.cleaned_data)
         tags = list(fields.pop("tags"))
         try:
-            services.contact_update(company=request.company, contact=contact, tags=tags, **fields)
+            services.contact_update(company=request.company, contact=contact, tags=tags,
+                                        actor=actor_label(request), **fields)
         except ValidationError as error:
             _add_errors(form, error)
         else:

@@ -1,4 +1,5 @@
-"""REST API /api/v1/instances: create, list, retrieve, state, connect, QR image, restart, logout, delete.
+"""REST API /api/v1/instances: create, list, retrieve, update, state, connect, QR image, restart, logout,
+delete, and pausing/resuming the bot for a number.
 
 Create, connect, restart, logout and delete call the gateway synchronously (short timeout): integrators
 expect the token or the QR in the response. Errors are problem+json: 409 duplicate name, 403 limit
@@ -9,11 +10,18 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -30,6 +38,9 @@ from instances.errors import (
     InstanceNameTaken,
 )
 from instances.models import Instance, InstanceState
+from integrations import bots
+from integrations.models import BotPauseChange
+from tenants.access import actor_label
 from tenants.api import TenantViewSet
 from tenants.problems import Conflict
 
@@ -77,11 +88,13 @@ def problems():
 class InstanceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     phone_number = serializers.CharField(read_only=True, help_text="Digits with country code, once connected.")
+    # A plain string: empty until the gateway tells one, which the model's URL format would not allow in the schema.
+    profile_picture_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
 
     class Meta:
         model = Instance
         fields = ["id", "name", "label", "state", "phone_number", "owner_jid", "profile_name",
-                  "profile_picture_url", "state_changed_at", "created_at"]
+                  "profile_picture_url", "starting_platform", "state_changed_at", "created_at"]
         read_only_fields = fields
 
 
@@ -109,6 +122,32 @@ class InstanceStateSerializer(serializers.Serializer):
     last_polled_at = serializers.DateTimeField(allow_null=True)
 
 
+class InstanceUpdateSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    starting_platform = serializers.CharField(max_length=50, required=False, allow_blank=True,
+                                              help_text="Slug of one of its platforms; empty for none.")
+
+
+class BotPauseRequestSerializer(serializers.Serializer):
+    number = serializers.CharField(max_length=80, help_text="Phone number with country code, or a group id.")
+    duration_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                                max_value=bots.MAX_PAUSE_MINUTES,
+                                                help_text="Omit to pause until resumed or the conversation closes.")
+
+
+class BotResumeRequestSerializer(serializers.Serializer):
+    number = serializers.CharField(max_length=80, help_text="Phone number with country code, or a group id.")
+
+
+class BotStateSerializer(serializers.Serializer):
+    number = serializers.CharField(help_text="The contact's identifier as stored (digits or group id).")
+    contact_id = serializers.UUIDField()
+    bot_paused = serializers.BooleanField()
+    paused_until = serializers.DateTimeField(allow_null=True)
+    platform = serializers.CharField(allow_null=True, help_text="The platform that gets its messages when not paused.")
+    changed = serializers.BooleanField(help_text="false when it already was in that state.")
+
+
 class ConnectRequestSerializer(serializers.Serializer):
     number = serializers.CharField(required=False, allow_blank=True, max_length=20,
                                    help_text="Phone number (digits with country code) to get a pairing code.")
@@ -123,6 +162,7 @@ class ConnectSerializer(serializers.Serializer):
 
 
 ERRORS = {
+    400: OpenApiResponse(description="Invalid input (problem+json with `errors`)."),
     403: OpenApiResponse(description="Instance limit reached (problem+json with `limit`)."),
     404: OpenApiResponse(description="Unknown instance."),
     409: OpenApiResponse(description="Duplicate name."),
@@ -219,6 +259,64 @@ class InstanceViewSet(TenantViewSet):
         with problems():
             instance = services.instance_logout(company=self.company, instance=self.get_object())
         return Response(InstanceStateSerializer(instance).data)
+
+
+    @extend_schema(operation_id="instances_update", request=InstanceUpdateSerializer,
+                   responses={200: InstanceSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+    def partial_update(self, request: Request, id: str) -> Response:
+        """Change the display label and the starting bot platform (the name is the gateway's and stays)."""
+        instance = self.get_object()
+        data = InstanceUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with transaction.atomic():
+            if "label" in values:
+                instance = services.instance_rename(company=self.company, instance=instance, label=values["label"])
+            if "starting_platform" in values:
+                bots.instance_set_starting_platform(company=self.company, instance=instance,
+                                                    slug=values["starting_platform"])
+        return Response(InstanceSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="instances_bot_pause", request=BotPauseRequestSerializer,
+                   examples=[OpenApiExample("For an hour", request_only=True,
+                                            value={"number": "5511987654321", "duration_minutes": 60})],
+                   responses={200: BotStateSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   description="Stop forwarding this number's messages to its bot platform, for `duration_minutes` "
+                               "or until resumed (closing the conversation resumes it too).")
+    @action(detail=True, methods=["post"], url_path="bot/pause")
+    def bot_pause(self, request: Request, id: str) -> Response:
+        instance = self.get_object()
+        data = BotPauseRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            contact = bots.contact_for_number(company=self.company, instance=instance,
+                                              number=data.validated_data["number"], create=True)
+            change = bots.bot_pause(company=self.company, contact=contact, reason=BotPauseChange.Reason.API,
+                                    actor=actor_label(request), minutes=data.validated_data.get("duration_minutes"))
+        return Response(_bot_state(self.company, contact, changed=change is not None))
+
+    @extend_schema(operation_id="instances_bot_resume", request=BotResumeRequestSerializer,
+                   responses={200: BotStateSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   description="Forward this number's messages to its bot platform again.")
+    @action(detail=True, methods=["post"], url_path="bot/resume")
+    def bot_resume(self, request: Request, id: str) -> Response:
+        instance = self.get_object()
+        data = BotResumeRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = bots.contact_for_number(company=self.company, instance=instance,
+                                          number=data.validated_data["number"], create=False)
+        if contact is None:
+            raise exceptions.NotFound(_("No contact with this number on this instance."))
+        change = bots.bot_resume(company=self.company, contact=contact, reason=BotPauseChange.Reason.API,
+                                 actor=actor_label(request))
+        return Response(_bot_state(self.company, contact, changed=change is not None))
+
+
+def _bot_state(company, contact, *, changed: bool) -> dict:
+    platform = bots.platform_for(company=company, contact=contact)
+    return {"number": contact.identifier, "contact_id": contact.public_id, "bot_paused": bots.is_paused(contact),
+            "paused_until": contact.bot_paused_until, "platform": platform.slug if platform else None,
+            "changed": changed}
 
 
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)

@@ -88,6 +88,9 @@ class Instance(TenantOwned):
     # End of the current connect attempt: with no scan by then the instance goes back to "close".
     connect_deadline = models.DateTimeField(null=True, blank=True)
 
+    # The bot platform (slug of one of its BotPlatforms) that gets the messages of contacts bound to none.
+    starting_platform = models.SlugField(_("starting platform"), max_length=50, blank=True)
+
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

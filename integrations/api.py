@@ -1,4 +1,5 @@
-"""REST API /api/v1/webhooks: endpoints (CRUD), rotate, test event, delivery log and replay.
+"""REST API /api/v1/webhooks: endpoints (CRUD), rotate, test event, delivery log and replay; and
+/api/v1/instances/{id}/platforms: bot platforms (CRUD, rotate, delivery log).
 
 The secret appears only in the responses of create and rotate. Errors are problem+json; another
 company's ids are 404 (STYLE rule 10).
@@ -7,18 +8,28 @@ company's ids are 404 (STYLE rule 10).
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from integrations import selectors, services
+from instances.models import Instance
+from integrations import bots, selectors, services
 from integrations.catalogue import EVENT_TYPES
-from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from integrations.models import BotPlatform, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tenants.api import TenantViewSet
+from tenants.authentication import PageLimitPagination
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (problem+json with `errors`), e.g. a private address."),
@@ -95,7 +106,8 @@ class WebhookEndpointViewSet(TenantViewSet):
     lookup_value_converter = "uuid"
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        return queryset.order_by("-created_at")
+        # A bot platform's endpoint is managed under /instances/{id}/platforms.
+        return queryset.filter(kind=WebhookEndpoint.Kind.WEBHOOK).order_by("-created_at")
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -170,5 +182,153 @@ class WebhookEndpointViewSet(TenantViewSet):
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+# --- bot platforms: /api/v1/instances/{instance_id}/platforms ------------------------------------
+
+class BotPlatformSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    slug = serializers.SlugField(max_length=50, help_text="Contacts are bound to a platform by this name.")
+    callback_url = serializers.URLField(source="endpoint.url", max_length=500,
+                                        help_text="Where the platform's messages and bot events are POSTed, "
+                                                  "signed like webhooks.")
+    is_active = serializers.BooleanField(source="endpoint.is_active", required=False, default=True)
+    is_starting = serializers.SerializerMethodField(help_text="Whether contacts bound to no platform go here.")
+    disabled_reason = serializers.CharField(source="endpoint.disabled_reason", read_only=True)
+    last_error = serializers.CharField(source="endpoint.last_error", read_only=True)
+    endpoint_id = serializers.UUIDField(source="endpoint.public_id", read_only=True,
+                                        help_text="The endpoint behind the platform (its delivery log is "
+                                                  "GET …/platforms/{slug}/deliveries).")
+
+    class Meta:
+        model = BotPlatform
+        fields = ["id", "slug", "callback_url", "is_active", "is_starting", "disabled_reason", "last_error",
+                  "endpoint_id", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def get_is_starting(self, platform: BotPlatform) -> bool:
+        return platform.instance.starting_platform == platform.slug
+
+
+class BotPlatformCreateSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50)
+    callback_url = serializers.URLField(max_length=500)
+    is_starting = serializers.BooleanField(required=False, default=False,
+                                           help_text="Make it the instance's starting platform.")
+
+
+class BotPlatformUpdateSerializer(serializers.Serializer):
+    callback_url = serializers.URLField(max_length=500, required=False)
+    is_active = serializers.BooleanField(required=False)
+    is_starting = serializers.BooleanField(required=False,
+                                           help_text="true makes it the starting platform; false clears it if it is.")
+
+
+class BotPlatformWithSecretSerializer(BotPlatformSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown only in this response: `whsec_<base64>`.")
+
+    class Meta(BotPlatformSerializer.Meta):
+        fields = [*BotPlatformSerializer.Meta.fields, "secret"]
+
+
+def _platform_with_secret(issued: bots.IssuedPlatform) -> dict:
+    return {**BotPlatformSerializer(issued.platform).data, "secret": issued.secret}
+
+
+PLATFORM_ERRORS = {
+    400: OpenApiResponse(description="Invalid input (problem+json with `errors`): a taken slug, a private address."),
+    404: OpenApiResponse(description="Unknown instance or platform (or another company's)."),
+}
+PLATFORM_EXAMPLE = OpenApiExample(
+    "A bot", request_only=True,
+    value={"slug": "sales-bot", "callback_url": "https://bots.example.com/recado", "is_starting": True},
+)
+INSTANCE_ID = OpenApiParameter("instance_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="platforms_list", parameters=[INSTANCE_ID],
+                       responses={200: BotPlatformSerializer(many=True), 404: PLATFORM_ERRORS[404]}),
+    retrieve=extend_schema(operation_id="platforms_retrieve", parameters=[INSTANCE_ID],
+                           responses={200: BotPlatformSerializer, 404: PLATFORM_ERRORS[404]}),
+)
+class BotPlatformViewSet(TenantViewSet):
+    """An instance's bot platforms: each gets the messages of the contacts routed to it (docs/bots.md)."""
+
+    model = BotPlatform
+    serializer_class = BotPlatformSerializer
+    lookup_field = "slug"
+    lookup_url_kwarg = "slug"
+    pagination_class = None
+
+    def instance(self) -> Instance:
+        instance = Instance.objects.filter(company=self.company, public_id=self.kwargs["instance_id"]).first()
+        if instance is None:
+            raise exceptions.NotFound()
+        return instance
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return (queryset.filter(instance=self.instance()).select_related("endpoint", "instance")
+                .order_by("slug"))
+
+    def list(self, request: Request, instance_id: str) -> Response:
+        return Response(BotPlatformSerializer(self.get_queryset(), many=True).data)
+
+    def retrieve(self, request: Request, instance_id: str, slug: str) -> Response:
+        return Response(BotPlatformSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="platforms_create", parameters=[INSTANCE_ID], request=BotPlatformCreateSerializer,
+                   examples=[PLATFORM_EXAMPLE],
+                   responses={201: BotPlatformWithSecretSerializer, 400: PLATFORM_ERRORS[400],
+                              404: PLATFORM_ERRORS[404]})
+    def create(self, request: Request, instance_id: str) -> Response:
+        instance = self.instance()
+        data = BotPlatformCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        issued = bots.platform_create(company=self.company, instance=instance, slug=values["slug"],
+                                      callback_url=values["callback_url"], make_starting=values["is_starting"])
+        return Response(_platform_with_secret(issued), status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="platforms_update", parameters=[INSTANCE_ID], request=BotPlatformUpdateSerializer,
+                   responses={200: BotPlatformSerializer, 400: PLATFORM_ERRORS[400], 404: PLATFORM_ERRORS[404]})
+    def partial_update(self, request: Request, instance_id: str, slug: str) -> Response:
+        platform = self.get_object()
+        data = BotPlatformUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with transaction.atomic():
+            bots.platform_update(company=self.company, platform=platform, callback_url=values.get("callback_url"),
+                                 is_active=values.get("is_active"))
+            starting = values.get("is_starting")
+            if starting is not None and starting != (platform.instance.starting_platform == platform.slug):
+                bots.instance_set_starting_platform(company=self.company, instance=platform.instance,
+                                                    slug=platform.slug if starting else "")
+        return Response(BotPlatformSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="platforms_destroy", parameters=[INSTANCE_ID],
+                   responses={204: None, 404: PLATFORM_ERRORS[404]})
+    def destroy(self, request: Request, instance_id: str, slug: str) -> Response:
+        bots.platform_delete(company=self.company, platform=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(operation_id="platforms_rotate_secret", parameters=[INSTANCE_ID], request=None,
+                   responses={200: BotPlatformWithSecretSerializer, 404: PLATFORM_ERRORS[404]},
+                   description="A new secret signs from now on; the old one also signs for 24 hours.")
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, instance_id: str, slug: str) -> Response:
+        return Response(_platform_with_secret(bots.platform_rotate_secret(company=self.company,
+                                                                          platform=self.get_object())))
+
+    @extend_schema(operation_id="platforms_deliveries", parameters=[INSTANCE_ID],
+                   responses={200: WebhookDeliverySerializer(many=True), 404: PLATFORM_ERRORS[404]})
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, instance_id: str, slug: str) -> Response:
+        """What was sent to the platform, newest first, with every attempt."""
+        deliveries = selectors.delivery_list(company=self.company, endpoint=self.get_object().endpoint)
+        paginator = PageLimitPagination()
+        page = paginator.paginate_queryset(deliveries, request, view=self)
+        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("instances/<uuid:instance_id>/platforms", BotPlatformViewSet, basename="bot-platform")

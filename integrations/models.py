@@ -12,10 +12,23 @@ from tenants.scoping import TenantOwned
 RESPONSE_EXCERPT_LIMIT = 1024
 
 
+class EndpointKind(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook")
+    PLATFORM = "platform", _("Bot platform")
+
+
 class WebhookEndpoint(TenantOwned):
-    """An integrator's URL that receives the company's events, signed with its secret."""
+    """An integrator's URL that receives the company's events, signed with its secret.
+
+    A bot platform's callback is an endpoint too (kind "platform"): it gets only the messages routed to it
+    and the pause/resume events of its contacts, through the same signed, retried, logged delivery.
+    """
+
+    Kind = EndpointKind
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=EndpointKind.choices, default=EndpointKind.WEBHOOK,
+                            editable=False)
     url = models.URLField(_("URL"), max_length=500)
     description = models.CharField(_("description"), max_length=200, blank=True)
     # Event type names (integrations.catalogue.EVENT_TYPES); an empty list means every event.
@@ -106,3 +119,51 @@ class WebhookAttempt(TenantOwned):
     class Meta:
         indexes = [models.Index(fields=["company", "delivery", "at"])]
         ordering = ["at"]
+
+
+class BotPlatform(TenantOwned):
+    """A bot endpoint of one instance: a slug contacts are bound to, and the signed callback it is reached at."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    instance = models.ForeignKey("instances.Instance", on_delete=models.CASCADE, related_name="bot_platforms")
+    slug = models.SlugField(_("slug"), max_length=50)
+    # URL, secret (rotatable), active flag, failure tracking and the delivery log live on the endpoint;
+    # deleting the endpoint deletes the platform.
+    endpoint = models.OneToOneField(WebhookEndpoint, on_delete=models.CASCADE, related_name="platform")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [models.UniqueConstraint(fields=["instance", "slug"], name="bot_platform_unique_slug")]
+        indexes = [models.Index(fields=["company", "instance", "slug"], name="bot_platform_by_slug")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class BotPauseReason(models.TextChoices):
+    API = "api", _("Paused or resumed through the API")
+    INBOX = "inbox", _("Toggled in the inbox")
+    CONTACT_EDIT = "contact_edit", _("Contact edited")
+    AGENT_REPLY = "agent_reply", _("An agent replied")
+    PHONE_OWNER = "phone_owner", _("The phone's owner answered from the phone")
+    CONVERSATION_CLOSED = "conversation_closed", _("The conversation was closed")
+    EXPIRED = "expired", _("The pause expired")
+
+
+class BotPauseChange(TenantOwned):
+    """The audit trail of the bot for one contact: every pause and resume, who did it, when and why."""
+
+    Reason = BotPauseReason
+
+    instance = models.ForeignKey("instances.Instance", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="bot_changes")
+    paused = models.BooleanField()
+    reason = models.CharField(max_length=20, choices=BotPauseReason.choices)
+    actor = models.CharField(max_length=150, blank=True)  # the member, API key or "system"
+    until = models.DateTimeField(null=True, blank=True)  # a pause's end (None: until resumed or closed)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["company", "contact", "-at"], name="bot_change_by_contact")]

@@ -123,3 +123,16 @@ def message_deleted_data(message, deleted_by: str) -> dict[str, Any]:
         "conversation": {"id": str(message.conversation.public_id)},
         "message": {"id": str(message.public_id), "deleted_by": deleted_by},
     }
+
+
+def bot_change_data(change, contact: Contact) -> dict[str, Any]:
+    """bot.paused / bot.resumed: whose bot, until when, why and by whom."""
+    return {
+        "instance": instance_ref(contact.instance),
+        "contact": _contact_ref(contact),
+        "paused": change.paused,
+        "until": change.until,
+        "reason": change.reason,
+        "actor": change.actor,
+        "at": change.at,
+    }

@@ -14,12 +14,16 @@ DELIVERY_LOG_LIMIT = 50
 
 
 def endpoint_list(*, company: Company) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(company=company).order_by("-created_at")
+    """The company's webhook endpoints (bot platforms' endpoints are listed with their instance)."""
+    return WebhookEndpoint.objects.filter(company=company, kind=WebhookEndpoint.Kind.WEBHOOK).order_by("-created_at")
 
 
-def endpoint_get(*, company: Company, public_id: UUID | str) -> WebhookEndpoint | None:
+def endpoint_get(*, company: Company, public_id: UUID | str, kinds: tuple[str, ...] = (WebhookEndpoint.Kind.WEBHOOK,)
+                 ) -> WebhookEndpoint | None:
+    """One endpoint of the company; the settings pages also open a bot platform's (its log, secret, test)."""
     try:
-        return WebhookEndpoint.objects.filter(company=company, public_id=public_id).first()
+        return (WebhookEndpoint.objects.filter(company=company, public_id=public_id, kind__in=kinds)
+                .select_related("platform__instance").first())
     except (ValueError, ValidationError):
         return None
 

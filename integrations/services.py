@@ -7,6 +7,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,11 +74,11 @@ def _clean(url: str, event_types: list[str]) -> tuple[str, list[str]]:
 
 
 def endpoint_create(*, company: Company, url: str, description: str = "", event_types: list[str] | None = None,
-                    is_active: bool = True) -> IssuedEndpoint:
+                    is_active: bool = True, kind: str = WebhookEndpoint.Kind.WEBHOOK) -> IssuedEndpoint:
     url, event_types = _clean(url, event_types or [])
     secret = signing.secret_generate()
     endpoint = WebhookEndpoint.objects.create(company=company, url=url, description=description.strip()[:200],
-                                              event_types=event_types, is_active=is_active, secret=secret)
+                                              event_types=event_types, is_active=is_active, secret=secret, kind=kind)
     return IssuedEndpoint(endpoint=endpoint, secret=secret)
 
 
@@ -189,15 +190,19 @@ def _deliver_to(company: Company, event: WebhookEvent, endpoints: list[WebhookEn
     return deliveries
 
 
-def event_emit(*, company: Company, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Record an event and one delivery per active endpoint that wants it, in the caller's transaction;
-    the deliveries start after commit, and the event stream (/ws/events/) gets the same body."""
+def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
+               extra_endpoints: Sequence[WebhookEndpoint] = ()) -> dict[str, Any]:
+    """Record an event and one delivery per active webhook endpoint that wants it (plus `extra_endpoints`:
+    the bot platform a message is routed to), in the caller's transaction; the deliveries start after
+    commit, and the event stream (/ws/events/) gets the same body."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     now = timezone.now()
     body = event_body(company=company, event_type=event_type, data=payload, event_id=_event_id(), now=now)
-    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(company=company, is_active=True)
+    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(company=company, is_active=True,
+                                                                         kind=WebhookEndpoint.Kind.WEBHOOK)
                  if endpoint.wants(event_type)]
+    endpoints += [endpoint for endpoint in extra_endpoints if endpoint.is_active and endpoint not in endpoints]
     if endpoints:
         event = WebhookEvent.objects.create(company=company, event_id=body["id"], type=event_type, payload=body,
                                             created_at=now)

@@ -8,7 +8,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
-from integrations import services
+from contacts.models import Contact
+from integrations import bots, services
 from integrations.models import WebhookDelivery
 from tenants.models import Company
 from tenants.tasks import company_task
@@ -42,4 +43,29 @@ def retry_due_deliveries() -> int:
             lambda args=(company_id, delivery_id): deliver_webhook.apply_async(args=args,
                                                                                expires=RETRY_EXPIRES_SECONDS)
         )
+    return len(due)
+
+
+EXPIRY_BATCH = 500
+
+
+@company_task(name="integrations.resume_bot_pauses", soft_time_limit=50, time_limit=60)
+def resume_bot_pauses(company: Company, contact_ids: list[int]) -> int:
+    with translation.override(settings.LANGUAGE_CODE):
+        return bots.resume_expired(company=company, contact_ids=contact_ids)
+
+
+@shared_task(name="integrations.resume_expired_bot_pauses", soft_time_limit=20, time_limit=30)
+def resume_expired_bot_pauses() -> int:
+    """Beat (every 60 s): hand each company's timed bot pauses that ran out to a task in its own scope."""
+    now = timezone.now()
+    # all_companies: the beat's scan reads only ids of due pauses; each resume runs in its company's scope.
+    due = list(Contact.all_companies.filter(bot_paused=True, bot_paused_until__lte=now)
+               .order_by("bot_paused_until").values_list("company_id", "pk")[:EXPIRY_BATCH])
+    by_company: dict[int, list[int]] = {}
+    for company_id, contact_id in due:
+        by_company.setdefault(company_id, []).append(contact_id)
+    for company_id, contact_ids in by_company.items():
+        transaction.on_commit(lambda args=(company_id, contact_ids): resume_bot_pauses.apply_async(
+            args=args, expires=60))
     return len(due)

@@ -18,7 +18,7 @@ from tenants.models import Role
 
 
 def _endpoint_or_404(request: CompanyRequest, endpoint_id) -> WebhookEndpoint:
-    endpoint = selectors.endpoint_get(company=request.company, public_id=endpoint_id)
+    endpoint = selectors.endpoint_get(company=request.company, public_id=endpoint_id, kinds=tuple(WebhookEndpoint.Kind))
     if endpoint is None:
         raise Http404(_("Page not found"))
     return endpoint

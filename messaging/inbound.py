@@ -34,8 +34,10 @@ from instances.gateways.events import (
     MessageStatusUpdate,
 )
 from instances.models import Instance
+from integrations import bots
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
+from integrations.models import BotPauseChange
 from messaging import events
 from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
 from messaging.services import (
@@ -182,8 +184,15 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     events.message_changed(company=company, message=message, created=True)
     events.conversation_changed(company=company, conversation=conversation)
     if incoming:
+        # The bot platform this contact's messages go to gets the same signed body (unless the bot is paused).
+        platform = bots.route_inbound(company=company, contact=contact)
         integration_services.event_emit(company=company, event_type="message.received",
-                                        payload=integration_payloads.message_data(message))
+                                        payload=integration_payloads.message_data(message),
+                                        extra_endpoints=[platform.endpoint] if platform else ())
+    elif message.sender_type == Message.SenderType.PHONE:
+        # The phone's owner answered from the phone: a human took over, so the bot steps back.
+        bots.auto_pause(company=company, contact=contact, reason=BotPauseChange.Reason.PHONE_OWNER,
+                        actor=message.sender_label)
     return message
 
 

@@ -46,8 +46,10 @@ from instances.gateways import (
     SendResult,
 )
 from instances.models import Instance
+from integrations import bots
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
+from integrations.models import BotPauseChange
 from messaging import events, throttle
 from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
 from tenants.models import Company, User
@@ -132,8 +134,9 @@ def _emit_conversation(company: Company, conversation: Conversation, event_type:
                                     payload=integration_payloads.conversation_data(conversation))
 
 
-def _conversation_update(company: Company, conversation: Conversation, **fields) -> Conversation:
-    """Apply fields; emit conversation.assigned / .closed / .opened for what really changed."""
+def _conversation_update(company: Company, conversation: Conversation, actor: str = "", **fields) -> Conversation:
+    """Apply fields; emit conversation.assigned / .closed / .opened for what really changed. Closing also
+    hands the contact back to its bot (a pause lasts at most until the conversation closes)."""
     with transaction.atomic():
         before = Conversation.objects.filter(company=company, pk=conversation.pk).values("status", "assignee_id")[0]
         Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
@@ -144,6 +147,8 @@ def _conversation_update(company: Company, conversation: Conversation, **fields)
         if "status" in fields and before["status"] != conversation.status:
             if conversation.status == Conversation.Status.CLOSED:
                 _emit_conversation(company, conversation, "conversation.closed")
+                bots.bot_resume(company=company, contact=conversation.contact, actor=actor or bots.SYSTEM_ACTOR,
+                                reason=BotPauseChange.Reason.CONVERSATION_CLOSED)
             elif before["status"] == Conversation.Status.CLOSED:
                 _emit_conversation(company, conversation, "conversation.opened")
     return conversation
@@ -154,11 +159,13 @@ def conversation_assign(*, company: Company, conversation: Conversation, assigne
     return _conversation_update(company, conversation, assignee=assignee)
 
 
-def conversation_set_status(*, company: Company, conversation: Conversation, status: str) -> Conversation:
+def conversation_set_status(*, company: Company, conversation: Conversation, status: str,
+                            actor: str = "") -> Conversation:
+    """Open, set pending or close; `actor` (member or API key) is recorded if closing resumes the bot."""
     if status not in Conversation.Status.values:
         raise ValidationError({"status": [_("Unknown status.")]})
     closed_at = timezone.now() if status == Conversation.Status.CLOSED else None
-    return _conversation_update(company, conversation, status=status, closed_at=closed_at)
+    return _conversation_update(company, conversation, actor=actor, status=status, closed_at=closed_at)
 
 
 def conversation_set_priority(*, company: Company, conversation: Conversation, priority: str) -> Conversation:
@@ -283,6 +290,10 @@ def message_send(
                 message.reaction_target_gateway_id = outgoing.reaction_target.gateway_message_id or ""
             message.save()
             conversation_touch(company=company, conversation=conversation, message=message)
+            if sender_type == Message.SenderType.AGENT:
+                # A person answered from the inbox: the bot steps back for this contact (bots answer via the API).
+                bots.auto_pause(company=company, contact=conversation.contact,
+                                reason=BotPauseChange.Reason.AGENT_REPLY, actor=sender_label)
             _enqueue(company, message)
             events.message_changed(company=company, message=message, created=True)
             events.conversation_changed(company=company, conversation=conversation)

@@ -15,11 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 from contacts import selectors as contact_selectors
 from contacts import services as contact_services
 from instances.selectors import instance_list
+from integrations import bots
+from integrations.models import BotPauseChange
 from messaging import selectors, services
 from messaging.forms import ComposerForm
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
-from tenants.access import CompanyRequest, company_member
+from tenants.access import CompanyRequest, actor_label, company_member
 
 PAGE = "messaging/inbox.html"
 FILTER_KEYS = ("status", "assignee", "instance", "tag", "q")
@@ -127,7 +129,7 @@ def message_create(request: CompanyRequest, conversation_id) -> HttpResponse:
         try:
             services.message_send(company=request.company, conversation=conversation, outgoing=outgoing,
                                   sender_type=Message.SenderType.AGENT,
-                                  sender_label=request.user.get_full_name() or request.user.get_username())
+                                  sender_label=actor_label(request))
             form = ComposerForm(conversation=conversation, company=request.company)
         except ValidationError as error:
             form.add_error(None, error)
@@ -167,7 +169,8 @@ def conversation_status(request: CompanyRequest, conversation_id) -> HttpRespons
     conversation = _conversation_or_404(request, conversation_id)
     try:
         conversation = services.conversation_set_status(company=request.company, conversation=conversation,
-                                                        status=request.POST.get("status", ""))
+                                                        status=request.POST.get("status", ""),
+                                                        actor=actor_label(request))
     except ValidationError:
         return HttpResponse(status=422)
     return _header(request, conversation)
@@ -196,8 +199,8 @@ def _contact_panel(request: CompanyRequest, conversation: Conversation) -> HttpR
 @require_POST
 def contact_bot(request: CompanyRequest, conversation_id) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
-    contact_services.contact_update(company=request.company, contact=conversation.contact,
-                                    bot_paused=request.POST.get("paused") == "1")
+    bots.bot_set_paused(company=request.company, contact=conversation.contact, actor=actor_label(request),
+                        paused=request.POST.get("paused") == "1", reason=BotPauseChange.Reason.INBOX)
     return _contact_panel(request, conversation)
 
 

@@ -52,3 +52,14 @@ def company_member(role: str | None = None) -> Callable:
         return wrapper
 
     return decorator
+
+
+def actor_label(request) -> str:
+    """Who acts, for audit records: the API key's name ("API key: ERP"), else the member's name."""
+    from tenants.models import ApiKey
+
+    api_key = getattr(request, "auth", None)
+    if isinstance(api_key, ApiKey):
+        return _("API key: %(name)s") % {"name": api_key.name}
+    user = request.user
+    return user.get_full_name() or user.get_username()

@@ -198,7 +198,13 @@ def _victim_values(company_a, owner_a) -> dict[str, str]:
     contact, tag, contact_import, identifier = _victim_contacts(company_a, instance)
     conversation, message = _victim_conversation(company_a, contact)
     endpoint, delivery = _victim_webhook(company_a)
+    with company_scope(company_a):
+        from integrations import bots
+
+        bots.platform_create(company=company_a, instance=instance, slug="victim-bot",
+                             callback_url="http://127.0.0.1:9/victim-bot", make_starting=True)
     return {
+        "slug": "victim-bot",
         "endpoint_id": str(endpoint.public_id),
         "delivery_id": str(delivery.public_id),
         "conversation_id": str(conversation.public_id),
