@@ -7,13 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
 
-from contacts.models import ContactTag
+from contacts.models import Contact, ContactTag
 from messaging.models import Conversation, Message
 from tenants.models import Company, Membership, User
 
 PAGE_SIZE = 30
+# A search term matching at most this many messages (or contacts) is looked up through the trigram indexes
+# first and the list is read by those ids; a more common one is checked row by row down the newest-first list,
+# where matches are dense enough to fill a page quickly (see _search_condition).
+SEARCH_ID_LIMIT = 2000
+# pg_trgm cannot use its index for terms shorter than a trigram: those are checked row by row (and every term
+# on SQLite, which has no trigram indexes).
+SEARCH_MIN_INDEXED_LENGTH = 3
 
 
 def _uuid(value: object) -> UUID | None:
@@ -54,13 +62,40 @@ def conversation_list(*, company: Company, filters: ConversationFilters | None =
         conversations = conversations.filter(Exists(ContactTag.objects.filter(
             company=company, contact=OuterRef("contact"), tag__public_id=tag)))
     if text := filters.search.strip():
-        matches_message = Exists(Message.objects.filter(company=company, conversation=OuterRef("pk"),
-                                                        text__icontains=text))
-        conversations = conversations.filter(
-            Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
-            | Q(contact__identifier__contains=text.lstrip("+")) | matches_message
-        )
+        conversations = conversations.filter(_search_condition(company, text))
     return conversations.order_by("-last_message_at", "-id")
+
+
+def _search_condition(company: Company, text: str) -> Q:
+    """Conversations whose contact (name, custom name, number) or any message text contains `text`.
+
+    Which SQL is fast depends on how common the term is, and no single query shape is fast both ways on a
+    large inbox: a rare term must be found through the trigram indexes (migration messaging 0002) and the
+    list read by those ids, because walking the newest-first list row by row would visit every conversation
+    of the tab before knowing there are few or none; a common term must be checked row by row down that list,
+    because collecting all its matches first would read a large part of the messages table. So one query asks
+    the indexes for up to SEARCH_ID_LIMIT matching messages and contacts; a side with fewer matches becomes a
+    list of ids, a side with more becomes a per-row condition (its matches are then dense in the list).
+    """
+    number = text.lstrip("+")
+    contact_matches = Q(name__icontains=text) | Q(custom_name__icontains=text) | Q(identifier__contains=number)
+    per_row_contact = (Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
+                       | Q(contact__identifier__contains=number))
+    per_row_message = Exists(Message.objects.filter(company=company, conversation=OuterRef("pk"),
+                                                    text__icontains=text))
+    if len(text) < SEARCH_MIN_INDEXED_LENGTH or connection.vendor != "postgresql":
+        return per_row_contact | per_row_message
+    limit = SEARCH_ID_LIMIT + 1
+    message_side = (Message.objects.filter(company=company, text__icontains=text)
+                    .order_by().annotate(side=Value("m")).values_list("side", "conversation_id")[:limit])
+    contact_side = (Contact.objects.filter(contact_matches, company=company)
+                    .order_by().annotate(side=Value("c")).values_list("side", "id")[:limit])
+    conversation_ids, contact_ids = [], []
+    for side, pk in message_side.union(contact_side, all=True).order_by():
+        (conversation_ids if side == "m" else contact_ids).append(pk)
+    by_message = per_row_message if len(conversation_ids) >= limit else Q(pk__in=set(conversation_ids))
+    by_contact = per_row_contact if len(contact_ids) >= limit else Q(contact_id__in=contact_ids)
+    return by_contact | by_message
 
 
 def conversation_get(*, company: Company, public_id: object) -> Conversation | None:
