@@ -267,6 +267,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Request bodies are JSON (docs/api.md); the multipart parser stays for lenient clients, undocumented.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # Every error as the problem+json it is (401/403/429 everywhere, 400/404/415 where they can happen).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "tenants.openapi.problem_responses"],
 }
 
 # Celery: the broker is Redis; queues are named per concern so polling cannot starve sends.

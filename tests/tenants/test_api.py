@@ -202,3 +202,25 @@ def test_viewset_cannot_override_get_queryset():
 def test_unknown_api_route_is_problem_json_even_in_debug(api_a, settings):
     settings.DEBUG = True
     _problem(api_a.get("/api/v1/instances//state"), 404)
+
+
+def test_unknown_api_route_is_problem_json_for_writes_too():
+    """A POST to no route gets the problem+json 404, not Django's HTML CSRF page (no CSRF on the API)."""
+    client = APIClient(enforce_csrf_checks=True)
+    for method in ("post", "put", "patch", "delete"):
+        _problem(getattr(client, method)("/api/v1/conversations/not-an-id/reopen"), 404)
+
+
+def test_schema_describes_every_error_as_problem_json(client):
+    schema = client.get("/api/schema/?format=json").json()
+    assert set(schema["components"]["schemas"]["Problem"]["required"]) == {"type", "title", "status", "detail"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"401", "403", "429"} <= set(responses), f"{method.upper()} {path}"
+            if "{" in path:
+                assert "404" in responses, f"{method.upper()} {path}"
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    assert list(response["content"]) == [PROBLEM], f"{method.upper()} {path} {status}"
+            assert set(operation.get("requestBody", {}).get("content", {})) <= {"application/json"}
