@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[],
                                                      permission_classes=[AllowAny]), name="api_docs"),
     path(company_prefix + "instances/", include("instances.urls")),
+    path(company_prefix + "instances/<uuid:instance_id>/platforms/", include("integrations.platform_urls")),
     path("hooks/evolution/", include("instances.hook_urls")),
     path("operator/servers/", include("instances.operator_urls")),
     path(company_prefix + "inbox/", include("messaging.urls")),

@@ -32,6 +32,7 @@ from contacts.forms import (
 from contacts.identity import parse_identifier
 from contacts.models import Contact, Tag
 from contacts.streaming import company_stream
+from integrations import bots
 from tenants.access import CompanyRequest, actor_label, company_member
 from tenants.models import Role
 
@@ -175,6 +176,7 @@ def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_
         "company": request.company, "contact": contact, "form": form,
         "identifier_form": identifier_form or IdentifierForm(),
         "identifiers": selectors.contact_identifiers(company=request.company, contact=contact),
+        "bot_changes": bots.change_list(company=request.company, contact=contact),
     }, status=status)
 
 

@@ -68,11 +68,22 @@ def instance_detail(request: CompanyRequest, instance_id) -> HttpResponse:
     instance = _instance_or_404(request, instance_id)
     if request.GET.get("fragment") == "live":
         return render(request, "instances/detail.html#instance-live", _live_context(request, instance))
+    return instance_detail_page(request, instance)
+
+
+def instance_detail_page(request: CompanyRequest, instance: Instance, platform_form=None,
+                         status: int = 200) -> HttpResponse:
+    """The instance page; admins also see its bot platforms and the form to add one."""
+    from integrations import bots
+    from integrations.forms import BotPlatformForm
+
     can_manage = request.membership.has_role(Role.ADMIN)
     return render(request, "instances/detail.html", {
         **_live_context(request, instance), "can_manage": can_manage,
         "rename_form": InstanceRenameForm(initial={"label": instance.label}), "pairing_form": PairingCodeForm(),
-    })
+        "platforms": bots.platform_list(company=request.company, instance=instance) if can_manage else [],
+        "platform_form": platform_form or BotPlatformForm(),
+    }, status=status)
 
 
 @company_member(role=Role.ADMIN)

@@ -16,3 +16,12 @@ class WebhookEndpointForm(forms.Form):
         help_text=_("None ticked: every event."),
     )
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+
+class BotPlatformForm(forms.Form):
+    slug = forms.SlugField(label=_("Slug"), max_length=50,
+                           help_text=_("Contacts are bound to a platform by this name, e.g. sales-bot."))
+    callback_url = forms.URLField(label=_("Callback URL"), max_length=500, assume_scheme="https",
+                                  help_text=_("Where Recado POSTs this bot's messages, signed like webhooks."))
+    is_starting = forms.BooleanField(label=_("Starting platform"), required=False,
+                                     help_text=_("Gets the messages of contacts bound to no platform."))

@@ -10,8 +10,9 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from integrations import selectors, services
-from integrations.forms import WebhookEndpointForm
+from instances.models import Instance
+from integrations import bots, selectors, services
+from integrations.forms import BotPlatformForm, WebhookEndpointForm
 from integrations.models import WebhookEndpoint
 from tenants.access import CompanyRequest, company_member
 from tenants.models import Role
@@ -58,6 +59,8 @@ def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issue
         "url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
         "is_active": endpoint.is_active,
     })
+    if endpoint.kind == WebhookEndpoint.Kind.PLATFORM:
+        form.fields.pop("event_types", None)  # a platform gets its contacts' messages and bot events, no choice
     deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
     return _secret_page(render(request, "integrations/endpoint.html", {
         "company": request.company, "endpoint": endpoint, "form": form, "issued": issued, "deliveries": deliveries,
@@ -130,7 +133,57 @@ def delivery_replay(request: CompanyRequest, endpoint_id, delivery_id) -> HttpRe
 def webhook_delete(request: CompanyRequest, endpoint_id) -> HttpResponse:
     endpoint = _endpoint_or_404(request, endpoint_id)
     if request.method == "POST":
+        if endpoint.kind == WebhookEndpoint.Kind.PLATFORM:
+            instance = endpoint.platform.instance
+            bots.platform_delete(company=request.company, platform=endpoint.platform)
+            messages.success(request, _("Bot platform deleted."))
+            return redirect("instances:detail", request.company.slug, instance.public_id)
         services.endpoint_delete(company=request.company, endpoint=endpoint)
         messages.success(request, _("Webhook endpoint deleted."))
         return redirect("integrations:list", request.company.slug)
     return render(request, "integrations/endpoint_delete.html", {"company": request.company, "endpoint": endpoint})
+
+
+# --- bot platforms (the instance page lists them; each one's log and secret are on its endpoint page) ----
+
+def _instance_or_404(request: CompanyRequest, instance_id) -> Instance:
+    instance = Instance.objects.filter(company=request.company, public_id=instance_id).first()
+    if instance is None:
+        raise Http404(_("Page not found"))
+    return instance
+
+
+@company_member(role=Role.ADMIN)
+@require_POST
+def platform_create(request: CompanyRequest, instance_id) -> HttpResponse:
+    """Add a platform; its secret is shown once, on its endpoint page."""
+    instance = _instance_or_404(request, instance_id)
+    form = BotPlatformForm(request.POST)
+    issued = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            issued = bots.platform_create(company=request.company, instance=instance, slug=data["slug"],
+                                          callback_url=data["callback_url"], make_starting=data["is_starting"])
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    if issued is None:
+        from instances.views import instance_detail_page
+
+        return instance_detail_page(request, instance, platform_form=form, status=400)
+    endpoint = issued.platform.endpoint
+    return _detail(request, endpoint, issued=services.IssuedEndpoint(endpoint=endpoint, secret=issued.secret))
+
+
+@company_member(role=Role.ADMIN)
+@require_POST
+def platform_starting(request: CompanyRequest, instance_id, slug: str) -> HttpResponse:
+    """Make this platform the starting one ("1"), or leave the instance without one ("0")."""
+    instance = _instance_or_404(request, instance_id)
+    if bots.platform_get(company=request.company, instance=instance, slug=slug) is None:
+        raise Http404(_("Page not found"))
+    bots.instance_set_starting_platform(company=request.company, instance=instance,
+                                        slug=slug if request.POST.get("starting") == "1" else "")
+    messages.success(request, _("Starting platform saved."))
+    return redirect("instances:detail", request.company.slug, instance.public_id)

@@ -371,3 +371,65 @@ def test_bot_events_of_a_company_reach_only_its_own_webhooks(company_a, instance
     with company_scope(company_b):
         assert not WebhookEvent.objects.exists()
     assert [(paused, reason) for paused, reason, _actor in changes(company_a)] == [(True, "api")]
+
+
+# --- pages --------------------------------------------------------------------------------------------
+
+def test_admins_manage_platforms_on_the_instance_page(company_a, instance_a, client_a, agent_client_a, receiver):  # noqa: F811
+    page = reverse("instances:detail", args=[company_a.slug, instance_a.public_id])
+    assert b"no-platforms" in client_a.get(page).content
+    assert b"bot-platforms" not in agent_client_a.get(page).content  # agents work, admins set bots up
+    create = reverse("platforms:create", args=[company_a.slug, instance_a.public_id])
+    assert agent_client_a.post(create, {"slug": "vendas", "callback_url": receiver.url}).status_code == 403
+
+    response = client_a.post(create, {"slug": "vendas", "callback_url": receiver.url, "is_starting": "on"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "new-webhook-secret" in html and "Bot platform vendas" in html
+    with company_scope(company_a):
+        created = BotPlatform.objects.select_related("endpoint").get()
+        instance_a.refresh_from_db()
+    assert instance_a.starting_platform == "vendas" and created.endpoint.secret in html  # shown this once
+    listing = client_a.get(page).content.decode()
+    assert 'data-testid="platform-vendas"' in listing and "starting-badge" in listing
+    assert created.endpoint.secret not in listing
+
+    again = client_a.post(create, {"slug": "vendas", "callback_url": receiver.url})
+    assert again.status_code == 400 and "already has a platform" in again.content.decode()
+    bad = client_a.post(create, {"slug": "com espaço", "callback_url": "not a url"})
+    assert bad.status_code == 400
+    with company_scope(company_a):
+        assert BotPlatform.objects.count() == 1
+
+    starting = reverse("platforms:starting", args=[company_a.slug, instance_a.public_id, "vendas"])
+    assert client_a.post(starting, {"starting": "0"}).status_code == 302
+    with company_scope(company_a):
+        instance_a.refresh_from_db()
+    assert instance_a.starting_platform == ""
+
+    endpoint_page = reverse("integrations:detail", args=[company_a.slug, created.endpoint.public_id])
+    assert 'name="event_types"' not in client_a.get(endpoint_page).content.decode()
+    delete = reverse("integrations:delete", args=[company_a.slug, created.endpoint.public_id])
+    assert client_a.post(delete)["location"] == page
+    with company_scope(company_a):
+        assert not BotPlatform.objects.exists() and not WebhookEndpoint.objects.exists()
+
+
+def test_platform_pages_of_another_company_are_404(company_a, instance_a, client_b, company_b):
+    issued = platform(company_a, instance_a, "vendas")
+    create = reverse("platforms:create", args=[company_b.slug, instance_a.public_id])
+    assert client_b.post(create, {"slug": "x", "callback_url": "http://127.0.0.1:9/x"}).status_code == 404
+    starting = reverse("platforms:starting", args=[company_b.slug, instance_a.public_id, "vendas"])
+    assert client_b.post(starting, {"starting": "1"}).status_code == 404
+    delete = reverse("integrations:delete", args=[company_b.slug, issued.platform.endpoint.public_id])
+    assert client_b.post(delete).status_code == 404
+    with company_scope(company_a):
+        assert BotPlatform.objects.count() == 1
+
+
+def test_the_contact_page_shows_the_bots_history(company_a, instance_a, conversation_a, client_a):  # noqa: F811
+    paused = contact(company_a)
+    with company_scope(company_a):
+        bots.bot_pause(company=company_a, contact=paused, reason="api", actor="API key: ERP", minutes=10)
+    html = client_a.get(reverse("contacts:detail", args=[company_a.slug, paused.public_id])).content.decode()
+    assert "Paused until" in html and "API key: ERP" in html and "Paused or resumed through the API" in html
