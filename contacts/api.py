@@ -14,7 +14,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -35,6 +34,7 @@ from contacts.selectors import ContactFilters
 from instances.models import Instance
 from tenants.access import actor_label
 from tenants.api import TenantViewSet
+from tenants.openapi import UUID_OR_EMPTY
 from tenants.problems import Conflict
 
 COLOR = r"^#[0-9a-fA-F]{6}$"
@@ -88,6 +88,9 @@ class ContactSerializer(serializers.ModelSerializer):
     tags = TagBriefSerializer(many=True, read_only=True)
     extra_identifiers = serializers.SerializerMethodField(
         help_text="Other forms the contact writes from (LIDs, the number without/with the BR 9th digit).")
+    # Plain strings: both may be empty, which the model's URL and slug formats would not allow in the schema.
+    photo_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    platform = serializers.CharField(read_only=True, help_text="The bot platform's slug, or empty.")
 
     class Meta:
         model = Contact
@@ -148,7 +151,7 @@ ORDER = OpenApiParameter("order", str, enum=["asc", "desc"], description="By cre
 CONTACT_FILTERS = [
     ORDER,
     OpenApiParameter("type", str, enum=ContactType.values),
-    OpenApiParameter("channel", OpenApiTypes.UUID, description="Only contacts of this instance."),
+    OpenApiParameter("channel", UUID_OR_EMPTY, description="Only contacts of this instance (empty: any)."),
     OpenApiParameter("name", str, description="Part of the name or custom name."),
     OpenApiParameter("identifier", str, description="A number in any form (matches every form of it) or digits."),
     OpenApiParameter("tags", str, description="Comma-separated tag ids: contacts with any of them."),
@@ -277,7 +280,7 @@ class ContactViewSet(_TagResolving, TenantViewSet):
         return Response(ContactSerializer(self._reload(contact)).data)
 
     @extend_schema(operation_id="contacts_tags_list", responses={200: TagBriefSerializer(many=True), 404: ERRORS[404]})
-    @action(detail=True, methods=["get"], url_path="tags")
+    @action(detail=True, methods=["get"], url_path="tags", pagination_class=None)  # the whole list, unpaged
     def tags(self, request: Request, id: str) -> Response:
         return Response(TagBriefSerializer(self.get_object().tags.all(), many=True).data)
 
@@ -312,8 +315,10 @@ class ContactViewSet(_TagResolving, TenantViewSet):
 
 
 def request_data_or_query(request: Request) -> dict:
-    """Tag ids from the JSON body or, for clients that send no body with DELETE, `?tags=a,b`."""
-    if request.data:
+    """Tag ids from the JSON body or, for clients that send no body with DELETE, `?tags=a,b`.
+
+    Only DELETE falls back to the query: a PUT without a body is a 400, never "set no tags"."""
+    if request.data or request.method != "DELETE":
         return request.data
     return {"tags": [v.strip() for raw in request.query_params.getlist("tags") for v in raw.split(",") if v.strip()]}
 

@@ -90,6 +90,7 @@ class InstanceSerializer(serializers.ModelSerializer):
     phone_number = serializers.CharField(read_only=True, help_text="Digits with country code, once connected.")
     # A plain string: empty until the gateway tells one, which the model's URL format would not allow in the schema.
     profile_picture_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    starting_platform = serializers.CharField(read_only=True, help_text="Slug of the starting bot platform, or empty.")
 
     class Meta:
         model = Instance

@@ -320,13 +320,12 @@ class BotPlatformViewSet(TenantViewSet):
 
     @extend_schema(operation_id="platforms_deliveries", parameters=[INSTANCE_ID],
                    responses={200: WebhookDeliverySerializer(many=True), 404: PLATFORM_ERRORS[404]})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=PageLimitPagination)  # pages, unlike the platform list
     def deliveries(self, request: Request, instance_id: str, slug: str) -> Response:
         """What was sent to the platform, newest first, with every attempt."""
         deliveries = selectors.delivery_list(company=self.company, endpoint=self.get_object().endpoint)
-        paginator = PageLimitPagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+        page = self.paginate_queryset(deliveries)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
 
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)

@@ -8,13 +8,13 @@ message that has not failed), 503 the gateway did not answer a delete.
 
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -36,9 +36,11 @@ from messaging import selectors, services
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
-from tenants.api import TenantViewSet
 from tenants.access import actor_label
+from tenants.api import TenantViewSet
+from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
+from tenants.openapi import UUID_OR_EMPTY
 
 
 class Unprocessable(exceptions.APIException):
@@ -66,12 +68,20 @@ def problems():
         raise exceptions.ValidationError(detail) from error
 
 
-class NewestFirst(CursorPagination):
-    """`?cursor=` pages (opaque), newest first; no COUNT, fast at any depth. `limit` up to 100."""
+class NewestFirst(StrictLimitMixin, CursorPagination):
+    """`?cursor=` pages (opaque), newest first; no COUNT, fast at any depth. `limit` up to 100.
+
+    A cursor that is not one of ours is a 400 naming `cursor` (DRF's default is a 404)."""
 
     page_size = 30
     page_size_query_param = "limit"
     max_page_size = 100
+
+    def decode_cursor(self, request: Request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({self.cursor_query_param: [_("Invalid cursor.")]}) from None
 
 
 class ConversationCursor(NewestFirst):
@@ -284,10 +294,21 @@ ERRORS = {
 CONVERSATION_FILTERS = [
     OpenApiParameter("status", str, enum=Conversation.Status.values),
     OpenApiParameter("assignee", str, description="`unassigned`, or a member's user id."),
-    OpenApiParameter("instance", OpenApiTypes.UUID, description="Only conversations on this instance."),
-    OpenApiParameter("tag", OpenApiTypes.UUID, description="Only contacts with this tag."),
+    OpenApiParameter("instance", UUID_OR_EMPTY, description="Only conversations on this instance (empty: any)."),
+    OpenApiParameter("tag", UUID_OR_EMPTY, description="Only contacts with this tag (empty: any)."),
     OpenApiParameter("search", str, description="Contact name or number, or message text."),
 ]
+
+
+def _uuid_param(params, name: str, message: str) -> str:
+    """A UUID filter: empty means no filter, anything but a UUID is a 400 (never silently no filter)."""
+    value = params.get(name, "")
+    if value:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise exceptions.ValidationError({name: [message]}) from None
+    return value
 
 
 class _Resolving:
@@ -334,8 +355,12 @@ class ConversationViewSet(_Resolving, TenantViewSet):
         status_filter = params.get("status", "")
         if status_filter and status_filter not in Conversation.Status.values:
             raise exceptions.ValidationError({"status": [_("Use open, pending or closed.")]})
-        filters = ConversationFilters(status=status_filter, assignee=params.get("assignee", ""),
-                                      instance=params.get("instance", ""), tag=params.get("tag", ""),
+        assignee = params.get("assignee", "")
+        if assignee and assignee != "unassigned":
+            _uuid_param(params, "assignee", _("Use unassigned or a member's user id."))
+        filters = ConversationFilters(status=status_filter, assignee=assignee,
+                                      instance=_uuid_param(params, "instance", _("Use an instance id.")),
+                                      tag=_uuid_param(params, "tag", _("Use a tag id.")),
                                       search=params.get("search", ""))
         return selectors.conversation_list(company=self.company, filters=filters)
 
@@ -408,8 +433,7 @@ class ConversationViewSet(_Resolving, TenantViewSet):
 
     @extend_schema(operation_id="conversations_messages", responses={200: MessageSerializer(many=True),
                                                                      404: ERRORS[404]},
-                   parameters=[OpenApiParameter("cursor", str, description="From the previous page's `next`."),
-                               OpenApiParameter("limit", int, description="Up to 100; default 30.")],
+                   parameters=[OpenApiParameter("cursor", str, description="From the previous page's `next`.")],
                    examples=[OpenApiExample("Page", value=[MESSAGE_EXAMPLE], response_only=True)])
     @action(detail=True, methods=["get"], pagination_class=MessageCursor)
     def messages(self, request: Request, id: str) -> Response:

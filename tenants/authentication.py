@@ -96,9 +96,51 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class PageLimitPagination(PageNumberPagination):
-    """`?page=N&limit=M` (default 30, at most 100), as the integrators' seed API does."""
+def _whole_number_param(request: Request, name: str) -> int | None:
+    """A query parameter that must be a whole number from 1 up when given: anything else is a 400 naming it,
+    never silently the default (a typo in `limit` would otherwise look like a short last page)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise exceptions.ValidationError({name: [_("Use a whole number from 1 up.")]})
+    return int(raw)
+
+
+class StrictLimitMixin:
+    """`limit` is a whole number from 1 up (400 otherwise); above the maximum it is cut to the maximum."""
+
+    def get_page_size(self, request: Request) -> int:
+        size = _whole_number_param(request, self.page_size_query_param)
+        return self.page_size if size is None else min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = f"Results per page: default {self.page_size}, at most {self.max_page_size}."
+        return parameters
+
+
+class PageLimitPagination(StrictLimitMixin, PageNumberPagination):
+    """`?page=N&limit=M` (default 30, at most 100), as the integrators' seed API does.
+
+    A malformed `page` or `limit` is a 400; a page past the last one is a 404."""
 
     page_size = 30
     page_size_query_param = "limit"
     max_page_size = 100
+
+    def get_page_number(self, request: Request, paginator) -> int | str:
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return paginator.num_pages
+        return _whole_number_param(request, self.page_query_param) or 1
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = "Page number from 1; a page past the last one is a 404."
+        return parameters

@@ -168,6 +168,36 @@ def test_pagination_limits_and_edges(api_a, company_a, instance_a):
     problem(api_a.get("/api/v1/contacts?order=sideways"), 400)
 
 
+@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=abc", "limit=1.5", "limit=null", "page=0",
+                                   "page=-616", "page=abc", "page=%00"])
+def test_malformed_limit_or_page_is_400_naming_it(api_a, world, query):
+    """Found by Schemathesis: a bad `limit` was silently the default and a bad `page` a 404."""
+    body = problem(api_a.get(f"/api/v1/contacts?{query}"), 400)
+    assert list(body["errors"]) == [query.split("=")[0]]
+    assert api_a.get("/api/v1/contacts?limit=1&page=last").status_code == 200
+
+
+def test_empty_channel_filter_means_any_and_a_bad_one_is_400(api_a, world):
+    assert api_a.get("/api/v1/contacts?channel=").json()["count"] == 1
+    problem(api_a.get("/api/v1/contacts?channel=nope"), 400)
+
+
+def test_put_of_tags_without_a_body_is_400_and_keeps_them(api_a, company_a, world):
+    """Found by Schemathesis: a PUT with no body fell back to `?tags=` and cleared the contact's tags."""
+    url = f"/api/v1/contacts/{world['ana'].public_id}/tags"
+    before = state(company_a)
+    assert problem(api_a.put(url), 400)["errors"]["tags"]
+    problem(api_a.post(url), 400)
+    assert state(company_a) == before
+    assert api_a.delete(f"{url}?tags={world['vip'].public_id}").json() == []  # DELETE keeps its query form
+
+
+def test_empty_photo_url_and_platform_are_described_as_plain_strings(client):
+    contact = client.get("/api/schema/?format=json").json()["components"]["schemas"]["Contact"]["properties"]
+    assert contact["photo_url"] == {"type": "string", "readOnly": True, "description": "A URL, or empty."}
+    assert "pattern" not in contact["platform"]
+
+
 def test_filters_combined(api_a, company_a, world):
     support = make_instance(company=company_a, name="support")
     make_contact(company=company_a, instance=support, identifier="5511987654322", name="Ana Clara",

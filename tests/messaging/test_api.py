@@ -175,3 +175,24 @@ def test_another_companys_ids_are_404_and_change_nothing(api_a, api_b, instance_
     assert conversation_id not in [row["id"] for row in api_b.get("/api/v1/conversations").json()["results"]]
     assert (rows(company_a, Conversation), rows(company_a, Message)) == before
     assert rows(company_b, Message) == []
+
+
+@pytest.mark.parametrize("query", [{"cursor": "(~G"}, {"cursor": "bz1hYmM="}, {"limit": "null"},
+                                   {"limit": "0"}, {"limit": "-1.5"}, {"instance": "nope"}, {"tag": "nope"},
+                                   {"assignee": "nobody"}])
+def test_malformed_page_or_filter_is_400_naming_it(api_a, instance_a, query):
+    """Found by Schemathesis: a bad cursor was a 404, a bad limit the default, a non-UUID filter no filter."""
+    conversation_id = start(api_a, instance_a).json()["id"]
+    for url in ("/api/v1/conversations", f"/api/v1/conversations/{conversation_id}/messages"):
+        if url.endswith("/messages") and not {"cursor", "limit"} & set(query):
+            continue
+        response = api_a.get(url, query)
+        assert response.status_code == 400, (url, query, response.content)
+        assert response["Content-Type"] == "application/problem+json"
+        assert list(response.json()["errors"]) == list(query)
+
+
+def test_empty_id_filters_mean_any(api_a, instance_a):
+    start(api_a, instance_a)
+    assert len(api_a.get("/api/v1/conversations", {"instance": "", "tag": "", "assignee": ""}).json()["results"]) == 1
+    assert len(api_a.get("/api/v1/conversations", {"limit": "500"}).json()["results"]) == 1
