@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -36,12 +38,33 @@ def user_group(user_public_id: UUID) -> str:
     return f"user.{user_public_id.hex}"
 
 
+_publisher_lock = threading.Lock()
+_publisher: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, in a daemon thread, that every push from sync code goes through.
+
+    `async_to_sync` from a worker starts a new loop per call, and the Redis channel layer keeps its
+    connections per loop: every push paid for a new Redis connection (about half of the time the worker
+    spent on an inbound message). A long-lived loop keeps them. Made again after a fork (Celery's prefork
+    children), since a thread does not survive it.
+    """
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher[0] != os.getpid() or _publisher[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
+            _publisher = (os.getpid(), loop)
+        return _publisher[1]
+
+
 def _send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _publisher_loop()).result(timeout=10)
     except Exception:  # a push is a hint (rule 23): never fail the write that caused it
         logger.exception("realtime push to %s failed", group)
 

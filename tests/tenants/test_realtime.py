@@ -170,3 +170,18 @@ def test_channel_layer_is_real_redis():
     from asgiref.sync import async_to_sync
 
     assert async_to_sync(roundtrip)() == {"type": "ping", "n": 1}
+
+
+def test_pushes_from_sync_code_go_through_one_long_lived_loop_in_order(company_a):
+    """A worker pushes several fragments per message: each one used to start an event loop and a Redis
+    connection of its own (async_to_sync); they now share the process's publisher loop and arrive in order."""
+    from tests.realtime_listener import Listener
+
+    listener = Listener().join(company_a, "company")
+    group = realtime.group_for(company_a, "company")
+    loops = set()
+    for number in range(3):
+        realtime._send(group, {"type": "fragment", "html": f"<p>{number}</p>"})
+        loops.add(realtime._publisher_loop())
+    assert len(loops) == 1 and next(iter(loops)).is_running()
+    assert listener.drain() == ["<p>0</p>", "<p>1</p>", "<p>2</p>"]
