@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +29,8 @@ from integrations.models import BotPauseChange, BotPlatform, WebhookEndpoint
 from tenants.models import Company
 
 SYSTEM_ACTOR = "system"
+# Sent (company=, contact=) after every recorded pause or resume; the inbox redraws the contact panel.
+bot_changed = Signal()
 # The longest pause one request may ask for: a year (longer is "until resumed": no duration).
 MAX_PAUSE_MINUTES = 525_600
 
@@ -192,6 +195,7 @@ def _record(company: Company, contact: Contact, *, paused: bool, reason: str, ac
     services.event_emit(company=company, event_type="bot.paused" if paused else "bot.resumed",
                         payload=payloads.bot_change_data(change, contact),
                         extra_endpoints=[platform.endpoint] if platform else ())
+    bot_changed.send(sender=BotPauseChange, company=company, contact=contact)
     return change
 
 

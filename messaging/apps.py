@@ -11,3 +11,10 @@ class MessagingConfig(AppConfig):
         # "inbox": the company's conversation list; "conversation.<hex>": one thread, resolved inside the company.
         realtime.register_topic("inbox")
         realtime.register_topic("conversation", conversation_exists)
+
+        from integrations.bots import bot_changed
+        from messaging.events import contact_panel_changed
+
+        # The inbox's contact panel follows the bot's state live, whoever changed it.
+        bot_changed.connect(lambda sender, company, contact, **kwargs: contact_panel_changed(
+            company=company, contact=contact), weak=False, dispatch_uid="messaging.contact_panel")

@@ -49,3 +49,18 @@ def message_changed(*, company: Company, message: Message, created: bool = False
     template = f"{PAGE}#message-new" if created else f"{PAGE}#message"
     realtime.publish(company=company, topic=conversation_topic(message.conversation), template_name=template,
                      context={"company": company, "message": message, "conversation": message.conversation})
+
+
+def contact_panel_changed(*, company: Company, contact) -> None:
+    """The contact panel of its open thread (bot paused or resumed by someone else, by a reply, by time)."""
+    from contacts import selectors as contact_selectors
+
+    conversation = (Conversation.objects.filter(company=company, contact=contact)
+                    .select_related("contact", "instance").first())
+    if conversation is None:
+        return
+    realtime.publish(company=company, topic=conversation_topic(conversation),
+                     template_name=f"{PAGE}#contact-panel", context={
+                         "company": company, "conversation": conversation,
+                         "contact_tags": list(conversation.contact.tags.all()),
+                         "all_tags": contact_selectors.tag_list(company=company)})

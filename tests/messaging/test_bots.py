@@ -433,3 +433,21 @@ def test_the_contact_page_shows_the_bots_history(company_a, instance_a, conversa
         bots.bot_pause(company=company_a, contact=paused, reason="api", actor="API key: ERP", minutes=10)
     html = client_a.get(reverse("contacts:detail", args=[company_a.slug, paused.public_id])).content.decode()
     assert "Paused until" in html and "API key: ERP" in html and "Paused or resumed through the API" in html
+
+
+def test_the_open_threads_contact_panel_follows_a_pause_made_elsewhere(company_a, instance_a, conversation_a,  # noqa: F811
+                                                                        api_a, listener, company_b,
+                                                                        django_capture_on_commit_callbacks):
+    from tenants import realtime
+    from tests.realtime_listener import Listener
+
+    listener.join(company_a, realtime.topic_for("conversation", conversation_a.public_id))
+    stranger = Listener().join(company_b, realtime.topic_for("conversation", conversation_a.public_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_a.post(f"/api/v1/instances/{instance_a.public_id}/bot/pause",
+                              {"number": CUSTOMER, "duration_minutes": 15}, format="json")
+    assert response.status_code == 200
+    pushed = "".join(listener.drain())
+    assert 'id="contact-panel"' in pushed and 'hx-swap-oob="true"' in pushed
+    assert "The bot is paused for this contact until" in pushed and "Resume bot" in pushed
+    assert stranger.drain() == []
