@@ -146,6 +146,12 @@ def tag_list(*, company: Company, name: str = "") -> QuerySet[Tag]:
     return tags.annotate(contact_count=Count("contact_links")).order_by(Lower("name"), "pk")
 
 
+def tag_choices(*, company: Company) -> QuerySet[Tag]:
+    """The company's tags by name, for pickers and filters: no `contact_count`, whose COUNT over every tagged
+    contact costs tens of milliseconds on a company with 100k contacts (benchmarks/inbox.py)."""
+    return Tag.objects.filter(company=company).order_by(Lower("name"), "pk")
+
+
 def tag_name_exists(*, company: Company, name: str) -> bool:
     """Does the company have a tag of this name, in any letter case?"""
     name = " ".join(name.split())

@@ -63,4 +63,4 @@ def contact_panel_changed(*, company: Company, contact) -> None:
                      template_name=f"{PAGE}#contact-panel", context={
                          "company": company, "conversation": conversation,
                          "contact_tags": list(conversation.contact.tags.all()),
-                         "all_tags": contact_selectors.tag_list(company=company)})
+                         "all_tags": contact_selectors.tag_choices(company=company)})

@@ -51,7 +51,7 @@ def _page_context(request: CompanyRequest, conversation: Conversation | None) ->
     context = {
         **_list_context(request),
         "instances": instance_list(company=company),
-        "tags": contact_selectors.tag_list(company=company),
+        "tags": contact_selectors.tag_choices(company=company),
         "conversation": conversation,
     }
     if conversation is not None:
@@ -66,7 +66,7 @@ def _thread_context(request: CompanyRequest, conversation: Conversation, cursor:
     return {
         "company": company, "conversation": conversation, "thread_messages": newest_first[::-1],
         "older_cursor": older_cursor, "members": selectors.member_list(company=company),
-        "contact_tags": list(conversation.contact.tags.all()), "all_tags": contact_selectors.tag_list(company=company),
+        "contact_tags": list(conversation.contact.tags.all()), "all_tags": contact_selectors.tag_choices(company=company),
     }
 
 
@@ -191,7 +191,7 @@ def conversation_priority(request: CompanyRequest, conversation_id) -> HttpRespo
 def _contact_panel(request: CompanyRequest, conversation: Conversation) -> HttpResponse:
     return render(request, f"{PAGE}#contact-panel", {
         "company": request.company, "conversation": conversation, "contact_tags": list(conversation.contact.tags.all()),
-        "all_tags": contact_selectors.tag_list(company=request.company),
+        "all_tags": contact_selectors.tag_choices(company=request.company),
     })
 
 
