@@ -108,3 +108,76 @@ def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     page.click("[data-testid=send]")
     page.locator("#composer [role=alert]").wait_for(timeout=10_000)
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_bot_platform_added_then_paused_from_the_inbox_by_the_api_and_by_a_reply(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings, company_b,  # noqa: F811
+):
+    """An admin adds the instance's bot platform in the page; in the thread, the agent pauses and resumes the
+    bot by the toggle; a pause made through the API and the pause an agent's reply causes appear live."""
+    from contacts.models import Contact
+    from integrations.models import BotPauseChange
+    from messaging import services
+    from tests.factories import make_api_key
+
+    settings.PUBLIC_URL = stack_url
+    with company_scope(company_a):
+        instance = instance_services.instance_create(company=company_a, name="bots")
+        instance_services.instance_connect(company=company_a, instance=instance)
+    simulator.scan(instance.gateway_name, number="5511977775555", profile_name="Alpha Foods")
+    key = make_api_key(company=company_a, name="CRM", scopes=["read", "write"])
+
+    page = browser_context.new_page()
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
+        frame if isinstance(frame, str) else str(frame))))
+    log_in(page, stack_url, owner_a.email)
+
+    page.goto(f"{stack_url}/c/{company_a.slug}/instances/{instance.public_id}/")
+    form = page.get_by_test_id("platform-form")
+    form.get_by_label("Slug").fill("vendas")
+    form.get_by_label("Callback URL").fill("http://127.0.0.1:9/bot")
+    form.get_by_label("Starting platform").check()
+    form.get_by_role("button", name="Add platform").click()
+    page.get_by_test_id("new-webhook-secret").wait_for()
+    assert page.locator("#webhook-secret").input_value().startswith("whsec_")
+    page.get_by_role("link", name=instance.display_name).click()
+    page.get_by_test_id("starting-badge").wait_for()
+    page.screenshot(path="/tmp/recado-bot-platforms.png", full_page=True)
+
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    for _tick in range(150):
+        if any('"subscribed"' in frame and '"conversation.' in frame for frame in frames):
+            break
+        page.wait_for_timeout(100)
+    state = page.get_by_test_id("bot-state")
+    assert "answers" in state.inner_text()
+    page.get_by_test_id("bot-toggle").click()
+    page.get_by_role("button", name="Resume bot").wait_for()
+    page.get_by_role("button", name="Resume bot").click()
+    page.get_by_role("button", name="Pause bot").wait_for()
+
+    # Paused elsewhere (the API): the open panel follows without a reload.
+    response = httpx.post(f"{stack_url}/api/v1/instances/{instance.public_id}/bot/pause",
+                          headers={"Authorization": f"Bearer {key.secret}"},
+                          json={"number": CUSTOMER, "duration_minutes": 30})
+    assert response.status_code == 200 and response.json()["changed"] is True
+    page.get_by_text("The bot is paused for this contact (until").wait_for(timeout=15_000)
+    httpx.post(f"{stack_url}/api/v1/instances/{instance.public_id}/bot/resume",
+               headers={"Authorization": f"Bearer {key.secret}"}, json={"number": CUSTOMER})
+    page.get_by_role("button", name="Pause bot").wait_for(timeout=15_000)
+
+    # The agent answers: the bot steps back by itself, and the panel says so.
+    page.fill("[data-testid=composer-text]", "Aqui é a Alice, eu assumo.")
+    page.press("[data-testid=composer-text]", "Enter")
+    page.get_by_role("button", name="Resume bot").wait_for(timeout=15_000)
+    page.screenshot(path="/tmp/recado-bot-paused.png", full_page=True)
+    with company_scope(company_a):
+        reasons = list(BotPauseChange.objects.order_by("at", "pk").values_list("paused", "reason"))
+        assert Contact.objects.get(pk=contact.pk).bot_paused
+    assert reasons == [(True, "inbox"), (False, "inbox"), (True, "api"), (False, "api"), (True, "agent_reply")]
+    with company_scope(company_b):
+        assert not BotPauseChange.objects.exists()
