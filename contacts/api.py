@@ -32,6 +32,8 @@ from contacts import selectors, services
 from contacts.models import Contact, ContactIdentifier, ContactType, Tag
 from contacts.selectors import ContactFilters
 from instances.models import Instance
+from integrations import bots
+from integrations.models import BotPauseChange
 from tenants.access import actor_label
 from tenants.api import TenantViewSet
 from tenants.openapi import UUID_OR_EMPTY
@@ -95,11 +97,18 @@ class ContactSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contact
         fields = ["id", "channel", "type", "identifier", "extra_identifiers", "name", "custom_name", "photo_url",
-                  "platform", "is_ignored", "bot_paused", "tags", "created_at", "updated_at"]
+                  "platform", "is_ignored", "bot_paused", "bot_paused_until", "tags", "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_extra_identifiers(self, contact: Contact) -> list[str]:
         return [row.identifier for row in contact.identifiers.all() if row.kind != ContactIdentifier.Kind.PRIMARY]
+
+
+class BotChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BotPauseChange
+        fields = ["paused", "reason", "actor", "until", "at"]
+        read_only_fields = fields
 
 
 class ContactUpdateSerializer(serializers.Serializer):
@@ -134,7 +143,8 @@ CONTACT_EXAMPLE = {
     "id": "a1b2c3d4-0000-4000-8000-000000000001", "channel": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c",
     "type": "individual", "identifier": "5511987654321", "extra_identifiers": ["551187654321"],
     "name": "Maria", "custom_name": "Maria (loja centro)", "photo_url": "", "platform": "",
-    "is_ignored": False, "bot_paused": False, "tags": [{"id": TAG_EXAMPLE["id"], "name": "VIP", "color": "#1a7f37"}],
+    "is_ignored": False, "bot_paused": False, "bot_paused_until": None,
+    "tags": [{"id": TAG_EXAMPLE["id"], "name": "VIP", "color": "#1a7f37"}],
     "created_at": "2026-01-05T12:00:00Z", "updated_at": "2026-01-05T12:00:00Z",
 }
 ERRORS = {
@@ -280,6 +290,19 @@ class ContactViewSet(_TagResolving, TenantViewSet):
         return Response(ContactSerializer(self._reload(contact)).data)
 
     @extend_schema(operation_id="contacts_tags_list", responses={200: TagBriefSerializer(many=True), 404: ERRORS[404]})
+    @extend_schema(operation_id="contacts_bot_history", responses={200: BotChangeSerializer(many=True),
+                                                                   404: ERRORS[404]},
+                   examples=[OpenApiExample("Paused by a reply, resumed on close", response_only=True, value=[
+                       {"paused": False, "reason": "conversation_closed", "actor": "Alice", "until": None,
+                        "at": "2026-11-22T09:02:00Z"},
+                       {"paused": True, "reason": "agent_reply", "actor": "Alice", "until": "2026-11-22T10:40:00Z",
+                        "at": "2026-11-22T08:40:00Z"}])],
+                   description="Every pause and resume of the bot for this contact, newest first (the last 100).")
+    @action(detail=True, methods=["get"], url_path="bot-history", pagination_class=None)
+    def bot_history(self, request: Request, id: str) -> Response:
+        changes = bots.change_list(company=self.company, contact=self.get_object(), limit=100)
+        return Response(BotChangeSerializer(changes, many=True).data)
+
     @action(detail=True, methods=["get"], url_path="tags", pagination_class=None)  # the whole list, unpaged
     def tags(self, request: Request, id: str) -> Response:
         return Response(TagBriefSerializer(self.get_object().tags.all(), many=True).data)

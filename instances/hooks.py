@@ -58,10 +58,7 @@ def _store(request: HttpRequest, instance: Instance, payload: dict | None, event
 @require_POST
 def instance_hook(request: HttpRequest, secret: str, event_name: str = "") -> JsonResponse:
     # all_companies: the secret is the only credential and names exactly one instance of one company.
-    instance = (
-        Instance.all_companies.filter(webhook_secret_hash=hash_secret(secret))
-        .select_related("company", "server").first()
-    )
+    instance = Instance.all_companies.filter(webhook_secret_hash=hash_secret(secret)).select_related("company").first()
     if instance is None:
         raise Http404
     if _too_big(request):

@@ -406,14 +406,19 @@ def inbound_event_record(
     from instances.tasks import process_inbound_event as process_inbound_event_task
 
     key = hashlib.sha256(body).hexdigest()
-    with transaction.atomic():
-        event, created = InboundEvent.objects.get_or_create(
-            company=company, instance=instance, key=key, defaults={"event": event_name[:40], "payload": payload},
-        )
-        if created:
+    # One INSERT; a repeat (the gateway retrying) hits the unique (instance, key) constraint. Cheaper on
+    # the hot path than get_or_create's SELECT and savepoint, since repeats are the rare case.
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(company=company, instance=instance, key=key,
+                                                event=event_name[:40], payload=payload)
             args = [company.pk, event.pk]
             transaction.on_commit(lambda: process_inbound_event_task.delay(*args))
-    return event if created else None
+    except IntegrityError:
+        if not InboundEvent.objects.filter(company=company, instance=instance, key=key).exists():
+            raise  # not the repeat it looked like
+        return None
+    return event
 
 
 def inbound_event_process(*, company: Company, event_id: int) -> str:
