@@ -451,3 +451,17 @@ def test_the_open_threads_contact_panel_follows_a_pause_made_elsewhere(company_a
     assert 'id="contact-panel"' in pushed and 'hx-swap-oob="true"' in pushed
     assert "The bot is paused for this contact (until" in pushed and "Resume bot" in pushed
     assert stranger.drain() == []
+
+
+def test_the_contacts_api_tells_the_bots_history(company_a, instance_a, conversation_a, api_a, api_b):  # noqa: F811
+    paused = contact(company_a)
+    with company_scope(company_a):
+        bots.bot_pause(company=company_a, contact=paused, reason="api", actor="API key: ERP", minutes=10)
+        bots.bot_resume(company=company_a, contact=paused, reason="inbox", actor="Alice")
+    history = api_a.get(f"/api/v1/contacts/{paused.public_id}/bot-history")
+    assert history.status_code == 200
+    assert [(row["paused"], row["reason"], row["actor"]) for row in history.json()] == [
+        (False, "inbox", "Alice"), (True, "api", "API key: ERP")]
+    assert history.json()[1]["until"] is not None
+    assert api_a.get(f"/api/v1/contacts/{paused.public_id}").json()["bot_paused_until"] is None
+    assert api_b.get(f"/api/v1/contacts/{paused.public_id}/bot-history").status_code == 404
