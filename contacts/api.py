@@ -35,7 +35,7 @@ from instances.models import Instance
 from integrations import bots
 from integrations.models import BotPauseChange
 from tenants.access import actor_label
-from tenants.api import TenantViewSet
+from tenants.api import TenantViewSet, query_text
 from tenants.openapi import UUID_OR_EMPTY
 from tenants.problems import Conflict
 
@@ -231,7 +231,8 @@ class ContactViewSet(_TagResolving, TenantViewSet):
             instance = self._instance(params["channel"], field="channel")
         tag_ids = [value.strip() for raw in params.getlist("tags") for value in raw.split(",") if value.strip()]
         return ContactFilters(
-            search=params.get("search", ""), name=params.get("name", ""), identifier=params.get("identifier", ""),
+            search=query_text(self.request, "search"), name=query_text(self.request, "name"),
+            identifier=query_text(self.request, "identifier"),
             type=contact_type, instance=instance, tags=self.resolve_tags(tag_ids) if tag_ids else [],
             is_ignored=_bool_param(params, "is_ignored"), bot_paused=_bool_param(params, "bot_paused"),
             descending=_order_param(params),
@@ -361,7 +362,7 @@ class TagViewSet(TenantViewSet):
     lookup_value_converter = "uuid"
 
     def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
-        name = self.request.query_params.get("name", "") if self.action == "list" else ""
+        name = query_text(self.request, "name") if self.action == "list" else ""
         return selectors.tag_list(company=self.company, name=name)
 
     def list(self, request: Request) -> Response:

@@ -33,7 +33,10 @@ def resolve(url: str) -> list[IpAddress]:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise UnsafeDestination(_("Use an http:// or https:// URL."))
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port past 65535 passes URL validation but not urlsplit
+        raise UnsafeDestination(_("Enter a valid URL.")) from None
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):

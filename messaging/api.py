@@ -37,7 +37,7 @@ from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
 from tenants.access import actor_label
-from tenants.api import TenantViewSet
+from tenants.api import TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
 from tenants.openapi import UUID_OR_EMPTY
@@ -361,7 +361,7 @@ class ConversationViewSet(_Resolving, TenantViewSet):
         filters = ConversationFilters(status=status_filter, assignee=assignee,
                                       instance=_uuid_param(params, "instance", _("Use an instance id.")),
                                       tag=_uuid_param(params, "tag", _("Use a tag id.")),
-                                      search=params.get("search", ""))
+                                      search=query_text(self.request, "search"))
         return selectors.conversation_list(company=self.company, filters=filters)
 
     def list(self, request: Request) -> Response:
@@ -495,6 +495,8 @@ class MessageViewSet(_Resolving, TenantViewSet):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
+        if key and "\x00" in key:
+            raise exceptions.ValidationError({"Idempotency-Key": [_("Null characters are not allowed.")]})
         label = fields["agent_name"] or request.auth.name
         # One transaction: a session opened for a number is not left behind when the message is refused.
         with transaction.atomic(), problems():

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, viewsets
@@ -28,6 +29,15 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "description": "An API key (`rk_...`); an `apikey` header also works.",
         }
 
+
+
+def query_text(request: Request, name: str) -> str:
+    """A free-text query parameter ("" when absent). A NUL character is a 400 naming it: PostgreSQL text cannot
+    hold one, so it could only ever fail the query (DRF's CharField refuses it in bodies the same way)."""
+    value = request.query_params.get(name, "")
+    if "\x00" in value:
+        raise exceptions.ValidationError({name: [_("Null characters are not allowed.")]})
+    return value
 
 
 class _CompanyScopedMixin:

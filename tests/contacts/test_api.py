@@ -314,3 +314,11 @@ def test_every_route_answers_404_to_another_company_and_changes_nothing(api_b, c
 
 def test_missing_key_is_401(client, world):
     assert client.get("/api/v1/contacts").status_code == 401
+
+
+@pytest.mark.parametrize("url", ["/api/v1/contacts?search=%00", "/api/v1/contacts?name=a%00b",
+                                 "/api/v1/contacts?identifier=%00", "/api/v1/tags?name=%00"])
+def test_nul_in_a_text_filter_is_400_not_500(api_a, world, url):
+    """PostgreSQL text cannot hold NUL: the filter is refused up front instead of failing the query."""
+    body = problem(api_a.get(url), 400)
+    assert list(body["errors"]) == [url.split("?")[1].split("=")[0]]

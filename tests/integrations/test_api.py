@@ -56,6 +56,15 @@ def test_validation_errors_are_problem_json(settings, api_a, company_a):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("url", ["http://[::1]:99999/hook", "https://example.com:65536/"])
+def test_a_port_past_65535_is_a_400_not_a_500(api_a, company_a, url):
+    """Found probing what Schemathesis reported: URL validation lets the port through, urlsplit did not."""
+    response = api_a.post("/api/v1/webhooks", {"url": url}, format="json")
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert "url" in response.json()["errors"]
+
+
+@pytest.mark.django_db
 def test_test_event_on_a_switched_off_endpoint_is_422(api_a, company_a, receiver):
     created = api_a.post("/api/v1/webhooks", {"url": receiver.url, "is_active": False}, format="json").json()
     response = api_a.post(f"/api/v1/webhooks/{created['id']}/test")

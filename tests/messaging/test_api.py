@@ -196,3 +196,12 @@ def test_empty_id_filters_mean_any(api_a, instance_a):
     start(api_a, instance_a)
     assert len(api_a.get("/api/v1/conversations", {"instance": "", "tag": "", "assignee": ""}).json()["results"]) == 1
     assert len(api_a.get("/api/v1/conversations", {"limit": "500"}).json()["results"]) == 1
+
+
+def test_nul_in_search_or_idempotency_key_is_400_not_500(api_a, instance_a, company_a):
+    response = api_a.get("/api/v1/conversations", {"search": "a\x00"})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["search"]
+    response = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                               "text": "Oi"}, format="json", HTTP_IDEMPOTENCY_KEY="order\x001")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["Idempotency-Key"]
+    assert rows(company_a, Message) == [] and rows(company_a, Conversation) == []
