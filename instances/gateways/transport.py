@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -107,6 +109,16 @@ def _client_error(text: str, parsed: ErrorBody, kwargs: dict[str, Any]) -> Gatew
     return GatewayRefused(text, **kwargs)
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every gateway client, built once per process.
+
+    httpx builds a new SSL context for each Client unless it is given one, and loading the CA bundle into it
+    costs 50-90 ms of CPU: with a client per gateway call that was most of a send task's time
+    (benchmarks/send.py). A context is only read once configured, so one is safely shared."""
+    return httpx.create_ssl_context()
+
+
 class Transport:
     """One connection pool to one gateway; `with_api_key` shares it under another key."""
 
@@ -127,6 +139,7 @@ class Transport:
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             headers={"Accept": "application/json", "User-Agent": "recado-gateway/1"},
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            verify=tls_context(),
         )
 
     def with_api_key(self, api_key: str) -> Transport:
