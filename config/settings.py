@@ -133,7 +133,10 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "recado")},
+        # A socket timeout longer than channels_redis's 5 s blocking receive (BZPOPMIN): redis-py's default
+        # is also 5 s, so an idle socket's receive could time out and drop the WebSocket.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                   "prefix": env_str("CHANNEL_LAYER_PREFIX", "recado")},
     }
 }
 

@@ -115,3 +115,16 @@ async def test_a_revoked_key_is_disconnected(company_a, monkeypatch):
     message = await communicator.receive_output(timeout=5)
     assert message == {"type": "websocket.close", "code": 4401}
     await communicator.disconnect()
+
+
+def test_the_channel_layer_outwaits_its_blocking_receive():
+    """channels_redis blocks 5 s in BZPOPMIN; a Redis socket timeout of 5 s too (redis-py's default) made idle
+    sockets' receive time out under load and dropped integrators' streams. Both settings modules set more."""
+    from channels.layers import get_channel_layer
+
+    import config.settings as production
+
+    layer = get_channel_layer()
+    assert all(host["socket_timeout"] > layer.brpop_timeout for host in layer.hosts)
+    assert all(host["socket_timeout"] > layer.brpop_timeout
+               for host in production.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"])
