@@ -125,7 +125,8 @@ def conversation_start(*, company: Company, instance: Instance, contact: Contact
         if fields:
             Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
             conversation.refresh_from_db()
-        events.conversation_changed(company=company, conversation=conversation)
+        if created or fields:  # an unchanged conversation has nothing to redraw (each push renders three partials)
+            events.conversation_changed(company=company, conversation=conversation)
     return conversation, created
 
 
