@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -30,5 +31,16 @@ app.conf.beat_schedule = {
         "task": "integrations.resume_expired_bot_pauses",
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 60},
+    },
+    # Retention: daily, at night; each run deletes in short, bounded batches per company.
+    "integrations.purge_old_webhook_history": {
+        "task": "integrations.purge_old_webhook_history",
+        "schedule": crontab(hour=4, minute=10),
+        "options": {"queue": "default", "expires": 3600},
+    },
+    "instances.purge_old_inbound_events": {
+        "task": "instances.purge_old_inbound_events",
+        "schedule": crontab(hour=4, minute=20),
+        "options": {"queue": "default", "expires": 3600},
     },
 }

@@ -295,6 +295,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 7}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 
+# Retention (daily beat tasks): days a finished webhook delivery (succeeded, failed or parked), its attempts
+# and its event are kept; days a processed or ignored raw gateway webhook body (InboundEvent) is kept.
+# Pending deliveries and unprocessed bodies are never deleted.
+WEBHOOK_EVENT_RETENTION_DAYS = env_int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+INBOUND_EVENT_RETENTION_DAYS = env_int("INBOUND_EVENT_RETENTION_DAYS", 7)
+if min(WEBHOOK_EVENT_RETENTION_DAYS, INBOUND_EVENT_RETENTION_DAYS) < 1:
+    raise ImproperlyConfiguredEnv("WEBHOOK_EVENT_RETENTION_DAYS and INBOUND_EVENT_RETENTION_DAYS must be at least 1")
+
 # The gateway registered by `make run` / seed_demo as the default server (the simulator in development).
 EVOLUTION_URL = env_str("EVOLUTION_URL", "http://127.0.0.1:8081")
 EVOLUTION_API_KEY = env_secret("EVOLUTION_API_KEY", "recado-simulator-global-key")

@@ -453,6 +453,36 @@ def _event_time(payload: dict) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Bodies per short transaction, transactions per call (the task chains another call when it hit the bound).
+INBOUND_PURGE_BATCH = 1000
+INBOUND_PURGE_MAX_BATCHES = 20
+INBOUND_FINISHED = (InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED)
+
+
+def inbound_event_retention_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=settings.INBOUND_EVENT_RETENTION_DAYS)
+
+
+def inbound_event_purge(*, company: Company, now: datetime | None = None, batch_size: int = INBOUND_PURGE_BATCH,
+                        max_batches: int = INBOUND_PURGE_MAX_BATCHES) -> tuple[int, bool]:
+    """Delete the company's processed or ignored raw gateway bodies received before INBOUND_EVENT_RETENTION_DAYS
+    ago; pending ones are never deleted. Returns (deleted, more): `more` when it stopped at its bound."""
+    cutoff = inbound_event_retention_cutoff(now)
+    deleted = 0
+    for _batch in range(max_batches):
+        with transaction.atomic():
+            ids = list(InboundEvent.objects.filter(company=company, status__in=INBOUND_FINISHED,
+                                                   received_at__lt=cutoff)
+                       .order_by("received_at", "pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return deleted, False
+            # The status is checked again by the DELETE itself.
+            deleted += InboundEvent.objects.filter(company=company, pk__in=ids, status__in=INBOUND_FINISHED).delete()[0]
+        if len(ids) < batch_size:
+            return deleted, False
+    return deleted, True
+
+
 def _apply_event(company: Company, instance: Instance, event: GatewayEvent, at: datetime | None) -> str:
     if isinstance(event, MESSAGE_EVENTS):
         from messaging.inbound import message_event_apply  # messaging builds on instances: import at call time

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from instances import services
-from instances.models import Instance
+from instances.models import InboundEvent, Instance
 from tenants.models import Company
 from tenants.tasks import company_task
 
@@ -54,3 +54,31 @@ def connect_instance(company: Company, instance_id: int, number: str = "") -> No
 @company_task(name="instances.process_inbound_event", soft_time_limit=40, time_limit=60)
 def process_inbound_event(company: Company, event_id: int) -> str:
     return services.inbound_event_process(company=company, event_id=event_id)
+
+
+# A chained purge run waits this long, so a large backlog is deleted in short steps, never in one long run.
+PURGE_CHAIN_COUNTDOWN = 5
+
+
+@company_task(name="instances.purge_inbound_events", soft_time_limit=50, time_limit=60)
+def purge_inbound_events(company: Company) -> int:
+    deleted, more = services.inbound_event_purge(company=company, batch_size=services.INBOUND_PURGE_BATCH,
+                                                 max_batches=services.INBOUND_PURGE_MAX_BATCHES)
+    if more:
+        transaction.on_commit(lambda: purge_inbound_events.apply_async(args=[company.pk],
+                                                                       countdown=PURGE_CHAIN_COUNTDOWN))
+    return deleted
+
+
+@shared_task(name="instances.purge_old_inbound_events", soft_time_limit=20, time_limit=30)
+def purge_old_inbound_events() -> int:
+    """Beat (daily): one purge per company that has finished raw gateway bodies past the retention period."""
+    cutoff = services.inbound_event_retention_cutoff()
+    # all_companies: the daily retention scan reads only the ids of companies with old finished bodies;
+    # each purge runs inside its own company's scope.
+    old = InboundEvent.all_companies.filter(company=OuterRef("pk"), status__in=services.INBOUND_FINISHED,
+                                            received_at__lt=cutoff)
+    company_ids = list(Company.objects.filter(Exists(old)).order_by("pk").values_list("pk", flat=True))
+    for company_id in company_ids:
+        transaction.on_commit(lambda company_id=company_id: purge_inbound_events.apply_async(args=[company_id]))
+    return len(company_ids)

@@ -372,3 +372,59 @@ def retry_delay(attempts: int) -> float:
     """Seconds to wait after the `attempts`-th failed attempt: the schedule, ±10 % jitter."""
     base = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
     return base * random.uniform(0.9, 1.1)  # noqa: S311 (jitter, not a secret)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+# Events per short transaction, and transactions per call: a purge never holds locks for long, and a
+# backlog is worked off by several task runs (the task chains the next run) rather than by one long one.
+RETENTION_BATCH = 500
+RETENTION_MAX_BATCHES = 20
+
+
+@dataclass(frozen=True)
+class Purged:
+    events: int = 0
+    deliveries: int = 0
+    attempts: int = 0
+    more: bool = False  # the call stopped at its bound with old events left: run it again
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=settings.WEBHOOK_EVENT_RETENTION_DAYS)
+
+
+def retention_purge(*, company: Company, now: datetime | None = None, batch_size: int = RETENTION_BATCH,
+                    max_batches: int = RETENTION_MAX_BATCHES) -> Purged:
+    """Delete the company's webhook history older than WEBHOOK_EVENT_RETENTION_DAYS: finished deliveries
+    (succeeded, failed, or parked by a disabled endpoint) not touched since the cutoff, with their attempts,
+    then those old events no delivery refers to any more. A pending delivery (a replay counts: it is touched)
+    and its event are kept. At most `batch_size` events per transaction, `max_batches` transactions."""
+    cutoff = retention_cutoff(now)
+    events = deliveries = attempts = 0
+    after: tuple[datetime, int] | None = None  # keyset cursor: old events kept (pending) are not read twice
+    for _batch in range(max_batches):
+        with transaction.atomic():
+            page = WebhookEvent.objects.filter(company=company, created_at__lt=cutoff)
+            if after is not None:
+                page = page.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+            page = list(page.order_by("created_at", "pk").values_list("created_at", "pk")[:batch_size])
+            if not page:
+                return Purged(events, deliveries, attempts, more=False)
+            after = page[-1]
+            event_ids = [pk for _created_at, pk in page]
+            # Locked, so a replay racing the purge waits for this short transaction; rows a worker holds are
+            # skipped (left for the next run).
+            finished = list(
+                WebhookDelivery.objects.filter(company=company, event_id__in=event_ids, updated_at__lt=cutoff)
+                .exclude(status=WebhookDelivery.Status.PENDING)
+                .select_for_update(skip_locked=True).values_list("pk", flat=True)
+            )
+            if finished:
+                attempts += WebhookAttempt.objects.filter(company=company, delivery_id__in=finished).delete()[0]
+                deliveries += WebhookDelivery.objects.filter(company=company, pk__in=finished).delete()[0]
+            events += WebhookEvent.objects.filter(company=company, pk__in=event_ids,
+                                                  deliveries__isnull=True).delete()[0]
+        if len(page) < batch_size:
+            return Purged(events, deliveries, attempts, more=False)
+    return Purged(events, deliveries, attempts, more=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 
 from contacts.models import Contact
 from integrations import bots, services
-from integrations.models import WebhookDelivery
+from integrations.models import WebhookDelivery, WebhookEvent
 from tenants.models import Company
 from tenants.tasks import company_task
 
@@ -69,3 +69,30 @@ def resume_expired_bot_pauses() -> int:
         transaction.on_commit(lambda args=(company_id, contact_ids): resume_bot_pauses.apply_async(
             args=args, expires=60))
     return len(due)
+
+
+# A chained purge run waits this long, so a large backlog is deleted in short steps, never in one long run.
+PURGE_CHAIN_COUNTDOWN = 5
+
+
+@company_task(name="integrations.purge_webhook_history", soft_time_limit=50, time_limit=60)
+def purge_webhook_history(company: Company) -> int:
+    purged = services.retention_purge(company=company, batch_size=services.RETENTION_BATCH,
+                                      max_batches=services.RETENTION_MAX_BATCHES)
+    if purged.more:
+        transaction.on_commit(lambda: purge_webhook_history.apply_async(args=[company.pk],
+                                                                        countdown=PURGE_CHAIN_COUNTDOWN))
+    return purged.events
+
+
+@shared_task(name="integrations.purge_old_webhook_history", soft_time_limit=20, time_limit=30)
+def purge_old_webhook_history() -> int:
+    """Beat (daily): one purge per company that has webhook events past the retention period."""
+    cutoff = services.retention_cutoff()
+    # all_companies: the daily retention scan reads only the ids of companies with old events; each purge
+    # runs inside its own company's scope. EXISTS per company: one short probe of the (company, created_at) index.
+    old = WebhookEvent.all_companies.filter(company=OuterRef("pk"), created_at__lt=cutoff)
+    company_ids = list(Company.objects.filter(Exists(old)).order_by("pk").values_list("pk", flat=True))
+    for company_id in company_ids:
+        transaction.on_commit(lambda company_id=company_id: purge_webhook_history.apply_async(args=[company_id]))
+    return len(company_ids)

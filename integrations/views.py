@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -50,7 +51,7 @@ def webhook_list(request: CompanyRequest) -> HttpResponse:
             form = WebhookEndpointForm(initial={"is_active": True})
     return _secret_page(render(request, "integrations/webhooks.html", {
         "company": request.company, "endpoints": selectors.endpoint_list(company=request.company),
-        "form": form, "issued": issued,
+        "form": form, "issued": issued, "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
     }, status=400 if form.errors else 200))
 
 
@@ -64,6 +65,7 @@ def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issue
     deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
     return _secret_page(render(request, "integrations/endpoint.html", {
         "company": request.company, "endpoint": endpoint, "form": form, "issued": issued, "deliveries": deliveries,
+        "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
     }, status=400 if form.errors else 200))
 
 
@@ -88,6 +90,7 @@ def webhook_deliveries(request: CompanyRequest, endpoint_id) -> HttpResponse:
     deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
     return render(request, "integrations/endpoint.html#deliveries", {
         "company": request.company, "endpoint": endpoint, "deliveries": deliveries,
+        "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
     })
 
 

@@ -31,9 +31,11 @@ ALL_COMPANIES_ALLOWED = {
     "tenants/selectors.py": "a user's own memberships across companies (switcher)",
     "tenants/services.py": "invitation tokens and API keys are looked up by their hashed secret",
     "tenants/authentication.py": "the API key names the company",
-    "instances/tasks.py": "the beat fan-out enqueues one poll per due instance across companies (ids only)",
+    "instances/tasks.py": "the beat fan-out enqueues one poll per due instance, and the daily retention scan one "
+                          "purge per company with old gateway bodies, across companies (ids only)",
     "instances/hooks.py": "inbound webhooks: the URL secret (or server + instance name) names the instance",
-    "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries across companies (ids only)",
+    "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries, and the daily retention scan enqueues "
+                             "one purge per company with old events, across companies (ids only)",
     "integrations/consumers.py": "the event stream's API key names the company",
 }
 
