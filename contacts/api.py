@@ -36,7 +36,7 @@ from integrations import bots
 from integrations.models import BotPauseChange
 from tenants.access import actor_label
 from tenants.api import TenantViewSet, query_text
-from tenants.openapi import UUID_OR_EMPTY
+from tenants.openapi import UUID_OR_EMPTY, ListExample, page_example
 from tenants.problems import Conflict
 
 COLOR = r"^#[0-9a-fA-F]{6}$"
@@ -170,6 +170,9 @@ CONTACT_FILTERS = [
     OpenApiParameter("bot_paused", bool),
 ]
 TAGS_BODY_EXAMPLE = OpenApiExample("Tag ids", value={"tags": [TAG_EXAMPLE["id"]]}, request_only=True)
+CONTACT_RESPONSE = OpenApiExample("Contact", value=CONTACT_EXAMPLE, response_only=True)
+CONTACT_TAGS_RESPONSE = ListExample("Tags", value=CONTACT_EXAMPLE["tags"], response_only=True)  # unpaged
+TAG_RESPONSE = OpenApiExample("Tag", value=TAG_EXAMPLE, response_only=True)
 
 
 def _bool_param(params, name: str) -> bool | None:
@@ -204,9 +207,9 @@ class _TagResolving:
 
 @extend_schema_view(
     list=extend_schema(operation_id="contacts_list", parameters=CONTACT_FILTERS,
-                       examples=[OpenApiExample("Page", value=[CONTACT_EXAMPLE], response_only=True)]),
+                       examples=[page_example(CONTACT_EXAMPLE, "/contacts")]),
     retrieve=extend_schema(operation_id="contacts_retrieve", responses={200: ContactSerializer, 404: ERRORS[404]},
-                           examples=[OpenApiExample("Contact", value=CONTACT_EXAMPLE, response_only=True)]),
+                           examples=[CONTACT_RESPONSE]),
 )
 class ContactViewSet(_TagResolving, TenantViewSet):
     """The company's contacts."""
@@ -258,7 +261,7 @@ class ContactViewSet(_TagResolving, TenantViewSet):
                    responses={201: ContactSerializer, 400: ERRORS[400], 409: ERRORS[409]},
                    examples=[OpenApiExample("New contact", request_only=True, value={
                        "channel": CONTACT_EXAMPLE["channel"], "identifier": "5511987654321", "name": "Maria",
-                       "tags": [TAG_EXAMPLE["id"]]})])
+                       "tags": [TAG_EXAMPLE["id"]]}), CONTACT_RESPONSE])
     def create(self, request: Request) -> Response:
         data = ContactCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -270,7 +273,10 @@ class ContactViewSet(_TagResolving, TenantViewSet):
         return Response(ContactSerializer(self._reload(contact)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="contacts_update", request=ContactUpdateSerializer,
-                   responses={200: ContactSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+                   responses={200: ContactSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Name and tags", request_only=True, value={
+                       "custom_name": CONTACT_EXAMPLE["custom_name"], "tags": [TAG_EXAMPLE["id"]]}),
+                             CONTACT_RESPONSE])
     def partial_update(self, request: Request, id: str) -> Response:
         contact = self.get_object()
         data = ContactUpdateSerializer(data=request.data, partial=True)
@@ -283,17 +289,16 @@ class ContactViewSet(_TagResolving, TenantViewSet):
         return Response(ContactSerializer(self._reload(contact)).data)
 
     @extend_schema(operation_id="contacts_remove_platform", request=None,
-                   responses={200: ContactSerializer, 404: ERRORS[404]})
+                   responses={200: ContactSerializer, 404: ERRORS[404]}, examples=[CONTACT_RESPONSE])
     @action(detail=True, methods=["delete"], url_path="platform")
     def platform(self, request: Request, id: str) -> Response:
         contact = self.get_object()
         services.contact_remove_platform(company=self.company, contact=contact)
         return Response(ContactSerializer(self._reload(contact)).data)
 
-    @extend_schema(operation_id="contacts_tags_list", responses={200: TagBriefSerializer(many=True), 404: ERRORS[404]})
     @extend_schema(operation_id="contacts_bot_history", responses={200: BotChangeSerializer(many=True),
                                                                    404: ERRORS[404]},
-                   examples=[OpenApiExample("Paused by a reply, resumed on close", response_only=True, value=[
+                   examples=[ListExample("Paused by a reply, resumed on close", response_only=True, value=[
                        {"paused": False, "reason": "conversation_closed", "actor": "Alice", "until": None,
                         "at": "2026-11-22T09:02:00Z"},
                        {"paused": True, "reason": "agent_reply", "actor": "Alice", "until": "2026-11-22T10:40:00Z",
@@ -304,23 +309,28 @@ class ContactViewSet(_TagResolving, TenantViewSet):
         changes = bots.change_list(company=self.company, contact=self.get_object(), limit=100)
         return Response(BotChangeSerializer(changes, many=True).data)
 
+    @extend_schema(operation_id="contacts_tags_list", responses={200: TagBriefSerializer(many=True), 404: ERRORS[404]},
+                   examples=[CONTACT_TAGS_RESPONSE])
     @action(detail=True, methods=["get"], url_path="tags", pagination_class=None)  # the whole list, unpaged
     def tags(self, request: Request, id: str) -> Response:
         return Response(TagBriefSerializer(self.get_object().tags.all(), many=True).data)
 
-    @extend_schema(operation_id="contacts_tags_add", request=TagIdsSerializer, examples=[TAGS_BODY_EXAMPLE],
+    @extend_schema(operation_id="contacts_tags_add", request=TagIdsSerializer,
+                   examples=[TAGS_BODY_EXAMPLE, CONTACT_TAGS_RESPONSE],
                    responses={200: TagBriefSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]})
     @tags.mapping.post
     def add_tags(self, request: Request, id: str) -> Response:
         return self._change_tags(services.contact_add_tags)
 
-    @extend_schema(operation_id="contacts_tags_set", request=TagIdsSerializer, examples=[TAGS_BODY_EXAMPLE],
+    @extend_schema(operation_id="contacts_tags_set", request=TagIdsSerializer,
+                   examples=[TAGS_BODY_EXAMPLE, CONTACT_TAGS_RESPONSE],
                    responses={200: TagBriefSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]})
     @tags.mapping.put
     def set_tags(self, request: Request, id: str) -> Response:
         return self._change_tags(services.contact_set_tags, allow_empty=True)
 
-    @extend_schema(operation_id="contacts_tags_remove", request=TagIdsSerializer, examples=[TAGS_BODY_EXAMPLE],
+    @extend_schema(operation_id="contacts_tags_remove", request=TagIdsSerializer,
+                   examples=[TAGS_BODY_EXAMPLE, CONTACT_TAGS_RESPONSE],
                    responses={200: TagBriefSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]})
     @tags.mapping.delete
     def remove_tags(self, request: Request, id: str) -> Response:
@@ -350,9 +360,9 @@ def request_data_or_query(request: Request) -> dict:
 @extend_schema_view(
     list=extend_schema(operation_id="tags_list",
                        parameters=[OpenApiParameter("name", str, description="Part of the name.")],
-                       examples=[OpenApiExample("Page", value=[TAG_EXAMPLE], response_only=True)]),
+                       examples=[page_example(TAG_EXAMPLE, "/tags", count=8)]),
     retrieve=extend_schema(operation_id="tags_retrieve", responses={200: TagSerializer, 404: ERRORS[404]},
-                           examples=[OpenApiExample("Tag", value=TAG_EXAMPLE, response_only=True)]),
+                           examples=[TAG_RESPONSE]),
 )
 class TagViewSet(TenantViewSet):
     """The company's tags."""
@@ -374,7 +384,8 @@ class TagViewSet(TenantViewSet):
 
     @extend_schema(operation_id="tags_create", request=TagWriteSerializer,
                    responses={201: TagSerializer, 400: ERRORS[400], 409: ERRORS[409]},
-                   examples=[OpenApiExample("New tag", value={"name": "VIP", "color": "#1a7f37"}, request_only=True)])
+                   examples=[OpenApiExample("New tag", value={"name": "VIP", "color": "#1a7f37"}, request_only=True),
+                             OpenApiExample("Tag", value={**TAG_EXAMPLE, "contact_count": 0}, response_only=True)])
     def create(self, request: Request) -> Response:
         data = TagWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -383,7 +394,9 @@ class TagViewSet(TenantViewSet):
         return Response(TagSerializer(self.get_queryset().get(pk=tag.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="tags_update", request=TagWriteSerializer,
-                   responses={200: TagSerializer, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]})
+                   responses={200: TagSerializer, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]},
+                   examples=[OpenApiExample("New color", value={"color": TAG_EXAMPLE["color"]}, request_only=True),
+                             TAG_RESPONSE])
     def partial_update(self, request: Request, id: str) -> Response:
         tag = self.get_object()
         data = TagWriteSerializer(data=request.data, partial=True)
@@ -396,14 +409,18 @@ class TagViewSet(TenantViewSet):
                    responses={200: inline_serializer("TagDeleted", {
                        "id": serializers.UUIDField(),
                        "affected_contacts": serializers.IntegerField(help_text="Contacts that lost the tag."),
-                   }), 404: ERRORS[404]})
+                   }), 404: ERRORS[404]},
+                   examples=[OpenApiExample("Deleted", response_only=True, value={
+                       "id": TAG_EXAMPLE["id"], "affected_contacts": TAG_EXAMPLE["contact_count"]})])
     def destroy(self, request: Request, id: str) -> Response:
         tag = self.get_object()
         affected = services.tag_delete(company=self.company, tag=tag)
         return Response({"id": str(tag.public_id), "affected_contacts": affected})
 
     @extend_schema(operation_id="tags_contacts", parameters=[ORDER],
-                   responses={200: ContactSerializer(many=True), 404: ERRORS[404]})
+                   responses={200: ContactSerializer(many=True), 404: ERRORS[404]},
+                   examples=[page_example(CONTACT_EXAMPLE, f"/tags/{TAG_EXAMPLE['id']}/contacts",
+                                          count=TAG_EXAMPLE["contact_count"])])
     @action(detail=True, methods=["get"])
     def contacts(self, request: Request, id: str) -> Response:
         tag = self.get_object()

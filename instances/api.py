@@ -42,6 +42,7 @@ from integrations import bots
 from integrations.models import BotPauseChange
 from tenants.access import actor_label
 from tenants.api import TenantViewSet
+from tenants.openapi import page_example
 from tenants.problems import Conflict
 
 
@@ -170,13 +171,29 @@ ERRORS = {
     422: OpenApiResponse(description="The gateway refused (its message in `detail`)."),
     503: OpenApiResponse(description="Gateway unavailable; see Retry-After."),
 }
+INSTANCE_EXAMPLE = {
+    "id": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c", "name": "vendas", "label": "Vendas (loja centro)", "state": "open",
+    "phone_number": "5511912345678", "owner_jid": "5511912345678@s.whatsapp.net", "profile_name": "Mercearia Demo",
+    "profile_picture_url": "https://pps.whatsapp.net/v/t61.24694-24/412345678_1234567890_n.jpg",
+    "starting_platform": "sales-bot", "state_changed_at": "2026-01-05T11:03:12Z", "created_at": "2026-01-05T11:00:00Z",
+}
+INSTANCE_RESPONSE = OpenApiExample("Instance", value=INSTANCE_EXAMPLE, response_only=True)
+STATE_RESPONSE = OpenApiExample("Connected", response_only=True, value={
+    "id": INSTANCE_EXAMPLE["id"], "state": "open", "raw_state": "open", "reason": "gateway_state",
+    "state_changed_at": INSTANCE_EXAMPLE["state_changed_at"], "last_polled_at": "2026-01-05T12:00:30Z"})
+QR_DATA_URL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAARQAAAEUCAYAAADqcMl5AAAAAklEQVR4AewaftIAAAYTSURBVO3BQY4c"
+BOT_STATE_EXAMPLE = {"number": "5511987654321", "contact_id": "a1b2c3d4-0000-4000-8000-000000000001",
+                     "bot_paused": True, "paused_until": "2026-01-05T13:00:00Z", "platform": "sales-bot",
+                     "changed": True}
 STATE_FILTER = OpenApiParameter("state", str, enum=[value for value, _label in InstanceState.choices],
                                 description="Only instances in this state.")
 
 
 @extend_schema_view(
-    list=extend_schema(operation_id="instances_list", parameters=[STATE_FILTER]),
-    retrieve=extend_schema(operation_id="instances_retrieve", responses={200: InstanceSerializer, 404: ERRORS[404]}),
+    list=extend_schema(operation_id="instances_list", parameters=[STATE_FILTER],
+                       examples=[page_example(INSTANCE_EXAMPLE, "/instances", count=2)]),
+    retrieve=extend_schema(operation_id="instances_retrieve", responses={200: InstanceSerializer, 404: ERRORS[404]},
+                           examples=[INSTANCE_RESPONSE]),
 )
 class InstanceViewSet(TenantViewSet):
     """The company's WhatsApp instances."""
@@ -203,7 +220,14 @@ class InstanceViewSet(TenantViewSet):
 
     @extend_schema(operation_id="instances_create", request=InstanceCreateSerializer,
                    responses={201: InstanceCreatedSerializer, 403: ERRORS[403], 409: ERRORS[409],
-                              422: ERRORS[422], 503: ERRORS[503]})
+                              422: ERRORS[422], 503: ERRORS[503]},
+                   examples=[OpenApiExample("Sales number", request_only=True,
+                                            value={"name": "vendas", "label": INSTANCE_EXAMPLE["label"]}),
+                             OpenApiExample("Created", response_only=True, value={
+                                 **INSTANCE_EXAMPLE, "state": "created", "phone_number": "", "owner_jid": "",
+                                 "profile_name": "", "profile_picture_url": "", "starting_platform": "",
+                                 "state_changed_at": INSTANCE_EXAMPLE["created_at"],
+                                 "token": "4f02f68b91cab6d9e26e9e6d983ce5ac"})])
     def create(self, request: Request) -> Response:
         data = InstanceCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -217,13 +241,22 @@ class InstanceViewSet(TenantViewSet):
             services.instance_delete(company=self.company, instance=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(operation_id="instances_state", responses={200: InstanceStateSerializer, 404: ERRORS[404]})
+    @extend_schema(operation_id="instances_state", responses={200: InstanceStateSerializer, 404: ERRORS[404]},
+                   examples=[STATE_RESPONSE])
     @action(detail=True, methods=["get"])
     def state(self, request: Request, id: str) -> Response:
         return Response(InstanceStateSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="instances_connect", request=ConnectRequestSerializer,
-                   responses={200: ConnectSerializer, 404: ERRORS[404], 422: ERRORS[422], 503: ERRORS[503]})
+                   responses={200: ConnectSerializer, 404: ERRORS[404], 422: ERRORS[422], 503: ERRORS[503]},
+                   examples=[OpenApiExample("QR code", request_only=True, value={}),
+                             OpenApiExample("Pairing code", request_only=True, value={"number": "5511912345678"}),
+                             OpenApiExample("QR code", response_only=True, value={
+                                 "state": "connecting", "qr": QR_DATA_URL, "pairing_code": "",
+                                 "expires_at": "2026-01-05T11:03:00Z", "count": 1}),
+                             OpenApiExample("Pairing code", response_only=True, value={
+                                 "state": "connecting", "qr": QR_DATA_URL, "pairing_code": "K7QX3M9P",
+                                 "expires_at": "2026-01-05T11:03:00Z", "count": 1})])
     @action(detail=True, methods=["post"])
     def connect(self, request: Request, id: str) -> Response:
         instance = self.get_object()
@@ -246,7 +279,8 @@ class InstanceViewSet(TenantViewSet):
         return response
 
     @extend_schema(operation_id="instances_restart", request=None,
-                   responses={200: InstanceStateSerializer, 404: ERRORS[404], 422: ERRORS[422], 503: ERRORS[503]})
+                   responses={200: InstanceStateSerializer, 404: ERRORS[404], 422: ERRORS[422], 503: ERRORS[503]},
+                   examples=[STATE_RESPONSE])
     @action(detail=True, methods=["post"])
     def restart(self, request: Request, id: str) -> Response:
         with problems():
@@ -254,7 +288,10 @@ class InstanceViewSet(TenantViewSet):
         return Response(InstanceStateSerializer(instance).data)
 
     @extend_schema(operation_id="instances_logout", request=None,
-                   responses={200: InstanceStateSerializer, 404: ERRORS[404], 422: ERRORS[422], 503: ERRORS[503]})
+                   responses={200: InstanceStateSerializer, 404: ERRORS[404], 422: ERRORS[422], 503: ERRORS[503]},
+                   examples=[OpenApiExample("Disconnected", response_only=True, value={
+                       "id": INSTANCE_EXAMPLE["id"], "state": "close", "raw_state": "close", "reason": "logged_out",
+                       "state_changed_at": "2026-01-05T18:00:00Z", "last_polled_at": "2026-01-05T17:59:30Z"})])
     @action(detail=True, methods=["post"])
     def logout(self, request: Request, id: str) -> Response:
         with problems():
@@ -263,7 +300,10 @@ class InstanceViewSet(TenantViewSet):
 
 
     @extend_schema(operation_id="instances_update", request=InstanceUpdateSerializer,
-                   responses={200: InstanceSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+                   responses={200: InstanceSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Label and bot", request_only=True, value={
+                       "label": INSTANCE_EXAMPLE["label"], "starting_platform": INSTANCE_EXAMPLE["starting_platform"]}),
+                             INSTANCE_RESPONSE])
     def partial_update(self, request: Request, id: str) -> Response:
         """Change the display label and the starting bot platform (the name is the gateway's and stays)."""
         instance = self.get_object()
@@ -280,7 +320,8 @@ class InstanceViewSet(TenantViewSet):
 
     @extend_schema(operation_id="instances_bot_pause", request=BotPauseRequestSerializer,
                    examples=[OpenApiExample("For an hour", request_only=True,
-                                            value={"number": "5511987654321", "duration_minutes": 60})],
+                                            value={"number": "5511987654321", "duration_minutes": 60}),
+                             OpenApiExample("Paused", response_only=True, value=BOT_STATE_EXAMPLE)],
                    responses={200: BotStateSerializer, 400: ERRORS[400], 404: ERRORS[404]},
                    description="Stop forwarding this number's messages to its bot platform, for `duration_minutes` "
                                "or until resumed (closing the conversation resumes it too).")
@@ -298,6 +339,9 @@ class InstanceViewSet(TenantViewSet):
 
     @extend_schema(operation_id="instances_bot_resume", request=BotResumeRequestSerializer,
                    responses={200: BotStateSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Resume", request_only=True, value={"number": "5511987654321"}),
+                             OpenApiExample("Resumed", response_only=True, value={
+                                 **BOT_STATE_EXAMPLE, "bot_paused": False, "paused_until": None})],
                    description="Forward this number's messages to its bot platform again.")
     @action(detail=True, methods=["post"], url_path="bot/resume")
     def bot_resume(self, request: Request, id: str) -> Response:

@@ -30,6 +30,7 @@ from integrations.catalogue import EVENT_TYPES
 from integrations.models import BotPlatform, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tenants.api import TenantViewSet
 from tenants.authentication import PageLimitPagination
+from tenants.openapi import ListExample, page_example
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (problem+json with `errors`), e.g. a private address."),
@@ -91,12 +92,30 @@ CREATE_EXAMPLE = OpenApiExample(
     "Messages only", request_only=True,
     value={"url": "https://erp.example.com/recado", "description": "ERP", "event_types": ["message.received"]},
 )
+WEBHOOK_EXAMPLE = {
+    "id": "e5d4c3b2-4444-4000-8000-000000000004", "url": "https://erp.example.com/recado", "description": "ERP",
+    "event_types": ["message.received"], "is_active": True, "disabled_at": None, "disabled_reason": "",
+    "failing_since": None, "last_error": "", "previous_secret_expires_at": None, "created_at": "2026-01-05T10:00:00Z",
+}
+WEBHOOK_RESPONSE = OpenApiExample("Endpoint", value=WEBHOOK_EXAMPLE, response_only=True)
+DELIVERY_EXAMPLE = {  # failed once (the receiver answered 503), delivered on the retry 5 s later
+    "id": "d1e2f3a4-5555-4000-8000-000000000005", "event_id": "evt_5379e1a3b4bcf631175cbac07d7bbb81",
+    "event_type": "message.received", "status": "succeeded", "attempts": 2, "next_attempt_at": None,
+    "last_status_code": 200, "last_error": "", "created_at": "2026-01-05T12:00:00Z",
+    "attempt_log": [
+        {"number": 1, "status_code": 503, "duration_ms": 212, "response_excerpt": "Service Unavailable", "error": "",
+         "at": "2026-01-05T12:00:00Z"},
+        {"number": 2, "status_code": 200, "duration_ms": 87, "response_excerpt": '{"ok": true}', "error": "",
+         "at": "2026-01-05T12:00:05Z"},
+    ],
+}
 
 
 @extend_schema_view(
-    list=extend_schema(operation_id="webhooks_list"),
+    list=extend_schema(operation_id="webhooks_list", examples=[page_example(WEBHOOK_EXAMPLE, "/webhooks", count=1)]),
     retrieve=extend_schema(operation_id="webhooks_retrieve", responses={200: WebhookEndpointSerializer,
-                                                                        404: ERRORS[404]}),
+                                                                        404: ERRORS[404]},
+                           examples=[WEBHOOK_RESPONSE]),
 )
 class WebhookEndpointViewSet(TenantViewSet):
     """The company's webhook endpoints."""
@@ -116,7 +135,9 @@ class WebhookEndpointViewSet(TenantViewSet):
     def retrieve(self, request: Request, id: str) -> Response:
         return Response(WebhookEndpointSerializer(self.get_object()).data)
 
-    @extend_schema(operation_id="webhooks_create", request=WebhookEndpointSerializer, examples=[CREATE_EXAMPLE],
+    @extend_schema(operation_id="webhooks_create", request=WebhookEndpointSerializer,
+                   examples=[CREATE_EXAMPLE, OpenApiExample("Created", response_only=True, value={
+                       **WEBHOOK_EXAMPLE, "secret": "whsec_LjOtMlTwHm20QwXwEJi4JOhxcckJxEm/"})],
                    responses={201: WebhookEndpointWithSecretSerializer, 400: ERRORS[400]})
     def create(self, request: Request) -> Response:
         data = WebhookEndpointSerializer(data=request.data)
@@ -125,7 +146,11 @@ class WebhookEndpointViewSet(TenantViewSet):
         return Response(_with_secret(issued), status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="webhooks_update", request=WebhookEndpointSerializer,
-                   responses={200: WebhookEndpointSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+                   responses={200: WebhookEndpointSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Statuses too", request_only=True,
+                                            value={"event_types": ["message.received", "message.status"]}),
+                             OpenApiExample("Endpoint", response_only=True, value={
+                                 **WEBHOOK_EXAMPLE, "event_types": ["message.received", "message.status"]})])
     def partial_update(self, request: Request, id: str) -> Response:
         endpoint = self.get_object()
         data = WebhookEndpointSerializer(endpoint, data=request.data, partial=True)
@@ -142,6 +167,9 @@ class WebhookEndpointViewSet(TenantViewSet):
 
     @extend_schema(operation_id="webhooks_rotate_secret", request=None,
                    responses={200: WebhookEndpointWithSecretSerializer, 404: ERRORS[404]},
+                   examples=[OpenApiExample("New secret", response_only=True, value={
+                       **WEBHOOK_EXAMPLE, "previous_secret_expires_at": "2026-01-06T15:00:00Z",
+                       "secret": "whsec_g0aK22vwOUkReqT00Xs0I+4zJnSCvJHt"})],
                    description="A new secret signs from now on; the old one also signs for 24 hours.")
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, id: str) -> Response:
@@ -150,6 +178,11 @@ class WebhookEndpointViewSet(TenantViewSet):
 
     @extend_schema(operation_id="webhooks_test", request=None,
                    responses={202: WebhookDeliverySerializer, 404: ERRORS[404], 422: ERRORS[422]},
+                   examples=[OpenApiExample("Queued", response_only=True, status_codes=[202], value={
+                       **DELIVERY_EXAMPLE, "event_id": "evt_9c1d0e6b2f7a4c3e8d5b6a7f0e1d2c3b",
+                       "event_type": "webhook.test",
+                       "status": "pending", "attempts": 0, "next_attempt_at": "2026-01-05T15:00:00Z",
+                       "last_status_code": None, "created_at": "2026-01-05T15:00:00Z", "attempt_log": []})],
                    description="Queue a `webhook.test` event to this endpoint, whatever its event filter.")
     @action(detail=True, methods=["post"])
     def test(self, request: Request, id: str) -> Response:
@@ -160,7 +193,9 @@ class WebhookEndpointViewSet(TenantViewSet):
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(operation_id="webhooks_deliveries", responses={200: WebhookDeliverySerializer(many=True),
-                                                                  404: ERRORS[404]})
+                                                                  404: ERRORS[404]},
+                   examples=[page_example(DELIVERY_EXAMPLE, f"/webhooks/{WEBHOOK_EXAMPLE['id']}/deliveries",
+                                          count=214)])
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, id: str) -> Response:
         deliveries = selectors.delivery_list(company=self.company, endpoint=self.get_object())
@@ -169,6 +204,9 @@ class WebhookEndpointViewSet(TenantViewSet):
 
     @extend_schema(operation_id="webhooks_delivery_replay", request=None,
                    responses={202: WebhookDeliverySerializer, 404: ERRORS[404], 422: ERRORS[422]},
+                   examples=[OpenApiExample("Queued again", response_only=True, status_codes=[202], value={
+                       **DELIVERY_EXAMPLE, "status": "pending", "attempts": 0,
+                       "next_attempt_at": "2026-01-05T15:00:00Z"})],
                    description="Send the delivery again (same event id) with a fresh retry schedule.")
     @action(detail=True, methods=["post"], url_path="deliveries/<uuid:delivery_id>/replay")
     def replay(self, request: Request, id: str, delivery_id: str) -> Response:
@@ -242,13 +280,22 @@ PLATFORM_EXAMPLE = OpenApiExample(
     value={"slug": "sales-bot", "callback_url": "https://bots.example.com/recado", "is_starting": True},
 )
 INSTANCE_ID = OpenApiParameter("instance_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+BOT_PLATFORM_EXAMPLE = {
+    "id": "b0a1c2d3-6666-4000-8000-000000000006", "slug": "sales-bot", "callback_url": "https://bots.example.com/recado",
+    "is_active": True, "is_starting": True, "disabled_reason": "", "last_error": "",
+    "endpoint_id": "f6e5d4c3-7777-4000-8000-000000000007", "created_at": "2026-01-05T10:30:00Z",
+}
+BOT_PLATFORM_RESPONSE = OpenApiExample("Platform", value=BOT_PLATFORM_EXAMPLE, response_only=True)
 
 
 @extend_schema_view(
     list=extend_schema(operation_id="platforms_list", parameters=[INSTANCE_ID],
-                       responses={200: BotPlatformSerializer(many=True), 404: PLATFORM_ERRORS[404]}),
+                       responses={200: BotPlatformSerializer(many=True), 404: PLATFORM_ERRORS[404]},
+                       # unpaged: the whole list
+                       examples=[ListExample("Platforms", value=[BOT_PLATFORM_EXAMPLE], response_only=True)]),
     retrieve=extend_schema(operation_id="platforms_retrieve", parameters=[INSTANCE_ID],
-                           responses={200: BotPlatformSerializer, 404: PLATFORM_ERRORS[404]}),
+                           responses={200: BotPlatformSerializer, 404: PLATFORM_ERRORS[404]},
+                           examples=[BOT_PLATFORM_RESPONSE]),
 )
 class BotPlatformViewSet(TenantViewSet):
     """An instance's bot platforms: each gets the messages of the contacts routed to it (docs/bots.md)."""
@@ -276,7 +323,8 @@ class BotPlatformViewSet(TenantViewSet):
         return Response(BotPlatformSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="platforms_create", parameters=[INSTANCE_ID], request=BotPlatformCreateSerializer,
-                   examples=[PLATFORM_EXAMPLE],
+                   examples=[PLATFORM_EXAMPLE, OpenApiExample("Created", response_only=True, value={
+                       **BOT_PLATFORM_EXAMPLE, "secret": "whsec_LjOtMlTwHm20QwXwEJi4JOhxcckJxEm/"})],
                    responses={201: BotPlatformWithSecretSerializer, 400: PLATFORM_ERRORS[400],
                               404: PLATFORM_ERRORS[404]})
     def create(self, request: Request, instance_id: str) -> Response:
@@ -289,7 +337,9 @@ class BotPlatformViewSet(TenantViewSet):
         return Response(_platform_with_secret(issued), status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="platforms_update", parameters=[INSTANCE_ID], request=BotPlatformUpdateSerializer,
-                   responses={200: BotPlatformSerializer, 400: PLATFORM_ERRORS[400], 404: PLATFORM_ERRORS[404]})
+                   responses={200: BotPlatformSerializer, 400: PLATFORM_ERRORS[400], 404: PLATFORM_ERRORS[404]},
+                   examples=[OpenApiExample("Make it the starting one", request_only=True, value={"is_starting": True}),
+                             BOT_PLATFORM_RESPONSE])
     def partial_update(self, request: Request, instance_id: str, slug: str) -> Response:
         platform = self.get_object()
         data = BotPlatformUpdateSerializer(data=request.data)
@@ -312,6 +362,8 @@ class BotPlatformViewSet(TenantViewSet):
 
     @extend_schema(operation_id="platforms_rotate_secret", parameters=[INSTANCE_ID], request=None,
                    responses={200: BotPlatformWithSecretSerializer, 404: PLATFORM_ERRORS[404]},
+                   examples=[OpenApiExample("New secret", response_only=True, value={
+                       **BOT_PLATFORM_EXAMPLE, "secret": "whsec_g0aK22vwOUkReqT00Xs0I+4zJnSCvJHt"})],
                    description="A new secret signs from now on; the old one also signs for 24 hours.")
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, instance_id: str, slug: str) -> Response:
@@ -319,7 +371,9 @@ class BotPlatformViewSet(TenantViewSet):
                                                                           platform=self.get_object())))
 
     @extend_schema(operation_id="platforms_deliveries", parameters=[INSTANCE_ID],
-                   responses={200: WebhookDeliverySerializer(many=True), 404: PLATFORM_ERRORS[404]})
+                   responses={200: WebhookDeliverySerializer(many=True), 404: PLATFORM_ERRORS[404]},
+                   examples=[page_example(DELIVERY_EXAMPLE, "/instances/0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c"
+                                                            "/platforms/sales-bot/deliveries")])
     @action(detail=True, methods=["get"], pagination_class=PageLimitPagination)  # pages, unlike the platform list
     def deliveries(self, request: Request, instance_id: str, slug: str) -> Response:
         """What was sent to the platform, newest first, with every attempt."""

@@ -40,7 +40,7 @@ from tenants.access import actor_label
 from tenants.api import TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
-from tenants.openapi import UUID_OR_EMPTY
+from tenants.openapi import UUID_OR_EMPTY, cursor_example
 
 
 class Unprocessable(exceptions.APIException):
@@ -280,6 +280,10 @@ MESSAGE_EXAMPLE = {
     "created_at": "2026-01-05T12:00:00Z", "sent_at": "2026-01-05T12:00:01Z", "delivered_at": "2026-01-05T12:00:03Z",
     "read_at": None, "played_at": None, "failed_at": None, "deleted_at": None,
 }
+# Just stored (or sent again after failing): a worker sends it next.
+QUEUED_MESSAGE_EXAMPLE = {**MESSAGE_EXAMPLE, "status": "queued", "gateway_message_id": None, "sent_at": None,
+                          "delivered_at": None}
+CONVERSATION_RESPONSE = OpenApiExample("Conversation", value=CONVERSATION_EXAMPLE, response_only=True)
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (unknown or foreign ids included)."),
     403: OpenApiResponse(description="The API key lacks the `messages` scope."),
@@ -335,10 +339,11 @@ class _Resolving:
 
 @extend_schema_view(
     list=extend_schema(operation_id="conversations_list", parameters=CONVERSATION_FILTERS,
-                       examples=[OpenApiExample("Page", value=[CONVERSATION_EXAMPLE], response_only=True)]),
+                       examples=[cursor_example(CONVERSATION_EXAMPLE, "/conversations",
+                                                "cD0yMDI2LTAxLTA1KzA5JTNBMTIlM0E0NC4xMjAzMTElMkIwMCUzQTAw")]),
     retrieve=extend_schema(operation_id="conversations_retrieve",
                            responses={200: ConversationSerializer, 404: ERRORS[404]},
-                           examples=[OpenApiExample("Conversation", value=CONVERSATION_EXAMPLE, response_only=True)]),
+                           examples=[CONVERSATION_RESPONSE]),
 )
 class ConversationViewSet(_Resolving, TenantViewSet):
     """The company's conversations (sessions): one per contact, reopened when it writes again."""
@@ -376,7 +381,7 @@ class ConversationViewSet(_Resolving, TenantViewSet):
                    examples=[OpenApiExample("By number", request_only=True, value={
                        "instance_id": CONVERSATION_EXAMPLE["instance"], "number": "5511987654321",
                        "priority": "high"}),
-                             OpenApiExample("Session", response_only=True, value=CONVERSATION_EXAMPLE)],
+                             CONVERSATION_RESPONSE],
                    description="Start a session with a contact (or a number on an instance); 201 when new, 200 "
                                "when the contact already had one (it is reopened).")
     def create(self, request: Request) -> Response:
@@ -399,7 +404,11 @@ class ConversationViewSet(_Resolving, TenantViewSet):
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(operation_id="conversations_assign", request=AssignSerializer,
-                   responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+                   responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("To a member", request_only=True,
+                                            value={"assignee": CONVERSATION_EXAMPLE["assignee"]["id"]}),
+                             OpenApiExample("Unassign", request_only=True, value={"assignee": None}),
+                             CONVERSATION_RESPONSE])
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, id: str) -> Response:
         conversation = self.get_object()
@@ -414,13 +423,15 @@ class ConversationViewSet(_Resolving, TenantViewSet):
         return Response(ConversationSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="conversations_close", request=None,
-                   responses={200: ConversationSerializer, 404: ERRORS[404]})
+                   responses={200: ConversationSerializer, 404: ERRORS[404]},
+                   examples=[OpenApiExample("Closed", response_only=True, value={
+                       **CONVERSATION_EXAMPLE, "status": "closed", "closed_at": "2026-01-05T12:30:00Z"})])
     @action(detail=True, methods=["post"])
     def close(self, request: Request, id: str) -> Response:
         return self._set_status(Conversation.Status.CLOSED)
 
     @extend_schema(operation_id="conversations_reopen", request=None,
-                   responses={200: ConversationSerializer, 404: ERRORS[404]})
+                   responses={200: ConversationSerializer, 404: ERRORS[404]}, examples=[CONVERSATION_RESPONSE])
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, id: str) -> Response:
         return self._set_status(Conversation.Status.OPEN)
@@ -434,7 +445,8 @@ class ConversationViewSet(_Resolving, TenantViewSet):
     @extend_schema(operation_id="conversations_messages", responses={200: MessageSerializer(many=True),
                                                                      404: ERRORS[404]},
                    parameters=[OpenApiParameter("cursor", str, description="From the previous page's `next`.")],
-                   examples=[OpenApiExample("Page", value=[MESSAGE_EXAMPLE], response_only=True)])
+                   examples=[cursor_example(MESSAGE_EXAMPLE, f"/conversations/{CONVERSATION_EXAMPLE['id']}/messages",
+                                            "cD0yMDI2LTAxLTA1KzExJTNBNDAlM0EwMi41MTgyMDclMkIwMCUzQTAw")])
     @action(detail=True, methods=["get"], pagination_class=MessageCursor)
     def messages(self, request: Request, id: str) -> Response:
         conversation = self.get_object()
@@ -483,9 +495,9 @@ class MessageViewSet(_Resolving, TenantViewSet):
                 "conversation_id": CONVERSATION_EXAMPLE["id"], "kind": "interactive", "interactive": {
                     "type": "list", "title": "Cardápio", "button_text": "Ver opções",
                     "sections": [{"title": "Pizzas", "rows": [{"id": "p1", "title": "Calabresa"}]}]}}),
-            OpenApiExample("Queued", response_only=True, value={**MESSAGE_EXAMPLE, "status": "queued",
-                                                                 "gateway_message_id": None, "sent_at": None,
-                                                                 "delivered_at": None}),
+            OpenApiExample("Queued", response_only=True, status_codes=[202], value=QUEUED_MESSAGE_EXAMPLE),
+            OpenApiExample("Same Idempotency-Key", response_only=True, status_codes=[200], value=MESSAGE_EXAMPLE,
+                           description="The first message, as it is now; nothing was sent again."),
         ],
         description="Stores the message `queued` and answers 202; a worker sends it (ticks move in "
                     "GET /messages/{id}, the inbox and the webhooks).",
@@ -539,6 +551,9 @@ class MessageViewSet(_Resolving, TenantViewSet):
     @extend_schema(operation_id="messages_delete", request=None,
                    responses={200: MessageSerializer, 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422],
                               503: ERRORS[503]},
+                   examples=[OpenApiExample("Deleted", response_only=True, value={
+                       **MESSAGE_EXAMPLE, "status": "deleted", "is_deleted": True,
+                       "deleted_at": "2026-01-05T12:10:00Z"})],
                    description="Delete for everyone on WhatsApp; the message stays here, marked deleted.")
     def destroy(self, request: Request, id: str) -> Response:
         message = self.get_object()
@@ -547,7 +562,9 @@ class MessageViewSet(_Resolving, TenantViewSet):
         return Response(MessageSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="messages_retry", request=None,
-                   responses={202: MessageSerializer, 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422]})
+                   responses={202: MessageSerializer, 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422]},
+                   examples=[OpenApiExample("Queued again", response_only=True, status_codes=[202],
+                                            value=QUEUED_MESSAGE_EXAMPLE)])
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, id: str) -> Response:
         message = self.get_object()

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -118,6 +118,10 @@ class MeView(TenantAPIView, generics.GenericAPIView):
                 ),
             },
         ),
+        examples=[OpenApiExample("Demo company", response_only=True, value={
+            "company": {"id": "5c1d2e3f-8888-4000-8000-000000000008", "name": "Mercearia Demo",
+                        "slug": "mercearia-demo", "max_instances": 5, "max_members": 20},
+            "api_key": {"name": "ERP", "prefix": "rk_77595e3b", "scopes": ["read", "write", "messages"]}})],
     )
     def get(self, request: Request) -> Response:
         api_key: ApiKey = request.auth

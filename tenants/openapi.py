@@ -10,6 +10,10 @@ rate limit), 400 where the request carries input, 404 where the path names an ob
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiExample
+
+from tenants.authentication import PageLimitPagination
+
 PROBLEM = "application/problem+json"
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -68,3 +72,37 @@ def _describe_errors(operation: dict) -> None:
             response["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
             if status in ("429", "503"):
                 response.setdefault("headers", {}).update(RETRY_AFTER)
+
+
+# --- examples -----------------------------------------------------------------------------------------
+# Every request body and 2xx response of the API carries an example (tests/api/test_openapi_examples.py holds
+# each to its schema). A list's example is written whole, with the envelope its paginator really returns.
+
+API_URL = "https://recado.example.com/api/v1"
+
+
+class ListExample(OpenApiExample):
+    """A list response's example given whole: a page envelope, or a bare array for an unpaged list.
+
+    drf-spectacular wraps every example of a list view itself (in a placeholder page, `http://api.example.org/
+    accounts/?page=4`, or in an array when unpaged), so a whole value would be wrapped twice: this value is
+    set once and kept."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "value" and "value" in self.__dict__:
+            return
+        super().__setattr__(name, value)
+
+
+def page_example(item: dict, path: str, *, name: str = "Page", count: int = 57) -> ListExample:
+    """PageLimitPagination's first page: `count`, `next` (none when it all fits), `previous` and `results`
+    (one item shown)."""
+    more = count > PageLimitPagination.page_size
+    return ListExample(name, response_only=True, value={
+        "count": count, "next": f"{API_URL}{path}?page=2" if more else None, "previous": None, "results": [item]})
+
+
+def cursor_example(item: dict, path: str, cursor: str, *, name: str = "Page") -> ListExample:
+    """NewestFirst's first page: `next` (with an opaque cursor), `previous` and `results`; no count."""
+    return ListExample(name, response_only=True, value={
+        "next": f"{API_URL}{path}?cursor={cursor}", "previous": None, "results": [item]})
