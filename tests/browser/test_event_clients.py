@@ -154,6 +154,15 @@ def test_python_client_stops_on_refusals(app_url, world, company_a, company_b):
         assert "reconnecting" not in stderr
 
 
+def test_python_client_exits_when_its_key_is_revoked_while_connected(app_url, world, company_a):
+    client = Client(app_url, world["stream_key"].secret)
+    client.wait_for("connected to ws://")
+    tenant_services.api_key_revoke(company=company_a, api_key=world["stream_key"].api_key)
+    returncode, events, stderr = client.finish(timeout=25)  # the server re-checks keys every 10 s
+    assert (returncode, events) == (2, []), stderr
+    assert "refused (4401): unknown or revoked API key" in stderr and "reconnecting" not in stderr
+
+
 class DroppingProxy:
     """A TCP forwarder to the app that can cut every connection at once (a network drop)."""
 
