@@ -93,7 +93,10 @@ def main(argv: list[str]) -> int:
     results = {}
     for name in names:
         print(f"benchmark {name}…", file=sys.stderr)
+        load_before = [round(value, 2) for value in os.getloadavg()]
         results[name] = _run_one(name)
+        # Other work on the machine skews every figure: say how busy it was.
+        results[name]["load_average"] = {"before": load_before, "after": [round(v, 2) for v in os.getloadavg()]}
         results[name]["passed"] = _verdict(results[name])
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

@@ -172,7 +172,19 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     web_workers: int
+    worker_command: list[str] | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def stop_worker(self) -> None:
+        """Stop the Celery worker (warm shutdown); tasks sent meanwhile wait in the broker."""
+        process = self.processes.pop("worker", None)
+        if process is not None:
+            _stop(process)
+
+    def start_worker(self) -> None:
+        """Start the Celery worker again (same queues and concurrency), appending to its log."""
+        if self.worker_command and "worker" not in self.processes:
+            self.processes["worker"] = _start("worker", self.worker_command, self.env, self.log_dir, append=True)
 
     def django(self) -> None:
         """Point this process's Django at the stack's database and settings (idempotent)."""
@@ -235,8 +247,9 @@ class Stack:
                       hook_url=hook_url)
 
 
-def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    with (log_dir / f"{name}.log").open("w") as log:
+def _start(name: str, command: list[str], env: dict[str, str], log_dir: Path, *, append: bool = False
+           ) -> subprocess.Popen:
+    with (log_dir / f"{name}.log").open("a" if append else "w") as log:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
@@ -321,10 +334,10 @@ def running_stack(*, web_workers: int = 1, worker_queues: str | None = "default,
             "--workers", str(web_workers), "--log-level", "warning", "--no-access-log", "--lifespan", "off"],
             env, log_dir)
         if worker_queues:
-            stack.processes["worker"] = _start("worker", [
+            stack.worker_command = [
                 sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", worker_queues,
-                "--concurrency", str(worker_concurrency), "-l", "warning", "--without-gossip", "--without-mingle"],
-                env, log_dir)
+                "--concurrency", str(worker_concurrency), "-l", "warning", "--without-gossip", "--without-mingle"]
+            stack.start_worker()
         if simulator:
             _wait_http(f"{simulator_url}/", stack)
         _wait_http(f"{url}/healthz", stack)
