@@ -46,6 +46,26 @@ EXCLUDED_CHECKS = {
     "negative_data_rejection",
 }
 
+# No cache: a run must not replay the failures an earlier run stored (in .schemathesis/ of the checkout).
+# A dictionary of values that break things downstream of validation (NUL that PostgreSQL text refuses, ids
+# and numbers past 64 bits, path tricks, odd Unicode) is mixed into generated strings and numbers.
+CONFIG = r"""
+[cache]
+enabled = false
+
+[dictionaries.hostile-strings]
+values = ["\u0000", "a\u0000b", "%00", "' OR '1'='1", "../../etc/passwd", "\U0001F600", "\u202e", "-1",
+          "99999999999999999999999", "null", "http://[::1]:99999/", "00000000-0000-0000-0000-000000000000"]
+
+[dictionaries.hostile-numbers]
+values = [0, -1, 2147483648, 9223372036854775807, -9223372036854775808, 1e308, -1e308]
+
+[generation.dictionaries]
+string = { dictionary = "hostile-strings", probability = 0.15 }
+integer = { dictionary = "hostile-numbers", probability = 0.15 }
+number = { dictionary = "hostile-numbers", probability = 0.15 }
+"""
+
 
 @pytest.fixture(scope="module")
 def stack_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
@@ -112,8 +132,7 @@ def demo_api(stack_url, simulator, settings) -> Iterator[tuple[str, dict]]:  # n
 def test_the_whole_api_answers_by_its_schema_and_never_5xx(stack_url, demo_api, tmp_path):
     secret, seeded = demo_api
     config = tmp_path / "schemathesis.toml"
-    # No cache: a run must not replay the failures an earlier run stored (in .schemathesis/ of the checkout).
-    config.write_text("[cache]\nenabled = false\n")
+    config.write_text(CONFIG)
     command = [
         sys.executable, "-m", "schemathesis.cli", "--no-color", "--config-file", str(config),
         "run", f"{stack_url}/api/schema/?format=json",
