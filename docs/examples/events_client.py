@@ -66,6 +66,7 @@ async def receive(url: str, key: str, max_events: int | None, min_backoff: float
                     printed += 1
                     if max_events is not None and printed >= max_events:
                         return printed
+            log(f"connection closed ({socket.close_code})")  # e.g. 1001: the server restarts
         except websockets.ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd else None
             if code in REFUSALS:
