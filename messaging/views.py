@@ -28,7 +28,8 @@ FILTER_KEYS = ("status", "assignee", "instance", "tag", "q")
 
 
 def _filters(request: CompanyRequest) -> tuple[ConversationFilters, dict]:
-    params = {key: request.GET.get(key, "").strip() for key in FILTER_KEYS}
+    # NUL cannot be searched for (PostgreSQL text cannot hold it): dropped, as a search box would.
+    params = {key: request.GET.get(key, "").replace("\x00", "").strip() for key in FILTER_KEYS}
     if "status" not in request.GET:
         params["status"] = Conversation.Status.OPEN
     filters = ConversationFilters(status=params["status"], assignee=params["assignee"], instance=params["instance"],

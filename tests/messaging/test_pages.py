@@ -73,6 +73,12 @@ def test_list_newest_first_with_unread_badges_and_tabs(client_a, company_a, inst
     assert "Newer" not in client_a.get(inbox(company_a), {"assignee": "mine", "fragment": "list"}).content.decode()
 
 
+def test_a_nul_in_the_search_is_dropped_not_a_500(client_a, company_a, instance_a):
+    make_conversation(company_a, instance_a, "5511911112222", "Maria")
+    response = client_a.get(inbox(company_a), {"q": "Ma\x00ria", "fragment": "list"})
+    assert response.status_code == 200 and "Maria" in response.content.decode()
+
+
 def test_list_is_paged_by_cursor_with_a_fixed_number_of_queries(client_a, company_a, instance_a):
     for number in range(35):
         make_conversation(company_a, instance_a, f"55119{number:08d}", f"Person {number}")
