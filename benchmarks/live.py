@@ -11,8 +11,8 @@ socket sees the marker; latency is from the moment the POST was due to the frame
 message. Targets: p50 < 50 ms, p99 < 250 ms, and every (socket, message) pair delivered.
 
 Publishing must not sit in the request path: the hook stores the body and answers; the worker applies it
-and publishes after commit. `frames_before_hook_answered` counts frames that arrived before their POST was
-answered: it must be 0 (a publish inside the request would beat its own answer now and then).
+and publishes after commit. The benchmark shows it: with the worker stopped, a few acknowledged messages
+reach no socket (`frames_while_worker_stopped` must be 0); started again, they all arrive.
 """
 
 from __future__ import annotations
@@ -103,6 +103,20 @@ async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, ra
     warmup = await loadgen.open_loop(seeded.hook_url, lambda n: body(n + 10_000_000), seconds=min(2.0, seconds),
                                      rate=min(rate, 20))
     await asyncio.sleep(1)
+    # Publishing is the worker's job: with the worker stopped, acknowledged messages reach no socket; once
+    # it runs again, they all do.
+    await asyncio.to_thread(stack.stop_worker)
+    arrivals.clear()
+    proof = await loadgen.open_loop(seeded.hook_url, lambda n: body(n + 20_000_000), seconds=0.5, rate=10)
+    await asyncio.sleep(1.5)
+    without_worker = len(arrivals)
+    await asyncio.to_thread(stack.start_worker)
+    proof_expected = len(proof.acknowledged) * len(sockets)
+    deadline = time.perf_counter() + 30
+    while len(arrivals) < proof_expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    after_worker = len(arrivals)
+    await asyncio.sleep(0.5)
     arrivals.clear()
     outcome = await loadgen.open_loop(
         seeded.hook_url, body, seconds=seconds, rate=rate,
@@ -115,7 +129,8 @@ async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, ra
     for socket in sockets:
         await socket.close()
     await asyncio.gather(*receivers, return_exceptions=True)
-    return {"outcome": outcome, "warmup": warmup, "sent": sent, "answered": answered, "arrivals": arrivals,
+    return {"without_worker": without_worker, "after_worker": after_worker, "proof_expected": proof_expected,
+            "outcome": outcome, "warmup": warmup, "sent": sent, "answered": answered, "arrivals": arrivals,
             "sockets": len(sockets), "expected": expected}
 
 
@@ -152,8 +167,10 @@ def run() -> dict:
             "p99_ms": figure(summary["p99_ms"], "ms", target=("<", 250)),
             "frames_missing": figure(missing, "socket-frames", target=("==", 0),
                                      reference=f"{result['expected']} expected"),
-            "frames_before_hook_answered": figure(before_answer, "socket-frames", target=("==", 0),
-                                                  note="publishing happens in the worker, after the hook answered"),
+            "frames_while_worker_stopped": figure(
+                result["without_worker"], "socket-frames", target=("==", 0),
+                reference=f"{result['after_worker']} of {result['proof_expected']} arrived once it ran again",
+                note="publishing happens in the worker, not in the hook's request"),
         },
         "details": {
             "frame_latency": summary,
@@ -163,5 +180,11 @@ def run() -> dict:
                      **latency_summary(outcome.latencies)},
             "sockets": result["sockets"],
             "socket_frames_received": len(latencies),
+            # Seen by this one client process: a stall of its event loop can let a frame be read before
+            # the HTTP answer that was sent earlier, so this is a hint, not a proof (see the figure above).
+            "frames_read_before_hook_answer": before_answer,
+            "publish_proof": {"frames_while_worker_stopped": result["without_worker"],
+                              "frames_after_worker_started": result["after_worker"],
+                              "expected": result["proof_expected"]},
         },
     }

@@ -126,6 +126,7 @@ def base_env(*, url: str, simulator_url: str, var_dir: Path, extra: dict[str, st
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url(database_name()),
         "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": _RUN,
         "CHANNEL_LAYER_PREFIX": _RUN,
         "BENCH_BROKER_PREFIX": f"{_RUN}:",
@@ -188,12 +189,9 @@ class Stack:
 
     def django(self) -> None:
         """Point this process's Django at the stack's database and settings (idempotent)."""
-        for name in ("DJANGO_SETTINGS_MODULE", "DJANGO_ENV", "DEBUG", "SECRET_KEY", "FIELD_ENCRYPTION_KEY",
-                     "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CACHE_KEY_PREFIX", "CHANNEL_LAYER_PREFIX",
-                     "BENCH_BROKER_PREFIX", "PUBLIC_URL", "SECURE_SSL_REDIRECT", "RECADO_VAR_DIR", "MEDIA_ROOT",
-                     "EVOLUTION_URL", "EVOLUTION_API_KEY", "EMAIL_BACKEND", "WEBHOOKS_ALLOW_PRIVATE_NETWORKS",
-                     "LOG_LEVEL"):
-            os.environ[name] = self.env[name]
+        for name, value in self.env.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
         import django
         from django.conf import settings
 
