@@ -4,7 +4,9 @@ Sending: `message_send` stores the message `queued` and enqueues `messaging.send
 `message_deliver` (the task's body) takes a throttle token, claims the message with a conditional UPDATE
 (queued → sending), calls the gateway outside any transaction, and records the outcome. A claim carries a
 lease (`claimed_until`): a task redelivered after its worker died mid-claim waits for the lease, then
-reclaims; a duplicated task finds nothing to claim and sends nothing.
+reclaims; a duplicated task finds nothing to claim and sends nothing. Such a takeover first asks the gateway
+what it sent since the previous claim began, so a send the gateway accepted just before a worker died is
+recorded, not sent twice (`_earlier_send`, docs/messaging.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -28,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.identity import parse_identifier
-from contacts.models import Contact
+from contacts.models import Contact, ContactIdentifier
 from contacts.services import contact_get_or_create_by_identity
 from instances import services as instance_services
 from instances.gateways import (
@@ -44,6 +46,7 @@ from instances.gateways import (
     Quoted,
     SendOptions,
     SendResult,
+    SentRecord,
 )
 from instances.models import Instance
 from integrations import bots
@@ -60,6 +63,7 @@ MAX_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 CLAIM_LEASE = timedelta(seconds=120)  # longer than the send task's hard time limit
+CLOCK_SKEW = timedelta(seconds=30)  # between our clock and the gateway's, when asking what it sent
 DELETE_WINDOW = timedelta(hours=60)  # WhatsApp's "delete for everyone" limit (about two and a half days)
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 Kind = Message.Kind
@@ -355,6 +359,8 @@ def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
     wait = throttle.take(message.instance_id)
     if wait > 0:
         return DeliveryOutcome("retry", wait + random.uniform(0, 0.25))  # noqa: S311
+    # Taking over an expired claim: that attempt may have reached the gateway and died before recording it.
+    previous_lease = message.claimed_until if message.status == MessageStatus.SENDING else None
     claimable = Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_until__lt=now)
     claimed = Message.objects.filter(claimable, company=company, pk=message.pk).update(
         status=MessageStatus.SENDING, status_rank=STATUS_RANK[MessageStatus.SENDING],
@@ -363,12 +369,76 @@ def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
     if not claimed:
         return DeliveryOutcome("skipped")
     message.refresh_from_db(fields=["attempts"])
+    if previous_lease is not None:
+        try:
+            earlier = _earlier_send(company, message, since=previous_lease - CLAIM_LEASE - CLOCK_SKEW)
+        except GatewayError as error:  # transient: we cannot tell yet, and a blind resend could be a duplicate
+            return _lookup_failed(company, message, error, previous_lease)
+        if earlier is not None:
+            _record_sent(company, message, earlier)
+            return DeliveryOutcome("sent")
     try:
         result = _call_gateway(message)
     except GatewayError as error:
         return _record_failure(company, message, error)
     _record_sent(company, message, result)
     return DeliveryOutcome("sent")
+
+
+def _earlier_send(company: Company, message: Message, *, since: datetime) -> SendResult | None:
+    """What the gateway says an earlier attempt sent for this message, if it did (then we must not send again).
+
+    Raises transient GatewayErrors; a gateway that cannot list its messages (v1) means "cannot tell": send."""
+    instance = message.instance
+    until = timezone.now() + CLOCK_SKEW
+    try:
+        with instance_services.gateway(instance.server) as root:
+            gw = root.with_api_key(instance.token)
+            records = [record for jid in _chat_jids(company, message)
+                       for record in gw.find_sent_messages(instance.gateway_name, jid, since, until)]
+    except GatewayError as error:
+        if error.transient:
+            raise
+        logger.warning("message %s: cannot ask the gateway what it sent (%s); sending again, at least once",
+                       message.pk, error)
+        return None
+    taken = set(Message.objects.filter(company=company, instance_id=message.instance_id,
+                                       gateway_message_id__in=[record.id for record in records])
+                .exclude(pk=message.pk).values_list("gateway_message_id", flat=True))
+    record = _matching_record(message, records, taken)
+    if record is None:
+        return None
+    logger.info("message %s was already sent as %s; recorded without sending again", message.pk, record.id)
+    return SendResult(message_id=record.id, remote_jid=record.remote_jid, from_me=True, status=None,
+                      timestamp=record.timestamp, message_type=record.message_type, raw=record.raw)
+
+
+def _matching_record(message: Message, records: list[SentRecord], taken: set[str]) -> SentRecord | None:
+    """The gateway's record of this message: same kind, same text or caption (kinds without one: the kind alone),
+    its id on none of our other messages. Of several, the oldest: the one nearest the earlier attempt."""
+    with_text = (Kind.TEXT, Kind.IMAGE, Kind.VIDEO, Kind.DOCUMENT)
+    matches = [record for record in records if record.id not in taken and record.kind == message.kind
+               and (message.kind not in with_text or (record.text or "").strip() == message.text.strip())]
+    return min(matches, key=lambda record: record.timestamp or timezone.now(), default=None)
+
+
+def _chat_jids(company: Company, message: Message) -> list[str]:
+    """Every JID the gateway may keep this chat under: each form of the contact (9th digit or not, LID)."""
+    contact = message.conversation.contact
+    forms = ContactIdentifier.objects.filter(company=company, contact=contact).values_list("identifier", flat=True)
+    return sorted({chat_jid_of(identifier) for identifier in [contact.identifier, *forms]})
+
+
+def _lookup_failed(company: Company, message: Message, error: GatewayError,
+                   previous_lease: datetime) -> DeliveryOutcome:
+    if message.attempts >= MAX_ATTEMPTS:
+        return _record_failure(company, message, error)
+    logger.info("message %s: cannot ask the gateway what it sent (%s), attempt %s; retrying", message.pk, error,
+                message.attempts)
+    # Back to the expired lease it had: the next attempt asks again, over the same time window, before sending.
+    Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.SENDING).update(
+        claimed_until=previous_lease, error=_failure_reason(error))
+    return DeliveryOutcome("retry", backoff(message.attempts))
 
 
 def _record_failure(company: Company, message: Message, error: GatewayError) -> DeliveryOutcome:
@@ -428,7 +498,10 @@ def _absorb_echo(company: Company, message: Message, gateway_message_id: str) ->
 
 
 def chat_jid(contact: Contact) -> str:
-    identifier = contact.identifier
+    return chat_jid_of(contact.identifier)
+
+
+def chat_jid_of(identifier: str) -> str:
     return identifier if "@" in identifier else f"{identifier}@s.whatsapp.net"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import time
 from collections import deque
@@ -542,6 +543,19 @@ class Simulator:
         instance.messages[entry["id"]] = entry
         return entry
 
+    def find_messages(self, instance: SimInstance, query: dict[str, Any]) -> dict[str, Any]:
+        """POST /chat/findMessages: the stored messages (ours and the phone's) as 2.3.6's fetchMessages pages them."""
+        where = query.get("where") if isinstance(query.get("where"), dict) else {}
+        bounds = _timestamp_bounds(where.get("messageTimestamp"))
+        rows = [entry for entry in instance.timeline if _stored_match(entry["wire"], where, bounds)]
+        rows.reverse()  # ORDER BY messageTimestamp DESC (same second: the newest stored first)
+        rows.sort(key=lambda entry: entry["wire"]["messageTimestamp"], reverse=True)
+        size = query.get("offset") or 50
+        page = query.get("page") or 1
+        records = [_stored_record(entry) for entry in rows[size * (page - 1) : size * page]]
+        pages = math.ceil(len(rows) / size)
+        return {"messages": {"total": len(rows), "pages": pages, "currentPage": page, "records": records}}
+
     async def _auto_status(self, instance: SimInstance, message_key: str) -> None:
         for status in self.config.auto_status:
             await asyncio.sleep(self.config.status_delay)
@@ -613,6 +627,53 @@ class Simulator:
                 self.deliver(instance, event["config_name"], event["body"])
                 return event["body"]
         raise KeyError(seq)
+
+
+def _timestamp_bounds(spec: object) -> tuple[int, int] | None:
+    """`messageTimestamp: {gte, lte}` as epoch seconds; the gateway ignores the filter unless both are given."""
+    if not isinstance(spec, dict) or not spec.get("gte") or not spec.get("lte"):
+        return None
+    return _epoch_seconds(spec["gte"]), _epoch_seconds(spec["lte"])
+
+
+def _epoch_seconds(value: object) -> int:
+    """`Math.floor(new Date(value).getTime() / 1000)` for the forms clients send (an ISO string, epoch ms)."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return math.floor(value / 1000)
+        moment = datetime.fromisoformat(str(value))
+        return math.floor((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    except ValueError:
+        # new Date("nonsense") is NaN, which Prisma refuses (the exact text is not recorded)
+        raise EvolutionError(500, [f"PrismaClientValidationError: invalid messageTimestamp {value!r}"]) from None
+
+
+def _stored_match(wire: dict[str, Any], where: dict[str, Any], bounds: tuple[int, int] | None) -> bool:
+    """fetchMessages' filters: key id/fromMe/participant, remoteJid OR remoteJidAlt, type, source, time bounds."""
+    key, wanted = wire["key"], where.get("key") if isinstance(where.get("key"), dict) else {}
+    if wanted.get("id") and key["id"] != wanted["id"]:
+        return False
+    if wanted.get("fromMe") and key.get("fromMe") is not True:  # a falsy fromMe filters nothing (as in 2.3.6)
+        return False
+    if wanted.get("participant") and key.get("participant") != wanted["participant"]:
+        return False
+    chats = {wanted.get("remoteJid"), wanted.get("remoteJidAlt")} - {None, ""}
+    if chats and not chats & {key.get("remoteJid"), key.get("remoteJidAlt")}:
+        return False
+    for field_name in ("messageType", "source"):
+        if where.get(field_name) and wire.get(field_name) != where[field_name]:
+            return False
+    return bounds is None or bounds[0] <= wire["messageTimestamp"] <= bounds[1]
+
+
+def _stored_record(entry: dict[str, Any]) -> dict[str, Any]:
+    """One database row as findMessages selects it."""
+    wire = entry["wire"]
+    record = {"id": entry["record_id"], "key": wire["key"], "pushName": wire.get("pushName") or "Você"}
+    for name in ("messageType", "message", "messageTimestamp", "instanceId", "source", "contextInfo"):
+        record[name] = wire.get(name)
+    record["MessageUpdate"] = [{"status": status} for status in entry["statuses"]]
+    return record
 
 
 async def raise_failure(failure: dict[str, Any]) -> None:

@@ -340,6 +340,11 @@ async def profile_picture(call: Call) -> Any:
     return {"wuid": jid, "profilePictureUrl": call.sim.profile_pictures.get(digits(jid))}
 
 
+@endpoint("/chat/findMessages/{name}", "POST", schema=schemas.FIND_MESSAGES)
+async def find_messages(call: Call) -> Any:
+    return call.sim.find_messages(call.inst, call.body if isinstance(call.body, dict) else {})
+
+
 ROUTES = [
     Route("/", root, methods=["GET"]),
     Route("/instance/create", create, methods=["POST"]),
@@ -364,4 +369,5 @@ ROUTES = [
     whatsapp_numbers,
     delete_for_everyone,
     profile_picture,
+    find_messages,
 ]

@@ -165,3 +165,12 @@ DELETE_MESSAGE = {
     "required": ["id", "remoteJid", "fromMe"],
 }
 PROFILE_PICTURE = {"properties": {"number": NUMBER_FIELD}, "required": ["number"]}
+# Evolution 2.3.6 validates only these (its `where` properties are leftovers the service does not read).
+FIND_MESSAGES = {
+    "properties": {
+        "where": {"type": "object"},
+        "offset": {"type": "integer"},
+        "page": {"type": "integer"},
+        "sort": {"type": "string", "enum": ["asc", "desc"]},
+    }
+}

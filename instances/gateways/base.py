@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
-from .errors import InstanceNotFound
+from .errors import GatewayUnsupported, InstanceNotFound
 
 PRESENCES = ("available", "unavailable", "composing", "recording", "paused")
 MEDIA_TYPES = ("image", "video", "document", "audio")
@@ -287,6 +287,21 @@ class NumberCheck:
     lid: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """A message this number sent, as the gateway's history keeps it (to tell whether an unanswered send went out).
+
+    `kind` is ours (text, image, … as `events.MessageReceived.kind`); `text` is the text or the caption."""
+
+    id: str
+    remote_jid: str
+    timestamp: datetime | None
+    message_type: str | None
+    kind: str
+    text: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
 NO_OPTIONS = SendOptions()
 
 
@@ -439,3 +454,10 @@ class Gateway(abc.ABC):
     @abc.abstractmethod
     def profile_picture_url(self, name: str, number: str) -> str | None:
         """The profile picture URL of a number, or None when hidden or absent."""
+
+    def find_sent_messages(self, name: str, remote_jid: str, since: datetime, until: datetime) -> list[SentRecord]:
+        """What this number sent to one chat between two instants (UTC), newest first, from the gateway's history.
+
+        GatewayUnsupported when the gateway cannot list its sent messages; an empty list may also mean the
+        gateway keeps no history (Evolution's DATABASE_SAVE_DATA_NEW_MESSAGE off)."""
+        raise GatewayUnsupported(f"{type(self).__name__} cannot list the messages it sent")

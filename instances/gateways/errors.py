@@ -97,6 +97,10 @@ class GatewayProtocolError(GatewayError):
     """The gateway answered something we cannot read: a missing route, a non-JSON body, an unexpected shape."""
 
 
+class GatewayUnsupported(GatewayError):
+    """The gateway (or its version) has no usable route for this call: the caller cannot tell, not a failure."""
+
+
 def normalise_messages(value: object) -> tuple[object, ...]:
     """Flatten Evolution's `response.message` (a string, a list, or a list of lists) into a tuple."""
     if value is None:

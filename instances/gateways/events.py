@@ -467,6 +467,14 @@ def _content_type(message: dict[str, Any], declared: object) -> str | None:
     return declared if isinstance(declared, str) else None
 
 
+def message_content(item: dict[str, Any]) -> tuple[str | None, str, str | None]:
+    """(message type, kind, text or caption) of one message object (an event's data or a stored record)."""
+    message = _unwrap(item.get("message") if isinstance(item.get("message"), dict) else {})
+    message_type = _content_type(message, item.get("messageType"))
+    fields = _content_fields(message_type, message.get(message_type) if message_type else None, message)
+    return message_type, fields["kind"], fields.get("text")
+
+
 def _message_event(item: dict[str, Any], common: dict[str, Any]) -> GatewayEvent | None:
     key = item.get("key")
     if not isinstance(key, dict) or not key.get("id"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from .base import (
@@ -18,9 +19,10 @@ from .base import (
     MessageKey,
     SendOptions,
     SendResult,
+    SentRecord,
     WebhookConfig,
 )
-from .errors import GatewayValidationError
+from .errors import GatewayUnsupported, GatewayValidationError
 from .evolution_v2 import (
     CREATE_QR_WAIT,
     EvolutionV2Gateway,
@@ -236,3 +238,8 @@ class EvolutionV1Gateway(EvolutionV2Gateway):
     ) -> SendResult:
         content = button_message_v1(title, description, footer, buttons)
         return self._send("sendButtons", name, wrapped(number, options, "buttonMessage", content), options)
+
+    def find_sent_messages(self, name: str, remote_jid: str, since: datetime, until: datetime) -> list[SentRecord]:
+        # 1.8 has POST /chat/findMessages, but over optional MongoDB/file storage, with `limit` instead of pages
+        # and no time filter in its schema; its answer is not in our reference. Not guessed: the caller cannot tell.
+        raise GatewayUnsupported("Evolution v1: listing sent messages is not supported (no documented findMessages)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from .base import (
@@ -21,14 +22,18 @@ from .base import (
     NumberCheck,
     SendOptions,
     SendResult,
+    SentRecord,
     ServerInfo,
     WebhookConfig,
     timestamp_from,
 )
 from .errors import GatewayProtocolError
+from .events import message_content
 from .transport import DEFAULT_TIMEOUT, Transport, segment
 
 CREATE_QR_WAIT = 10.0  # create with qrcode=true blocks about 5 s on the gateway
+FIND_PAGE_SIZE = 50  # findMessages' `offset` is the page size (the gateway's default is 50)
+FIND_MAX_PAGES = 20
 
 
 def as_dict(body: object, what: str) -> dict[str, Any]:
@@ -154,6 +159,50 @@ def parse_send_result(body: object) -> SendResult:
         message_type=data.get("messageType") or _first_message_type(data.get("message")),
         raw=data,
     )
+
+
+def wire_date(moment: datetime) -> str:
+    """An instant as the ISO date string findMessages' `messageTimestamp` bounds take (UTC, milliseconds)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def find_messages_body(remote_jid: str, since: datetime, until: datetime, page: int) -> dict[str, Any]:
+    """One page of our own messages in one chat; the gateway applies the time bounds only when both are given."""
+    key = {"remoteJid": remote_jid, "remoteJidAlt": remote_jid, "fromMe": True}
+    where = {"key": key, "messageTimestamp": {"gte": wire_date(since), "lte": wire_date(until)}}
+    return {"where": where, "offset": FIND_PAGE_SIZE, "page": page}
+
+
+def _in_chat(record: SentRecord, remote_jid: str) -> bool:
+    return remote_jid in (record.remote_jid, record.raw.get("key", {}).get("remoteJidAlt"))
+
+
+def _within(record: SentRecord, start: datetime, until: datetime) -> bool:
+    return record.timestamp is None or start <= record.timestamp <= until
+
+
+def parse_sent_records(body: object) -> tuple[list[SentRecord], int]:
+    """findMessages' `{messages: {total, pages, currentPage, records}}`: our messages (fromMe) and the page count."""
+    page = as_dict(as_dict(body, "findMessages").get("messages"), "findMessages.messages")
+    records = []
+    for row in as_list(page.get("records"), "findMessages.messages.records"):
+        key = row.get("key") if isinstance(row, dict) else None
+        if not isinstance(key, dict) or not key.get("id") or not key.get("fromMe"):
+            continue
+        message_type, kind, text = message_content(row)
+        records.append(
+            SentRecord(
+                id=str(key["id"]),
+                remote_jid=key.get("remoteJid") or "",
+                timestamp=timestamp_from(row.get("messageTimestamp")),
+                message_type=message_type,
+                kind=kind,
+                text=text,
+                raw=row,
+            )
+        )
+    pages = page.get("pages")
+    return records, pages if isinstance(pages, int) else 1
 
 
 def _first_message_type(message: object) -> str | None:
@@ -443,6 +492,19 @@ class EvolutionV2Gateway(Gateway):
     def check_numbers(self, name: str, numbers: Sequence[str]) -> list[NumberCheck]:
         answer = self._call("POST", f"/chat/whatsappNumbers/{segment(name)}", body={"numbers": list(numbers)})
         return parse_number_checks(answer, numbers)
+
+    def find_sent_messages(self, name: str, remote_jid: str, since: datetime, until: datetime) -> list[SentRecord]:
+        start = since.replace(microsecond=0)  # the gateway keeps whole seconds and floors the bounds
+        found: list[SentRecord] = []
+        for page in range(1, FIND_MAX_PAGES + 1):
+            body = find_messages_body(remote_jid, since, until, page)
+            records, pages = parse_sent_records(self._call("POST", f"/chat/findMessages/{segment(name)}", body=body))
+            # Checked here too, so a gateway that ignores a filter cannot widen the answer.
+            found.extend(r for r in records if _in_chat(r, remote_jid) and _within(r, start, until))
+            oldest = records[-1].timestamp if records else None
+            if page >= pages or not records or (oldest is not None and oldest < start):
+                break
+        return found
 
     def profile_picture_url(self, name: str, number: str) -> str | None:
         answer = as_dict(

@@ -17,6 +17,7 @@ from instances.gateways import (
     ContactCard,
     GatewayNotConnected,
     GatewayProtocolError,
+    GatewayUnsupported,
     GatewayValidationError,
     InstanceNotFound,
     ListRow,
@@ -249,3 +250,11 @@ def test_v1_send_without_session_maps_like_v2(v1, simulator):
     simulator.create("acme")
     with pytest.raises(GatewayNotConnected):
         v1.check_numbers("acme", [CUSTOMER])
+
+
+def test_listing_sent_messages_is_unsupported_in_v1(v1, simulator):
+    simulator.create("acme")
+    now = datetime.now(UTC)
+    with pytest.raises(GatewayUnsupported) as caught:
+        v1.find_sent_messages("acme", f"{CUSTOMER}@s.whatsapp.net", now, now)
+    assert not caught.value.transient

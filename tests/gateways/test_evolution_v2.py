@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
 import struct
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import segno
@@ -32,6 +36,7 @@ from instances.gateways import (
     WebhookConfig,
     gateway_for,
 )
+from instances.gateways.evolution_v2 import FIND_PAGE_SIZE
 from tests.simulator.fixtures import free_port, wait_until
 
 CUSTOMER = "5511988887777"
@@ -460,3 +465,98 @@ def test_failures_scoped_to_any_call_hit_reads_too(gateway, gateway_target, open
         with pytest.raises(GatewayUnauthorized):
             gateway.connection_state(open_instance)
     assert gateway.connection_state(open_instance).state == "open"
+
+
+# --- our sent messages (findMessages) -----------------------------------------------------------------------
+
+EVOLUTION_SEND_INSTANCE = os.environ.get("EVOLUTION_TEST_INSTANCE")
+EVOLUTION_SEND_TO = os.environ.get("EVOLUTION_TEST_TO")
+
+
+@pytest.fixture
+def sending_instance(request, gateway, gateway_target):
+    """(instance, recipient) that can send: a scanned simulator instance, or on a real server the connected
+    instance and the recipient named by EVOLUTION_TEST_INSTANCE / EVOLUTION_TEST_TO (a real message is sent)."""
+    if gateway_target.sim is not None:
+        return request.getfixturevalue("open_instance"), CUSTOMER
+    if not (EVOLUTION_SEND_INSTANCE and EVOLUTION_SEND_TO):
+        pytest.skip("needs a connected instance: set EVOLUTION_TEST_INSTANCE and EVOLUTION_TEST_TO")
+    return EVOLUTION_SEND_INSTANCE, EVOLUTION_SEND_TO
+
+
+def recent(minutes: float = 2) -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    return now - timedelta(minutes=minutes), now + timedelta(seconds=30)
+
+
+def test_find_sent_messages_on_a_fresh_instance_is_empty(gateway, instance_name):
+    gateway.create_instance(instance_name)
+    assert gateway.find_sent_messages(instance_name, f"{CUSTOMER}@s.whatsapp.net", *recent()) == []
+
+
+def test_a_sent_text_is_found_in_its_chat(gateway, sending_instance):
+    # Needs the gateway to keep messages (Evolution: DATABASE_SAVE_DATA_NEW_MESSAGE=true).
+    name, number = sending_instance
+    text = f"recado find {uuid.uuid4().hex[:8]}"
+    sent = gateway.send_text(name, number, text)
+    found = {record.id: record for record in gateway.find_sent_messages(name, sent.remote_jid, *recent())}
+    assert sent.message_id in found, "the gateway does not list what it sent: is message saving on?"
+    record = found[sent.message_id]
+    assert (record.kind, record.text, record.remote_jid) == ("text", text, sent.remote_jid)
+    assert record.message_type in ("conversation", "extendedTextMessage")
+    assert record.timestamp is not None and abs((record.timestamp - datetime.now(UTC)).total_seconds()) < 120
+
+
+def test_find_sent_messages_lists_only_ours_in_that_chat_and_window(gateway, gateway_target, open_instance):
+    sim = gateway_target.sim
+    chat = f"{CUSTOMER}@s.whatsapp.net"
+    text = gateway.send_text(open_instance, CUSTOMER, "first")
+    picture = Media("https://files.example.com/a.png", "image", caption="cap")
+    image = gateway.send_media(open_instance, CUSTOMER, picture)
+    gateway.send_text(open_instance, "5511911112222", "another chat")
+    sim.inbound(open_instance, **{"from": CUSTOMER, "text": "a customer writes"})
+    typed = sim.inbound(open_instance, from_me=True, to=CUSTOMER, text="typed on the phone")["data"]
+    old = sim.inbound(open_instance, from_me=True, to=CUSTOMER, text="long ago", timestamp=int(time.time()) - 3600)
+    records = gateway.find_sent_messages(open_instance, chat, *recent())
+    assert [r.id for r in records] == [typed["key"]["id"], image.message_id, text.message_id]  # newest first
+    assert [(r.kind, r.text) for r in records] == [("text", "typed on the phone"), ("image", "cap"), ("text", "first")]
+    assert {r.remote_jid for r in records} == {chat}
+    wider = gateway.find_sent_messages(open_instance, chat, *recent(minutes=120))
+    assert wider[-1].id == old["data"]["key"]["id"] and len(wider) == 4
+
+
+def test_find_sent_messages_pages_through_the_history(gateway, open_instance):
+    ids = [gateway.send_text(open_instance, CUSTOMER, f"n{i}").message_id for i in range(FIND_PAGE_SIZE + 5)]
+    records = gateway.find_sent_messages(open_instance, f"{CUSTOMER}@s.whatsapp.net", *recent())
+    assert [r.id for r in records] == ids[::-1]
+
+
+def test_find_messages_wire_shape_and_the_time_filter(gateway_target, open_instance):
+    sim = gateway_target.sim
+    sent = sim.api("POST", f"/message/sendText/{open_instance}", {"number": CUSTOMER, "text": "hi"}).json()
+    where = {"key": {"remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": True}}
+    answer = sim.api("POST", f"/chat/findMessages/{open_instance}", {"where": where})
+    assert answer.status_code == 200
+    page = answer.json()["messages"]
+    assert (page["total"], page["pages"], page["currentPage"]) == (1, 1, 1)
+    record = page["records"][0]
+    assert set(record) == {"id", "key", "pushName", "messageType", "message", "messageTimestamp", "instanceId",
+                           "source", "contextInfo", "MessageUpdate"}
+    assert record["key"] == sent["key"] and record["message"] == {"conversation": "hi"}
+    past = {"gte": "2020-01-01T00:00:00Z", "lte": "2020-01-02T00:00:00Z"}
+    empty = sim.api("POST", f"/chat/findMessages/{open_instance}", {"where": {**where, "messageTimestamp": past}})
+    assert empty.json()["messages"]["total"] == 0
+    only_gte = {"gte": "2020-01-01T00:00:00Z"}  # one bound alone is ignored, as by the gateway
+    ignored = sim.api("POST", f"/chat/findMessages/{open_instance}", {"where": {**where, "messageTimestamp": only_gte}})
+    assert ignored.json()["messages"]["total"] == 1
+    invalid = sim.api("POST", f"/chat/findMessages/{open_instance}", {"offset": "ten"})
+    assert invalid.status_code == 400
+
+
+def test_find_sent_messages_errors_are_typed(gateway, gateway_target, open_instance):
+    gateway_target.sim.fail_next(open_instance, mode="server_error", scope="any")
+    with pytest.raises(GatewayServerError) as caught:
+        gateway.find_sent_messages(open_instance, f"{CUSTOMER}@s.whatsapp.net", *recent())
+    assert caught.value.transient
+    with pytest.raises(GatewayUnauthorized):
+        gateway.with_api_key("wrong-key").find_sent_messages(open_instance, f"{CUSTOMER}@s.whatsapp.net", *recent())

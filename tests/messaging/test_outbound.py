@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from integrations import services as integration_services
+from integrations.models import WebhookEvent
 from messaging import services, throttle
 from messaging.models import Conversation, Message
 from messaging.services import Outgoing
@@ -52,7 +55,7 @@ def sample(simulator) -> str:
     return f"{simulator.base_url}/_sim/media/sample.png"
 
 
-@pytest.mark.parametrize(("make", "message_type"), [
+EVERY_KIND = [
     (lambda sim: Outgoing(kind="text", text="Olá"), "conversation"),
     (lambda sim: Outgoing(kind="image", media_url=sample(sim), text="legenda"), "imageMessage"),
     (lambda sim: Outgoing(kind="image", media_base64=base64.b64encode(b"\x89PNG fake").decode(),
@@ -72,7 +75,10 @@ def sample(simulator) -> str:
         "sections": [{"title": "Pizzas", "rows": [{"title": "Calabresa", "id": "p1"}]}]}), "listMessage"),
     (lambda sim: Outgoing(kind="interactive", interactive={
         "type": "buttons", "title": "Confirma?", "buttons": [{"text": "Sim", "id": "yes"}]}), "interactiveMessage"),
-])
+]
+
+
+@pytest.mark.parametrize(("make", "message_type"), EVERY_KIND)
 def test_every_kind_is_sent_once(company_a, instance_a, conversation_a, simulator, hooks, make, message_type):
     message = queue(company_a, conversation_a, hooks, make(simulator))
     assert reload(company_a, message).status == "queued"
@@ -123,6 +129,138 @@ def test_redelivered_after_the_worker_died_mid_claim_sends_once(company_a, insta
     assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
     assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"
     assert sent_types(simulator, instance_a) == ["conversation"]
+
+
+def died_after_the_gateway_accepted(company, message) -> str:
+    """A worker claimed the message, the gateway accepted its send, and the worker died before recording it."""
+    with company_scope(company):
+        Message.objects.filter(pk=message.pk).update(status="sending", attempts=1,
+                                                     claimed_until=timezone.now() + services.CLAIM_LEASE)
+        claimed = Message.objects.select_related("instance__server", "conversation__contact").get(pk=message.pk)
+        return services._call_gateway(claimed).message_id  # the real send, through the adapter
+
+
+def lease_expired(company, message) -> None:
+    with company_scope(company):
+        Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+
+
+def sent_ids(simulator, instance) -> list[str]:
+    return [entry["id"] for entry in simulator.sent(instance.gateway_name)]
+
+
+def test_a_send_the_gateway_accepted_before_the_worker_died_is_recorded_not_sent_again(
+        company_a, instance_a, conversation_a, simulator, hooks):
+    with company_scope(company_a):
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp",
+                                             event_types=["message.sent", "message.status"])
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="Seu pedido saiu"))
+    accepted = died_after_the_gateway_accepted(company_a, message)
+    hooks.deliver(instance_a)  # the gateway's echo, while the message is still `sending`: not a second message
+    lease_expired(company_a, message)
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"  # the redelivered task
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"
+    assert sent_ids(simulator, instance_a) == [accepted]  # the customer got it once
+    message = reload(company_a, message)
+    assert (message.status, message.gateway_message_id, message.attempts) == ("sent", accepted, 2)
+    assert message.remote_jid == f"{CUSTOMER}@s.whatsapp.net" and message.sent_at and not message.error
+    # The echo arriving again later, then a tick: one message, moving forward as usual.
+    echo = [event["body"] for event in simulator.events(instance_a.gateway_name)
+            if event["config_name"] == "SEND_MESSAGE"]
+    simulator.set_status(instance_a.gateway_name, accepted, "DELIVERY_ACK")
+    hooks.deliver(instance_a, echo + hooks.new_bodies(instance_a))
+    with company_scope(company_a):
+        assert Message.objects.count() == 1
+        assert list(WebhookEvent.objects.order_by("pk").values_list("type", flat=True)) == [
+            "message.sent", "message.status"]
+    assert reload(company_a, message).status == "delivered"
+
+
+@pytest.mark.parametrize(("make", "message_type"), EVERY_KIND)
+def test_every_kind_already_accepted_is_recognised(company_a, instance_a, conversation_a, simulator, hooks, make,
+                                                   message_type):
+    message = queue(company_a, conversation_a, hooks, make(simulator))
+    accepted = died_after_the_gateway_accepted(company_a, message)
+    lease_expired(company_a, message)
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert sent_types(simulator, instance_a) == [message_type]
+    assert reload(company_a, message).gateway_message_id == accepted
+
+
+def test_reconciling_takes_no_identical_text_sent_before_the_claim_or_recorded_on_another_message(
+        company_a, instance_a, conversation_a, simulator, hooks):
+    earlier = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="ok"))
+    assert send_message.apply(args=[company_a.pk, earlier.pk]).get() == "sent"
+    # The same text typed on the phone ten minutes ago, before the claim (its webhook never reached us).
+    simulator.inbound(instance_a.gateway_name, from_me=True, to=CUSTOMER, text="ok", timestamp=int(time.time()) - 600)
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="ok"))
+    with company_scope(company_a):  # claimed, then the worker died before calling the gateway
+        Message.objects.filter(pk=message.pk).update(status="sending", attempts=1,
+                                                     claimed_until=timezone.now() - timedelta(seconds=1))
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    first, second = sent_ids(simulator, instance_a)
+    assert reload(company_a, earlier).gateway_message_id == first
+    assert reload(company_a, message).gateway_message_id == second  # sent: neither old record was taken
+
+
+def test_another_companys_identical_send_never_matches(company_a, instance_a, conversation_a, company_b,
+                                                      instance_b, simulator, hooks):
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        conversation_b, _ = services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)
+    theirs = queue(company_b, conversation_b, hooks, Outgoing(kind="text", text="Promoção de hoje"))
+    their_send = died_after_the_gateway_accepted(company_b, theirs)  # accepted, never recorded by company B
+    ours = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="Promoção de hoje"))
+    with company_scope(company_a):
+        Message.objects.filter(pk=ours.pk).update(status="sending", attempts=1,
+                                                  claimed_until=timezone.now() - timedelta(seconds=1))
+    assert send_message.apply(args=[company_a.pk, ours.pk]).get() == "sent"
+    assert len(sent_ids(simulator, instance_a)) == 1
+    assert reload(company_a, ours).gateway_message_id == sent_ids(simulator, instance_a)[0] != their_send
+    lease_expired(company_b, theirs)
+    assert send_message.apply(args=[company_b.pk, theirs.pk]).get() == "sent"
+    assert sent_ids(simulator, instance_b) == [their_send] == [reload(company_b, theirs).gateway_message_id]
+
+
+def test_when_the_gateway_cannot_say_what_it_sent_the_lookup_retries_and_never_sends_blind(
+        company_a, instance_a, conversation_a, simulator, hooks):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="confirmado"))
+    accepted = died_after_the_gateway_accepted(company_a, message)
+    lease_expired(company_a, message)
+    simulator.fail_next(instance_a.gateway_name, count=1, mode="server_error", scope="any")
+    with company_scope(company_a):
+        outcome = services.message_deliver(company=company_a, message_id=message.pk)
+    assert outcome.result == "retry" and 4 <= outcome.retry_in <= 6  # backoff after the second attempt
+    row = reload(company_a, message)
+    assert (row.status, row.attempts) == ("sending", 2) and row.claimed_until < timezone.now()
+    assert sent_ids(simulator, instance_a) == [accepted]
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert sent_ids(simulator, instance_a) == [accepted]
+    assert reload(company_a, message).gateway_message_id == accepted
+
+
+def test_a_lookup_that_keeps_failing_ends_failed_without_sending(company_a, instance_a, conversation_a, simulator,
+                                                                hooks):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="talvez"))
+    accepted = died_after_the_gateway_accepted(company_a, message)
+    with company_scope(company_a):
+        Message.objects.filter(pk=message.pk).update(attempts=services.MAX_ATTEMPTS - 1,
+                                                     claimed_until=timezone.now() - timedelta(seconds=1))
+    simulator.fail_next(instance_a.gateway_name, count=5, mode="connection_closed", scope="any")
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "failed"
+    assert "Connection Closed" in reload(company_a, message).error
+    assert sent_ids(simulator, instance_a) == [accepted]
+
+
+def test_when_the_gateway_cannot_list_what_it_sent_the_send_goes_ahead(company_a, instance_a, conversation_a,
+                                                                      simulator, hooks):
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="pelo menos uma vez"))
+    with company_scope(company_a):  # claimed, then the worker died before calling the gateway
+        Message.objects.filter(pk=message.pk).update(status="sending", attempts=1,
+                                                     claimed_until=timezone.now() - timedelta(seconds=1))
+    simulator.fail_next(instance_a.gateway_name, count=1, mode="refused", scope="any", message="Cannot list")
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"  # at least once
+    assert len(sent_ids(simulator, instance_a)) == 1
 
 
 def test_transient_failures_retry_with_backoff_then_send(company_a, instance_a, conversation_a, simulator, hooks):
