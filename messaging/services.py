@@ -37,6 +37,7 @@ from instances.gateways import (
     Button,
     ContactCard,
     GatewayError,
+    GatewayTimeout,
     ListRow,
     ListSection,
     Location,
@@ -64,6 +65,7 @@ RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 CLAIM_LEASE = timedelta(seconds=120)  # longer than the send task's hard time limit
 CLOCK_SKEW = timedelta(seconds=30)  # between our clock and the gateway's, when asking what it sent
+SEND_TIMEOUT = 15.0  # seconds a send waits for the gateway's answer
 DELETE_WINDOW = timedelta(hours=60)  # WhatsApp's "delete for everyone" limit (about two and a half days)
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 Kind = Message.Kind
@@ -379,6 +381,13 @@ def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
             return DeliveryOutcome("sent")
     try:
         result = _call_gateway(message)
+    except GatewayTimeout as error:
+        if message.attempts >= MAX_ATTEMPTS:
+            return _record_failure(company, message, error)
+        # No answer, but the send may have gone out: left claimed, it is taken over when the lease ends, and the
+        # takeover asks the gateway first, as after a worker that died.
+        logger.info("send of message %s got no answer (%s); asking the gateway after the lease", message.pk, error)
+        return DeliveryOutcome("retry", (now + CLAIM_LEASE - timezone.now()).total_seconds() + 1)
     except GatewayError as error:
         return _record_failure(company, message, error)
     _record_sent(company, message, result)
@@ -525,7 +534,7 @@ def _call_gateway(message: Message) -> SendResult:
     quoted = message.quoted
     options = SendOptions(quoted=Quoted(_key(quoted, jid), quoted.text or None)) if (
         quoted is not None and quoted.gateway_message_id) else SendOptions()
-    with instance_services.gateway(instance.server) as root:
+    with instance_services.gateway(instance.server, timeout=SEND_TIMEOUT) as root:
         gw = root.with_api_key(instance.token)
         return _dispatch(gw, instance.gateway_name, number, jid, message, options)
 

@@ -18,6 +18,7 @@ from messaging.models import Conversation, Message
 from messaging.services import Outgoing
 from messaging.tasks import send_message
 from tenants.scoping import company_scope
+from tests.simulator.fixtures import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -261,6 +262,21 @@ def test_when_the_gateway_cannot_list_what_it_sent_the_send_goes_ahead(company_a
     simulator.fail_next(instance_a.gateway_name, count=1, mode="refused", scope="any", message="Cannot list")
     assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"  # at least once
     assert len(sent_ids(simulator, instance_a)) == 1
+
+
+def test_a_send_without_an_answer_is_looked_up_after_the_lease_not_sent_again(company_a, instance_a, conversation_a,
+                                                                              simulator, hooks, monkeypatch):
+    monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
+    simulator.fail_next(instance_a.gateway_name, mode="timeout", seconds=1)  # answers late, but sends
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="sem resposta"))
+    with company_scope(company_a):
+        outcome = services.message_deliver(company=company_a, message_id=message.pk)
+    assert outcome.result == "retry" and 115 < outcome.retry_in <= 121  # when the lease ends
+    assert reload(company_a, message).status == "sending"
+    wait_until(lambda: len(sent_ids(simulator, instance_a)) == 1, timeout=5)
+    lease_expired(company_a, message)
+    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert sent_ids(simulator, instance_a) == [reload(company_a, message).gateway_message_id]
 
 
 def test_transient_failures_retry_with_backoff_then_send(company_a, instance_a, conversation_a, simulator, hooks):
