@@ -15,7 +15,8 @@ nowhere) and cursors 10 %, 50 % and 90 % deep into the biggest tab. The server r
 
 Per variant: p50, p95 and max latency (client side, the whole HTTP round trip) and the most queries.
 Target: p95 < 100 ms and at most 8 queries for every variant. BENCH_INBOX_SCALE (default 1) shrinks the
-seed (0.01 → 1k conversations) and BENCH_INBOX_REQUESTS sets the requests per variant (default 30).
+seed (0.01 → 1k conversations), BENCH_INBOX_REQUESTS sets the requests per variant (default 30) and
+BENCH_INBOX_WARMUP the unmeasured ones before them (default 3).
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from benchmarks.stack import running_stack
 
 SCALE = float(os.environ.get("BENCH_INBOX_SCALE", "1"))
 REQUESTS = int(os.environ.get("BENCH_INBOX_REQUESTS", "30"))
-WARMUP = 3
+WARMUP = int(os.environ.get("BENCH_INBOX_WARMUP", "3"))
 TARGET_P95_MS = 100.0
 TARGET_QUERIES = 8
 API_LIMITS = (10, 30, 50, 100)
+REFERENCE_CONVERSATIONS = 100
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -51,7 +53,7 @@ def _measure(client: httpx.Client, path: str, params: dict, *, requests: int) ->
         response = client.get(url)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url}: {response.status_code} {response.text[:500]}")
-    durations, queries, rows = [], [], None
+    durations, queries, sql_ms, rows = [], [], [], None
     for _ in range(requests):
         started = time.perf_counter()
         response = client.get(url)
@@ -59,6 +61,7 @@ def _measure(client: httpx.Client, path: str, params: dict, *, requests: int) ->
         if response.status_code != 200:
             raise RuntimeError(f"GET {url}: {response.status_code} {response.text[:500]}")
         queries.append(int(response.headers["X-Bench-Queries"]))
+        sql_ms.append(float(response.headers["X-Bench-Query-Ms"]))
     if response.headers.get("content-type", "").startswith("application/json"):
         rows = len(response.json()["results"])
     else:
@@ -68,7 +71,8 @@ def _measure(client: httpx.Client, path: str, params: dict, *, requests: int) ->
     return {
         "url": url, "rows": rows, "requests": requests,
         "latency_ms_p50": round(statistics.median(durations), 1), "latency_ms_p95": round(p95, 1),
-        "latency_ms_max": round(max(durations), 1), "queries_max": max(queries), "queries_min": min(queries),
+        "latency_ms_max": round(max(durations), 1), "sql_ms_p50": round(statistics.median(sql_ms), 2),
+        "sql_ms_p95": round(_percentile(sql_ms, 0.95), 2), "queries_max": max(queries), "queries_min": min(queries),
         "meets_target": p95 < TARGET_P95_MS and max(queries) <= TARGET_QUERIES,
     }
 
@@ -149,21 +153,46 @@ def run() -> dict:
         from tenants.models import ApiKey
         from tenants.scoping import company_scope
 
-        company = services.company_create(name="Inbox Bench", slug="inbox-bench", max_instances=50, max_members=50)
-        owner = services.company_owner_create(company=company, email="owner@inbox-bench.test",
-                                              password="bench-password-inbox").user
+        def company_with_owner(slug: str):
+            company = services.company_create(name=slug, slug=slug, max_instances=50, max_members=50)
+            owner = services.company_owner_create(company=company, email=f"owner@{slug}.test",
+                                                  password=f"bench-password-{slug}").user
+            return company, owner
+
+        # The reference: the same requests on a small company (the seed's smallest useful inbox), in the
+        # same run and server. Seeded first: the big seed then rebuilds the indexes over both at once.
+        small, small_owner = company_with_owner("inbox-small")
+        small_seed = seed_inbox(company=small, owner=small_owner, conversations=REFERENCE_CONVERSATIONS)
+        company, owner = company_with_owner("inbox-bench")
         seed = seed_inbox(company=company, owner=owner, conversations=conversations)
         print(f"inbox: seeded {seed.conversations} conversations, {seed.messages} messages in "
               f"{seed.seconds}", file=sys.stderr)
         key = services.api_key_create(company=company, name="inbox bench", scopes=[ApiKey.Scope.READ]).secret
+        small_key = services.api_key_create(company=small, name="inbox bench", scopes=[ApiKey.Scope.READ]).secret
         with company_scope(company):
             deep = _deep_cursors(company, "closed")
         owner_id = str(owner.public_id)
         inbox = f"/c/{company.slug}/inbox/"
         results: dict[str, dict] = {}
+        reference: dict[str, dict] = {}
         with httpx.Client(base_url=stack.url, timeout=30, headers={"Cookie": f"sessionid={_session_cookie(owner)}"},
                           follow_redirects=False) as browser, \
-                httpx.Client(base_url=stack.url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as api:
+                httpx.Client(base_url=stack.url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as api, \
+                httpx.Client(base_url=stack.url, timeout=30,
+                             headers={"Cookie": f"sessionid={_session_cookie(small_owner)}"}) as small_browser, \
+                httpx.Client(base_url=stack.url, timeout=30,
+                             headers={"Authorization": f"Bearer {small_key}"}) as small_api:
+
+            def measure_reference() -> None:
+                for name, client, path, params in (
+                        ("html list open/all", small_browser, f"/c/{small.slug}/inbox/",
+                         {"status": "open", "fragment": "list"}),
+                        ("api open/all limit=30", small_api, "/api/v1/conversations", {"status": "open"}),
+                        ("api all limit=100", small_api, "/api/v1/conversations", {"limit": 100})):
+                    reference.setdefault(name, {"latency_ms_p95": []})["latency_ms_p95"].append(
+                        _measure(client, path, params, requests=REQUESTS)["latency_ms_p95"])
+
+            measure_reference()
             results["html page (open, first 30)"] = _measure(browser, inbox, {}, requests=REQUESTS)
             for name, filters in _variants(seed):
                 results[f"html list {name}"] = _measure(browser, inbox, {**filters, "fragment": "list"},
@@ -184,6 +213,7 @@ def run() -> dict:
                 results[f"api closed/all cursor {depth} limit=100"] = _measure(
                     api, "/api/v1/conversations", {"status": "closed", "limit": 100, "cursor": api_cursor},
                     requests=REQUESTS)
+            measure_reference()  # before and after: the machine's load may change during the run
     missed = sorted(name for name, result in results.items() if not result["meets_target"])
     html = {name: result for name, result in results.items() if name.startswith("html")}
     api = {name: result for name, result in results.items() if name.startswith("api")}
@@ -203,11 +233,19 @@ def run() -> dict:
                                                 target=("<=", TARGET_QUERIES)),
             "variants_missing_target": figure(len(missed), "variants", target=("==", 0),
                                               note=", ".join(missed)),
+            "reference_small_inbox_worst_p95_ms": figure(
+                max(max(item["latency_ms_p95"]) for item in reference.values()), "ms",
+                note=f"the same server and requests on a company with {small_seed.conversations} conversations "
+                     f"(measured before and after the variants): the machine's floor, not the cost of scale"),
+            "worst_sql_ms_p95": figure(max(r["sql_ms_p95"] for r in results.values()), "ms",
+                                       note="time spent in SQL inside the server, worst variant"),
         },
         "details": {
             "seed": {"conversations": seed.conversations, "messages": seed.messages, "contacts": seed.contacts,
                      "seconds": seed.seconds},
             "requests_per_variant": REQUESTS,
+            "reference_small_inbox": {"conversations": small_seed.conversations, "p95_ms_before_and_after": {
+                name: item["latency_ms_p95"] for name, item in reference.items()}},
             "variants": results,
         },
     }
