@@ -15,6 +15,8 @@ from tenants.selectors import company_get_by_slug, membership_get
 
 logger = logging.getLogger(__name__)
 MAX_SUBSCRIPTIONS = 50
+# Channel-layer messages pushed to sockets; their handlers only write to the socket.
+PUSH_TYPES = frozenset({"fragment", "force_disconnect"})
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
@@ -74,6 +76,15 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 return None
             topic = realtime.resolve_topic(company, str(message.get("topic", "")), message.get("id"))
         return realtime.group_for(company, topic) if topic else None
+
+    async def dispatch(self, message: dict) -> None:
+        """Pushed fragments skip Channels' close_old_connections before each handler: they never touch the
+        database, and that call is a hop through the process's one thread-sensitive sync thread for every
+        frame of every socket (with 100 agents on a busy inbox it was most of the server's event loop)."""
+        if message.get("type") in PUSH_TYPES:
+            await getattr(self, message["type"])(message)
+            return
+        await super().dispatch(message)
 
     async def fragment(self, event: dict) -> None:
         await self.send(text_data=event["html"])

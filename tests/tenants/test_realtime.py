@@ -185,3 +185,33 @@ def test_pushes_from_sync_code_go_through_one_long_lived_loop_in_order(company_a
         loops.add(realtime._publisher_loop())
     assert len(loops) == 1 and next(iter(loops)).is_running()
     assert listener.drain() == ["<p>0</p>", "<p>1</p>", "<p>2</p>"]
+
+
+async def test_pushed_fragments_skip_the_per_message_database_cleanup(owner_a, company_a, monkeypatch):
+    """Channels closes old database connections (a hop to its sync thread) before every handler; a pushed
+    fragment never uses the database, so it goes straight to the socket. Subscribing still cleans up."""
+    import channels.consumer
+
+    cleanups = []
+
+    async def counting_cleanup():
+        cleanups.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counting_cleanup)
+    communicator = await _connect(owner_a)
+    assert (await communicator.connect())[0]
+    assert await _subscribe(communicator, company_a.slug) == {"subscribed": "company"}
+    before = len(cleanups)
+    assert before >= 1  # the subscribe message went through Channels' dispatch
+
+    def publish():
+        for number in range(3):
+            with transaction.atomic():
+                realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                                 context={"text": f"push {number}"})
+
+    await database_sync_to_async(publish)()
+    for number in range(3):
+        assert f"push {number}" in await communicator.receive_from(timeout=5)
+    assert len(cleanups) == before
+    await communicator.disconnect()
