@@ -20,9 +20,11 @@ class HttpConnection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.answered = 0  # requests answered on the current socket
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.answered = 0
 
     def close(self) -> None:
         if self.writer is not None:
@@ -59,6 +61,7 @@ class HttpConnection:
             response = bytes(payload)
         else:
             response = await self.reader.readexactly(length or 0)
+        self.answered += 1
         if close:
             self.close()
         return status, response
@@ -100,7 +103,15 @@ def _accept_2xx(status: int, body: bytes) -> bool:
 async def _one(connection: HttpConnection, path: str, tag: str, body: bytes, headers: bytes, due: float,
                outcome: Outcome, accept: Accept) -> None:
     try:
-        status, response = await connection.post(path, body, headers)
+        try:
+            status, response = await connection.post(path, body, headers)
+        except (OSError, asyncio.IncompleteReadError):
+            if not connection.answered:
+                raise
+            # The server closed a keep-alive connection that sat idle (uvicorn: 5 s) before our request
+            # reached it: like any HTTP client, send it again on a new connection.
+            connection.close()
+            status, response = await connection.post(path, body, headers)
     except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
         connection.close()
         outcome.error(type(exc).__name__)
