@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from tenants.models import Company, Membership
 from tenants.scoping import enter_company_scope, exit_company_scope
-from tenants.selectors import company_get_by_slug, membership_get
+from tenants.selectors import membership_for_slug
 
 
 class CompanyRequest(HttpRequest):
@@ -31,14 +31,13 @@ def company_member(role: str | None = None) -> Callable:
         def wrapper(request: HttpRequest, company_slug: str, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            company = company_get_by_slug(slug=company_slug)
-            if company is None:
+            # One query for the company and the membership: no such company and not a member are the same 404.
+            membership = membership_for_slug(user=request.user, slug=company_slug)
+            if membership is None:
                 raise Http404(_("Page not found"))
+            company = membership.company
             token = enter_company_scope(company)
             try:
-                membership = membership_get(company=company, user=request.user)
-                if membership is None:
-                    raise Http404(_("Page not found"))
                 if not company.is_active:
                     return render(request, "tenants/suspended.html", {"company": company}, status=403)
                 if role is not None and not membership.has_role(role):

@@ -21,6 +21,14 @@ def user_memberships(*, user: User) -> QuerySet[Membership]:
     return Membership.all_companies.filter(user=user).select_related("company").order_by("company__name")
 
 
+def membership_for_slug(*, user: User, slug: str) -> Membership | None:
+    """The user's membership in the company of this slug, with the company, in one query (every company page
+    starts with it); None when no company has the slug or the user is not one of its members."""
+    # all_companies: the user's own membership, found before any company scope exists; scoped by the user,
+    # the slug only picks among their companies.
+    return Membership.all_companies.filter(user=user, company__slug=slug).select_related("company").first()
+
+
 def membership_get(*, company: Company, user: User) -> Membership | None:
     return Membership.objects.filter(company=company, user=user).select_related("company").first()
 

@@ -47,3 +47,16 @@ def test_inbox_pages_do_not_count_contacts_per_tag(client_a, company_a):
             response = client_a.get(path)
         assert response.status_code == 200 and "vip" in response.content.decode()
         assert not [query for query in queries if "COUNT(" in query["sql"].upper()], path
+
+
+def test_inbox_page_with_a_search_runs_at_most_eight_queries(client_a, company_a):
+    """Session, user, membership with its company (one query), the switcher, the search lookup, the list,
+    instances and tags."""
+    instance = make_instance(company=company_a)
+    make_conversation(company_a, instance, name="Maria")
+    client_a.get(inbox(company_a))
+    for term in ("", "Maria", "xyzzy", "ok"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client_a.get(inbox(company_a), {"q": term} if term else {})
+        assert response.status_code == 200
+        assert len(queries) <= 8, (term, [query["sql"] for query in queries])
