@@ -64,27 +64,29 @@ def _simulator_texts(simulator_url: str, instance: str) -> list[str]:
         return [entry["message"].get("conversation", "") for entry in response.json()]
 
 
-def _statuses(company_id: int, prefix: str) -> dict[str, int]:
+def _statuses(company, prefix: str) -> dict[str, int]:
     from django.db.models import Count
 
     from messaging.models import Message
+    from tenants.scoping import company_scope
 
-    # all_companies: the benchmark reads its own company's rows from outside any request.
-    rows = (Message.all_companies.filter(company_id=company_id, direction="out", text__startswith=prefix)
-            .values("status").annotate(count=Count("id")))
-    return {row["status"]: row["count"] for row in rows}
+    with company_scope(company):
+        rows = (Message.objects.filter(company=company, direction="out", text__startswith=prefix)
+                .values("status").annotate(count=Count("id")))
+        return {row["status"]: row["count"] for row in rows}
 
 
-def _sent_window(company_id: int, prefix: str) -> tuple[datetime | None, int, int]:
+def _sent_window(company, prefix: str) -> tuple[datetime | None, int, int]:
     """The last sent_at, how many have a gateway id, and how many distinct gateway ids."""
     from django.db.models import Count, Max
 
     from messaging.models import Message
+    from tenants.scoping import company_scope
 
-    # all_companies: as above, the benchmark's own rows.
-    found = Message.all_companies.filter(company_id=company_id, direction="out", text__startswith=prefix,
-                                         gateway_message_id__isnull=False).aggregate(
-        last=Max("sent_at"), count=Count("id"), distinct=Count("gateway_message_id", distinct=True))
+    with company_scope(company):
+        found = Message.objects.filter(company=company, direction="out", text__startswith=prefix,
+                                       gateway_message_id__isnull=False).aggregate(
+            last=Max("sent_at"), count=Count("id"), distinct=Count("gateway_message_id", distinct=True))
     return found["last"], found["count"], found["distinct"]
 
 
@@ -140,10 +142,12 @@ def run() -> dict:
         from instances.models import Instance
         from tenants import services
         from tenants.models import ApiKey, Company
+        from tenants.scoping import company_scope
 
         company = Company.objects.get(pk=seeded.company_id)
         key = services.api_key_create(company=company, name="send bench", scopes=[ApiKey.Scope.MESSAGES]).secret
-        instance_public_id = str(Instance.all_companies.get(pk=seeded.instance_id).public_id)
+        with company_scope(company):
+            instance_public_id = str(Instance.objects.get(company=company, pk=seeded.instance_id).public_id)
         _reference_instance(stack.simulator_url, stack.simulator_api_key)
 
         def api_body(index: int) -> tuple[str, bytes]:
@@ -180,7 +184,7 @@ def run() -> dict:
         accepted = len(api.acknowledged)
         deadline = time.monotonic() + drain_seconds
         while True:
-            statuses = _statuses(seeded.company_id, prefix)
+            statuses = _statuses(company, prefix)
             if not statuses.get("queued") and not statuses.get("sending"):
                 break
             stack.check_alive()
@@ -189,7 +193,7 @@ def run() -> dict:
             time.sleep(0.5)
         drained_wall = datetime.now(UTC)
         cpu_after = _cpu_seconds(stack, database)
-        last_sent, with_gateway_id, distinct_gateway_ids = _sent_window(seeded.company_id, prefix)
+        last_sent, with_gateway_id, distinct_gateway_ids = _sent_window(company, prefix)
         received = [text for text in _simulator_texts(stack.simulator_url, seeded.instance_gateway_name)
                     if text.startswith(prefix)]
 
