@@ -194,6 +194,10 @@ def run() -> dict:
 
             measure_reference()
             results["html page (open, first 30)"] = _measure(browser, inbox, {}, requests=REQUESTS)
+            # The filter form's submit loads the whole page (its list included).
+            results["html page search(rare word 0.1%)"] = _measure(browser, inbox, {"status": "closed",
+                                                                                   "q": "reembolso"},
+                                                                   requests=REQUESTS)
             for name, filters in _variants(seed):
                 results[f"html list {name}"] = _measure(browser, inbox, {**filters, "fragment": "list"},
                                                         requests=REQUESTS)
