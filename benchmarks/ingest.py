@@ -1,26 +1,27 @@
 """ingest: gateway message events per second into the instance's webhook, every acknowledged one committed.
 
-The real stack (benchmarks/stack.py): uvicorn with BENCH_WEB_WORKERS processes (default 2, one per core),
-a Celery worker applying the stored events (BENCH_WORKER_CONCURRENCY, default 1), PostgreSQL, Redis and the
-simulator, which holds the instance and its webhook URL (the instance is created, connected and scanned
-through our own services first). The load generator (benchmarks/loadgen.py) POSTs unique MESSAGES_UPSERT
-bodies shaped like Evolution 2.3.6's (docs: shared reference §4.5) to that URL, as the gateway would:
+The real stack (benchmarks/stack.py): uvicorn with BENCH_WEB_WORKERS processes (default 2, one per core), a
+Celery worker applying the stored events (BENCH_WORKER_CONCURRENCY, default 2, as in the Procfile),
+PostgreSQL, Redis and the simulator, which holds the instance and its webhook URL (the instance is created,
+connected and scanned through our own services first). The load generator (benchmarks/loadgen.py) POSTs unique
+MESSAGES_UPSERT bodies shaped like Evolution 2.3.6's (docs: shared reference §4.5) to that URL, as the gateway
+would:
 
 1. reference: the bare one-insert Django endpoint (`/bench/insert/`, benchmarks/bench_urls.py) on the same
    server, closed loop with BENCH_INGEST_CONNECTIONS connections (default 16), for BENCH_SECONDS (default 60);
-2. latency: the hook open-loop at BENCH_INGEST_RATE (default 300) events/s for BENCH_SECONDS; p99 counts
-   from when each request was due;
+2. latency: the hook open-loop at BENCH_INGEST_RATE (default 300) events/s for BENCH_SECONDS; p99 counts from
+   when each request was due;
 3. throughput: the hook closed loop, same connections, for BENCH_SECONDS;
-4. throughput_with_worker: the same again with the Celery worker applying the backlog beside it (a detail,
-   no target).
+4. throughput_with_worker: the same again with the Celery worker applying the backlog beside it (a detail, no
+   target).
 
-Phases 1-3 run with the worker stopped (its tasks wait in Redis): ingest is acknowledging and committing,
-and on a two-core machine a busy worker would take CPU from the web server unevenly between the reference
-and the hook. Phase 4 shows the cost of sharing the cores, and how fast the worker applies events.
+Phases 1-3 run with the worker stopped (its tasks wait in Redis): ingest is acknowledging and committing, and
+on a two-core machine a busy worker would take CPU from the web server unevenly between the reference and the
+hook. Phase 4 shows the cost of sharing the cores, and how fast the worker applies events.
 
 Then every event the hook acknowledged (2xx, "stored") is looked up by its key in InboundEvent: the figure
-`acknowledged_not_committed` must be 0. Targets: throughput >= 500/s and >= 0.6 x the reference; p99 < 100
-ms at 300/s.
+`acknowledged_not_committed` must be 0. Targets: throughput >= 500/s and >= 0.6 x the reference; p99 < 100 ms
+at 300/s.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def run() -> dict:
     rate = env_float("BENCH_INGEST_RATE", 300)
     connections = env_int("BENCH_INGEST_CONNECTIONS", 16)
     web_workers = env_int("BENCH_WEB_WORKERS", 2)
-    worker_concurrency = env_int("BENCH_WORKER_CONCURRENCY", 1)
+    worker_concurrency = env_int("BENCH_WORKER_CONCURRENCY", 2)
     run_tag = uuid.uuid4().hex[:8].upper()
     with running_stack(web_workers=web_workers, worker_queues="default",
                        worker_concurrency=worker_concurrency) as stack:
