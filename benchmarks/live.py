@@ -8,7 +8,9 @@ cookie and subscribe to the company's inbox exactly as the inbox page does. Then
 to the instance's webhook at BENCH_LIVE_RATE (default 100) per second for BENCH_SECONDS (default 60), open
 loop, each text carrying a unique marker. The published conversation row carries the message's preview, so
 each socket sees the marker; latency is from the moment the POST was due to the frame's arrival, per socket
-and message. Targets: p50 < 50 ms, p99 < 250 ms, and every (socket, message) pair delivered.
+and message. Targets: p50 < 50 ms, p99 < 250 ms, and every (socket, message) pair delivered. Before that, the
+same path at a light rate (BENCH_LIVE_LIGHT_RATE, default 10/s, at most 20 s) is reported as a detail: the
+latency of one message when nothing queues.
 
 Publishing must not sit in the request path: the hook stores the body and answers; the worker applies it and
 publishes after commit. The benchmark shows it: with the worker stopped, a few acknowledged messages reach no
@@ -57,7 +59,8 @@ def _agents_with_sessions(company_id: int, count: int) -> list[str]:
     return keys
 
 
-async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, rate: float) -> dict:
+async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, rate: float,
+                   light_rate: float) -> dict:
     import websockets
 
     sent: dict[int, float] = {}
@@ -122,6 +125,18 @@ async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, ra
         await asyncio.sleep(0.1)
     after_worker = proof_arrived()
     await asyncio.sleep(0.5)
+    # The same path at a light rate (BENCH_LIVE_LIGHT_RATE, default 10/s): what one message costs end to end
+    # when nothing queues, next to the target rate below. A detail, no target.
+    arrivals.clear()
+    light_sent: dict[int, float] = {}
+    light = await loadgen.open_loop(seeded.hook_url, lambda n: body(n + 30_000_000), seconds=min(20.0, seconds),
+                                    rate=light_rate, on_sent=lambda tag, at: light_sent.__setitem__(int(tag), at))
+    light_expected = len(light.acknowledged) * len(sockets)
+    deadline = time.perf_counter() + 15
+    while len(arrivals) < light_expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    light_latencies = [at - light_sent[number] for _socket, number, at in arrivals if number in light_sent]
+    await asyncio.sleep(0.5)
     arrivals.clear()
     outcome = await loadgen.open_loop(
         seeded.hook_url, body, seconds=seconds, rate=rate,
@@ -134,7 +149,9 @@ async def _measure(stack, seeded, session_keys: list[str], *, seconds: float, ra
     for socket in sockets:
         await socket.close()
     await asyncio.gather(*receivers, return_exceptions=True)
-    return {"without_worker": without_worker, "after_worker": after_worker, "proof_expected": proof_expected,
+    return {"light": {"rate": light_rate, "messages": len(light.acknowledged), "expected": light_expected,
+                      **latency_summary(light_latencies)},
+            "without_worker": without_worker, "after_worker": after_worker, "proof_expected": proof_expected,
             "outcome": outcome, "warmup": warmup, "sent": sent, "answered": answered, "arrivals": arrivals,
             "sockets": len(sockets), "expected": expected}
 
@@ -149,7 +166,8 @@ def run() -> dict:
                        worker_concurrency=worker_concurrency) as stack:
         seeded = stack.seed(max_members=socket_count + 5)
         session_keys = _agents_with_sessions(seeded.company_id, socket_count)
-        result = loadgen.run(_measure(stack, seeded, session_keys, seconds=seconds, rate=rate))
+        result = loadgen.run(_measure(stack, seeded, session_keys, seconds=seconds, rate=rate,
+                                      light_rate=env_float("BENCH_LIVE_LIGHT_RATE", 10)))
         stack.check_alive()
 
     outcome, sent, answered = result["outcome"], result["sent"], result["answered"]
@@ -179,6 +197,7 @@ def run() -> dict:
         },
         "details": {
             "frame_latency": summary,
+            "at_light_rate": result["light"],
             "messages_posted": outcome.sent,
             "messages_acknowledged": len(outcome.acknowledged),
             "hook": {"errors": outcome.errors, "late_starts": outcome.late_starts,
