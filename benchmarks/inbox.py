@@ -9,11 +9,13 @@ PostgreSQL, one request at a time:
 - `GET /api/v1/conversations` with an API key, at `limit` 10, 30 (default), 50 and 100 (the maximum);
 
 over the tabs (open / pending / closed, mine / unassigned / all), the instance and tag filters (a common
-tag and a rare one), searches (a name, a number fragment, a rare word in message texts, a term found
-nowhere) and cursors 10 %, 50 % and 90 % deep into the biggest tab. The server runs
-`benchmarks.settings_querycount`: each answer says how many SQL statements it ran (benchmarks/querycount.py).
+tag and a rare one), searches (a name, a number fragment, rare and common words in message texts, a term
+found nowhere, two letters), the whole page with a search, and cursors 10 %, 50 % and 90 % deep into the
+biggest tab. The server runs `benchmarks.settings_querycount`: each answer says how many SQL statements it
+ran and how long they took (benchmarks/querycount.py). Reference, same run and server: the same list
+requests on a 100-conversation company, before and after the variants (the machine's floor).
 
-Per variant: p50, p95 and max latency (client side, the whole HTTP round trip) and the most queries.
+Per variant: p50, p95 and max latency (client side, the whole HTTP round trip), SQL time and the most queries.
 Target: p95 < 100 ms and at most 8 queries for every variant. BENCH_INBOX_SCALE (default 1) shrinks the
 seed (0.01 → 1k conversations), BENCH_INBOX_REQUESTS sets the requests per variant (default 30) and
 BENCH_INBOX_WARMUP the unmeasured ones before them (default 3).
