@@ -106,6 +106,8 @@ def contact_get_or_create_by_identity(
     for _attempt in range(_CREATE_ATTEMPTS):
         existing = contact_find(company=company, instance=instance, keys=keys)
         if existing is not None:
+            if existing.instance_id == instance.pk:  # spares _attach_missing reading the instance again
+                existing.instance = instance
             _attach_missing(company=company, contact=existing, identities=[identity, *extra])
             return existing, False
         try:

@@ -517,7 +517,9 @@ class MessageViewSet(_Resolving, TenantViewSet):
             message, created = services.message_send(
                 company=self.company, conversation=conversation, outgoing=outgoing,
                 sender_type=Message.SenderType.API, sender_label=label, idempotency_key=key)
-        message = self.get_queryset().get(pk=message.pk)
+        if not created:  # the first message of this Idempotency-Key, as it is now
+            message = self.get_queryset().get(pk=message.pk)
+        # A new one is answered as stored: the row holds nothing the object in hand does not.
         return Response(MessageSerializer(message).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
