@@ -311,6 +311,9 @@ MESSAGING_SEND_RATE_PER_MINUTE = env_int("MESSAGING_SEND_RATE_PER_MINUTE", 60)
 # Outgoing webhooks refuse loopback, private, link-local and reserved addresses (SSRF) unless this is on;
 # `make run` and the tests turn it on so webhooks can reach a receiver on this machine.
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", False)
+# When an agent replies or the phone's owner answers from the phone, the bot pauses for that contact for
+# this many minutes (0: until the conversation is closed or someone resumes it).
+BOT_AUTO_PAUSE_MINUTES = env_int("BOT_AUTO_PAUSE_MINUTES", 120)
 
 LOGGING = {
     "version": 1,
@@ -324,6 +327,3 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
-# When an agent replies or the phone's owner answers from the phone, the bot pauses for that contact for
-# this many minutes (0: until the conversation is closed or someone resumes it).
-BOT_AUTO_PAUSE_MINUTES = env_int("BOT_AUTO_PAUSE_MINUTES", 120)
