@@ -7,6 +7,7 @@ so the list itself re-fetches its first page (hx-get) when the inbox signal arri
 
 from __future__ import annotations
 
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from messaging.models import Conversation, Message
@@ -49,6 +50,17 @@ def message_changed(*, company: Company, message: Message, created: bool = False
     template = f"{PAGE}#message-new" if created else f"{PAGE}#message"
     realtime.publish(company=company, topic=conversation_topic(message.conversation), template_name=template,
                      context={"company": company, "message": message, "conversation": message.conversation})
+
+
+def message_sent_new(*, company: Company, message: Message, conversation: Conversation) -> None:
+    """The bubble of a message this process has just stored, drawn from the object in hand: a new message has
+    no reactions yet and its quote is loaded, so re-reading it (two statements) would only return the same."""
+    if message.kind == Message.Kind.REACTION:  # drawn on its target, which has to be read
+        message_changed(company=company, message=message, created=True)
+        return
+    prefetch_related_objects([message], Prefetch("reactions", queryset=Message.objects.none()))
+    realtime.publish(company=company, topic=conversation_topic(conversation), template_name=f"{PAGE}#message-new",
+                     context={"company": company, "message": message, "conversation": conversation})
 
 
 def contact_panel_changed(*, company: Company, contact) -> None:

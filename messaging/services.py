@@ -302,7 +302,7 @@ def message_send(
                 bots.auto_pause(company=company, contact=conversation.contact,
                                 reason=BotPauseChange.Reason.AGENT_REPLY, actor=sender_label)
             _enqueue(company, message)
-            events.message_changed(company=company, message=message, created=True)
+            events.message_sent_new(company=company, message=message, conversation=conversation)
             events.conversation_changed(company=company, conversation=conversation)
     except IntegrityError:
         if idempotency_key:
