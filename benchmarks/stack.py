@@ -79,6 +79,16 @@ def _database_exists(name: str) -> bool:
         return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
+def _drop_stale_templates(*, keep: str) -> None:
+    """Templates of older migration sets; one a run is copying right now is in use and stays (no FORCE)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        names = [row[0] for row in connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'recado_bench_tpl_%%' AND datname <> %s", [keep])]
+    for stale in names:
+        with suppress(psycopg.Error):
+            admin_sql(f'DROP DATABASE IF EXISTS "{stale}"')
+
+
 def create_migrated_database(name: str, env: dict[str, str], log_dir: Path) -> None:
     """Create `name` from a template migrated once per set of migration files (`recado_bench_tpl_<digest>`),
     so a stack does not pay for `migrate` every time. The template is built under a temporary name and
@@ -95,6 +105,7 @@ def create_migrated_database(name: str, env: dict[str, str], log_dir: Path) -> N
                 admin_sql(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
         finally:
             admin_sql(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        _drop_stale_templates(keep=template)
     admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
