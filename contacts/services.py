@@ -75,13 +75,17 @@ def _insert(*, company: Company, instance: Instance, identity: Identity, extra: 
         return contact
 
 
-def _attach_missing(*, company: Company, contact: Contact, identities: Sequence[Identity]) -> None:
+def _attach_missing(*, company: Company, contact: Contact, identities: Sequence[Identity],
+                    taken: set[str] | frozenset[str] = frozenset()) -> None:
     """Register identifiers the contact was not known by yet (a LID seen for the first time); a key that
-    already belongs to another contact is left alone (merging two contacts is a decision, not a side effect)."""
+    already belongs to another contact is left alone (merging two contacts is a decision, not a side effect).
+    `taken`: keys the caller has just read as registered on this instance (not looked up again)."""
     for identity in identities:
         kind = ContactIdentifier.Kind.LID if identity.kind == IdentityKind.LID else ContactIdentifier.Kind.PHONE
         rows = [(identity.value, kind)] + [(v, ContactIdentifier.Kind.PHONE_VARIANT) for v in identity.variants]
         for value, row_kind in rows:
+            if value in taken:
+                continue
             if ContactIdentifier.objects.filter(company=company, instance=contact.instance, identifier=value).exists():
                 continue
             try:
@@ -104,11 +108,16 @@ def contact_get_or_create_by_identity(
     extra = [parse_identifier(lid)] if lid else []
     keys = [key for item in (identity, *extra) for key in item.keys]
     for _attempt in range(_CREATE_ATTEMPTS):
-        existing = contact_find(company=company, instance=instance, keys=keys)
-        if existing is not None:
+        # Every registered key at once (as contact_find, oldest first): the contact, and which keys need no
+        # look-up in _attach_missing (the usual inbound message: all of them).
+        links = list(ContactIdentifier.objects.filter(company=company, instance=instance, identifier__in=keys)
+                     .select_related("contact").order_by("pk"))
+        if links:
+            existing = links[0].contact
             if existing.instance_id == instance.pk:  # spares _attach_missing reading the instance again
                 existing.instance = instance
-            _attach_missing(company=company, contact=existing, identities=[identity, *extra])
+            _attach_missing(company=company, contact=existing, identities=[identity, *extra],
+                            taken={link.identifier for link in links})
             return existing, False
         try:
             contact = _insert(company=company, instance=instance, identity=identity, extra=extra,
