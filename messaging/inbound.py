@@ -165,6 +165,7 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
     conversation, _created = conversation_get_or_create(company=company, instance=instance, contact=contact,
                                                         status=status)
+    conversation.contact = contact  # the row in hand (its contact by definition): the payloads need not read it
     if event.sent_via_api and _ours_in_flight(company, conversation):
         return None
     message = _insert(company, instance, conversation, event)
