@@ -14,6 +14,7 @@ from messaging.models import Conversation, Message
 from messaging.selectors import member_list, message_for_render
 from tenants import realtime
 from tenants.models import Company
+from tenants.scoping import first_row
 
 INBOX_TOPIC = "inbox"
 CONVERSATION_TOPIC = "conversation"
@@ -26,8 +27,8 @@ def conversation_topic(conversation: Conversation) -> str:
 
 def conversation_changed(*, company: Company, conversation: Conversation) -> None:
     """The row in every open inbox, the list's refresh signal, and the thread header."""
-    conversation = (Conversation.objects.filter(company=company, pk=conversation.pk)
-                    .select_related("contact", "instance", "assignee").first())
+    conversation = first_row(Conversation.objects.filter(company=company, pk=conversation.pk)
+                             .select_related("contact", "instance", "assignee"))
     if conversation is None or conversation.contact.is_ignored:
         return
     context = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp(),

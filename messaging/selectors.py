@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
 from contacts.models import Contact, ContactTag
 from messaging.models import Conversation, Message
 from tenants.models import Company, Membership, User
+from tenants.scoping import first_row
 
 PAGE_SIZE = 30
 # A search term matching at most this many messages (or contacts) is looked up through the trigram indexes
@@ -141,7 +142,7 @@ def message_get(*, company: Company, public_id: object) -> Message | None:
 def message_for_render(*, company: Company, message_id: int) -> Message | None:
     """One message with what its partial shows (quote, reactions)."""
     messages = Message.objects.filter(company=company, pk=message_id).select_related("conversation")
-    return _with_reactions(company, messages).first()
+    return first_row(_with_reactions(company, messages))
 
 
 def member_list(*, company: Company) -> QuerySet[Membership]:

@@ -57,6 +57,7 @@ from integrations.models import BotPauseChange
 from messaging import events, throttle
 from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
 from tenants.models import Company, User
+from tenants.scoping import first_row
 
 logger = logging.getLogger(__name__)
 
@@ -350,8 +351,8 @@ def backoff(attempt: int) -> float:
 
 def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
     """The send task's body: throttle, claim, call the gateway, record. Safe to run any number of times."""
-    message = Message.objects.filter(company=company, pk=message_id).select_related(
-        "instance__server", "conversation__contact", "quoted", "reaction_target").first()
+    message = first_row(Message.objects.filter(company=company, pk=message_id).select_related(
+        "instance__server", "conversation__contact", "quoted", "reaction_target"))
     if message is None or message.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
         return DeliveryOutcome("skipped")
     now = timezone.now()

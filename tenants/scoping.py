@@ -44,6 +44,17 @@ def company_scope(company: Company) -> Iterator[Company]:
         exit_company_scope(token)
 
 
+def first_row(queryset: models.QuerySet) -> models.Model | None:
+    """The row of a lookup by a unique key, or None: `first()` without its ORDER BY.
+
+    `first()` orders by the model's Meta.ordering (or the pk), and compiling any ORDER BY makes Django hash
+    every selected column; with select_related that is most of the query's CPU on the hot paths (a send
+    reads a message with its instance, server, conversation, contact and quote). Only for filters that
+    match at most one row: with more, which one comes back is unspecified.
+    """
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 class TenantManager(models.Manager):
     """Default manager of tenant models: refuses to query without a company context, filters by it otherwise."""
 
