@@ -20,7 +20,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -248,10 +248,14 @@ def _link(company: Company, instance: Instance, message: Message) -> None:
         if quoted is not None:
             message.quoted = quoted
             Message.objects.filter(company=company, pk=message.pk).update(quoted=quoted)
-    waiting = Message.objects.filter(company=company, instance=instance)
-    waiting.filter(Q(reaction_target__isnull=True), reaction_target_gateway_id=message.gateway_message_id).update(
-        reaction_target=message)
-    waiting.filter(Q(quoted__isnull=True), quoted_gateway_id=message.gateway_message_id).update(quoted=message)
+    # Reactions and replies that were waiting for this message, in one UPDATE (each arm uses its partial index).
+    waits_reaction = Q(reaction_target__isnull=True, reaction_target_gateway_id=message.gateway_message_id)
+    waits_quote = Q(quoted__isnull=True, quoted_gateway_id=message.gateway_message_id)
+    pk, key = Value(message.pk), BigIntegerField()
+    Message.objects.filter(company=company, instance=instance).filter(waits_reaction | waits_quote).update(
+        reaction_target_id=Case(When(waits_reaction, then=pk), default=F("reaction_target_id"), output_field=key),
+        quoted_id=Case(When(waits_quote, then=pk), default=F("quoted_id"), output_field=key),
+    )
 
 
 def _store_base64(company: Company, message: Message, payload: str) -> None:
