@@ -157,7 +157,8 @@ def _ours_in_flight(company: Company, conversation: Conversation) -> bool:
 
 def message_record_inbound(*, company: Company, instance: Instance, event: MessageReceived) -> Message | None:
     """Store a message event once (customer, phone owner or API echo); None when it was a repeat or unusable."""
-    if _by_gateway_id(company, instance, event.message_id) is not None:
+    if event.message_id and Message.objects.filter(company=company, instance=instance,
+                                                   gateway_message_id=event.message_id).exists():
         return None  # a repeat: the common case, answered without touching the constraint
     contact = _contact_for(company, instance, event)
     if contact is None:
