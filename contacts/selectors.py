@@ -15,6 +15,7 @@ from contacts.identity import parse_identifier
 from contacts.models import Contact, ContactIdentifier, ContactImport, ContactTag, Tag
 from instances.models import Instance
 from tenants.models import Company
+from tenants.scoping import first_row
 
 SORTS = ("created", "name", "identifier")
 
@@ -191,7 +192,7 @@ def instance_choices(*, company: Company) -> QuerySet[Instance]:
 def channel_get(*, company: Company, public_id: object) -> Instance | None:
     """The company's instance (a contact's channel) with this public id, or None."""
     uuid = _uuid(public_id)
-    return Instance.objects.filter(company=company, public_id=uuid).first() if uuid else None
+    return first_row(Instance.objects.filter(company=company, public_id=uuid)) if uuid else None
 
 
 def contact_import_get(*, company: Company, public_id: object) -> ContactImport | None:

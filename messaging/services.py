@@ -90,7 +90,7 @@ def conversation_get_or_create(*, company: Company, instance: Instance, contact:
                                status: str = Conversation.Status.OPEN) -> tuple[Conversation, bool]:
     """The contact's one conversation, created when new; safe under concurrency (unique on contact)."""
     for _attempt in range(3):
-        existing = Conversation.objects.filter(company=company, contact=contact).first()
+        existing = first_row(Conversation.objects.filter(company=company, contact=contact))
         if existing is not None:
             return existing, False
         try:
@@ -268,7 +268,7 @@ def message_send(
 ) -> tuple[Message, bool]:
     """Store the message `queued` and send it after commit; with an idempotency key, a repeat returns the first."""
     if idempotency_key:
-        existing = Message.objects.filter(company=company, idempotency_key=idempotency_key).first()
+        existing = first_row(Message.objects.filter(company=company, idempotency_key=idempotency_key))
         if existing is not None:
             return existing, False
     _validate(outgoing)

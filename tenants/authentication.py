@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants.models import ApiKey, hash_secret
-from tenants.scoping import enter_company_scope
+from tenants.scoping import enter_company_scope, first_row
 from tenants.services import api_key_touch
 
 SCOPE_TOKEN_ATTRIBUTE = "_recado_company_scope_token"
@@ -43,7 +43,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if secret is None:
             return None
         # all_companies: the key is the credential that names the company; nothing else is known yet.
-        api_key = ApiKey.all_companies.select_related("company").filter(secret_hash=hash_secret(secret)).first()
+        api_key = first_row(ApiKey.all_companies.select_related("company").filter(secret_hash=hash_secret(secret)))
         if api_key is None or not api_key.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         if not api_key.company.is_active:
