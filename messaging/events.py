@@ -11,7 +11,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from messaging.models import Conversation, Message
-from messaging.selectors import member_list, message_for_render
+from messaging.selectors import member_list, message_for_render, reactions_for_render
 from tenants import realtime
 from tenants.models import Company
 from tenants.scoping import first_row
@@ -62,6 +62,21 @@ def message_sent_new(*, company: Company, message: Message, conversation: Conver
     prefetch_related_objects([message], Prefetch("reactions", queryset=Message.objects.none()))
     realtime.publish(company=company, topic=conversation_topic(conversation), template_name=f"{PAGE}#message-new",
                      context={"company": company, "message": message, "conversation": conversation})
+
+
+def message_sent_changed(*, company: Company, message: Message) -> None:
+    """The bubble of a message the send task has just recorded, redrawn from the object in hand.
+
+    The task loaded it with its conversation and quote and refreshed the columns it wrote; nothing else of an
+    outgoing message changes while it is being sent, so only its reactions are read (one statement instead of
+    message_changed's two, the first one joining three tables)."""
+    if message.kind == Message.Kind.REACTION:  # drawn on its target, which has to be read
+        message_changed(company=company, message=message)
+        return
+    prefetch_related_objects([message], Prefetch("reactions", queryset=reactions_for_render(company=company)))
+    realtime.publish(company=company, topic=conversation_topic(message.conversation),
+                     template_name=f"{PAGE}#message",
+                     context={"company": company, "message": message, "conversation": message.conversation})
 
 
 def contact_panel_changed(*, company: Company, contact) -> None:

@@ -116,9 +116,14 @@ def conversation_for_contact(*, company: Company, contact_id: int) -> Conversati
     return Conversation.objects.filter(company=company, contact_id=contact_id).first()
 
 
+def reactions_for_render(*, company: Company) -> QuerySet[Message]:
+    """The reactions a bubble shows (prefetched as `reactions`), oldest first."""
+    return (Message.objects.filter(company=company, kind=Message.Kind.REACTION, is_deleted=False)
+            .exclude(emoji="").order_by("pk"))
+
+
 def _with_reactions(company: Company, messages: QuerySet[Message]) -> QuerySet[Message]:
-    reactions = (Message.objects.filter(company=company, kind=Message.Kind.REACTION, is_deleted=False)
-                 .exclude(emoji="").order_by("pk"))
+    reactions = reactions_for_render(company=company)
     return messages.select_related("quoted").prefetch_related(Prefetch("reactions", queryset=reactions))
 
 

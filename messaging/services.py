@@ -487,10 +487,10 @@ def _record_sent(company: Company, message: Message, result: SendResult) -> None
             # The gateway's own echo of this send (SEND_MESSAGE) was stored first: ours is the real row.
             _absorb_echo(company, message, result.message_id)
             Message.objects.filter(company=company, pk=message.pk).update(**fields)
-        events.message_changed(company=company, message=message)
         # Only what was written: a full refresh drops the instance, conversation and contact loaded with the
         # message, and the event's payload would read each of them again (three statements per send).
         message.refresh_from_db(fields=list(fields))
+        events.message_sent_changed(company=company, message=message)
         integration_services.event_emit(company=company, event_type="message.sent",
                                         payload=integration_payloads.message_data(message))
     _apply_early_status(company, message, result.message_id)
