@@ -249,6 +249,38 @@ def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, 
         assert not Message.objects.exists() and not Conversation.objects.exists()
 
 
+# Applying one plain text from a known customer: the event (locked), the repeat check, the identifiers, the
+# conversation, the insert (in a savepoint), the waiting replies and reactions, the conversation's counters, the
+# live fragments' reads, the integrators' endpoints, the event's status. Raise it only for a reason.
+PLAIN_TEXT_APPLY_MAX_QUERIES = 17
+
+
+def test_applying_one_plain_text_takes_a_pinned_number_of_queries(company_a, instance_a, company_b, instance_b,
+                                                                  simulator, hooks, django_assert_max_num_queries):
+    from instances.models import InboundEvent
+    from instances.services import inbound_event_process
+
+    # The same customer number writes to both companies; each already has its contact and conversation.
+    inbound(simulator, instance_a, text="first to a")
+    inbound(simulator, instance_b, text="first to b")
+    assert hooks.deliver(instance_a) == ["processed"] and hooks.deliver(instance_b) == ["processed"]
+    inbound(simulator, instance_a, text="second to a")
+    [body] = hooks.new_bodies(instance_a)
+    assert hooks.post(instance_a, body) == 200
+    event = InboundEvent.all_companies.get(status=InboundEvent.Status.PENDING)
+    with company_scope(company_a), django_assert_max_num_queries(PLAIN_TEXT_APPLY_MAX_QUERIES):
+        assert inbound_event_process(company=company_a, event_id=event.pk) == "processed"
+    assert [m.text for m in messages(company_a)] == ["first to a", "second to a"]
+    conversation = conversation_of(company_a)
+    assert conversation.unread_count == 2 and conversation.last_message_preview == "second to a"
+    # Company B's contact, conversation and message under the same number are untouched.
+    assert [m.text for m in messages(company_b)] == ["first to b"]
+    other = conversation_of(company_b)
+    assert other.unread_count == 1 and other.last_message_preview == "first to b"
+    with company_scope(company_b):
+        assert Contact.objects.get().identifier == CUSTOMER
+
+
 def test_an_encrypted_whatsapp_link_is_not_downloaded(company_a, instance_a, simulator, hooks):
     from messaging.tasks import download_media
 
