@@ -426,6 +426,8 @@ def inbound_event_process(*, company: Company, event_id: int) -> str:
     with transaction.atomic():
         event = (
             InboundEvent.objects.select_for_update(of=("self",)).select_related("instance__server")
+            # Secrets no message event uses: not decrypted for every event (read on access when needed).
+            .defer("instance__token", "instance__server__api_key", "instance__server__hook_secret")
             .filter(company=company, pk=event_id).first()
         )
         if event is None or event.status != InboundEvent.Status.PENDING or event.processed_at is not None:
