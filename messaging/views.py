@@ -67,7 +67,8 @@ def _thread_context(request: CompanyRequest, conversation: Conversation, cursor:
     return {
         "company": company, "conversation": conversation, "thread_messages": newest_first[::-1],
         "older_cursor": older_cursor, "members": selectors.member_list(company=company),
-        "contact_tags": list(conversation.contact.tags.all()), "all_tags": contact_selectors.tag_choices(company=company),
+        "contact_tags": list(conversation.contact.tags.all()),
+        "all_tags": contact_selectors.tag_choices(company=company),
     }
 
 
