@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tenants.models import Role
@@ -38,6 +40,15 @@ def _fresh_cache():
     """Each xdist worker has its own Redis database (tests/settings.py): clearing it touches nobody else."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts in the site's language: a request made by a pt-BR user activates pt-BR in this thread
+    (LocaleMiddleware never deactivates), and code a later test calls outside a request would speak it."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
