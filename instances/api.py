@@ -359,9 +359,11 @@ class InstanceViewSet(TenantViewSet):
 
 def _bot_state(company, contact, *, changed: bool) -> dict:
     platform = bots.platform_for(company=company, contact=contact)
-    return {"number": contact.identifier, "contact_id": contact.public_id, "bot_paused": bots.is_paused(contact),
-            "paused_until": contact.bot_paused_until, "platform": platform.slug if platform else None,
-            "changed": changed}
+    return BotStateSerializer({
+        "number": contact.identifier, "contact_id": contact.public_id, "bot_paused": bots.is_paused(contact),
+        "paused_until": contact.bot_paused_until, "platform": platform.slug if platform else None,
+        "changed": changed,
+    }).data  # through the serializer: times in the same zone and format as every other answer
 
 
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)
