@@ -25,18 +25,22 @@ def conversation_topic(conversation: Conversation) -> str:
     return realtime.topic_for(CONVERSATION_TOPIC, conversation.public_id)
 
 
-def conversation_changed(*, company: Company, conversation: Conversation) -> None:
-    """The row in every open inbox, the list's refresh signal, and the thread header."""
+def conversation_changed(*, company: Company, conversation: Conversation, header: bool = True) -> None:
+    """The row in every open inbox, the list's refresh signal, and (unless `header` is False) the thread header.
+
+    A new message only moves the row (preview, time, unread badge): its callers pass header=False unless the
+    status changed too, which spares the header's render, its members query and its push on every message."""
     conversation = first_row(Conversation.objects.filter(company=company, pk=conversation.pk)
                              .select_related("contact", "instance", "assignee"))
     if conversation is None or conversation.contact.is_ignored:
         return
-    context = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp(),
-               "members": member_list(company=company)}
+    context = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp()}
     realtime.publish(company=company, topic=INBOX_TOPIC, template_name=f"{PAGE}#conversation-row", context=context)
     realtime.publish(company=company, topic=INBOX_TOPIC, template_name=f"{PAGE}#inbox-signal", context=context)
-    realtime.publish(company=company, topic=conversation_topic(conversation),
-                     template_name=f"{PAGE}#thread-header", context=context)
+    if header:
+        realtime.publish(company=company, topic=conversation_topic(conversation),
+                         template_name=f"{PAGE}#thread-header",
+                         context={**context, "members": member_list(company=company)})
 
 
 def message_changed(*, company: Company, message: Message, created: bool = False) -> None:

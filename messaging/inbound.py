@@ -175,8 +175,8 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     _link(company, instance, message)
     incoming = not event.from_me
     counts = incoming and message.kind != Message.Kind.REACTION and not contact.is_ignored
-    conversation_touch(company=company, conversation=conversation, message=message, unread=counts,
-                       reopen=counts and conversation.status == Conversation.Status.CLOSED)
+    reopen = counts and conversation.status == Conversation.Status.CLOSED
+    conversation_touch(company=company, conversation=conversation, message=message, unread=counts, reopen=reopen)
     if event.media is not None and event.media.base64:
         _store_base64(company, message, event.media.base64)
     elif message.media_url and not message.media_file:
@@ -184,7 +184,7 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     if contact.is_ignored:
         return message  # stored, but it opens nothing and nobody is told
     events.message_changed(company=company, message=message, created=True)
-    events.conversation_changed(company=company, conversation=conversation)
+    events.conversation_changed(company=company, conversation=conversation, header=reopen)
     if incoming:
         # The bot platform this contact's messages go to gets the same signed body (unless the bot is paused).
         platform = bots.route_inbound(company=company, contact=contact)

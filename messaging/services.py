@@ -304,7 +304,7 @@ def message_send(
                                 reason=BotPauseChange.Reason.AGENT_REPLY, actor=sender_label)
             _enqueue(company, message)
             events.message_sent_new(company=company, message=message, conversation=conversation)
-            events.conversation_changed(company=company, conversation=conversation)
+            events.conversation_changed(company=company, conversation=conversation, header=False)
     except IntegrityError:
         if idempotency_key:
             existing = Message.objects.filter(company=company, idempotency_key=idempotency_key).first()

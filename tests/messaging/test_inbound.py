@@ -252,7 +252,7 @@ def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, 
 # Applying one plain text from a known customer: the event (locked), the repeat check, the identifiers, the
 # conversation, the insert (in a savepoint), the waiting replies and reactions, the conversation's counters, the
 # live fragments' reads, the integrators' endpoints, the event's status. Raise it only for a reason.
-PLAIN_TEXT_APPLY_MAX_QUERIES = 17
+PLAIN_TEXT_APPLY_MAX_QUERIES = 16
 
 
 def test_applying_one_plain_text_takes_a_pinned_number_of_queries(company_a, instance_a, company_b, instance_b,
