@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         log(str(refused))
         return 2
     except KeyboardInterrupt:
-        pass
+        log("stopped")  # Ctrl+C: a normal way to end the client
     return 0
 
 

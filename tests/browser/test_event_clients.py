@@ -258,7 +258,7 @@ class _Dashboard(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, *args) -> None:
-        pass
+        """Keep the test output clean: the page server's requests need no log."""
 
 
 @pytest.fixture
