@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with session auth and origin checks."""
+"""ASGI entry point: HTTP through Django (gateway hooks by a shorter path, instances/hooks.py), WebSockets
+through Channels with session auth and origin checks."""
 
 import os
 
@@ -12,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import integrator_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
+from instances.hooks import HookFastPath  # noqa: E402
 
 browser_sockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 # The integrators' stream authenticates by API key (never a cookie): no origin check, no session.
@@ -25,7 +27,8 @@ async def websockets(scope, receive, send):
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Gateway events (the instance hook's POSTs) skip the middleware stack: see instances/hooks.py.
+        "http": HookFastPath(django_asgi_app),
         "websocket": websockets,
     }
 )

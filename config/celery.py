@@ -22,6 +22,12 @@ app.conf.beat_schedule = {
         "schedule": 5.0,
         "options": {"queue": "polling", "expires": 5},
     },
+    # A safety net: the hook wakes a drain after every stored event; this finds events whose task was lost.
+    "instances.sweep_pending_inbound": {
+        "task": "instances.sweep_pending_inbound",
+        "schedule": 30.0,
+        "options": {"queue": "default", "expires": 30},
+    },
     "integrations.retry_due_deliveries": {
         "task": "integrations.retry_due_deliveries",
         "schedule": 30.0,

@@ -3,15 +3,27 @@
 `/hooks/evolution/<secret>/` is configured on each instance we create; `/hooks/evolution/server/<secret>/`
 is the one URL an operator may set as a gateway's global webhook (it routes by the instance name in the
 body, inside that server only). Both also accept Evolution's "webhook by events" suffix
-(`.../<secret>/messages-upsert`). Each body is stored once and processed by a task; the answer is fast.
+(`.../<secret>/messages-upsert`). Each body is stored once and applied by the inbound drain (instances/inbound.py);
+the answer is fast.
+
+Every gateway event of every instance arrives on the instance hook, so config/asgi.py serves its POSTs through
+`HookFastPath`: the same view, called without Django's middleware stack and URL resolver (sessions, CSRF,
+locale, messages, CSP and the rest do nothing for a machine's JSON POST, and under ASGI each of them costs a
+thread hop). What it keeps: ALLOWED_HOSTS, the body size limit, Django's exception-to-response handling.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from contextlib import closing
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, JsonResponse
+from asgiref.sync import sync_to_async
+from django.core.exceptions import RequestAborted, RequestDataTooBig
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.exception import convert_exception_to_response
+from django.db import close_old_connections
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -85,3 +97,51 @@ def server_hook(request: HttpRequest, secret: str, event_name: str = "") -> Json
     if instance is None:
         return JsonResponse({"status": "ignored"})  # unknown or deleted instance: 200 so the gateway stops
     return _store(request, instance, payload, event_name)
+
+
+# `/hooks/evolution/<secret>/` and `/hooks/evolution/<secret>/<event>` as instance_hook's routes match them
+# (hook_urls.py); the server hook (`server/...`) and anything else go through Django as usual.
+_INSTANCE_HOOK_PATH = re.compile(r"/hooks/evolution/(?!server/)([^/]+)/([^/]*)")
+
+
+def _instance_hook_in_thread(request: HttpRequest, secret: str, event_name: str) -> HttpResponse:
+    """The view as Django would run it, minus the middleware: in a worker thread, with that thread's
+    database connection checked before and given back after (what request_started/finished do)."""
+    def respond(request: HttpRequest) -> HttpResponse:
+        request.get_host()  # ALLOWED_HOSTS (DisallowedHost becomes a 400, as for every other request)
+        return instance_hook(request, secret=secret, event_name=event_name)
+
+    close_old_connections()
+    try:
+        return convert_exception_to_response(respond)(request)
+    finally:
+        close_old_connections()
+
+
+class HookFastPath:
+    """ASGI app in front of Django's handler: instance hook POSTs go straight to the view; the rest to Django."""
+
+    def __init__(self, django_app: ASGIHandler) -> None:
+        self.django_app = django_app
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        match = _INSTANCE_HOOK_PATH.fullmatch(path) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if match is None:
+            await self.django_app(scope, receive, send)
+            return
+        try:
+            body_file = await self.django_app.read_body(receive)
+        except RequestAborted:
+            return
+        with closing(body_file):
+            request, response = self.django_app.create_request(scope, body_file)
+            if request is not None:
+                response = await sync_to_async(_instance_hook_in_thread, thread_sensitive=False)(
+                    request, *match.groups())
+            # Not response.close(): its request_finished signal would touch the database from the event loop,
+            # and these JSON responses hold nothing to release (the worker thread gave its connection back).
+            await self.django_app.send_response(response, send)

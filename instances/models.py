@@ -151,6 +151,7 @@ class InboundEvent(TenantOwned):
         PENDING = "pending", _("Pending")
         PROCESSED = "processed", _("Processed")
         IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="inbound_events")
     key = models.CharField(max_length=64)
@@ -160,7 +161,13 @@ class InboundEvent(TenantOwned):
     note = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Times applying it raised; after INBOUND_MAX_ATTEMPTS it is marked failed (kept, with the error in `note`).
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["instance", "key"], name="inbound_event_unique_key")]
-        indexes = [models.Index(fields=["company", "instance", "received_at"])]
+        indexes = [
+            models.Index(fields=["company", "instance", "received_at"]),
+            # The drain's queue: a company's pending events, oldest first (a small part of a large table).
+            models.Index(fields=["company", "id"], condition=models.Q(status="pending"), name="inbound_event_pending"),
+        ]

@@ -11,13 +11,13 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,6 +61,7 @@ from instances.selectors import gateway_server_least_loaded
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from tenants.models import Company, hash_secret
+from tenants.scoping import first_row
 
 logger = logging.getLogger(__name__)
 
@@ -402,8 +403,8 @@ MESSAGE_EVENTS = (MessageReceived, MessageStatusUpdate, MessageDeleted, MessageE
 def inbound_event_record(
     *, company: Company, instance: Instance, body: bytes, payload: dict, event_name: str
 ) -> InboundEvent | None:
-    """Store a webhook body once (key: SHA-256 of the body) and process it after commit; None for a repeat."""
-    from instances.tasks import process_inbound_event as process_inbound_event_task
+    """Store a webhook body once (key: SHA-256 of the body) and wake the drain after commit; None for a repeat."""
+    from instances.inbound import inbound_wake  # the drain's module imports this one
 
     key = hashlib.sha256(body).hexdigest()
     # One INSERT; a repeat (the gateway retrying) hits the unique (instance, key) constraint. Cheaper on
@@ -412,8 +413,8 @@ def inbound_event_record(
         with transaction.atomic():
             event = InboundEvent.objects.create(company=company, instance=instance, key=key,
                                                 event=event_name[:40], payload=payload)
-            args = [company.pk, event.pk]
-            transaction.on_commit(lambda: process_inbound_event_task.delay(*args))
+            company_id = company.pk
+            transaction.on_commit(lambda: inbound_wake(company_id))
     except IntegrityError:
         if not InboundEvent.objects.filter(company=company, instance=instance, key=key).exists():
             raise  # not the repeat it looked like
@@ -421,29 +422,81 @@ def inbound_event_record(
     return event
 
 
+def _pending_events(company: Company):
+    return InboundEvent.objects.filter(company=company, status=InboundEvent.Status.PENDING, processed_at__isnull=True)
+
+
 def inbound_event_process(*, company: Company, event_id: int) -> str:
-    """Apply a stored event once: lifecycle events move the instance; message events wait for messaging."""
+    """Apply one stored event by id, once: lifecycle events move the instance, message events go to messaging."""
     with transaction.atomic():
-        event = (
-            InboundEvent.objects.select_for_update(of=("self",)).select_related("instance__server")
-            # Secrets no message event uses: not decrypted for every event (read on access when needed).
-            .defer("instance__token", "instance__server__api_key", "instance__server__hook_secret")
-            .filter(company=company, pk=event_id).first()
-        )
-        if event is None or event.status != InboundEvent.Status.PENDING or event.processed_at is not None:
+        event = _event_for_processing(_pending_events(company).filter(pk=event_id).select_for_update(of=("self",)))
+        if event is None:
             return "skipped"
-        instance = event.instance
-        outcomes = [
-            _apply_event(company, instance, parsed, _event_time(event.payload))
-            for parsed in parse_event(event.payload, instance.server.version, path_suffix=event.event)
-        ]
-        if "pending" in outcomes:
-            return "pending"  # messages: stored for the messaging app, which processes them
-        event.status = InboundEvent.Status.PROCESSED if "processed" in outcomes else InboundEvent.Status.IGNORED
-        event.note = "; ".join(outcome for outcome in outcomes if outcome not in ("processed", "ignored"))[:200]
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "note", "processed_at"])
-        return event.status
+        return _apply_stored(company, event)
+
+
+class InboundEventFailed(Exception):
+    """Applying a claimed event raised; its attempt was counted (see inbound_event_record_failure)."""
+
+    def __init__(self, event_id: int, status: str) -> None:
+        super().__init__(f"inbound event {event_id} failed ({status})")
+        self.event_id, self.status = event_id, status
+
+
+def inbound_event_claim_next(*, company: Company, exclude: Iterable[int] = ()) -> tuple[int, str] | None:
+    """Apply the company's oldest pending event that no other drain holds; (its id, outcome), or None when
+    there is none. Each event gets its own transaction, so its pushes go out as soon as it is applied.
+    Raises InboundEventFailed when applying it raised (rolled back, attempt counted)."""
+    claimed: int | None = None
+    try:
+        with transaction.atomic():
+            pending = _pending_events(company).exclude(pk__in=list(exclude)).order_by("pk")
+            event = _event_for_processing(pending.select_for_update(of=("self",), skip_locked=True))
+            if event is None:
+                return None
+            claimed = event.pk
+            return event.pk, _apply_stored(company, event)
+    except Exception as exc:
+        if claimed is None:
+            raise
+        logger.exception("inbound event %s of company %s could not be applied", claimed, company.pk)
+        raise InboundEventFailed(claimed, inbound_event_record_failure(company=company, event_id=claimed,
+                                                                       error=exc)) from exc
+
+
+def pending_inbound_exists(*, company: Company, exclude: Iterable[int] = ()) -> bool:
+    return _pending_events(company).exclude(pk__in=list(exclude)).exists()
+
+
+def _event_for_processing(events) -> InboundEvent | None:
+    # Secrets no message event uses: not decrypted for every event (read on access when needed).
+    return first_row(events.select_related("instance__server").defer(
+        "instance__token", "instance__server__api_key", "instance__server__hook_secret"))
+
+
+def _apply_stored(company: Company, event: InboundEvent) -> str:
+    instance = event.instance
+    outcomes = [
+        _apply_event(company, instance, parsed, _event_time(event.payload))
+        for parsed in parse_event(event.payload, instance.server.version, path_suffix=event.event)
+    ]
+    event.status = InboundEvent.Status.PROCESSED if "processed" in outcomes else InboundEvent.Status.IGNORED
+    event.note = "; ".join(outcome for outcome in outcomes if outcome not in ("processed", "ignored"))[:200]
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "note", "processed_at"])
+    return event.status
+
+
+def inbound_event_record_failure(*, company: Company, event_id: int, error: BaseException) -> str:
+    """Applying the event raised (its transaction was rolled back): count the attempt; after
+    INBOUND_MAX_ATTEMPTS it is marked failed, with the error kept in its note, so it never blocks the queue."""
+    note = f"{type(error).__name__}: {error}"[:200]
+    attempts = F("attempts") + 1
+    failed = Case(When(attempts__gte=settings.INBOUND_MAX_ATTEMPTS - 1, then=Value(InboundEvent.Status.FAILED)),
+                  default=F("status"))
+    _pending_events(company).filter(pk=event_id).update(attempts=attempts, note=note, status=failed)
+    row = InboundEvent.objects.filter(company=company, pk=event_id).values_list("status", flat=True)
+    return first_row(row) or "skipped"
 
 
 def _event_time(payload: dict) -> datetime | None:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from instances import services
+from instances import inbound, services
 from instances.models import InboundEvent, Instance
 from tenants.models import Company
 from tenants.tasks import company_task
@@ -53,7 +53,23 @@ def connect_instance(company: Company, instance_id: int, number: str = "") -> No
 
 @company_task(name="instances.process_inbound_event", soft_time_limit=40, time_limit=60)
 def process_inbound_event(company: Company, event_id: int) -> str:
+    """One stored event by id (the hand-off before the drain; kept for tasks queued by an older release)."""
     return services.inbound_event_process(company=company, event_id=event_id)
+
+
+@company_task(name="instances.drain_inbound_events", soft_time_limit=40, time_limit=60)
+def drain_inbound_events(company: Company, slot: int) -> int:
+    """Apply the company's pending gateway events (instances/inbound.py); chains itself while more are left."""
+    handled, more = inbound.inbound_drain(company=company, slot=slot)
+    if more:
+        drain_inbound_events.apply_async(args=[company.pk, slot])
+    return handled
+
+
+@shared_task(name="instances.sweep_pending_inbound", soft_time_limit=20, time_limit=30)
+def sweep_pending_inbound() -> int:
+    """Beat: wake the drain of every company with a gateway event left pending too long."""
+    return inbound.inbound_sweep()
 
 
 # A chained purge run waits this long, so a large backlog is deleted in short steps, never in one long run.

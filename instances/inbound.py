@@ -1,0 +1,117 @@
+"""The inbound drain: stored gateway bodies applied by a few long-running tasks per company, not one task each.
+
+The hook stores a body and calls `inbound_wake(company_id)` after its commit. A wake takes the first free of
+the company's INBOUND_DRAIN_SLOTS slots (a Redis key with a TTL, set with NX) and enqueues one
+`drain_inbound_events` task for it; when every slot is held, a drain is already running and will find the
+event, so the hook sends no broker message at all. A drain applies the company's oldest pending event that no
+other drain holds (`inbound_event_claim_next`: one transaction and one `SKIP LOCKED` claim per event, so each
+event's pushes go out as soon as it is applied), until none is left or INBOUND_DRAIN_SECONDS have passed; then
+it chains itself, so other tasks on the queue are not starved.
+
+No wake-up is lost: a drain that finds nothing deletes its slot key and looks once more before it stops. An
+event committed before that last look is found by it; one committed after it finds the key gone, and its hook
+starts a new drain. A drain that dies holds its slot only until the key's TTL; the beat's
+`inbound_sweep` wakes every company with an event pending for longer than INBOUND_SWEEP_AFTER_SECONDS, so
+nothing waits forever for a task that was lost (a broker restart, a killed worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from instances import services
+from instances.models import InboundEvent
+from tenants.models import Company
+
+logger = logging.getLogger(__name__)
+
+# KEYS[1]: the company's slot prefix; ARGV[1]: slots; ARGV[2]: TTL in seconds. The first free slot, or -1.
+_TAKE_SLOT = """
+for slot = 0, tonumber(ARGV[1]) - 1 do
+  if redis.call('SET', KEYS[1] .. slot, '1', 'NX', 'EX', tonumber(ARGV[2])) then
+    return slot
+  end
+end
+return -1
+"""
+# A slot's key outlives a drain's run with room to spare; it only matters when a drain died holding it.
+SLOT_TTL_SECONDS = 60
+
+
+@cache
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@cache
+def _take_slot_script():
+    return _client().register_script(_TAKE_SLOT)
+
+
+def _slot_prefix(company_id: int) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "recado")
+    return f"{prefix}:inbound-drain:{company_id}:"
+
+
+def inbound_wake(company_id: int) -> int | None:
+    """Make sure a drain will see the company's newly committed events; the slot a new drain got, or None."""
+    from instances.tasks import drain_inbound_events
+
+    slot = int(_take_slot_script()(keys=[_slot_prefix(company_id)], args=[settings.INBOUND_DRAIN_SLOTS,
+                                                                          SLOT_TTL_SECONDS]))
+    if slot < 0:
+        return None  # every slot's drain is running (or queued) and looks again before it stops
+    drain_inbound_events.apply_async(args=[company_id, slot])
+    return slot
+
+
+def _release(company_id: int, slot: int) -> None:
+    _client().delete(f"{_slot_prefix(company_id)}{slot}")
+
+
+def _retake(company_id: int, slot: int) -> bool:
+    return bool(_client().set(f"{_slot_prefix(company_id)}{slot}", "1", nx=True, ex=SLOT_TTL_SECONDS))
+
+
+def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) -> tuple[int, bool]:
+    """Apply the company's pending events, oldest first; (events handled, more left when time ran out)."""
+    deadline = time.monotonic() + (settings.INBOUND_DRAIN_SECONDS if seconds is None else seconds)
+    failed: set[int] = set()  # raised in this run: left for the sweep's next run, not retried in a loop
+    handled = 0
+    while True:
+        if time.monotonic() >= deadline:
+            _client().expire(f"{_slot_prefix(company.pk)}{slot}", SLOT_TTL_SECONDS)
+            return handled, True
+        try:
+            claimed = services.inbound_event_claim_next(company=company, exclude=failed)
+        except services.InboundEventFailed as exc:
+            failed.add(exc.event_id)
+            handled += 1
+            continue
+        if claimed is not None:
+            handled += 1
+            continue
+        # Nothing left: give the slot back, then look once more (an event whose hook saw the slot held).
+        _release(company.pk, slot)
+        if not services.pending_inbound_exists(company=company, exclude=failed) or not _retake(company.pk, slot):
+            return handled, False
+
+
+def inbound_sweep(*, now=None) -> int:
+    """Beat: wake every company with an event pending for longer than INBOUND_SWEEP_AFTER_SECONDS."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.INBOUND_SWEEP_AFTER_SECONDS)
+    # all_companies: the beat is the one cross-tenant reader here (STYLE rule 30); it reads only company ids
+    # (through the partial index of pending events) and each drain runs inside its own company's scope.
+    company_ids = (InboundEvent.all_companies.filter(status=InboundEvent.Status.PENDING, received_at__lt=cutoff)
+                   .order_by().values_list("company_id", flat=True).distinct())
+    woken = 0
+    for company_id in company_ids:
+        woken += inbound_wake(company_id) is not None
+    return woken
