@@ -82,11 +82,17 @@ def test_the_asgi_hook_stores_once_and_answers_like_the_view(company_a, company_
     assert asgi_post("/hooks/evolution/not-a-secret/", body).status_code == 404
     assert asgi_post(path_a, b"not json").status_code == 400
     assert asgi_post(path_a, ["a list"]).status_code == 400
+    refused = asgi_post(path_a, body | {"date_time": "2026-01-04T00:00:00Z", "note": "a\u0000b"})
+    assert refused.status_code == 400 and "cannot be stored" in refused.json()["error"]  # PostgreSQL's jsonb
+    # JSON in UTF-16 (which json.loads reads) is stored as the object it is.
+    utf16 = asgi_post(path_a, json.dumps(body | {"date_time": "2026-01-05T00:00:00Z"}).encode("utf-16"))
+    assert utf16.json() == {"status": "stored"}
+    assert InboundEvent.all_companies.order_by("pk").last().payload["date_time"] == "2026-01-05T00:00:00Z"
     assert asgi_post(path_a, body, host="evil.example").status_code == 400  # ALLOWED_HOSTS still applies
     assert asgi_post(path_a, b"", method="GET").status_code == 405  # not a POST: Django's own route answers
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     assert asgi_post(path_a, body | {"date_time": "2026-01-03T00:00:00Z"}).status_code == 413
-    assert InboundEvent.all_companies.count() == 3
+    assert InboundEvent.all_companies.count() == 4
 
 
 def test_a_wake_takes_the_first_free_slot_and_none_when_all_are_held(company_a, company_b, settings):
