@@ -20,14 +20,13 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from functools import cache
 
-import redis
 from django.conf import settings
 from django.utils import timezone
 
 from instances import services
 from instances.models import InboundEvent
+from tenants import redis_scripts
 from tenants.models import Company
 
 logger = logging.getLogger(__name__)
@@ -45,26 +44,15 @@ return -1
 SLOT_TTL_SECONDS = 60
 
 
-@cache
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-@cache
-def _take_slot_script():
-    return _client().register_script(_TAKE_SLOT)
-
-
 def _slot_prefix(company_id: int) -> str:
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "recado")
-    return f"{prefix}:inbound-drain:{company_id}:"
+    return redis_scripts.key(f"inbound-drain:{company_id}:")
 
 
 def inbound_wake(company_id: int) -> int | None:
     """Make sure a drain will see the company's newly committed events; the slot a new drain got, or None."""
     from instances.tasks import drain_inbound_events
 
-    slot = int(_take_slot_script()(keys=[_slot_prefix(company_id)], args=[settings.INBOUND_DRAIN_SLOTS,
+    slot = int(redis_scripts.script(_TAKE_SLOT)(keys=[_slot_prefix(company_id)], args=[settings.INBOUND_DRAIN_SLOTS,
                                                                           SLOT_TTL_SECONDS]))
     if slot < 0:
         return None  # every slot's drain is running (or queued) and looks again before it stops
@@ -73,11 +61,11 @@ def inbound_wake(company_id: int) -> int | None:
 
 
 def _release(company_id: int, slot: int) -> None:
-    _client().delete(f"{_slot_prefix(company_id)}{slot}")
+    redis_scripts.client().delete(f"{_slot_prefix(company_id)}{slot}")
 
 
 def _retake(company_id: int, slot: int) -> bool:
-    return bool(_client().set(f"{_slot_prefix(company_id)}{slot}", "1", nx=True, ex=SLOT_TTL_SECONDS))
+    return bool(redis_scripts.client().set(f"{_slot_prefix(company_id)}{slot}", "1", nx=True, ex=SLOT_TTL_SECONDS))
 
 
 def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) -> tuple[int, bool]:
@@ -87,7 +75,7 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
     handled = 0
     while True:
         if time.monotonic() >= deadline:
-            _client().expire(f"{_slot_prefix(company.pk)}{slot}", SLOT_TTL_SECONDS)
+            redis_scripts.client().expire(f"{_slot_prefix(company.pk)}{slot}", SLOT_TTL_SECONDS)
             return handled, True
         try:
             claimed = services.inbound_event_claim_next(company=company, exclude=failed)

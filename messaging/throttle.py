@@ -7,10 +7,9 @@ workers on hosts with skewed clocks still agree.
 
 from __future__ import annotations
 
-from functools import cache
-
-import redis
 from django.conf import settings
+
+from tenants import redis_scripts
 
 # KEYS[1]: the bucket; ARGV[1]: tokens per millisecond; ARGV[2]: capacity.
 # Returns 0 when a token was taken, else the milliseconds until one will be available.
@@ -35,16 +34,6 @@ return wait
 """
 
 
-@cache
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-@cache
-def _script():
-    return _client().register_script(_TAKE)
-
-
 def rate_per_minute() -> int:
     return max(1, int(getattr(settings, "MESSAGING_SEND_RATE_PER_MINUTE", 60)))
 
@@ -55,12 +44,11 @@ def capacity(rate: int) -> int:
 
 
 def bucket_key(instance_id: int) -> str:
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "recado")
-    return f"{prefix}:send-throttle:instance:{instance_id}"
+    return redis_scripts.key(f"send-throttle:instance:{instance_id}")
 
 
 def take(instance_id: int) -> float:
     """Take one send token for this instance: 0 when granted, else the seconds to wait before asking again."""
     rate = rate_per_minute()
-    wait_ms = _script()(keys=[bucket_key(instance_id)], args=[rate / 60000, capacity(rate)])
+    wait_ms = redis_scripts.script(_TAKE)(keys=[bucket_key(instance_id)], args=[rate / 60000, capacity(rate)])
     return int(wait_ms) / 1000

@@ -19,6 +19,7 @@ from config.asgi import application
 from config.celery import app
 from instances import inbound
 from instances.models import InboundEvent, InstanceState
+from tenants import redis_scripts
 from tenants.scoping import company_scope
 from tests.instances.conftest import create_instance
 from tests.instances.test_hooks import bodies, connect_and_scan, hook_path, refreshed
@@ -57,7 +58,7 @@ def state_bodies(simulator, instance, count: int) -> list[dict]:
 
 
 def slot_held(company_id: int, slot: int) -> bool:
-    return bool(inbound._client().exists(f"{inbound._slot_prefix(company_id)}{slot}"))
+    return bool(redis_scripts.client().exists(f"{inbound._slot_prefix(company_id)}{slot}"))
 
 
 def test_the_asgi_hook_stores_once_and_answers_like_the_view(company_a, company_b, gateway_server, simulator,
@@ -184,7 +185,7 @@ def test_the_sweep_wakes_only_companies_whose_events_waited_too_long(company_a, 
     for company, instance in ((company_a, instance_a), (company_b, instance_b)):
         connect_and_scan(company, instance, simulator)
         asgi_post(hook_path(simulator, instance), state_bodies(simulator, instance, 1)[0])
-    inbound._client().flushdb()  # as if both hooks' wakes had been lost with their tasks
+    redis_scripts.client().flushdb()  # as if both hooks' wakes had been lost with their tasks
     app.control.purge()
     InboundEvent.all_companies.filter(company=company_a).update(
         received_at=timezone.now() - timedelta(seconds=settings.INBOUND_SWEEP_AFTER_SECONDS + 1))
