@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import time
 from contextlib import suppress
@@ -103,6 +104,20 @@ def test_both_settings_use_the_bounded_pubsub_layer_with_a_prefix_per_redis_data
                                "print(settings.CHANNEL_LAYERS['default']['CONFIG']['prefix'])"],
                         **{**production_env(), "REDIS_URL": "redis://127.0.0.1:6379/5"})
     assert result.stdout.strip() == "recado-db5.", result.stderr
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="Linux's keepalive options")
+async def test_the_subscriber_connection_is_probed_when_silent():
+    """A subscriber connection whose peer vanished without a reset (a NAT or firewall forgetting it) would wait
+    forever: TCP keepalive probes it after 30 s of silence, so the kernel closes it and redis-py reconnects."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("probed", channel)
+    sock = layer._get_layer()._shards[0]._pubsub.connection._writer.get_extra_info("socket")
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+    await layer.group_discard("probed", channel)
 
 
 async def test_one_subscription_per_group_and_process_released_with_its_last_channel():
