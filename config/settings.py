@@ -1,7 +1,9 @@
 """Recado settings: one file, configured only by environment variables (see .env.example)."""
 
+import socket
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -130,13 +132,27 @@ CACHES = {
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "recado"),
     }
 }
+# The channel layer's Redis sockets. A publish or reconnect to a Redis that does not answer fails after
+# socket_timeout. The subscriber connection only reads, so a peer that vanished without a reset (a NAT or
+# firewall forgetting an idle connection) would go unnoticed: TCP keepalive probes it after 30 s of silence
+# and the kernel closes it after 3 unanswered probes, and redis-py then reconnects and subscribes again.
+_KEEPALIVE = {"TCP_KEEPIDLE": 30, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}  # Linux's names (macOS lacks some)
+_CHANNEL_LAYER_SOCKET = {
+    "socket_timeout": 5,
+    "socket_keepalive": True,
+    "socket_keepalive_options": {getattr(socket, name): value for name, value in _KEEPALIVE.items()
+                                 if hasattr(socket, name)},
+}
+# Redis pub/sub (tenants/channel_layer.py): a group push is one PUBLISH, and each web process fans it out to
+# its own sockets. Pub/sub channels are server-wide (the database number does not separate them), so the
+# default prefix carries REDIS_URL's database: two sites on one Redis server never hear each other's pushes.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # A socket timeout longer than channels_redis's 5 s blocking receive (BZPOPMIN): redis-py's default
-        # is also 5 s, so an idle socket's receive could time out and drop the WebSocket.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                   "prefix": env_str("CHANNEL_LAYER_PREFIX", "recado")},
+        "BACKEND": "tenants.channel_layer.PubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, **_CHANNEL_LAYER_SOCKET}],
+                   "prefix": env_str("CHANNEL_LAYER_PREFIX", f"recado-db{urlsplit(REDIS_URL).path.strip('/') or 0}."),
+                   # Pushes a socket may have waiting before its oldest are dropped (a stalled tab).
+                   "capacity": env_int("CHANNEL_LAYER_CAPACITY", 100)},
     }
 }
 

@@ -3,26 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from tenants import realtime
 from tenants.models import Company
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def listener_loop() -> asyncio.AbstractEventLoop:
+    """One event loop for every Listener of this process, in a daemon thread, apart from the publisher's.
+
+    The pub/sub layer keeps a channel's subscription and its queue in the event loop that created the
+    channel (as a web process does), so new_channel, group_add and receive must all run in the same,
+    still open, loop: async_to_sync would give each call a loop of its own.
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="realtime-listener", daemon=True).start()
+        return _loop
+
+
+def run_in_listener_loop(coroutine, timeout: float = 30):
+    return asyncio.run_coroutine_threadsafe(coroutine, listener_loop()).result(timeout)
+
 
 class Listener:
-    """A channel joined to company topics; `drain()` returns the HTML (or JSON payloads) pushed to them.
-
-    Call drain() once per test: the layer's receive buffer for a channel belongs to one event loop.
-    """
+    """A channel joined to company topics; `drain()` returns the HTML (or JSON payloads) pushed to them."""
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
+        self.channel = run_in_listener_loop(self.layer.new_channel())
 
     def join(self, company: Company, topic: str) -> Listener:
-        async_to_sync(self.layer.group_add)(realtime.group_for(company, topic), self.channel)
+        run_in_listener_loop(self.layer.group_add(realtime.group_for(company, topic), self.channel))
         return self
 
     def drain(self, timeout: float = 0.3) -> list[str]:
@@ -35,4 +54,4 @@ class Listener:
                     return received
                 received.append(message.get("html", ""))
 
-        return async_to_sync(receive_all)()
+        return run_in_listener_loop(receive_all(), timeout=60)

@@ -18,25 +18,32 @@ def redis_url_for(worker: str) -> str:
 
 def redis_settings(worker: str) -> dict:
     """The Redis-backed settings of one test worker (tests/conftest.py applies them per xdist worker:
-    this module is imported before xdist names the worker)."""
+    this module is imported before xdist names the worker). The channel layer is production's, on this
+    worker's Redis: its pub/sub channels are server-wide, so its prefix carries the database number too
+    (two suites side by side, RECADO_TEST_REDIS_BASE, use the same worker names)."""
+    from config.settings import CHANNEL_LAYERS as production_layers
+
     url = redis_url_for(worker)
     prefix = f"recado-test-{worker}"
+    layer = production_layers["default"]
+    hosts = [{**host, "address": url} for host in layer["CONFIG"]["hosts"]]
     return {
         "REDIS_URL": url,
         "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
                                "KEY_PREFIX": prefix}},
-        "CHANNEL_LAYERS": {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                       "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15}],
-                                                  "prefix": prefix}}},
+        "CHANNEL_LAYERS": {"default": {**layer, "CONFIG": {
+            **layer["CONFIG"], "hosts": hosts, "prefix": f"recado-test-db{url.rsplit('/', 1)[1]}-{worker}."}}},
         "CELERY_BROKER_URL": url,
     }
 
 
-_REDIS = redis_settings(os.environ.get("PYTEST_XDIST_WORKER", "master"))
-os.environ["REDIS_URL"] = _REDIS["REDIS_URL"]
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "master")
+os.environ["REDIS_URL"] = redis_url_for(_WORKER)
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATABASES, REST_FRAMEWORK  # noqa: E402
+
+_REDIS = redis_settings(_WORKER)
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -62,3 +62,22 @@ def test_ingest_and_live_benchmarks_run_end_to_end_on_the_real_stack():
     proof = live["details"]["publish_proof"]
     assert proof["frames_while_worker_stopped"] == 0
     assert proof["expected"] > 0 and proof["frames_after_worker_started"] == proof["expected"]
+
+
+@pytest.mark.timeout(180)
+def test_fanout_benchmark_measures_both_channel_layers():
+    """`python -m benchmarks.fanout`: the list-based and the pub/sub layer each on a stack of their own, every
+    frame delivered, uvicorn's CPU read from /proc."""
+    env = {name: value for name, value in os.environ.items() if name not in _INHERITED}
+    env.update({"BENCH_FANOUT_SOCKETS": "3", "BENCH_FANOUT_MESSAGES": "20", "BENCH_FANOUT_RATE": "20",
+                "BENCH_FANOUT_IDLE": "0.5",
+                "BENCH_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")})
+    result = subprocess.run([sys.executable, "-m", "benchmarks.fanout"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=170)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert list(report["details"]) == ["list", "pubsub"]
+    for name, details in report["details"].items():
+        assert details["frames_delivered"] == details["frames_expected"] == 60, name
+        assert isinstance(details["server_cpu_s"], float), name  # /proc ticks: a tiny run may read 0.0
+        assert {"value", "unit", "reference"} <= set(report["figures"][f"{name}_cpu_per_frame_us"]), name

@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from contacts import imports
 from contacts.streaming import company_stream
 from tenants import realtime
 from tenants.scoping import TenantScopeError, company_scope
+from tests.realtime_listener import Listener
 
 pytestmark = pytest.mark.django_db
-
-
-def drain(layer, channel, timeout: float = 0.3) -> list[str]:
-    async def receive_all() -> list[str]:
-        received = []
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout)
-            except TimeoutError:
-                return received
-            received.append(message.get("html", ""))
-
-    return async_to_sync(receive_all)()
 
 
 def test_progress_fragments_reach_the_import_topic(company_a, instance_a, django_capture_on_commit_callbacks):
     with company_scope(company_a):
         contact_import = imports.contact_import_create(company=company_a, instance=instance_a, filename="a.csv",
                                                        raw=b"number\n5511987654321\n5521999998888\n")
-    topic = realtime.topic_for("contact_import", contact_import.public_id)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(realtime.group_for(company_a, topic), channel)
+    listener = Listener().join(company_a, realtime.topic_for("contact_import", contact_import.public_id))
     with company_scope(company_a):
         # The enqueue waits for a commit that never comes in this test; the task's body is run right here.
         imports.contact_import_start(company=company_a, contact_import=contact_import, mapping={"0": "identifier"},
                                      has_header=True)
     with company_scope(company_a), django_capture_on_commit_callbacks(execute=True):
         imports.contact_import_run(company=company_a, contact_import=contact_import)
-    pushed = drain(layer, channel)
+    pushed = listener.drain()
     assert pushed, "no progress was pushed"
     hex_id = contact_import.public_id.hex
     for html in pushed:  # a language-free nudge that makes each page fetch its own progress fragment
