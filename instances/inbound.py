@@ -11,21 +11,19 @@ it chains itself, so other tasks on the queue are not starved.
 No wake-up is lost: a drain that finds nothing deletes its slot key and looks once more before it stops. An
 event committed before that last look is found by it; one committed after it finds the key gone, and its hook
 starts a new drain. A drain that dies holds its slot only until the key's TTL; the beat's
-`inbound_sweep` wakes every company with an event pending for longer than INBOUND_SWEEP_AFTER_SECONDS, so
-nothing waits forever for a task that was lost (a broker restart, a killed worker).
+`instances.sweep_pending_inbound` wakes every company with an event pending for longer than
+INBOUND_SWEEP_AFTER_SECONDS, so nothing waits forever for a task that was lost (a broker restart, a killed
+worker).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
 from instances import services
-from instances.models import InboundEvent
 from tenants import redis_scripts
 from tenants.models import Company
 
@@ -90,16 +88,3 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
         _release(company.pk, slot)
         if not services.pending_inbound_exists(company=company, exclude=failed) or not _retake(company.pk, slot):
             return handled, False
-
-
-def inbound_sweep(*, now=None) -> int:
-    """Beat: wake every company with an event pending for longer than INBOUND_SWEEP_AFTER_SECONDS."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.INBOUND_SWEEP_AFTER_SECONDS)
-    # all_companies: the beat is the one cross-tenant reader here (STYLE rule 30); it reads only company ids
-    # (through the partial index of pending events) and each drain runs inside its own company's scope.
-    company_ids = (InboundEvent.all_companies.filter(status=InboundEvent.Status.PENDING, received_at__lt=cutoff)
-                   .order_by().values_list("company_id", flat=True).distinct())
-    woken = 0
-    for company_id in company_ids:
-        woken += inbound_wake(company_id) is not None
-    return woken

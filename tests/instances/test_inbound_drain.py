@@ -19,6 +19,7 @@ from config.asgi import application
 from config.celery import app
 from instances import inbound
 from instances.models import InboundEvent, InstanceState
+from instances.tasks import sweep_pending_inbound
 from tenants import redis_scripts
 from tenants.scoping import company_scope
 from tests.instances.conftest import create_instance
@@ -190,7 +191,7 @@ def test_the_sweep_wakes_only_companies_whose_events_waited_too_long(company_a, 
     InboundEvent.all_companies.filter(company=company_a).update(
         received_at=timezone.now() - timedelta(seconds=settings.INBOUND_SWEEP_AFTER_SECONDS + 1))
 
-    assert inbound.inbound_sweep() == 1
+    assert sweep_pending_inbound() == 1
     assert slot_held(company_a.pk, 0) and not slot_held(company_b.pk, 0)
 
 

@@ -32,7 +32,8 @@ ALL_COMPANIES_ALLOWED = {
     "tenants/services.py": "invitation tokens and API keys are looked up by their hashed secret",
     "tenants/authentication.py": "the API key names the company",
     "instances/tasks.py": "the beat fan-out enqueues one poll per due instance, and the daily retention scan one "
-                          "purge per company with old gateway bodies, across companies (ids only)",
+                          "purge per company with old gateway bodies, and the inbound sweep wakes the drain of each "
+                          "company with a stale pending body, across companies (ids only)",
     "instances/hooks.py": "inbound webhooks: the URL secret (or server + instance name) names the instance",
     "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries, and the daily retention scan enqueues "
                              "one purge per company with old events, across companies (ids only)",
