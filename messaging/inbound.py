@@ -164,27 +164,34 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     if contact is None:
         return None
     status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
+    # Locked until the event's transaction ends (the touch below would lock it anyway), so the row in hand,
+    # moved as the touch moves the stored one, is what the live row shows: no re-read.
     conversation, _created = conversation_get_or_create(company=company, instance=instance, contact=contact,
-                                                        status=status)
+                                                        status=status, lock=True)
     conversation.contact = contact  # the row in hand (its contact by definition): the payloads need not read it
+    conversation.instance = instance
     if event.sent_via_api and _ours_in_flight(company, conversation):
         return None
     message = _insert(company, instance, conversation, event)
     if message is None:
         return None
-    _link(company, instance, message)
+    waited_for = _link(company, instance, message)
     incoming = not event.from_me
     counts = incoming and message.kind != Message.Kind.REACTION and not contact.is_ignored
     reopen = counts and conversation.status == Conversation.Status.CLOSED
     conversation_touch(company=company, conversation=conversation, message=message, unread=counts, reopen=reopen)
+    _touch_in_hand(conversation, message, unread=counts, reopen=reopen)
     if event.media is not None and event.media.base64:
         _store_base64(company, message, event.media.base64)
     elif message.media_url and not message.media_file:
         _enqueue_download(company, message)
     if contact.is_ignored:
         return message  # stored, but it opens nothing and nobody is told
-    events.message_changed(company=company, message=message, created=True)
-    events.conversation_changed(company=company, conversation=conversation, header=reopen)
+    if waited_for:  # reactions that arrived first are drawn on the bubble: read them
+        events.message_changed(company=company, message=message, created=True)
+    else:
+        events.message_new(company=company, message=message, conversation=conversation)
+    events.conversation_changed(company=company, conversation=conversation, header=reopen, current=True)
     if incoming:
         # The bot platform this contact's messages go to gets the same signed body (unless the bot is paused).
         platform = bots.route_inbound(company=company, contact=contact)
@@ -196,6 +203,16 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
         bots.auto_pause(company=company, contact=contact, reason=BotPauseChange.Reason.PHONE_OWNER,
                         actor=message.sender_label)
     return message
+
+
+def _touch_in_hand(conversation: Conversation, message: Message, *, unread: bool, reopen: bool) -> None:
+    """What conversation_touch did to the (locked) row, done to the object in hand."""
+    conversation.last_message_at = max(conversation.last_message_at, message.created_at)
+    conversation.last_message_preview = message.preview[:200]
+    if unread:
+        conversation.unread_count += 1
+    if reopen:
+        conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
 
 
 def _insert(company: Company, instance: Instance, conversation: Conversation, event: MessageReceived) -> Message | None:
@@ -227,8 +244,9 @@ def _moment(value: datetime | None) -> datetime:
     return value or timezone.now()
 
 
-def _link(company: Company, instance: Instance, message: Message) -> None:
-    """Point the new message at its target, and attach replies and reactions that were waiting for it."""
+def _link(company: Company, instance: Instance, message: Message) -> int:
+    """Point the new message at its target, and attach replies and reactions that were waiting for it (how many
+    were: the rows the last UPDATE changed)."""
     if message.reaction_target_gateway_id:
         target = _by_gateway_id(company, instance, message.reaction_target_gateway_id)
         if target is not None:
@@ -253,7 +271,7 @@ def _link(company: Company, instance: Instance, message: Message) -> None:
     waits_reaction = Q(reaction_target__isnull=True, reaction_target_gateway_id=message.gateway_message_id)
     waits_quote = Q(quoted__isnull=True, quoted_gateway_id=message.gateway_message_id)
     pk, key = Value(message.pk), BigIntegerField()
-    Message.objects.filter(company=company, instance=instance).filter(waits_reaction | waits_quote).update(
+    return Message.objects.filter(company=company, instance=instance).filter(waits_reaction | waits_quote).update(
         reaction_target_id=Case(When(waits_reaction, then=pk), default=F("reaction_target_id"), output_field=key),
         quoted_id=Case(When(waits_quote, then=pk), default=F("quoted_id"), output_field=key),
     )

@@ -87,10 +87,17 @@ class GatewayBusy(MessagingError):
 # --- conversations ---------------------------------------------------------------------------------
 
 def conversation_get_or_create(*, company: Company, instance: Instance, contact: Contact,
-                               status: str = Conversation.Status.OPEN) -> tuple[Conversation, bool]:
-    """The contact's one conversation, created when new; safe under concurrency (unique on contact)."""
+                               status: str = Conversation.Status.OPEN, lock: bool = False
+                               ) -> tuple[Conversation, bool]:
+    """The contact's one conversation, created when new; safe under concurrency (unique on contact).
+
+    `lock`: the row is locked until the caller's transaction ends (a new one is, by its insert) and comes with
+    its assignee, so the caller can move it and draw it from the object in hand, exactly as stored."""
+    conversations = Conversation.objects.filter(company=company, contact=contact)
+    if lock:
+        conversations = conversations.select_for_update(of=("self",)).select_related("assignee")
     for _attempt in range(3):
-        existing = first_row(Conversation.objects.filter(company=company, contact=contact))
+        existing = first_row(conversations)
         if existing is not None:
             return existing, False
         try:
@@ -303,7 +310,7 @@ def message_send(
                 bots.auto_pause(company=company, contact=conversation.contact,
                                 reason=BotPauseChange.Reason.AGENT_REPLY, actor=sender_label)
             _enqueue(company, message)
-            events.message_sent_new(company=company, message=message, conversation=conversation)
+            events.message_new(company=company, message=message, conversation=conversation)
             events.conversation_changed(company=company, conversation=conversation, header=False)
     except IntegrityError:
         if idempotency_key:
