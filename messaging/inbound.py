@@ -165,7 +165,7 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
         return None
     status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
     # Locked until the event's transaction ends (the touch below would lock it anyway), so the row in hand,
-    # moved as the touch moves the stored one, is what the live row shows: no re-read.
+    # moved by the touch as it moves the stored one, is what the live row shows: no re-read.
     conversation, _created = conversation_get_or_create(company=company, instance=instance, contact=contact,
                                                         status=status, lock=True)
     conversation.contact = contact  # the row in hand (its contact by definition): the payloads need not read it
@@ -179,8 +179,8 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     incoming = not event.from_me
     counts = incoming and message.kind != Message.Kind.REACTION and not contact.is_ignored
     reopen = counts and conversation.status == Conversation.Status.CLOSED
-    conversation_touch(company=company, conversation=conversation, message=message, unread=counts, reopen=reopen)
-    _touch_in_hand(conversation, message, unread=counts, reopen=reopen)
+    conversation_touch(company=company, conversation=conversation, message=message, unread=counts, reopen=reopen,
+                       locked=True)
     if event.media is not None and event.media.base64:
         _store_base64(company, message, event.media.base64)
     elif message.media_url and not message.media_file:
@@ -203,16 +203,6 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
         bots.auto_pause(company=company, contact=contact, reason=BotPauseChange.Reason.PHONE_OWNER,
                         actor=message.sender_label)
     return message
-
-
-def _touch_in_hand(conversation: Conversation, message: Message, *, unread: bool, reopen: bool) -> None:
-    """What conversation_touch did to the (locked) row, done to the object in hand."""
-    conversation.last_message_at = max(conversation.last_message_at, message.created_at)
-    conversation.last_message_preview = message.preview[:200]
-    if unread:
-        conversation.unread_count += 1
-    if reopen:
-        conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
 
 
 def _insert(company: Company, instance: Instance, conversation: Conversation, event: MessageReceived) -> Message | None:

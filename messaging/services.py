@@ -198,9 +198,26 @@ def conversation_mark_read(*, company: Company, conversation: Conversation) -> C
 
 
 def conversation_touch(*, company: Company, conversation: Conversation, message: Message,
-                       unread: bool = False, reopen: bool = False) -> None:
-    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions."""
-    fields: dict[str, Any] = {
+                       unread: bool = False, reopen: bool = False, locked: bool = False) -> None:
+    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions.
+
+    `locked`: the caller holds the row locked (conversation_get_or_create(lock=True)) in this transaction, so the
+    object in hand is what is stored: it is moved and its values written as they are (cheaper to build than the
+    expressions), and it stays exactly what the row holds."""
+    if locked:
+        conversation.last_message_at = max(conversation.last_message_at, message.created_at)
+        conversation.last_message_preview = message.preview[:200]
+        fields: dict[str, Any] = {"last_message_at": conversation.last_message_at,
+                                  "last_message_preview": conversation.last_message_preview}
+        if unread:
+            conversation.unread_count += 1
+            fields["unread_count"] = conversation.unread_count
+        if reopen:
+            conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
+            fields.update(status=Conversation.Status.OPEN, closed_at=None)
+        Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+        return
+    fields = {
         "last_message_at": Greatest(F("last_message_at"), message.created_at),
         "last_message_preview": message.preview[:200],
     }
