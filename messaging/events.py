@@ -39,8 +39,8 @@ def conversation_changed(*, company: Company, conversation: Conversation, header
     if conversation is None or conversation.contact.is_ignored:
         return
     context = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp()}
-    realtime.publish(company=company, topic=INBOX_TOPIC, template_name=f"{PAGE}#conversation-row", context=context)
-    realtime.publish(company=company, topic=INBOX_TOPIC, template_name=f"{PAGE}#inbox-signal", context=context)
+    realtime.publish(company=company, topic=INBOX_TOPIC, context=context,
+                     template_name=[f"{PAGE}#conversation-row", f"{PAGE}#inbox-signal"])
     if header:
         realtime.publish(company=company, topic=conversation_topic(conversation),
                          template_name=f"{PAGE}#thread-header",
