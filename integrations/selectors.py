@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from tenants.models import Company
@@ -16,6 +16,17 @@ DELIVERY_LOG_LIMIT = 50
 def endpoint_list(*, company: Company) -> QuerySet[WebhookEndpoint]:
     """The company's webhook endpoints (bot platforms' endpoints are listed with their instance)."""
     return WebhookEndpoint.objects.filter(company=company, kind=WebhookEndpoint.Kind.WEBHOOK).order_by("-created_at")
+
+
+def active_webhook_endpoints(*, company: Company) -> QuerySet[WebhookEndpoint]:
+    """The endpoints every event is offered to (bot platforms' endpoints get only what is routed to them)."""
+    return WebhookEndpoint.objects.filter(company=company, is_active=True, kind=WebhookEndpoint.Kind.WEBHOOK)
+
+
+def webhooks_configured(*, company: Company) -> Exists:
+    """Whether the company has an active webhook endpoint, as an expression to fold into a statement the caller
+    runs anyway (see integrations.services.webhooks_known)."""
+    return Exists(active_webhook_endpoints(company=company))
 
 
 def endpoint_get(*, company: Company, public_id: UUID | str, kinds: tuple[str, ...] = (WebhookEndpoint.Kind.WEBHOOK,)
