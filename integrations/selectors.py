@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, QuerySet
+from django.db.models import QuerySet
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from tenants.models import Company
@@ -21,12 +21,6 @@ def endpoint_list(*, company: Company) -> QuerySet[WebhookEndpoint]:
 def active_webhook_endpoints(*, company: Company) -> QuerySet[WebhookEndpoint]:
     """The endpoints every event is offered to (bot platforms' endpoints get only what is routed to them)."""
     return WebhookEndpoint.objects.filter(company=company, is_active=True, kind=WebhookEndpoint.Kind.WEBHOOK)
-
-
-def webhooks_configured(*, company: Company) -> Exists:
-    """Whether the company has an active webhook endpoint, as an expression to fold into a statement the caller
-    runs anyway (see integrations.services.webhooks_known)."""
-    return Exists(active_webhook_endpoints(company=company))
 
 
 def endpoint_get(*, company: Company, public_id: UUID | str, kinds: tuple[str, ...] = (WebhookEndpoint.Kind.WEBHOOK,)

@@ -192,24 +192,21 @@ def _deliver_to(company: Company, event: WebhookEvent, endpoints: list[WebhookEn
     return deliveries
 
 
-# (company id, its active webhook endpoints or None when not read yet) inside webhooks_known().
+# (company id, its active webhook endpoints or None when not read yet) inside webhook_endpoints_read_once().
 _known_endpoints: ContextVar[tuple[int, list[WebhookEndpoint] | None] | None] = ContextVar(
     "recado_known_webhook_endpoints", default=None)
 
 
 @contextmanager
-def webhooks_known(*, company: Company, configured: bool) -> Iterator[None]:
-    """Inside the block, event_emit for this company reads its webhook endpoints at most once, and not at all
-    when `configured` is False.
-
-    `configured` must have been read in the caller's current transaction (selectors.webhooks_configured folded
-    into a statement it runs anyway): the inbound apply, which emits up to three events per message
-    (contact.created, conversation.opened, message.received) and read the endpoints for each. An endpoint
-    saved after that read misses this apply's events, as one saved after the endpoints' SELECT always did;
-    every endpoint committed before the apply began gets them."""
+def webhook_endpoints_read_once(*, company: Company) -> Iterator[None]:
+    """Inside the block (one transaction), event_emit for this company reads its webhook endpoints once, at
+    its first event, instead of once per event: the inbound apply emits up to three for a customer's first
+    message (contact.created, conversation.opened, message.received). An endpoint saved after that read
+    misses the block's later events, as one saved just after the endpoints' SELECT always missed that event;
+    every endpoint committed before the read gets them all."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("webhooks_known() needs the transaction `configured` was read in")
-    token = _known_endpoints.set((company.pk, None if configured else []))
+        raise RuntimeError("webhook_endpoints_read_once() needs a transaction around the events it emits")
+    token = _known_endpoints.set((company.pk, None))
     try:
         yield
     finally:

@@ -20,7 +20,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, Exists, F, Q, Value, When
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -36,7 +36,6 @@ from instances.gateways.events import (
 from instances.models import Instance
 from integrations import bots
 from integrations import payloads as integration_payloads
-from integrations import selectors as integration_selectors
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
 from messaging import events
@@ -48,7 +47,6 @@ from messaging.services import (
     message_mark_deleted,
 )
 from tenants.models import Company
-from tenants.scoping import first_row
 
 logger = logging.getLogger(__name__)
 
@@ -157,22 +155,12 @@ def _ours_in_flight(company: Company, conversation: Conversation) -> bool:
     return Message.objects.filter(company=company, conversation=conversation, status=MessageStatus.SENDING).exists()
 
 
-def _repeat_and_webhooks(company: Company, instance: Instance, event: MessageReceived) -> tuple[bool, bool]:
-    """Whether the message is stored already, and whether the company has an active webhook endpoint: one
-    statement (two EXISTS on the instance's row) instead of an EXISTS and, per event emitted, a SELECT."""
-    repeat = (Exists(Message.objects.filter(company=company, instance=instance, gateway_message_id=event.message_id))
-              if event.message_id else Value(False))
-    row = first_row(Instance.objects.filter(company=company, pk=instance.pk)
-                    .values_list(repeat, integration_selectors.webhooks_configured(company=company)))
-    return (bool(row[0]), bool(row[1])) if row is not None else (False, True)
-
-
 def message_record_inbound(*, company: Company, instance: Instance, event: MessageReceived) -> Message | None:
     """Store a message event once (customer, phone owner or API echo); None when it was a repeat or unusable."""
-    repeat, webhooks = _repeat_and_webhooks(company, instance, event)
-    if repeat:
+    if event.message_id and Message.objects.filter(company=company, instance=instance,
+                                                   gateway_message_id=event.message_id).exists():
         return None  # a repeat: the common case, answered without touching the constraint
-    with integration_services.webhooks_known(company=company, configured=webhooks):
+    with integration_services.webhook_endpoints_read_once(company=company):
         return _record_new(company, instance, event)
 
 

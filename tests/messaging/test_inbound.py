@@ -250,12 +250,11 @@ def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, 
         assert not Message.objects.exists() and not Conversation.objects.exists()
 
 
-# Applying one plain text from a known customer: the event (locked), the repeat check with whether the company
-# has webhook endpoints, the identifiers, the conversation (locked), the insert (in a savepoint), the waiting
-# replies and reactions, the conversation's counters, the event's status. The live fragments are drawn from the
-# message and the locked conversation in hand (16 -> 13: no re-read of either); the endpoints are read only when
-# the company has some (13 -> 12). Raise it only for a reason.
-PLAIN_TEXT_APPLY_MAX_QUERIES = 12
+# Applying one plain text from a known customer: the event (locked), the repeat check, the identifiers, the
+# conversation (locked), the insert (in a savepoint), the waiting replies and reactions, the conversation's
+# counters, the integrators' endpoints, the event's status. The live fragments are drawn from the message and
+# the locked conversation in hand (16 -> 13: no re-read of either). Raise it only for a reason.
+PLAIN_TEXT_APPLY_MAX_QUERIES = 13
 
 
 def test_applying_one_plain_text_takes_a_pinned_number_of_queries(company_a, instance_a, company_b, instance_b,

@@ -111,16 +111,22 @@ def _deliveries(company) -> list[tuple[str, str]]:
 
 def test_a_first_message_reaches_every_endpoint_with_each_of_its_events(company_a, instance_a, simulator, hooks,
                                                                          company_b, instance_b, endpoint_b):
-    """The apply reads whether the company has webhook endpoints once, folded into its repeat check: company A
-    has two (one wanting everything, one only messages), company B one; the same number writes to both."""
+    """The apply reads the company's webhook endpoints once for its three events: company A has two (one wanting
+    everything, one only messages) and one switched off, company B one; the same number writes to both."""
     with company_scope(company_a):
         everything = integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/all").endpoint
         integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/messages",
                                              event_types=["message.received"])
         integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/off", is_active=False)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     inbound(simulator, instance_a, text="first")
     inbound(simulator, instance_b, text="first to b")
-    assert hooks.deliver(instance_a) == ["processed"] and hooks.deliver(instance_b) == ["processed"]
+    with CaptureQueriesContext(connection) as queries:
+        assert hooks.deliver(instance_a) == ["processed"]
+    assert sum('FROM "integrations_webhookendpoint"' in query["sql"] for query in queries) == 1  # not 3
+    assert hooks.deliver(instance_b) == ["processed"]
     assert _deliveries(company_a) == [
         ("http://127.0.0.1:9/all", "contact.created"), ("http://127.0.0.1:9/all", "conversation.opened"),
         ("http://127.0.0.1:9/all", "message.received"), ("http://127.0.0.1:9/messages", "message.received")]
@@ -149,15 +155,21 @@ def test_a_company_without_endpoints_records_no_event_but_streams_it(company_a, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_webhooks_known_needs_the_transaction_it_was_read_in(company_a):
-    with pytest.raises(RuntimeError), integration_services.webhooks_known(company=company_a, configured=False):
+def test_reading_endpoints_once_needs_a_transaction(company_a):
+    with pytest.raises(RuntimeError), integration_services.webhook_endpoints_read_once(company=company_a):
         pass
 
 
-def test_webhooks_known_applies_to_its_company_only(company_a, company_b, endpoint_b):
+def test_reading_endpoints_once_applies_to_its_company_only(company_a, endpoint_a, company_b, endpoint_b):
     from django.db import transaction
 
-    known = integration_services.webhooks_known(company=company_a, configured=False)
-    with transaction.atomic(), known, company_scope(company_b):
-        integration_services.event_emit(company=company_b, event_type="message.received", payload={})
+    once = integration_services.webhook_endpoints_read_once(company=company_a)
+    with transaction.atomic(), once:
+        with company_scope(company_a):
+            integration_services.event_emit(company=company_a, event_type="message.received", payload={})
+        with company_scope(company_b):
+            integration_services.event_emit(company=company_b, event_type="message.received", payload={})
+    assert [event["type"] for event in _events(company_a)] == ["message.received"]
     assert [event["type"] for event in _events(company_b)] == ["message.received"]
+    assert _deliveries(company_a) == [("http://127.0.0.1:9/erp", "message.received")]
+    assert _deliveries(company_b) == [("http://127.0.0.1:9/other", "message.received")]
