@@ -18,6 +18,11 @@ def endpoint_list(*, company: Company) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(company=company, kind=WebhookEndpoint.Kind.WEBHOOK).order_by("-created_at")
 
 
+def active_webhook_endpoints(*, company: Company) -> QuerySet[WebhookEndpoint]:
+    """The endpoints every event is offered to (bot platforms' endpoints get only what is routed to them)."""
+    return WebhookEndpoint.objects.filter(company=company, is_active=True, kind=WebhookEndpoint.Kind.WEBHOOK)
+
+
 def endpoint_get(*, company: Company, public_id: UUID | str, kinds: tuple[str, ...] = (WebhookEndpoint.Kind.WEBHOOK,)
                  ) -> WebhookEndpoint | None:
     """One endpoint of the company; the settings pages also open a bot platform's (its log, secret, test)."""

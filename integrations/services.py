@@ -7,7 +7,9 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations import network, signing
+from integrations import network, selectors, signing
 from integrations.catalogue import EVENT_TYPES, EVENT_VERSION, TEST_EVENT_TYPE
 from integrations.models import (
     RESPONSE_EXCERPT_LIMIT,
@@ -190,6 +192,36 @@ def _deliver_to(company: Company, event: WebhookEvent, endpoints: list[WebhookEn
     return deliveries
 
 
+# (company id, its active webhook endpoints or None when not read yet) inside webhook_endpoints_read_once().
+_known_endpoints: ContextVar[tuple[int, list[WebhookEndpoint] | None] | None] = ContextVar(
+    "recado_known_webhook_endpoints", default=None)
+
+
+@contextmanager
+def webhook_endpoints_read_once(*, company: Company) -> Iterator[None]:
+    """Inside the block (one transaction), event_emit for this company reads its webhook endpoints once, at
+    its first event, instead of once per event: the inbound apply emits up to three for a customer's first
+    message (contact.created, conversation.opened, message.received). An endpoint saved after that read
+    misses the block's later events, as one saved just after the endpoints' SELECT always missed that event;
+    every endpoint committed before the read gets them all."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("webhook_endpoints_read_once() needs a transaction around the events it emits")
+    token = _known_endpoints.set((company.pk, None))
+    try:
+        yield
+    finally:
+        _known_endpoints.reset(token)
+
+
+def _active_endpoints(company: Company) -> list[WebhookEndpoint]:
+    known = _known_endpoints.get()
+    if known is None or known[0] != company.pk:
+        return list(selectors.active_webhook_endpoints(company=company))
+    if known[1] is None:
+        _known_endpoints.set((company.pk, list(selectors.active_webhook_endpoints(company=company))))
+    return _known_endpoints.get()[1]
+
+
 def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
                extra_endpoints: Sequence[WebhookEndpoint] = ()) -> dict[str, Any]:
     """Record an event and one delivery per active webhook endpoint that wants it (plus `extra_endpoints`:
@@ -199,9 +231,7 @@ def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
         raise ValueError(f"unknown webhook event type {event_type!r}")
     now = timezone.now()
     body = event_body(company=company, event_type=event_type, data=payload, event_id=_event_id(), now=now)
-    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(company=company, is_active=True,
-                                                                         kind=WebhookEndpoint.Kind.WEBHOOK)
-                 if endpoint.wants(event_type)]
+    endpoints = [endpoint for endpoint in _active_endpoints(company) if endpoint.wants(event_type)]
     endpoints += [endpoint for endpoint in extra_endpoints if endpoint.is_active and endpoint not in endpoints]
     if endpoints:
         event = WebhookEvent.objects.create(company=company, event_id=body["id"], type=event_type, payload=body,

@@ -87,10 +87,17 @@ class GatewayBusy(MessagingError):
 # --- conversations ---------------------------------------------------------------------------------
 
 def conversation_get_or_create(*, company: Company, instance: Instance, contact: Contact,
-                               status: str = Conversation.Status.OPEN) -> tuple[Conversation, bool]:
-    """The contact's one conversation, created when new; safe under concurrency (unique on contact)."""
+                               status: str = Conversation.Status.OPEN, lock: bool = False
+                               ) -> tuple[Conversation, bool]:
+    """The contact's one conversation, created when new; safe under concurrency (unique on contact).
+
+    `lock`: the row is locked until the caller's transaction ends (a new one is, by its insert) and comes with
+    its assignee, so the caller can move it and draw it from the object in hand, exactly as stored."""
+    conversations = Conversation.objects.filter(company=company, contact=contact)
+    if lock:
+        conversations = conversations.select_for_update(of=("self",)).select_related("assignee")
     for _attempt in range(3):
-        existing = first_row(Conversation.objects.filter(company=company, contact=contact))
+        existing = first_row(conversations)
         if existing is not None:
             return existing, False
         try:
@@ -191,9 +198,26 @@ def conversation_mark_read(*, company: Company, conversation: Conversation) -> C
 
 
 def conversation_touch(*, company: Company, conversation: Conversation, message: Message,
-                       unread: bool = False, reopen: bool = False) -> None:
-    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions."""
-    fields: dict[str, Any] = {
+                       unread: bool = False, reopen: bool = False, locked: bool = False) -> None:
+    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions.
+
+    `locked`: the caller holds the row locked (conversation_get_or_create(lock=True)) in this transaction, so the
+    object in hand is what is stored: it is moved and its values written as they are (cheaper to build than the
+    expressions), and it stays exactly what the row holds."""
+    if locked:
+        conversation.last_message_at = max(conversation.last_message_at, message.created_at)
+        conversation.last_message_preview = message.preview[:200]
+        fields: dict[str, Any] = {"last_message_at": conversation.last_message_at,
+                                  "last_message_preview": conversation.last_message_preview}
+        if unread:
+            conversation.unread_count += 1
+            fields["unread_count"] = conversation.unread_count
+        if reopen:
+            conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
+            fields.update(status=Conversation.Status.OPEN, closed_at=None)
+        Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+        return
+    fields = {
         "last_message_at": Greatest(F("last_message_at"), message.created_at),
         "last_message_preview": message.preview[:200],
     }
@@ -303,7 +327,7 @@ def message_send(
                 bots.auto_pause(company=company, contact=conversation.contact,
                                 reason=BotPauseChange.Reason.AGENT_REPLY, actor=sender_label)
             _enqueue(company, message)
-            events.message_sent_new(company=company, message=message, conversation=conversation)
+            events.message_new(company=company, message=message, conversation=conversation)
             events.conversation_changed(company=company, conversation=conversation, header=False)
     except IntegrityError:
         if idempotency_key:

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -69,10 +70,17 @@ def _send(group: str, message: dict[str, Any]) -> None:
         logger.exception("realtime push to %s failed", group)
 
 
-def publish(*, company: Company, topic: str, template_name: str, context: dict[str, Any] | None = None) -> None:
-    """Render a partial (with hx-swap-oob) and push it to the company's topic after the transaction commits."""
+def publish(*, company: Company, topic: str, template_name: str | Sequence[str],
+            context: dict[str, Any] | None = None) -> None:
+    """Render a partial (with hx-swap-oob) and push it to the company's topic after the transaction commits.
+
+    Several partials of one context (a sequence of names) go in one frame, in that order: one group_send
+    (two to four Redis round trips and a hop to the publisher thread) instead of one each. The browser's ws
+    extension swaps every top-level element of a frame by its hx-swap-oob (STYLE rule 19)."""
     group = group_for(company, topic)
-    html = render_to_string(template_name, {**(context or {}), "oob": True})
+    names = [template_name] if isinstance(template_name, str) else list(template_name)
+    context = {**(context or {}), "oob": True}
+    html = "".join(render_to_string(name, context) for name in names)
     transaction.on_commit(lambda: _send(group, {"type": "fragment", "html": html}))
 
 

@@ -128,3 +128,29 @@ def test_concurrent_creation_of_the_same_contact_gives_one_row(company_a, instan
     with company_scope(company_a):
         assert Contact.objects.count() == 1
         assert ContactIdentifier.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_keys_of_two_contacts_resolve_to_the_oldest_registration(company_a, instance_a):
+    """The sender's phone belongs to one contact and its LID to an older one: the older wins, whatever order
+    the rows come back in (they are sorted in Python, not by an ORDER BY)."""
+    with company_scope(company_a):
+        by_lid, _ = services.contact_get_or_create_by_identity(company=company_a, instance=instance_a,
+                                                               identifier="99887766554433@lid")
+        by_phone, _ = services.contact_get_or_create_by_identity(company=company_a, instance=instance_a,
+                                                                 identifier="5511987654321")
+        found, created = services.contact_get_or_create_by_identity(
+            company=company_a, instance=instance_a, identifier="5511987654321", lid="99887766554433@lid")
+        assert (found, created) == (by_lid, False) and by_phone != by_lid
+
+
+@pytest.mark.django_db
+def test_an_unusable_sender_is_refused_every_time_in_the_active_language(company_a, instance_a):
+    from django.utils import translation
+
+    with company_scope(company_a):
+        services.contact_get_or_create_by_identity(company=company_a, instance=instance_a, identifier="5511987654321")
+        for language, words in (("en", "phone number"), ("pt-br", "telefone válido"), ("en", "phone number")):
+            with translation.override(language), pytest.raises(ValidationError) as error:
+                services.contact_get_or_create_by_identity(company=company_a, instance=instance_a, identifier="123")
+            assert words in " ".join(error.value.messages)

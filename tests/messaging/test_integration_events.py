@@ -100,3 +100,76 @@ def test_delete_for_everyone_emits_message_deleted(company_a, instance_a, conver
         services.message_delete_for_everyone(company=company_a, message=message)  # already deleted: nothing more
     deleted = [event for event in _events(company_a) if event["type"] == "message.deleted"]
     assert [event["data"]["message"] for event in deleted] == [{"id": str(message.public_id), "deleted_by": "agent"}]
+
+
+def _deliveries(company) -> list[tuple[str, str]]:
+    from integrations.models import WebhookDelivery
+
+    with company_scope(company):
+        return sorted(WebhookDelivery.objects.values_list("endpoint__url", "event__type"))
+
+
+def test_a_first_message_reaches_every_endpoint_with_each_of_its_events(company_a, instance_a, simulator, hooks,
+                                                                         company_b, instance_b, endpoint_b):
+    """The apply reads the company's webhook endpoints once for its three events: company A has two (one wanting
+    everything, one only messages) and one switched off, company B one; the same number writes to both."""
+    with company_scope(company_a):
+        everything = integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/all").endpoint
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/messages",
+                                             event_types=["message.received"])
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/off", is_active=False)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    inbound(simulator, instance_a, text="first")
+    inbound(simulator, instance_b, text="first to b")
+    with CaptureQueriesContext(connection) as queries:
+        assert hooks.deliver(instance_a) == ["processed"]
+    assert sum('FROM "integrations_webhookendpoint"' in query["sql"] for query in queries) == 1  # not 3
+    assert hooks.deliver(instance_b) == ["processed"]
+    assert _deliveries(company_a) == [
+        ("http://127.0.0.1:9/all", "contact.created"), ("http://127.0.0.1:9/all", "conversation.opened"),
+        ("http://127.0.0.1:9/all", "message.received"), ("http://127.0.0.1:9/messages", "message.received")]
+    assert _deliveries(company_b) == [
+        ("http://127.0.0.1:9/other", "contact.created"), ("http://127.0.0.1:9/other", "conversation.opened"),
+        ("http://127.0.0.1:9/other", "message.received")]
+    # Switched off between two messages: the next one reaches only the endpoint still on.
+    with company_scope(company_a):
+        integration_services.endpoint_update(company=company_a, endpoint=everything, url=everything.url,
+                                             description="", event_types=[], is_active=False)
+    inbound(simulator, instance_a, text="second")
+    assert hooks.deliver(instance_a) == ["processed"]
+    assert _deliveries(company_a).count(("http://127.0.0.1:9/messages", "message.received")) == 2
+    assert _deliveries(company_a).count(("http://127.0.0.1:9/all", "message.received")) == 1
+
+
+def test_a_company_without_endpoints_records_no_event_but_streams_it(company_a, instance_a, simulator, hooks,
+                                                                      company_b, endpoint_b):
+    from tests.realtime_listener import Listener
+
+    stream = Listener().join(company_a, integration_services.STREAM_TOPIC)
+    inbound(simulator, instance_a, text="nobody listens by webhook")
+    assert hooks.deliver(instance_a) == ["processed"]
+    assert _events(company_a) == [] and _deliveries(company_b) == []
+    assert len(stream.drain()) == 3  # contact.created, conversation.opened, message.received
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reading_endpoints_once_needs_a_transaction(company_a):
+    with pytest.raises(RuntimeError), integration_services.webhook_endpoints_read_once(company=company_a):
+        pass
+
+
+def test_reading_endpoints_once_applies_to_its_company_only(company_a, endpoint_a, company_b, endpoint_b):
+    from django.db import transaction
+
+    once = integration_services.webhook_endpoints_read_once(company=company_a)
+    with transaction.atomic(), once:
+        with company_scope(company_a):
+            integration_services.event_emit(company=company_a, event_type="message.received", payload={})
+        with company_scope(company_b):
+            integration_services.event_emit(company=company_b, event_type="message.received", payload={})
+    assert [event["type"] for event in _events(company_a)] == ["message.received"]
+    assert [event["type"] for event in _events(company_b)] == ["message.received"]
+    assert _deliveries(company_a) == [("http://127.0.0.1:9/erp", "message.received")]
+    assert _deliveries(company_b) == [("http://127.0.0.1:9/other", "message.received")]
