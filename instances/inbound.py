@@ -24,6 +24,7 @@ import time
 from django.conf import settings
 
 from instances import services
+from instances.models import Instance
 from tenants import redis_scripts
 from tenants.models import Company
 
@@ -70,13 +71,16 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
     """Apply the company's pending events, oldest first; (events handled, more left when time ran out)."""
     deadline = time.monotonic() + (settings.INBOUND_DRAIN_SECONDS if seconds is None else seconds)
     failed: set[int] = set()  # raised in this run: left for the sweep's next run, not retried in a loop
+    # Instances (with their server) loaded once per run: an instance's own settings changed meanwhile (its bot's
+    # starting platform) apply from the next run, seconds later; lifecycle events refresh it as they apply.
+    instances: dict[int, Instance] = {}
     handled = 0
     while True:
         if time.monotonic() >= deadline:
             redis_scripts.client().expire(f"{_slot_prefix(company.pk)}{slot}", SLOT_TTL_SECONDS)
             return handled, True
         try:
-            claimed = services.inbound_event_claim_next(company=company, exclude=failed)
+            claimed = services.inbound_event_claim_next(company=company, exclude=failed, instances=instances)
         except services.InboundEventFailed as exc:
             failed.add(exc.event_id)
             handled += 1

@@ -450,10 +450,10 @@ def _pending_events(company: Company):
 def inbound_event_process(*, company: Company, event_id: int) -> str:
     """Apply one stored event by id, once: lifecycle events move the instance, message events go to messaging."""
     with transaction.atomic():
-        event = _event_for_processing(_pending_events(company).filter(pk=event_id).select_for_update(of=("self",)))
-        if event is None:
+        row = _claim(_pending_events(company).filter(pk=event_id).select_for_update(of=("self",)))
+        if row is None:
             return "skipped"
-        return _apply_stored(company, event)
+        return _apply_stored(company, *row, instances={})
 
 
 class InboundEventFailed(Exception):
@@ -464,19 +464,22 @@ class InboundEventFailed(Exception):
         self.event_id, self.status = event_id, status
 
 
-def inbound_event_claim_next(*, company: Company, exclude: Iterable[int] = ()) -> tuple[int, str] | None:
+def inbound_event_claim_next(*, company: Company, exclude: Iterable[int] = (),
+                             instances: dict[int, Instance] | None = None) -> tuple[int, str] | None:
     """Apply the company's oldest pending event that no other drain holds; (its id, outcome), or None when
     there is none. Each event gets its own transaction, so its pushes go out as soon as it is applied.
-    Raises InboundEventFailed when applying it raised (rolled back, attempt counted)."""
+    `instances` keeps the instances loaded by earlier calls of the same drain run (a few seconds), so each
+    event does not load its instance and server again. Raises InboundEventFailed when applying it raised
+    (rolled back, attempt counted)."""
     claimed: int | None = None
     try:
         with transaction.atomic():
             pending = _pending_events(company).exclude(pk__in=list(exclude)).order_by("pk")
-            event = _event_for_processing(pending.select_for_update(of=("self",), skip_locked=True))
-            if event is None:
+            row = _claim(pending.select_for_update(of=("self",), skip_locked=True))
+            if row is None:
                 return None
-            claimed = event.pk
-            return event.pk, _apply_stored(company, event)
+            claimed = row[0]
+            return claimed, _apply_stored(company, *row, instances={} if instances is None else instances)
     except Exception as exc:
         if claimed is None:
             raise
@@ -489,23 +492,32 @@ def pending_inbound_exists(*, company: Company, exclude: Iterable[int] = ()) -> 
     return _pending_events(company).exclude(pk__in=list(exclude)).exists()
 
 
-def _event_for_processing(events) -> InboundEvent | None:
-    # Secrets no message event uses: not decrypted for every event (read on access when needed).
-    return first_row(events.select_related("instance__server").defer(
-        "instance__token", "instance__server__api_key", "instance__server__hook_secret"))
+def _claim(events) -> tuple[int, int, str, dict] | None:
+    """The locked event's id, instance id, event name and payload: a plain row, cheap to build and read."""
+    return first_row(events.values_list("pk", "instance_id", "event", "payload"))
 
 
-def _apply_stored(company: Company, event: InboundEvent) -> str:
-    instance = event.instance
+def _instance_for_processing(company: Company, instance_id: int, instances: dict[int, Instance]) -> Instance:
+    if instance_id not in instances:
+        # Secrets no message event uses: not decrypted for every event (read on access when needed).
+        instances[instance_id] = first_row(Instance.objects.filter(company=company, pk=instance_id)
+                                           .select_related("server").defer("token", "server__api_key",
+                                                                           "server__hook_secret"))
+    return instances[instance_id]
+
+
+def _apply_stored(company: Company, event_id: int, instance_id: int, event_name: str, payload: dict, *,
+                  instances: dict[int, Instance]) -> str:
+    instance = _instance_for_processing(company, instance_id, instances)
     outcomes = [
-        _apply_event(company, instance, parsed, _event_time(event.payload))
-        for parsed in parse_event(event.payload, instance.server.version, path_suffix=event.event)
+        _apply_event(company, instance, parsed, _event_time(payload))
+        for parsed in parse_event(payload, instance.server.version, path_suffix=event_name)
     ]
-    event.status = InboundEvent.Status.PROCESSED if "processed" in outcomes else InboundEvent.Status.IGNORED
-    event.note = "; ".join(outcome for outcome in outcomes if outcome not in ("processed", "ignored"))[:200]
-    event.processed_at = timezone.now()
-    event.save(update_fields=["status", "note", "processed_at"])
-    return event.status
+    status = InboundEvent.Status.PROCESSED if "processed" in outcomes else InboundEvent.Status.IGNORED
+    note = "; ".join(outcome for outcome in outcomes if outcome not in ("processed", "ignored"))[:200]
+    InboundEvent.objects.filter(company=company, pk=event_id).update(status=status, note=note,
+                                                                     processed_at=timezone.now())
+    return status
 
 
 def inbound_event_record_failure(*, company: Company, event_id: int, error: BaseException) -> str:

@@ -254,27 +254,32 @@ def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, 
 # conversation (locked), the insert (in a savepoint), the waiting replies and reactions, the conversation's
 # counters, the integrators' endpoints, the event's status. The live fragments are drawn from the message and
 # the locked conversation in hand (16 -> 13: no re-read of either). Raise it only for a reason.
+# In a drain run (instances/inbound.py), where the instance was loaded by the run's first event: the claim (the
+# event row alone), the apply, the event's UPDATE, and the transaction's savepoint pair (the test runs inside a
+# transaction). Applying an event by id (`inbound_event_process`) loads its instance too (+1).
 PLAIN_TEXT_APPLY_MAX_QUERIES = 13
 
 
 def test_applying_one_plain_text_takes_a_pinned_number_of_queries(company_a, instance_a, company_b, instance_b,
                                                                   simulator, hooks, django_assert_max_num_queries):
-    from instances.models import InboundEvent
-    from instances.services import inbound_event_process
+    from instances.services import inbound_event_claim_next
 
     # The same customer number writes to both companies; each already has its contact and conversation.
     inbound(simulator, instance_a, text="first to a")
     inbound(simulator, instance_b, text="first to b")
     assert hooks.deliver(instance_a) == ["processed"] and hooks.deliver(instance_b) == ["processed"]
     inbound(simulator, instance_a, text="second to a")
-    [body] = hooks.new_bodies(instance_a)
-    assert hooks.post(instance_a, body) == 200
-    event = InboundEvent.all_companies.get(status=InboundEvent.Status.PENDING)
+    inbound(simulator, instance_a, text="third to a")
+    for body in hooks.new_bodies(instance_a):
+        assert hooks.post(instance_a, body) == 200
+    instances: dict = {}  # one drain run's
+    with company_scope(company_a), hooks.capture(execute=True):
+        assert inbound_event_claim_next(company=company_a, instances=instances)[1] == "processed"
     with company_scope(company_a), django_assert_max_num_queries(PLAIN_TEXT_APPLY_MAX_QUERIES):
-        assert inbound_event_process(company=company_a, event_id=event.pk) == "processed"
-    assert [m.text for m in messages(company_a)] == ["first to a", "second to a"]
+        assert inbound_event_claim_next(company=company_a, instances=instances)[1] == "processed"
+    assert [m.text for m in messages(company_a)] == ["first to a", "second to a", "third to a"]
     conversation = conversation_of(company_a)
-    assert conversation.unread_count == 2 and conversation.last_message_preview == "second to a"
+    assert conversation.unread_count == 3 and conversation.last_message_preview == "third to a"
     # Company B's contact, conversation and message under the same number are untouched.
     assert [m.text for m in messages(company_b)] == ["first to b"]
     other = conversation_of(company_b)
