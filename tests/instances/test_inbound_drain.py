@@ -128,6 +128,23 @@ def test_the_drain_applies_its_company_s_events_and_gives_its_slot_back(company_
     assert slot_held(company_b.pk, 0)
 
 
+def test_an_event_stored_while_every_slot_is_held_is_left_to_the_running_drain(company_a, gateway_server, simulator,
+                                                                               settings):
+    """The hook sends no task when the slots are held; the drain holding one finds the event before it stops."""
+    settings.INBOUND_DRAIN_SLOTS = 1
+    instance = create_instance(company_a, "sales")
+    connect_and_scan(company_a, instance, simulator)
+    assert inbound.inbound_wake(company_a.pk) == 0  # a drain is running (or queued) for the company
+    app.control.purge()
+    assert asgi_post(hook_path(simulator, instance), state_bodies(simulator, instance, 1)[0]).json() == {
+        "status": "stored"}
+    assert redis_scripts.client().llen("default") == 0  # the hook's wake enqueued no drain (the broker's queue)
+    with company_scope(company_a):
+        assert inbound.inbound_drain(company=company_a, slot=0) == (1, False)
+    assert InboundEvent.all_companies.get().status == "processed"
+    assert not slot_held(company_a.pk, 0)
+
+
 def test_a_drain_out_of_time_keeps_its_slot_and_says_more(company_a, gateway_server, simulator):
     instance = create_instance(company_a, "sales")
     connect_and_scan(company_a, instance, simulator)
