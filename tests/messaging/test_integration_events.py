@@ -155,9 +155,12 @@ def test_a_company_without_endpoints_records_no_event_but_streams_it(company_a, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_reading_endpoints_once_needs_a_transaction(company_a):
-    with pytest.raises(RuntimeError), integration_services.webhook_endpoints_read_once(company=company_a):
-        pass
+def test_reading_endpoints_once_needs_a_transaction(company_a, endpoint_a):
+    # Outside a transaction the block refuses to start: its body (an event) never runs, nothing is recorded.
+    once = integration_services.webhook_endpoints_read_once(company=company_a)
+    with pytest.raises(RuntimeError), once, company_scope(company_a):
+        integration_services.event_emit(company=company_a, event_type="message.received", payload={})
+    assert _events(company_a) == []
 
 
 def test_reading_endpoints_once_applies_to_its_company_only(company_a, endpoint_a, company_b, endpoint_b):

@@ -106,7 +106,9 @@ def test_both_settings_use_the_bounded_pubsub_layer_with_a_prefix_per_redis_data
     assert result.stdout.strip() == "recado-db5.", result.stderr
 
 
-@pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="Linux's keepalive options")
+@pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"),
+                    reason="the settings set keepalive options only where the platform has them (Linux, as on CI "
+                           "and in the Dockerfile); elsewhere there is nothing to check")
 async def test_the_subscriber_connection_is_probed_when_silent():
     """A subscriber connection whose peer vanished without a reset (a NAT or firewall forgetting it) would wait
     forever: TCP keepalive probes it after 30 s of silence, so the kernel closes it and redis-py reconnects."""
@@ -215,7 +217,9 @@ def _start_redis(port: int, directory) -> subprocess.Popen:
         time.sleep(0.05)
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to restart one of its own")
+@pytest.mark.skipif(shutil.which("redis-server") is None,
+                    reason="restarting Redis needs a private redis-server (the shared one must not be restarted); "
+                           "Debian's redis-server is on CI and dev machines")
 async def test_subscriptions_come_back_after_redis_restarts(tmp_path):
     """A Redis of the test's own (the shared one cannot be restarted): stopped while a channel is subscribed and
     started again on the same port, the layer subscribes again by itself and pushes flow."""
