@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Iterable
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from channels_redis.utils import _wrap_close
@@ -84,3 +85,24 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
             return layer
+
+    async def groups_listened(self, groups: Iterable[str]) -> set[str]:
+        """The groups that some process has a socket in right now (PUBSUB NUMSUB: one call per shard).
+
+        realtime renders a fragment only for a group someone listens to: most conversations are open in nobody's
+        browser, and their bubble was rendered and published for no one. A socket that joins just after the
+        answer misses that push, as one that joins just after the PUBLISH always did (its page resyncs)."""
+        layer = self._get_layer()
+        by_shard: dict = {}
+        for group in set(groups):
+            channel = layer._get_group_channel_name(group)
+            by_shard.setdefault(layer._get_shard(channel), {})[channel] = group
+        listened: set[str] = set()
+        for shard, channels in by_shard.items():
+            async with shard._lock:
+                shard._ensure_redis()
+                counts = await shard._redis.pubsub_numsub(*channels)
+            for name, count in counts:
+                if count:
+                    listened.add(channels[name.decode() if isinstance(name, bytes) else name])
+        return listened

@@ -7,7 +7,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -60,28 +61,132 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
         return _publisher[1]
 
 
-def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+class _Fragment:
+    """A fragment still to be rendered: when it is sent, and only if someone listens to its group."""
+
+    __slots__ = ("context", "names")
+
+    def __init__(self, names: list[str], context: dict[str, Any]) -> None:
+        self.names, self.context = names, context
+
+    def render(self) -> dict[str, Any]:
+        return {"type": "fragment", "html": "".join(render_to_string(name, self.context) for name in self.names)}
+
+
+Push = tuple[str, "dict[str, Any] | _Fragment"]
+
+
+def _send(group: str, message: dict[str, Any] | _Fragment) -> None:
+    """Push one message to a group now, or (inside `coalesced()`) when that block ends."""
+    held = getattr(_held, "pushes", None)
+    if held is not None:
+        held.append((group, message))
         return
+    _send_all([(group, message)])
+
+
+def _run(coroutine, what: str):
     try:
-        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _publisher_loop()).result(timeout=10)
+        return asyncio.run_coroutine_threadsafe(coroutine, _publisher_loop()).result(timeout=10)
     except Exception:  # a push is a hint (rule 23): never fail the write that caused it
-        logger.exception("realtime push to %s failed", group)
+        logger.exception("realtime %s failed", what)
+        return None
+
+
+def _rendered(layer, pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
+    """Fragments rendered for the groups someone listens to; the others dropped unrendered (a conversation
+    nobody has open costs no render and no PUBLISH). Rendered after commit from the objects the caller
+    passed, in this thread (its translation, its database connection)."""
+    pending = {group for group, message in pushes if isinstance(message, _Fragment)}
+    if not pending:
+        return pushes  # type: ignore[return-value]
+    listened = pending
+    if hasattr(layer, "groups_listened"):
+        answer = _run(layer.groups_listened(pending), "listener check")
+        listened = pending if answer is None else answer  # Redis unreachable: render, the send will tell
+    out = []
+    for group, message in pushes:
+        if isinstance(message, _Fragment):
+            if group not in listened:
+                continue
+            try:
+                message = message.render()
+            except Exception:
+                logger.exception("realtime fragment for %s could not be rendered", group)
+                continue
+        out.append((group, message))
+    return out
+
+
+def _send_all(pushes: list[Push]) -> None:
+    """The pushes, in their order, one frame per group (`merged`), in one hop to the publisher thread."""
+    layer = get_channel_layer()
+    if layer is None or not pushes:
+        return
+    ready = merged(_rendered(layer, pushes))
+    if not ready:
+        return
+
+    async def send() -> None:
+        for group, message in ready:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # one failed push must not cost the others theirs
+                logger.exception("realtime push to %s failed", group)
+
+    _run(send(), "pushes")
+
+
+def merged(pushes: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """One frame per group for consecutive fragments: each group's fragments joined in the order they were
+    pushed (the ws extension swaps every top-level element of a frame by its hx-swap-oob, so the page ends as
+    it would after each frame in turn). Other messages (stream events, disconnects) keep their place."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    last_fragment: dict[str, int] = {}  # group -> index in `out` of its fragment still open for appending
+    for group, message in pushes:
+        if message.get("type") == "fragment":
+            index = last_fragment.get(group)
+            if index is not None:
+                out[index] = (group, {"type": "fragment", "html": out[index][1]["html"] + message["html"]})
+                continue
+            last_fragment[group] = len(out)
+        else:
+            last_fragment.pop(group, None)  # a later fragment must not jump ahead of this message
+        out.append((group, message))
+    return out
+
+
+_held = threading.local()
+
+
+@contextmanager
+def coalesced() -> Iterator[None]:
+    """Pushes made inside the block (those of transactions that commit inside it) go out when it ends, in one
+    hop, one frame per group (`merged`). The inbound drain applies a batch of events in one transaction: with
+    this, each open inbox gets one frame per batch instead of one per message. Nested blocks join the outer one."""
+    if getattr(_held, "pushes", None) is not None:
+        yield
+        return
+    _held.pushes = []
+    try:
+        yield
+    finally:
+        pushes, _held.pushes = _held.pushes, None
+        _send_all(pushes)
 
 
 def publish(*, company: Company, topic: str, template_name: str | Sequence[str],
             context: dict[str, Any] | None = None) -> None:
-    """Render a partial (with hx-swap-oob) and push it to the company's topic after the transaction commits.
+    """Push a partial (with hx-swap-oob) to the company's topic after the transaction commits.
 
-    Several partials of one context (a sequence of names) go in one frame, in that order: one group_send
-    (two to four Redis round trips and a hop to the publisher thread) instead of one each. The browser's ws
-    extension swaps every top-level element of a frame by its hx-swap-oob (STYLE rule 19)."""
+    It is rendered then, from the context given, and only when some browser listens to the topic. Several
+    partials of one context (a sequence of names) go in one frame, in that order, as do all the pushes to one
+    topic inside `coalesced()`. The browser's ws extension swaps every top-level element of a frame by its
+    hx-swap-oob (STYLE rule 19)."""
     group = group_for(company, topic)
     names = [template_name] if isinstance(template_name, str) else list(template_name)
-    context = {**(context or {}), "oob": True}
-    html = "".join(render_to_string(name, context) for name in names)
-    transaction.on_commit(lambda: _send(group, {"type": "fragment", "html": html}))
+    fragment = _Fragment(names, {**(context or {}), "oob": True})
+    transaction.on_commit(lambda: _send(group, fragment))
 
 
 def publish_event(*, company: Company, topic: str, payload: dict[str, Any]) -> None:

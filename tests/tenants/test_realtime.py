@@ -216,3 +216,65 @@ async def test_pushed_fragments_skip_the_per_message_database_cleanup(owner_a, c
         assert f"push {number}" in await communicator.receive_from(timeout=5)
     assert len(cleanups) == before
     await communicator.disconnect()
+
+
+def test_pushes_held_by_coalesced_go_out_as_one_frame_per_group_in_order(company_a, company_b):
+    """The drain applies a batch in one transaction inside `coalesced()`: each topic gets one frame with its
+    fragments in the order they were pushed; a stream event keeps its place; nothing crosses companies; a
+    rolled-back transaction inside the block adds nothing."""
+    from tests.realtime_listener import Listener
+
+    ear_a, ear_b = Listener().join(company_a, "company"), Listener().join(company_b, "company")
+    group_a = realtime.group_for(company_a, "company")
+    with realtime.coalesced():
+        with transaction.atomic():
+            for number in range(3):
+                realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                                 context={"text": f"push {number}"})
+        with suppress(RuntimeError), transaction.atomic():
+            realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                             context={"text": "rolled back"})
+            raise RuntimeError("rollback")
+        # Held until the block ends (a Listener drains once: its timed-out receive leaves the group).
+        assert [group for group, _fragment in realtime._held.pushes] == [group_a] * 3
+    frames = ear_a.drain()
+    assert len(frames) == 1
+    assert [frames[0].index(f"push {number}") for number in range(3)] == sorted(
+        frames[0].index(f"push {number}") for number in range(3))
+    assert "rolled back" not in frames[0]
+    assert ear_b.drain() == []
+
+    merged = realtime.merged([(group_a, {"type": "fragment", "html": "<a>"}), (group_a, {"type": "event"}),
+                              (group_a, {"type": "fragment", "html": "<b>"}), ("other", {"type": "fragment",
+                                                                                        "html": "<c>"}),
+                              (group_a, {"type": "fragment", "html": "<d>"})])
+    assert merged == [(group_a, {"type": "fragment", "html": "<a>"}), (group_a, {"type": "event"}),
+                      (group_a, {"type": "fragment", "html": "<b><d>"}), ("other", {"type": "fragment",
+                                                                                   "html": "<c>"})]
+
+
+def test_a_fragment_is_rendered_only_for_a_topic_someone_listens_to(company_a, company_b):
+    """Most conversations are open in nobody's browser: their fragments cost no render and no push. Company B
+    listening to its own topic does not make A's render."""
+    from tests.realtime_listener import Listener
+
+    rendered = []
+
+    class Spy:
+        def __str__(self) -> str:
+            rendered.append(1)
+            return "spied"
+
+    def publish() -> None:
+        with transaction.atomic():
+            realtime.publish(company=company_a, topic="company", template_name="tests/fragment.html",
+                             context={"text": Spy()})
+
+    ear_b = Listener().join(company_b, "company")
+    publish()
+    assert rendered == []
+    ear_a = Listener().join(company_a, "company")
+    publish()
+    assert rendered == [1]
+    assert "spied" in ear_a.drain()[0]
+    assert ear_b.drain() == []
