@@ -1,7 +1,7 @@
 """apply_profile: the worker's CPU and SQL statements per applied inbound text message, in process.
 
     python -m benchmarks.apply_profile            # prints one JSON document
-    APPLY_PROFILE_CPROFILE=out.prof python -m benchmarks.apply_profile   # also a cProfile of the timed phase
+    APPLY_PROFILE_CPROFILE=out.prof python -m benchmarks.apply_profile   # also cProfiles of the timed phases
 
 No server and no worker: this process plays the Celery worker. A throwaway PostgreSQL database is made from the
 migrated template (benchmarks/stack.py), with production settings (DEBUG off, the connection pool, the Redis
@@ -25,6 +25,9 @@ publisher thread count) and its statements counted (an execute wrapper: CaptureQ
 cursor formats every statement, which would add to the CPU measured). Reported per phase: median, mean
 and p90 CPU ms, wall ms and statements; the first APPLY_PROFILE_WARMUP (default 20) applies of each phase are
 left out (imports, template compilation, the pool filling).
+3. known_backlog_batched: another APPLY_PROFILE_MESSAGES texts from known customers, stored first and then
+   applied as a drain applies a backlog (`inbound_events_claim_batch`, APPLY_PROFILE_BATCH events per
+   transaction, default 20): CPU, wall time and statements per event over the whole backlog.
 """
 
 from __future__ import annotations
@@ -135,6 +138,38 @@ def _apply(company, event_ids: list[int], warmup: int, profiler: cProfile.Profil
             "statements": _summary(statements), "last_apply_statements": list(last)}
 
 
+def _apply_batched(company, event_ids: list[int], batch: int, profiler: cProfile.Profile | None) -> dict:
+    """The same events applied as the drain applies a backlog: `inbound_events_claim_batch` until none is left."""
+    from django.db import connection
+
+    from instances.services import inbound_events_claim_batch
+    from tenants.scoping import company_scope
+
+    counted = [0]
+
+    def count(execute, sql, params, many, context):
+        counted[0] += 1
+        return execute(sql, params, many, context)
+
+    batches, instances = [], {}
+    with connection.execute_wrapper(count), company_scope(company):
+        started_cpu, started_wall = time.process_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        while applied := inbound_events_claim_batch(company=company, limit=batch, instances=instances):
+            batches.append(applied)
+        if profiler is not None:
+            profiler.disable()
+        ended_cpu, ended_wall = time.process_time(), time.perf_counter()
+    events = sum(batches)
+    if events != len(event_ids):
+        raise RuntimeError(f"{events} of {len(event_ids)} events applied in batches")
+    return {"applied": events, "batches": len(batches), "batch_limit": batch,
+            "cpu_ms_per_event": round((ended_cpu - started_cpu) * 1000 / events, 2),
+            "wall_ms_per_event": round((ended_wall - started_wall) * 1000 / events, 2),
+            "statements_per_event": round(counted[0] / events, 2)}
+
+
 def _summary(values: list[float]) -> dict:
     if not values:
         return {}
@@ -144,7 +179,7 @@ def _summary(values: list[float]) -> dict:
             "max": round(ordered[-1], 2)}
 
 
-def _measure(*, members: int, sockets: int, customers: int, messages: int, warmup: int,
+def _measure(*, members: int, sockets: int, customers: int, messages: int, warmup: int, batch: int,
              profile_path: str | None) -> dict:
     import django
 
@@ -163,7 +198,13 @@ def _measure(*, members: int, sockets: int, customers: int, messages: int, warmu
     common = _apply(company, _store(company, instance, known), warmup, profiler)
     if profiler is not None:
         profiler.dump_stats(profile_path)
-    return {"new_conversation": new_conversation, "known": common}
+    backlog = [message_event(instance=instance.gateway_name, number=customers + messages + number, run=run,
+                             customers=customers) for number in range(messages)]
+    profiler = cProfile.Profile() if profile_path else None
+    batched = _apply_batched(company, _store(company, instance, backlog), batch, profiler)
+    if profiler is not None:
+        profiler.dump_stats(profile_path + ".batched")
+    return {"new_conversation": new_conversation, "known": common, "known_backlog_batched": batched}
 
 
 def run() -> dict:
@@ -184,7 +225,8 @@ def run() -> dict:
         create_migrated_database(name, env, log_dir)
         os.environ.update(env)
         details = _measure(members=members, sockets=sockets, customers=customers, messages=messages,
-                           warmup=warmup, profile_path=os.environ.get("APPLY_PROFILE_CPROFILE"))
+                           warmup=warmup, batch=env_int("APPLY_PROFILE_BATCH", 20),
+                           profile_path=os.environ.get("APPLY_PROFILE_CPROFILE"))
     finally:
         with suppress(Exception):
             from django.db import connections

@@ -322,14 +322,17 @@ if min(WEBHOOK_EVENT_RETENTION_DAYS, INBOUND_EVENT_RETENTION_DAYS) < 1:
 # The inbound drain (instances/inbound.py): stored gateway bodies are applied by at most INBOUND_DRAIN_SLOTS
 # tasks per company at once, each running for up to INBOUND_DRAIN_SECONDS before it chains itself; the beat
 # wakes a company whose event has waited INBOUND_SWEEP_AFTER_SECONDS (a lost task); an event whose processing
-# raised INBOUND_MAX_ATTEMPTS times is marked failed and kept.
+# raised INBOUND_MAX_ATTEMPTS times is marked failed and kept. A drain applies at most INBOUND_DRAIN_BATCH
+# pending events per transaction (one when it keeps up; more only when events wait).
 INBOUND_DRAIN_SLOTS = env_int("INBOUND_DRAIN_SLOTS", 2)
 INBOUND_DRAIN_SECONDS = env_int("INBOUND_DRAIN_SECONDS", 5)
+INBOUND_DRAIN_BATCH = env_int("INBOUND_DRAIN_BATCH", 20)
 INBOUND_SWEEP_AFTER_SECONDS = env_int("INBOUND_SWEEP_AFTER_SECONDS", 30)
 INBOUND_MAX_ATTEMPTS = env_int("INBOUND_MAX_ATTEMPTS", 5)
-if min(INBOUND_DRAIN_SLOTS, INBOUND_DRAIN_SECONDS, INBOUND_SWEEP_AFTER_SECONDS, INBOUND_MAX_ATTEMPTS) < 1:
-    raise ImproperlyConfiguredEnv("INBOUND_DRAIN_SLOTS, INBOUND_DRAIN_SECONDS, INBOUND_SWEEP_AFTER_SECONDS and "
-                                  "INBOUND_MAX_ATTEMPTS must be at least 1")
+if min(INBOUND_DRAIN_SLOTS, INBOUND_DRAIN_SECONDS, INBOUND_DRAIN_BATCH, INBOUND_SWEEP_AFTER_SECONDS,
+       INBOUND_MAX_ATTEMPTS) < 1:
+    raise ImproperlyConfiguredEnv("INBOUND_DRAIN_SLOTS, INBOUND_DRAIN_SECONDS, INBOUND_DRAIN_BATCH, "
+                                  "INBOUND_SWEEP_AFTER_SECONDS and INBOUND_MAX_ATTEMPTS must be at least 1")
 
 # The gateway registered by `make run` / seed_demo as the default server (the simulator in development).
 EVOLUTION_URL = env_str("EVOLUTION_URL", "http://127.0.0.1:8081")

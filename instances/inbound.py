@@ -3,10 +3,14 @@
 The hook stores a body and calls `inbound_wake(company_id)` after its commit. A wake takes the first free of
 the company's INBOUND_DRAIN_SLOTS slots (a Redis key with a TTL, set with NX) and enqueues one
 `drain_inbound_events` task for it; when every slot is held, a drain is already running and will find the
-event, so the hook sends no broker message at all. A drain applies the company's oldest pending event that no
-other drain holds (`inbound_event_claim_next`: one transaction and one `SKIP LOCKED` claim per event, so each
-event's pushes go out as soon as it is applied), until none is left or INBOUND_DRAIN_SECONDS have passed; then
-it chains itself, so other tasks on the queue are not starved.
+event, so the hook sends no broker message at all. A drain applies the company's oldest pending events that no
+other drain holds (`inbound_events_claim_batch`: one `SKIP LOCKED` claim of up to INBOUND_DRAIN_BATCH events
+and one transaction for them, their pushes merged into one frame per open page), until none is left or
+INBOUND_DRAIN_SECONDS have passed; then it chains itself, so other tasks on the queue are not starved. A
+drain that keeps up finds one event at a time, so each event's pushes go out as soon as it is applied;
+batches grow only while events wait, and make each of them cheaper. When an event of a batch raises, the
+batch is rolled back and its events are applied one per transaction (`inbound_event_claim_next`), so only
+the failing one is counted as an attempt.
 
 No wake-up is lost: a drain that finds nothing deletes its slot key and looks once more before it stops. An
 event committed before that last look is found by it; one committed after it finds the key gone, and its hook
@@ -75,19 +79,32 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
     # starting platform) apply from the next run, seconds later; lifecycle events refresh it as they apply.
     instances: dict[int, Instance] = {}
     handled = 0
+    one_by_one = 0  # after a batch was rolled back: its events are applied one per transaction
     while True:
         if time.monotonic() >= deadline:
             redis_scripts.client().expire(f"{_slot_prefix(company.pk)}{slot}", SLOT_TTL_SECONDS)
             return handled, True
-        try:
-            claimed = services.inbound_event_claim_next(company=company, exclude=failed, instances=instances)
-        except services.InboundEventFailed as exc:
-            failed.add(exc.event_id)
-            handled += 1
-            continue
-        if claimed is not None:
-            handled += 1
-            continue
+        if one_by_one:
+            one_by_one -= 1
+            try:
+                claimed = services.inbound_event_claim_next(company=company, exclude=failed, instances=instances)
+            except services.InboundEventFailed as exc:
+                failed.add(exc.event_id)
+                handled += 1
+                continue
+            if claimed is not None:
+                handled += 1
+                continue
+        else:
+            try:
+                applied = services.inbound_events_claim_batch(company=company, limit=settings.INBOUND_DRAIN_BATCH,
+                                                              exclude=failed, instances=instances)
+            except services.InboundBatchFailed as exc:
+                one_by_one = exc.size
+                continue
+            if applied:
+                handled += applied
+                continue
         # Nothing left: give the slot back, then look once more (an event whose hook saw the slot held).
         _release(company.pk, slot)
         if not services.pending_inbound_exists(company=company, exclude=failed) or not _retake(company.pk, slot):

@@ -61,6 +61,7 @@ from instances.reasons import Reason
 from instances.selectors import gateway_server_least_loaded
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
+from tenants import realtime
 from tenants.models import Company, hash_secret
 from tenants.scoping import first_row
 
@@ -473,7 +474,7 @@ def inbound_event_claim_next(*, company: Company, exclude: Iterable[int] = (),
     (rolled back, attempt counted)."""
     claimed: int | None = None
     try:
-        with transaction.atomic():
+        with realtime.coalesced(), transaction.atomic():
             pending = _pending_events(company).exclude(pk__in=list(exclude)).order_by("pk")
             row = _claim(pending.select_for_update(of=("self",), skip_locked=True))
             if row is None:
@@ -508,6 +509,14 @@ def _instance_for_processing(company: Company, instance_id: int, instances: dict
 
 def _apply_stored(company: Company, event_id: int, instance_id: int, event_name: str, payload: dict, *,
                   instances: dict[int, Instance]) -> str:
+    status, note = _apply_payload(company, instance_id, event_name, payload, instances=instances)
+    _record_outcomes(company, {(status, note): [event_id]})
+    return status
+
+
+def _apply_payload(company: Company, instance_id: int, event_name: str, payload: dict, *,
+                   instances: dict[int, Instance]) -> tuple[str, str]:
+    """Apply a stored body in the caller's transaction: its status and note (the event's row is not written)."""
     instance = _instance_for_processing(company, instance_id, instances)
     outcomes = [
         _apply_event(company, instance, parsed, _event_time(payload))
@@ -515,9 +524,54 @@ def _apply_stored(company: Company, event_id: int, instance_id: int, event_name:
     ]
     status = InboundEvent.Status.PROCESSED if "processed" in outcomes else InboundEvent.Status.IGNORED
     note = "; ".join(outcome for outcome in outcomes if outcome not in ("processed", "ignored"))[:200]
-    InboundEvent.objects.filter(company=company, pk=event_id).update(status=status, note=note,
-                                                                     processed_at=timezone.now())
-    return status
+    return status, note
+
+
+def _record_outcomes(company: Company, outcomes: dict[tuple[str, str], list[int]]) -> None:
+    """Mark applied events done: one UPDATE per (status, note), usually one for a whole batch."""
+    now = timezone.now()
+    for (status, note), event_ids in outcomes.items():
+        InboundEvent.objects.filter(company=company, pk__in=event_ids).update(status=status, note=note,
+                                                                               processed_at=now)
+
+
+class InboundBatchFailed(Exception):
+    """Applying one event of a batch raised; the whole batch was rolled back (nothing of it was applied)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"a batch of {size} inbound events was rolled back")
+        self.size = size
+
+
+def inbound_events_claim_batch(*, company: Company, limit: int, exclude: Iterable[int] = (),
+                               instances: dict[int, Instance] | None = None) -> int:
+    """Apply up to `limit` of the company's oldest pending events that no other drain holds, in one transaction;
+    how many (0 when none is pending). A drain that keeps up finds one or two events at a time, so this costs
+    nothing in latency; one that fell behind takes bigger batches, and the transaction, the claim, the status
+    UPDATE, the webhook endpoints' read and every inbox's frame (`realtime.coalesced`) are paid once per
+    batch instead of once per event. Raises InboundBatchFailed when one of them raised: everything was rolled
+    back, and the caller applies those events one per transaction (`inbound_event_claim_next`), so the one
+    that fails is counted alone and the others are applied."""
+    instances = {} if instances is None else instances
+    rows: list = []
+    try:
+        with realtime.coalesced(), transaction.atomic():
+            pending = _pending_events(company).exclude(pk__in=list(exclude)).order_by("pk")
+            rows = list(pending.select_for_update(of=("self",), skip_locked=True)
+                        .values_list("pk", "instance_id", "event", "payload")[:limit])
+            outcomes: dict[tuple[str, str], list[int]] = {}
+            with integration_services.webhook_endpoints_read_once(company=company):
+                for event_id, instance_id, event_name, payload in rows:
+                    outcome = _apply_payload(company, instance_id, event_name, payload, instances=instances)
+                    outcomes.setdefault(outcome, []).append(event_id)
+            _record_outcomes(company, outcomes)
+    except Exception as exc:
+        if not rows:
+            raise
+        instances.clear()  # an instance the failed batch moved was rolled back with it
+        logger.warning("a batch of %s inbound events of company %s was rolled back: %s", len(rows), company.pk, exc)
+        raise InboundBatchFailed(len(rows)) from exc
+    return len(rows)
 
 
 def inbound_event_record_failure(*, company: Company, event_id: int, error: BaseException) -> str:

@@ -24,6 +24,7 @@ from tenants import redis_scripts
 from tenants.scoping import company_scope
 from tests.instances.conftest import create_instance
 from tests.instances.test_hooks import bodies, connect_and_scan, hook_path, refreshed
+from tests.realtime_listener import Listener
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,6 +144,33 @@ def test_an_event_stored_while_every_slot_is_held_is_left_to_the_running_drain(c
         assert inbound.inbound_drain(company=company_a, slot=0) == (1, False)
     assert InboundEvent.all_companies.get().status == "processed"
     assert not slot_held(company_a.pk, 0)
+
+
+@pytest.mark.parametrize(("batch", "frames"), [(20, 1), (2, 3)])
+def test_a_backlog_is_applied_in_batches_with_one_inbox_frame_each(company_a, company_b, gateway_server, simulator,
+                                                                   settings, batch, frames):
+    """Five customers' messages waiting: applied INBOUND_DRAIN_BATCH per transaction, and every open inbox gets
+    one frame per batch carrying each message's row in arrival order. Company B's inbox hears nothing."""
+    settings.INBOUND_DRAIN_BATCH = batch
+    instance = create_instance(company_a, "sales")
+    connect_and_scan(company_a, instance, simulator)
+    ear_a, ear_b = Listener().join(company_a, "inbox"), Listener().join(company_b, "inbox")
+    for number in range(5):
+        simulator.inbound(instance.gateway_name, **{"from": f"5511990000{number:03d}", "push_name": f"Cliente {number}",
+                                                     "text": f"batch-marker-{number}"})
+    for body in bodies(simulator, instance, "MESSAGES_UPSERT"):
+        assert asgi_post(hook_path(simulator, instance), body).json() == {"status": "stored"}
+
+    with company_scope(company_a):
+        assert inbound.inbound_drain(company=company_a, slot=0) == (5, False)
+    assert list(InboundEvent.all_companies.filter(company=company_a, event="MESSAGES_UPSERT")
+                .values_list("status", flat=True)) == ["processed"] * 5
+    received = ear_a.drain()
+    assert len(received) == frames
+    everything = "".join(received)
+    positions = [everything.index(f"batch-marker-{number}") for number in range(5)]
+    assert positions == sorted(positions)
+    assert ear_b.drain() == []
 
 
 def test_a_drain_out_of_time_keeps_its_slot_and_says_more(company_a, gateway_server, simulator):
