@@ -32,6 +32,7 @@ left out (imports, template compilation, the pool filling).
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import json
 import os
@@ -57,7 +58,6 @@ from benchmarks.stack import (
 
 
 def _seed(*, members: int, sockets: int) -> tuple:
-    from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
     from django.contrib.auth import get_user_model
 
@@ -86,7 +86,9 @@ def _seed(*, members: int, sockets: int) -> tuple:
         for _ in range(sockets):
             await layer.group_add(group, await layer.new_channel())
 
-    async_to_sync(subscribe)()
+    # On the process's publisher loop, so the subscriptions outlive this call (a layer's subscriptions belong to
+    # its event loop) and every inbox push is rendered and published as in the live stack.
+    asyncio.run_coroutine_threadsafe(subscribe(), realtime._publisher_loop()).result(timeout=60)
     return company, instance
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -20,6 +20,7 @@ from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
 from tenants.models import Company
+from tenants.prepared import Prepared
 
 # Fields a person may edit on a contact (the identifier and channel are its identity and never change).
 EDITABLE_FIELDS = ("name", "custom_name", "photo_url", "platform", "is_ignored", "bot_paused")
@@ -102,6 +103,32 @@ def _attach_missing(*, company: Company, contact: Contact, identities: Sequence[
 _parsed = lru_cache(maxsize=20_000)(parse_identifier)
 
 
+_CONTACT_FIELDS = Contact._meta.concrete_fields
+_identity_lookups: dict[int, Prepared] = {}
+
+
+def _identity_lookup(count: int) -> Prepared:
+    """The identifiers among `count` keys registered on an instance, each with its contact (prepared once)."""
+    if count not in _identity_lookups:
+        def build(p):
+            return (ContactIdentifier.objects
+                    .filter(instance_id=p.instance, identifier__in=[getattr(p, f"key{i}") for i in range(count)])
+                    .order_by().values_list("pk", "identifier", *(f"contact__{f.name}" for f in _CONTACT_FIELDS)))
+
+        _identity_lookups[count] = Prepared(build, instance=int, **{f"key{i}": str for i in range(count)})
+    return _identity_lookups[count]
+
+
+def _identity_links(instance: Instance, keys: list[str]) -> list[tuple[int, str, Contact]]:
+    """Every registered key of `keys` at once, oldest first (as contact_find): (its id, the key, its contact).
+    At most a few rows: sorted here, since an ORDER BY costs more to compile than the rest of the statement."""
+    rows = _identity_lookup(len(keys)).rows(instance=instance.pk, **{f"key{i}": key for i, key in enumerate(keys)})
+    alias = router.db_for_read(Contact)
+    attnames = [f.attname for f in _CONTACT_FIELDS]
+    return sorted(((row[0], row[1], Contact.from_db(alias, attnames, row[2:])) for row in rows),
+                  key=lambda link: link[0])
+
+
 def contact_get_or_create_by_identity(
     *, company: Company, instance: Instance, identifier: str, lid: str | None = None, name: str = "",
 ) -> tuple[Contact, bool]:
@@ -117,14 +144,13 @@ def contact_get_or_create_by_identity(
         # Every registered key at once (as contact_find, oldest first): the contact, and which keys need no
         # look-up in _attach_missing (the usual inbound message: all of them). At most a few rows: sorted here,
         # since an ORDER BY with select_related costs more to compile than the rest of the statement.
-        links = sorted(ContactIdentifier.objects.filter(company=company, instance=instance, identifier__in=keys)
-                       .select_related("contact").order_by(), key=lambda link: link.pk)
+        links = _identity_links(instance, keys)
         if links:
-            existing = links[0].contact
+            existing = links[0][2]
             if existing.instance_id == instance.pk:  # spares _attach_missing reading the instance again
                 existing.instance = instance
             _attach_missing(company=company, contact=existing, identities=[identity, *extra],
-                            taken={link.identifier for link in links})
+                            taken={identifier for _pk, identifier, _contact in links})
             return existing, False
         try:
             contact = _insert(company=company, instance=instance, identity=identity, extra=extra,

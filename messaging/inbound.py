@@ -47,6 +47,7 @@ from messaging.services import (
     message_mark_deleted,
 )
 from tenants.models import Company
+from tenants.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,16 @@ GATEWAY_STATUS = {
     "DELETED": MessageStatus.DELETED,
     "ERROR": MessageStatus.FAILED,
 }
+
+
+# Asked for every message event (prepared once: tenants/prepared.py).
+_REPEAT = Prepared(lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id)
+                   .order_by().values_list("pk")[:1], instance=int, gateway_id=str)
+_WAITING = Prepared(  # replies and reactions that arrived before their target (each arm uses its partial index)
+    lambda p: Message.objects.filter(instance_id=p.instance).filter(
+        Q(reaction_target__isnull=True, reaction_target_gateway_id=p.gateway_id)
+        | Q(quoted__isnull=True, quoted_gateway_id=p.gateway_id)).order_by().values_list("pk"),
+    instance=int, gateway_id=str)
 
 
 def message_event_apply(*, company: Company, instance: Instance, event: GatewayEvent) -> str:
@@ -157,8 +168,7 @@ def _ours_in_flight(company: Company, conversation: Conversation) -> bool:
 
 def message_record_inbound(*, company: Company, instance: Instance, event: MessageReceived) -> Message | None:
     """Store a message event once (customer, phone owner or API echo); None when it was a repeat or unusable."""
-    if event.message_id and Message.objects.filter(company=company, instance=instance,
-                                                   gateway_message_id=event.message_id).exists():
+    if event.message_id and _REPEAT.first(instance=instance.pk, gateway_id=event.message_id[:100]):
         return None  # a repeat: the common case, answered without touching the constraint
     with integration_services.webhook_endpoints_read_once(company=company):
         return _record_new(company, instance, event)
@@ -264,12 +274,11 @@ def _link(company: Company, instance: Instance, message: Message) -> int:
             Message.objects.filter(company=company, pk=message.pk).update(quoted=quoted)
     # Reactions and replies that were waiting for this message (each arm uses its partial index). Usually none:
     # a plain SELECT says so for a fraction of the CPU the UPDATE's CASE expressions take to build.
-    waits_reaction = Q(reaction_target__isnull=True, reaction_target_gateway_id=message.gateway_message_id)
-    waits_quote = Q(quoted__isnull=True, quoted_gateway_id=message.gateway_message_id)
-    waiting = list(Message.objects.filter(company=company, instance=instance).filter(waits_reaction | waits_quote)
-                   .values_list("pk", flat=True))
+    waiting = [pk for (pk,) in _WAITING.rows(instance=instance.pk, gateway_id=message.gateway_message_id)]
     if not waiting:
         return 0
+    waits_reaction = Q(reaction_target__isnull=True, reaction_target_gateway_id=message.gateway_message_id)
+    waits_quote = Q(quoted__isnull=True, quoted_gateway_id=message.gateway_message_id)
     pk, key = Value(message.pk), BigIntegerField()
     return Message.objects.filter(company=company, pk__in=waiting).update(
         reaction_target_id=Case(When(waits_reaction, then=pk), default=F("reaction_target_id"), output_field=key),

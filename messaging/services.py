@@ -23,7 +23,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -57,6 +57,7 @@ from integrations.models import BotPauseChange
 from messaging import events, throttle
 from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
 from tenants.models import Company, User
+from tenants.prepared import Prepared
 from tenants.scoping import first_row
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,25 @@ class GatewayBusy(MessagingError):
 
 # --- conversations ---------------------------------------------------------------------------------
 
+_CONVERSATION_FIELDS, _USER_FIELDS = Conversation._meta.concrete_fields, User._meta.concrete_fields
+_CONVERSATION_LOCK = Prepared(
+    lambda p: Conversation.objects.filter(contact_id=p.contact).select_for_update(of=("self",)).order_by()
+    .values_list(*(f.name for f in _CONVERSATION_FIELDS), *(f"assignee__{f.name}" for f in _USER_FIELDS))[:1],
+    contact=int)
+
+
+def _conversation_locked(contact: Contact) -> Conversation | None:
+    """The contact's conversation with its assignee, locked until the transaction ends (prepared once)."""
+    row = _CONVERSATION_LOCK.first(contact=contact.pk)
+    if row is None:
+        return None
+    alias, split = router.db_for_write(Conversation), len(_CONVERSATION_FIELDS)
+    conversation = Conversation.from_db(alias, [f.attname for f in _CONVERSATION_FIELDS], row[:split])
+    conversation.assignee = (User.from_db(alias, [f.attname for f in _USER_FIELDS], row[split:])
+                             if conversation.assignee_id is not None else None)
+    return conversation
+
+
 def conversation_get_or_create(*, company: Company, instance: Instance, contact: Contact,
                                status: str = Conversation.Status.OPEN, lock: bool = False
                                ) -> tuple[Conversation, bool]:
@@ -94,10 +114,8 @@ def conversation_get_or_create(*, company: Company, instance: Instance, contact:
     `lock`: the row is locked until the caller's transaction ends (a new one is, by its insert) and comes with
     its assignee, so the caller can move it and draw it from the object in hand, exactly as stored."""
     conversations = Conversation.objects.filter(company=company, contact=contact)
-    if lock:
-        conversations = conversations.select_for_update(of=("self",)).select_related("assignee")
     for _attempt in range(3):
-        existing = first_row(conversations)
+        existing = _conversation_locked(contact) if lock else first_row(conversations)
         if existing is not None:
             return existing, False
         try:
@@ -197,6 +215,26 @@ def conversation_mark_read(*, company: Company, conversation: Conversation) -> C
     return conversation
 
 
+_touch_updates: dict[tuple[bool, bool], Prepared] = {}
+
+
+def _touch_update(*, unread: bool, reopen: bool) -> Prepared:
+    """The locked touch's UPDATE for one combination of what moves (prepared once each)."""
+    if (unread, reopen) not in _touch_updates:
+        def values(p) -> dict[str, Any]:
+            fields = {"last_message_at": p.at, "last_message_preview": p.preview}
+            if unread:
+                fields["unread_count"] = p.unread
+            if reopen:
+                fields.update(status=Conversation.Status.OPEN, closed_at=None)
+            return fields
+
+        kinds = {"pk": int, "at": datetime, "preview": str, **({"unread": int} if unread else {})}
+        _touch_updates[unread, reopen] = Prepared.update(lambda p: Conversation.objects.filter(pk=p.pk), values,
+                                                         **kinds)
+    return _touch_updates[unread, reopen]
+
+
 def conversation_touch(*, company: Company, conversation: Conversation, message: Message,
                        unread: bool = False, reopen: bool = False, locked: bool = False) -> None:
     """Move the conversation's last activity (never backwards), preview and unread count with F() expressions.
@@ -215,7 +253,9 @@ def conversation_touch(*, company: Company, conversation: Conversation, message:
         if reopen:
             conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
             fields.update(status=Conversation.Status.OPEN, closed_at=None)
-        Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+        _touch_update(unread=unread, reopen=reopen).execute(
+            pk=conversation.pk, at=conversation.last_message_at, preview=conversation.last_message_preview,
+            **({"unread": conversation.unread_count} if unread else {}))
         return
     fields = {
         "last_message_at": Greatest(F("last_message_at"), message.created_at),

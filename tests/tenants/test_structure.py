@@ -41,6 +41,25 @@ ALL_COMPANIES_ALLOWED = {
 }
 
 
+# Modules allowed to write SQL themselves (STYLE: raw SQL confined to allowlisted modules), and why.
+RAW_SQL_ALLOWED = {
+    "config/ops.py": "the health check's SELECT 1",
+    "instances/services.py": "the hook's one-statement store (INSERT … SELECT … ON CONFLICT) and the drain "
+                             "partition expression over the stored body; tenant-filtered by the instance row "
+                             "and the scoped manager",
+    "tenants/prepared.py": "runs the ORM's own SQL (built under a placeholder scope) with the current company",
+}
+
+
+def test_raw_sql_is_used_only_in_allowlisted_modules():
+    users = subprocess.run(
+        ["git", "grep", "-l", "-E", r"\.cursor\(|RawSQL|\.raw\(|\.extra\(", "--", "*.py", ":!tests/",
+         ":!benchmarks/", ":!*/migrations/*"], cwd=ROOT, capture_output=True, text=True, check=False,
+    ).stdout.split()
+    unexpected = sorted(set(users) - set(RAW_SQL_ALLOWED))
+    assert unexpected == [], f"raw SQL outside the allowlist: {unexpected}"
+
+
 def test_every_model_is_tenant_owned_or_allowlisted():
     offenders = [
         model._meta.label

@@ -1,0 +1,144 @@
+"""Queries the ORM builds once per thread, then runs again with new values: for the inbound hot path.
+
+Building a query costs the ORM 0.6-1.5 ms of CPU here (filters resolved, joins set up, SQL compiled), ten to
+twenty times what PostgreSQL takes to answer the simple ones the inbound apply sends for every message (is it
+a repeat, who is this sender, lock their conversation, which replies wait for it, move the conversation). A
+`Prepared` query is written as an ordinary queryset over placeholder values; the SQL and parameters the ORM
+produces are kept, and each run puts the real values in the placeholders' places. The SQL is the ORM's own,
+so it stays what the queryset says, scoping included:
+
+- built inside a throwaway company scope whose id is a placeholder too, so the TenantManager's filter is in
+  the SQL and each run fills it from the current company scope: outside a scope a run raises
+  TenantScopeError, exactly as the manager does;
+- values come back through the compiler's converters (JSON, decimals), as from the queryset.
+
+Only for shapes that do not depend on the values (no `__in` over a list whose length varies: prepare one per
+length). Raw SQL lives here and in the few allowlisted modules (tests/tenants/test_structure.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import QuerySet, sql
+
+from tenants.models import Company
+from tenants.scoping import TenantScopeError, company_scope, current_company
+
+_COMPANY_SLOT = "company"
+_PLACEHOLDER_INT = -7_310_000_000
+
+
+class _Placeholders:
+    """Attribute access hands out a placeholder of the declared type, unlike any real value."""
+
+    def __init__(self, kinds: dict[str, type]) -> None:
+        self._values: dict[str, Any] = {}
+        for index, (name, kind) in enumerate(kinds.items(), start=1):
+            if kind is int:
+                value: Any = _PLACEHOLDER_INT - index
+            elif kind is str:
+                value = f"\x1fprepared:{name}\x1f"
+            elif kind is datetime:
+                value = datetime(1901, 1, 1, 0, 0, index, 7, tzinfo=UTC)
+            else:
+                raise TypeError(f"placeholder {name!r}: int, str or datetime, not {kind!r}")
+            self._values[name] = value
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no placeholder {name!r} was declared") from None
+
+
+class _Built:
+    __slots__ = ("compiler", "converters", "params", "slots", "sql")
+
+    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str]], compiler=None,
+                 converters=None) -> None:
+        self.sql, self.params, self.slots = sql_text, tuple(params), slots
+        self.compiler, self.converters = compiler, converters
+
+
+class Prepared:
+    """`Prepared(lambda p: Message.objects.filter(instance_id=p.instance).values_list("pk"), instance=int)`;
+    `.rows(instance=3)`. For an UPDATE: `Prepared.update(lambda p: queryset, lambda p: {field: value}, ...)`."""
+
+    def __init__(self, build: Callable[[Any], QuerySet], *, update: Callable[[Any], dict] | None = None,
+                 **kinds: type) -> None:
+        self._build, self._update, self._kinds = build, update, kinds
+        self._local = threading.local()
+
+    @classmethod
+    def update(cls, build: Callable[[Any], QuerySet], values: Callable[[Any], dict], **kinds: type) -> Prepared:
+        return cls(build, update=values, **kinds)
+
+    def _built(self) -> tuple[_Built, Any]:
+        built = getattr(self._local, "built", None)
+        if built is None:
+            built = self._local.built = self._compile()
+        return built, connections[self._local.alias]
+
+    def _compile(self) -> _Built:
+        placeholders = _Placeholders({_COMPANY_SLOT: int, **self._kinds})
+        with company_scope(Company(pk=getattr(placeholders, _COMPANY_SLOT))):
+            queryset = self._build(placeholders)
+            alias = queryset.db if self._update is None else router.db_for_write(queryset.model)
+            if self._update is None:
+                compiler = queryset.query.get_compiler(alias)
+                sql_text, params = compiler.as_sql()
+                converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
+            else:
+                query = queryset.query.chain(sql.UpdateQuery)
+                query.add_update_values(self._update(placeholders))
+                query.annotations = {}
+                compiler, converters = None, None
+                sql_text, params = query.get_compiler(alias).as_sql()
+        self._local.alias = alias
+        by_value = {value: name for name, value in placeholders._values.items()}
+        slots = [(index, by_value[param]) for index, param in enumerate(params)
+                 if isinstance(param, int | str | datetime) and not isinstance(param, bool) and param in by_value]
+        missing = set(by_value.values()) - {name for _index, name in slots}
+        if missing:
+            raise ValueError(f"placeholders the query does not use: {sorted(missing)}")
+        return _Built(sql_text, params, slots, compiler, converters)
+
+    def _params(self, built: _Built, values: dict[str, Any]) -> list[Any]:
+        company = current_company()
+        if company is None:
+            raise TenantScopeError("a prepared query of tenant tables used without a company context")
+        values = {**values, _COMPANY_SLOT: company.pk}
+        params = list(built.params)
+        for index, name in built.slots:
+            params[index] = values[name]
+        return params
+
+    def rows(self, **values: Any) -> list[tuple]:
+        built, connection = self._built()
+        with connection.cursor() as cursor:
+            cursor.execute(built.sql, self._params(built, values))
+            rows = cursor.fetchall()
+        if built.converters:
+            rows = [tuple(row) for row in built.compiler.apply_converters(rows, built.converters)]
+        return rows
+
+    def first(self, **values: Any) -> tuple | None:
+        rows = self.rows(**values)
+        return rows[0] if rows else None
+
+    def execute(self, **values: Any) -> int:
+        """Run an UPDATE; the rows it changed."""
+        built, connection = self._built()
+        with connection.cursor() as cursor:
+            cursor.execute(built.sql, self._params(built, values))
+            return cursor.rowcount
+
+
+def model_from(model, alias: str, names: Sequence[str], values: Sequence[Any]):
+    """A model instance from a row's values, as the ORM builds one (`Model.from_db`)."""
+    return model.from_db(alias, list(names), list(values))
