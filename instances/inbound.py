@@ -1,23 +1,27 @@
 """The inbound drain: stored gateway bodies applied by a few long-running tasks per company, not one task each.
 
-The hook stores a body and calls `inbound_wake(company_id)` after its commit. A wake takes the first free of
-the company's INBOUND_DRAIN_SLOTS slots (a Redis key with a TTL, set with NX) and enqueues one
-`drain_inbound_events` task for it; when every slot is held, a drain is already running and will find the
-event, so the hook sends no broker message at all. A drain applies the company's oldest pending events that no
-other drain holds (`inbound_events_claim_batch`: one `SKIP LOCKED` claim of up to INBOUND_DRAIN_BATCH events
-and one transaction for them, their pushes merged into one frame per open page), until none is left or
-INBOUND_DRAIN_SECONDS have passed; then it chains itself, so other tasks on the queue are not starved. A
-drain that keeps up finds one event at a time, so each event's pushes go out as soon as it is applied;
-batches grow only while events wait, and make each of them cheaper. When an event of a batch raises, the
-batch is rolled back and its events are applied one per transaction (`inbound_event_claim_next`), so only
-the failing one is counted as an attempt.
+Each company has INBOUND_DRAIN_SLOTS drain slots, and each stored event belongs to one of them: its chat (the
+payload's remoteJid) hashed over the slots (`services.inbound_partition_sql`, computed by PostgreSQL as the
+hook stores it). One chat's events are therefore applied by one drain, in arrival order, and two drains never
+wait on each other's conversation locks.
+
+The hook stores a body and calls `inbound_wake(company_id, partition)` after its commit. A wake takes that
+slot (a Redis key with a TTL, set with NX) and enqueues one `drain_inbound_events` task for it; when the slot
+is held, its drain is already running and will find the event, so the hook sends no broker message at all. A
+drain applies its partition's oldest pending events that no other drain holds (`inbound_events_claim_batch`:
+one `SKIP LOCKED` claim of up to INBOUND_DRAIN_BATCH events and one transaction for them, their pushes merged
+into one frame per open page), until none is left or INBOUND_DRAIN_SECONDS have passed; then it chains itself,
+so other tasks on the queue are not starved. A drain that keeps up finds one event at a time, so each event's
+pushes go out as soon as it is applied; batches grow only while events wait, and make each of them cheaper.
+When an event of a batch raises, the batch is rolled back and its events are applied one per transaction
+(`inbound_event_claim_next`), so only the failing one is counted as an attempt.
 
 No wake-up is lost: a drain that finds nothing deletes its slot key and looks once more before it stops. An
 event committed before that last look is found by it; one committed after it finds the key gone, and its hook
 starts a new drain. A drain that dies holds its slot only until the key's TTL; the beat's
-`instances.sweep_pending_inbound` wakes every company with an event pending for longer than
+`instances.sweep_pending_inbound` wakes every slot of every company with an event pending for longer than
 INBOUND_SWEEP_AFTER_SECONDS, so nothing waits forever for a task that was lost (a broker restart, a killed
-worker).
+worker, a hook and a worker that disagreed on INBOUND_DRAIN_SLOTS during a deploy).
 """
 
 from __future__ import annotations
@@ -51,16 +55,28 @@ def _slot_prefix(company_id: int) -> str:
     return redis_scripts.key(f"inbound-drain:{company_id}:")
 
 
-def inbound_wake(company_id: int) -> int | None:
-    """Make sure a drain will see the company's newly committed events; the slot a new drain got, or None."""
+def inbound_wake(company_id: int, partition: int | None = None) -> int | None:
+    """Make sure a drain will see the company's newly committed event; the slot a new drain got, or None.
+
+    `partition` (the event's, from the store): that slot's drain, the one that applies its chat. None (a
+    database without partitions): the first free slot."""
     from instances.tasks import drain_inbound_events
 
-    slot = int(redis_scripts.script(_TAKE_SLOT)(keys=[_slot_prefix(company_id)], args=[settings.INBOUND_DRAIN_SLOTS,
-                                                                          SLOT_TTL_SECONDS]))
+    if partition is None:
+        slot = int(redis_scripts.script(_TAKE_SLOT)(keys=[_slot_prefix(company_id)],
+                                                    args=[settings.INBOUND_DRAIN_SLOTS, SLOT_TTL_SECONDS]))
+    else:
+        slot = partition % settings.INBOUND_DRAIN_SLOTS
+        slot = slot if _retake(company_id, slot) else -1
     if slot < 0:
-        return None  # every slot's drain is running (or queued) and looks again before it stops
+        return None  # that slot's drain is running (or queued) and looks again before it stops
     drain_inbound_events.apply_async(args=[company_id, slot])
     return slot
+
+
+def inbound_wake_all(company_id: int) -> list[int]:
+    """Wake a drain on every free slot of the company (the sweep: which partition waits is not known)."""
+    return [slot for slot in range(settings.INBOUND_DRAIN_SLOTS) if inbound_wake(company_id, slot) is not None]
 
 
 def _release(company_id: int, slot: int) -> None:
@@ -87,7 +103,8 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
         if one_by_one:
             one_by_one -= 1
             try:
-                claimed = services.inbound_event_claim_next(company=company, exclude=failed, instances=instances)
+                claimed = services.inbound_event_claim_next(company=company, exclude=failed, instances=instances,
+                                                            partition=slot)
             except services.InboundEventFailed as exc:
                 failed.add(exc.event_id)
                 handled += 1
@@ -98,7 +115,7 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
         else:
             try:
                 applied = services.inbound_events_claim_batch(company=company, limit=settings.INBOUND_DRAIN_BATCH,
-                                                              exclude=failed, instances=instances)
+                                                              exclude=failed, instances=instances, partition=slot)
             except services.InboundBatchFailed as exc:
                 one_by_one = exc.size
                 continue
@@ -107,5 +124,6 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
                 continue
         # Nothing left: give the slot back, then look once more (an event whose hook saw the slot held).
         _release(company.pk, slot)
-        if not services.pending_inbound_exists(company=company, exclude=failed) or not _retake(company.pk, slot):
+        if (not services.pending_inbound_exists(company=company, exclude=failed, partition=slot)
+                or not _retake(company.pk, slot)):
             return handled, False

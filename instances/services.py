@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -423,10 +424,11 @@ def inbound_event_store(*, body: bytes, payload: dict, event_name: str, secret_h
     cast = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
     event, instances = InboundEvent._meta.db_table, Instance._meta.db_table
     # Every name put into the text is ours (tables, a column, a cast); the values go as parameters.
+    partition = inbound_partition_sql()
     sql = (
         f"INSERT INTO {event} (company_id, instance_id, key, event, payload, status, note, attempts, received_at) "  # noqa: S608
         f"SELECT company_id, id, %s, %s, {cast}, %s, '', 0, %s FROM {instances} WHERE {by[0]} = %s "
-        "ON CONFLICT (instance_id, key) DO NOTHING RETURNING company_id")
+        f"ON CONFLICT (instance_id, key) DO NOTHING RETURNING company_id, {partition or 'NULL'}")
     params = [hashlib.sha256(body).hexdigest(), event_name[:40], text, InboundEvent.Status.PENDING, timezone.now(),
               by[1]]
     # Autocommit: the statement is its own transaction (no BEGIN and COMMIT round trips); inside a caller's
@@ -437,15 +439,38 @@ def inbound_event_store(*, body: bytes, payload: dict, event_name: str, secret_h
             cursor.execute(sql, params)
             row = cursor.fetchone()
             if row is not None:
-                company_id = row[0]
-                transaction.on_commit(lambda: inbound_wake(company_id))
+                company_id, chat_partition = row
+                transaction.on_commit(lambda: inbound_wake(company_id, chat_partition))
     except DataError as exc:
         raise InboundBodyUnstorable(str(exc).splitlines()[0]) from exc
     return row[0] if row else None
 
 
-def _pending_events(company: Company):
-    return InboundEvent.objects.filter(company=company, status=InboundEvent.Status.PENDING, processed_at__isnull=True)
+# The chat a stored body is about, as PostgreSQL reads it (messages: data.key.remoteJid; status updates:
+# data.remoteJid; v1 sends lists of either); '' for an instance's own events (connection, QR code).
+_CHAT_OF_PAYLOAD = ("coalesce(payload #>> '{data,key,remoteJid}', payload #>> '{data,remoteJid}', "
+                    "payload #>> '{data,0,key,remoteJid}', payload #>> '{data,0,remoteJid}', '')")
+
+
+def inbound_partition_sql() -> str | None:
+    """The drain partition of a stored event, in SQL over its `payload` column: its chat hashed over
+    INBOUND_DRAIN_SLOTS (an instance's own events: partition 0). Drain slot k applies partition k alone, so
+    one chat's events are applied by one drain in arrival order, and two drains never wait on each other's
+    conversation locks (nor deadlock taking two of them in opposite orders). None where the database has no
+    hashtext() (SQLite in development): there every drain takes any event."""
+    if connection.vendor != "postgresql":
+        return None
+    slots = int(settings.INBOUND_DRAIN_SLOTS)  # an int from the settings: safe to write into the SQL
+    return f"coalesce(mod(abs(hashtext(nullif({_CHAT_OF_PAYLOAD}, ''))::bigint), {slots}), 0)"
+
+
+def _pending_events(company: Company, partition: int | None = None):
+    pending = InboundEvent.objects.filter(company=company, status=InboundEvent.Status.PENDING,
+                                          processed_at__isnull=True)
+    expression = inbound_partition_sql() if partition is not None else None
+    if expression is None:
+        return pending
+    return pending.alias(drain_partition=RawSQL(expression, ())).filter(drain_partition=partition)  # noqa: S611 (our SQL text; no input in it)
 
 
 def inbound_event_process(*, company: Company, event_id: int) -> str:
@@ -466,16 +491,17 @@ class InboundEventFailed(Exception):
 
 
 def inbound_event_claim_next(*, company: Company, exclude: Iterable[int] = (),
-                             instances: dict[int, Instance] | None = None) -> tuple[int, str] | None:
+                             instances: dict[int, Instance] | None = None,
+                             partition: int | None = None) -> tuple[int, str] | None:
     """Apply the company's oldest pending event that no other drain holds; (its id, outcome), or None when
     there is none. Each event gets its own transaction, so its pushes go out as soon as it is applied.
     `instances` keeps the instances loaded by earlier calls of the same drain run (a few seconds), so each
-    event does not load its instance and server again. Raises InboundEventFailed when applying it raised
-    (rolled back, attempt counted)."""
+    event does not load its instance and server again. `partition`: only events of that drain partition
+    (inbound_partition_sql). Raises InboundEventFailed when applying it raised (rolled back, attempt counted)."""
     claimed: int | None = None
     try:
         with realtime.coalesced(), transaction.atomic():
-            pending = _pending_events(company).exclude(pk__in=list(exclude)).order_by("pk")
+            pending = _pending_events(company, partition).exclude(pk__in=list(exclude)).order_by("pk")
             row = _claim(pending.select_for_update(of=("self",), skip_locked=True))
             if row is None:
                 return None
@@ -489,8 +515,8 @@ def inbound_event_claim_next(*, company: Company, exclude: Iterable[int] = (),
                                                                        error=exc)) from exc
 
 
-def pending_inbound_exists(*, company: Company, exclude: Iterable[int] = ()) -> bool:
-    return _pending_events(company).exclude(pk__in=list(exclude)).exists()
+def pending_inbound_exists(*, company: Company, exclude: Iterable[int] = (), partition: int | None = None) -> bool:
+    return _pending_events(company, partition).exclude(pk__in=list(exclude)).exists()
 
 
 def _claim(events) -> tuple[int, int, str, dict] | None:
@@ -544,19 +570,19 @@ class InboundBatchFailed(Exception):
 
 
 def inbound_events_claim_batch(*, company: Company, limit: int, exclude: Iterable[int] = (),
-                               instances: dict[int, Instance] | None = None) -> int:
+                               instances: dict[int, Instance] | None = None, partition: int | None = None) -> int:
     """Apply up to `limit` of the company's oldest pending events that no other drain holds, in one transaction;
     how many (0 when none is pending). A drain that keeps up finds one or two events at a time, so this costs
     nothing in latency; one that fell behind takes bigger batches, and the transaction, the claim, the status
     UPDATE, the webhook endpoints' read and every inbox's frame (`realtime.coalesced`) are paid once per
     batch instead of once per event. Raises InboundBatchFailed when one of them raised: everything was rolled
     back, and the caller applies those events one per transaction (`inbound_event_claim_next`), so the one
-    that fails is counted alone and the others are applied."""
+    that fails is counted alone and the others are applied. `partition`: only events of that drain partition."""
     instances = {} if instances is None else instances
     rows: list = []
     try:
         with realtime.coalesced(), transaction.atomic():
-            pending = _pending_events(company).exclude(pk__in=list(exclude)).order_by("pk")
+            pending = _pending_events(company, partition).exclude(pk__in=list(exclude)).order_by("pk")
             rows = list(pending.select_for_update(of=("self",), skip_locked=True)
                         .values_list("pk", "instance_id", "event", "payload")[:limit])
             outcomes: dict[tuple[str, str], list[int]] = {}

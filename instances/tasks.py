@@ -71,14 +71,14 @@ def drain_inbound_events(company: Company, slot: int) -> int:
 
 @shared_task(name="instances.sweep_pending_inbound", soft_time_limit=20, time_limit=30)
 def sweep_pending_inbound() -> int:
-    """Beat: wake the drain of every company with a gateway event pending for longer than
-    INBOUND_SWEEP_AFTER_SECONDS (its drain's task was lost with a worker or the broker)."""
+    """Beat: wake every drain slot of every company with a gateway event pending for longer than
+    INBOUND_SWEEP_AFTER_SECONDS (its drain's task was lost with a worker or the broker); the drains started."""
     cutoff = timezone.now() - timedelta(seconds=settings.INBOUND_SWEEP_AFTER_SECONDS)
     # all_companies: the beat is the one cross-tenant reader here (STYLE rule 30); it reads only company ids
     # (through the partial index of pending events) and each drain runs inside its own company's scope.
     company_ids = (InboundEvent.all_companies.filter(status=InboundEvent.Status.PENDING, received_at__lt=cutoff)
                    .order_by().values_list("company_id", flat=True).distinct())
-    return sum(inbound.inbound_wake(company_id) is not None for company_id in company_ids)
+    return sum(len(inbound.inbound_wake_all(company_id)) for company_id in company_ids)
 
 
 # A chained purge run waits this long, so a large backlog is deleted in short steps, never in one long run.

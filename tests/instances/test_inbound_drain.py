@@ -151,7 +151,7 @@ def test_a_backlog_is_applied_in_batches_with_one_inbox_frame_each(company_a, co
                                                                    settings, batch, frames):
     """Five customers' messages waiting: applied INBOUND_DRAIN_BATCH per transaction, and every open inbox gets
     one frame per batch carrying each message's row in arrival order. Company B's inbox hears nothing."""
-    settings.INBOUND_DRAIN_BATCH = batch
+    settings.INBOUND_DRAIN_BATCH, settings.INBOUND_DRAIN_SLOTS = batch, 1  # one partition: one drain takes all
     instance = create_instance(company_a, "sales")
     connect_and_scan(company_a, instance, simulator)
     ear_a, ear_b = Listener().join(company_a, "inbox"), Listener().join(company_b, "inbox")
@@ -171,6 +171,47 @@ def test_a_backlog_is_applied_in_batches_with_one_inbox_frame_each(company_a, co
     positions = [everything.index(f"batch-marker-{number}") for number in range(5)]
     assert positions == sorted(positions)
     assert ear_b.drain() == []
+
+
+def test_each_chat_belongs_to_one_drain_slot_which_its_hook_wakes(company_a, company_b, gateway_server, simulator,
+                                                                   settings):
+    """Two slots: every chat's events go to one slot (its partition), the hook wakes that slot, and each drain
+    applies its own partition alone, oldest first. Company B's events are in no drain of A's."""
+    settings.INBOUND_DRAIN_SLOTS = 2
+    instance, instance_b = create_instance(company_a, "sales"), create_instance(company_b, "sales")
+    connect_and_scan(company_a, instance, simulator)
+    connect_and_scan(company_b, instance_b, simulator)
+    app.control.purge()
+    redis_scripts.client().delete(f"{inbound._slot_prefix(company_a.pk)}0", f"{inbound._slot_prefix(company_a.pk)}1")
+    InboundEvent.all_companies.update(status="processed")  # the connection's own events: not this test's
+    chats = [f"5511990001{number:03d}" for number in range(8)]
+    for round_ in range(2):
+        for chat in chats:
+            simulator.inbound(instance.gateway_name, **{"from": chat, "text": f"round {round_} of {chat}"})
+    simulator.inbound(instance_b.gateway_name, **{"from": chats[0], "text": "b's own"})
+    for body in bodies(simulator, instance, "MESSAGES_UPSERT"):
+        asgi_post(hook_path(simulator, instance), body)
+    asgi_post(hook_path(simulator, instance_b), bodies(simulator, instance_b, "MESSAGES_UPSERT")[-1])
+    stored = list(InboundEvent.all_companies.filter(company=company_a, status="pending").order_by("pk"))
+    assert len(stored) == 16
+
+    applied_by = {}
+    for slot in (0, 1):
+        assert slot_held(company_a.pk, slot)  # the hook woke both partitions' drains: each has chats here
+        before = set(InboundEvent.all_companies.filter(company=company_a, status="pending").values_list("pk",
+                                                                                                          flat=True))
+        with company_scope(company_a):
+            handled, more = inbound.inbound_drain(company=company_a, slot=slot)
+        done = before - set(InboundEvent.all_companies.filter(company=company_a, status="pending")
+                            .values_list("pk", flat=True))
+        assert (handled, more) == (len(done), False) and 0 < handled < 16
+        applied_by.update(dict.fromkeys(done, slot))
+    chat_of = {event.pk: event.payload["data"]["key"]["remoteJid"] for event in stored}
+    slots_of_chat = {}
+    for pk, slot in applied_by.items():
+        slots_of_chat.setdefault(chat_of[pk], set()).add(slot)
+    assert len(applied_by) == 16 and all(len(slots) == 1 for slots in slots_of_chat.values())
+    assert InboundEvent.all_companies.get(company=company_b, event="MESSAGES_UPSERT").status == "pending"
 
 
 def test_a_drain_out_of_time_keeps_its_slot_and_says_more(company_a, gateway_server, simulator):
@@ -236,8 +277,10 @@ def test_the_sweep_wakes_only_companies_whose_events_waited_too_long(company_a, 
     InboundEvent.all_companies.filter(company=company_a).update(
         received_at=timezone.now() - timedelta(seconds=settings.INBOUND_SWEEP_AFTER_SECONDS + 1))
 
-    assert sweep_pending_inbound() == 1
-    assert slot_held(company_a.pk, 0) and not slot_held(company_b.pk, 0)
+    # Which partition waits is not known to the sweep: every slot of company A gets a drain, none of B's.
+    assert sweep_pending_inbound() == settings.INBOUND_DRAIN_SLOTS
+    assert all(slot_held(company_a.pk, slot) for slot in range(settings.INBOUND_DRAIN_SLOTS))
+    assert not any(slot_held(company_b.pk, slot) for slot in range(settings.INBOUND_DRAIN_SLOTS))
 
 
 def test_a_burst_through_the_asgi_hook_is_applied_by_a_real_worker(company_a, gateway_server, simulator):
