@@ -2,8 +2,8 @@
 
 Called by `instances.services.inbound_event_process` (inside its transaction) for every parsed message
 event of a stored webhook body. Gateways deliver at least once and out of order, so:
-- a message is inserted under the unique (instance, gateway message id); a repeat hits the constraint
-  inside a savepoint and changes nothing;
+- a message is inserted under the unique (instance, gateway message id) with ON CONFLICT DO NOTHING; a
+  repeat (checked first, or stored concurrently by another worker) changes nothing;
 - statuses only move forward (`message_apply_status`);
 - a reaction or a reply that arrives before its target keeps the target's gateway id and is attached when
   the target arrives (until then the reaction is shown on its own).
@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -237,12 +237,9 @@ def _insert(company: Company, instance: Instance, conversation: Conversation, ev
         status=status, status_rank=STATUS_RANK[status], created_at=_moment(event.timestamp),
         sent_at=None if incoming else _moment(event.timestamp), **_content(event),
     )
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        return None  # the same message stored concurrently by another worker
-    return message
+    # The repeat check above answers the common repeat; one stored concurrently by another worker since then
+    # meets the unique (instance, gateway message id) here, and nothing is written.
+    return message if message.insert_unless_present() else None
 
 
 def _moment(value: datetime | None) -> datetime:

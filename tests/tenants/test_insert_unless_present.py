@@ -1,0 +1,45 @@
+"""TenantOwned.insert_unless_present: one INSERT … ON CONFLICT DO NOTHING, scoped like save()."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from contacts.models import Tag
+from tenants.scoping import TenantScopeError, company_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_row_is_written_with_its_pk_and_defaults_as_save_would(company_a):
+    with company_scope(company_a):
+        tag = Tag(company=company_a, name="vip")
+        assert tag.insert_unless_present() is True
+        assert tag.pk is not None and not tag._state.adding
+        stored = Tag.objects.get(pk=tag.pk)
+        assert (stored.name, stored.color, stored.public_id, stored.created_at) == (
+            "vip", tag.color, tag.public_id, tag.created_at)
+
+
+def test_a_row_a_unique_constraint_holds_is_skipped_and_the_transaction_goes_on(company_a):
+    with company_scope(company_a):
+        Tag.objects.create(company=company_a, name="vip", color="#123456")
+        with transaction.atomic():
+            again = Tag(company=company_a, name="VIP", color="#654321")  # the name is unique whatever its case
+            assert again.insert_unless_present() is False
+            assert again.pk is None
+            # No savepoint was needed: the transaction is still usable after the conflict.
+            assert Tag(company=company_a, name="other").insert_unless_present() is True
+        assert sorted(Tag.objects.values_list("name", "color")) == [("other", Tag().color), ("vip", "#123456")]
+
+
+def test_another_company_s_row_is_refused_and_its_equal_name_is_its_own(company_a, company_b):
+    with company_scope(company_a):
+        Tag.objects.create(company=company_a, name="vip")
+        with pytest.raises(TenantScopeError):
+            Tag(company=company_b, name="intruder").insert_unless_present()
+    with company_scope(company_b):  # unique per company: company B's "vip" is no conflict with A's
+        assert Tag(company=company_b, name="vip").insert_unless_present() is True
+        assert list(Tag.objects.values_list("name", flat=True)) == ["vip"]
+    with company_scope(company_a):
+        assert list(Tag.objects.values_list("name", flat=True)) == ["vip"]
