@@ -561,6 +561,37 @@ def _record_outcomes(company: Company, outcomes: dict[tuple[str, str], list[int]
                                                                                processed_at=now)
 
 
+# What a batch's claim marks its events (the usual outcome); events that end otherwise are marked again.
+_CLAIMED_AS = (InboundEvent.Status.PROCESSED, "")
+
+
+def _claim_marked(company: Company, *, limit: int, exclude: Iterable[int], partition: int | None) -> list[tuple]:
+    """Lock up to `limit` of the oldest pending events no other drain holds and mark them processed: (id,
+    instance id, event name, payload) of each, oldest first. The caller's transaction applies them: rolled
+    back, they are pending again; one that ends ignored or with a note is marked again (`_record_outcomes`),
+    usually none of a batch. On PostgreSQL one statement: an UPDATE of the `SKIP LOCKED` selection, taken as
+    an array so the selection runs once (as `id IN (…)`, the planner may run a LIMIT … SKIP LOCKED subquery
+    again for each row and mark more than `limit`)."""
+    selection = (_pending_events(company, partition).exclude(pk__in=list(exclude)).order_by("pk")
+                 .select_for_update(of=("self",), skip_locked=True))
+    status, note = _CLAIMED_AS
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        rows = list(selection.values_list("pk", "instance_id", "event", "payload")[:limit])
+        InboundEvent.objects.filter(company=company, pk__in=[row[0] for row in rows]).update(
+            status=status, note=note, processed_at=now)
+        return rows
+    chosen, params = selection.values_list("pk")[:limit].query.get_compiler(connection.alias).as_sql()
+    # The table's name and the ORM's own SQL of the selection; every value goes as a parameter.
+    sql = (f"UPDATE {InboundEvent._meta.db_table} SET status = %s, note = %s, processed_at = %s "  # noqa: S608
+           f"WHERE id = ANY(ARRAY({chosen})) RETURNING id, instance_id, event, payload")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [status, note, now, *params])
+        rows = cursor.fetchall()
+    return sorted((pk, instance_id, event, json.loads(payload) if isinstance(payload, str | bytes) else payload)
+                  for pk, instance_id, event, payload in rows)
+
+
 class InboundBatchFailed(Exception):
     """Applying one event of a batch raised; the whole batch was rolled back (nothing of it was applied)."""
 
@@ -573,30 +604,33 @@ def inbound_events_claim_batch(*, company: Company, limit: int, exclude: Iterabl
                                instances: dict[int, Instance] | None = None, partition: int | None = None) -> int:
     """Apply up to `limit` of the company's oldest pending events that no other drain holds, in one transaction;
     how many (0 when none is pending). A drain that keeps up finds one or two events at a time, so this costs
-    nothing in latency; one that fell behind takes bigger batches, and the transaction, the claim, the status
-    UPDATE, the webhook endpoints' read and every inbox's frame (`realtime.coalesced`) are paid once per
-    batch instead of once per event. Raises InboundBatchFailed when one of them raised: everything was rolled
+    nothing in latency; one that fell behind takes bigger batches, and the transaction, the claim (which marks
+    them processed, `_claim_marked`), the webhook endpoints' read and every inbox's frame (`realtime.coalesced`)
+    are paid once per batch instead of once per event. Raises InboundBatchFailed when one of them raised: everything was rolled
     back, and the caller applies those events one per transaction (`inbound_event_claim_next`), so the one
     that fails is counted alone and the others are applied. `partition`: only events of that drain partition."""
     instances = {} if instances is None else instances
-    rows: list = []
+    size = 0  # the events the transaction held when it failed
     try:
         with realtime.coalesced(), transaction.atomic():
-            pending = _pending_events(company, partition).exclude(pk__in=list(exclude)).order_by("pk")
-            rows = list(pending.select_for_update(of=("self",), skip_locked=True)
-                        .values_list("pk", "instance_id", "event", "payload")[:limit])
+            # Marking the claimed events is part of the claim: when that raises (a trigger, a constraint), which
+            # event refused is unknown, so a batch's worth goes one by one, as after a failed apply.
+            size = limit
+            rows = _claim_marked(company, limit=limit, exclude=exclude, partition=partition)
+            size = len(rows)
             outcomes: dict[tuple[str, str], list[int]] = {}
             with integration_services.webhook_endpoints_read_once(company=company):
                 for event_id, instance_id, event_name, payload in rows:
                     outcome = _apply_payload(company, instance_id, event_name, payload, instances=instances)
-                    outcomes.setdefault(outcome, []).append(event_id)
+                    if outcome != _CLAIMED_AS:
+                        outcomes.setdefault(outcome, []).append(event_id)
             _record_outcomes(company, outcomes)
     except Exception as exc:
-        if not rows:
+        if not size:
             raise
         instances.clear()  # an instance the failed batch moved was rolled back with it
-        logger.warning("a batch of %s inbound events of company %s was rolled back: %s", len(rows), company.pk, exc)
-        raise InboundBatchFailed(len(rows)) from exc
+        logger.warning("a batch of %s inbound events of company %s was rolled back: %s", size, company.pk, exc)
+        raise InboundBatchFailed(size) from exc
     return len(rows)
 
 
