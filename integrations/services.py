@@ -221,9 +221,9 @@ def webhook_endpoints_read_once(*, company: Company) -> Iterator[None]:
 def _active_endpoints(company: Company) -> list[WebhookEndpoint]:
     known = _known_endpoints.get()
     if known is None or known[0] != company.pk:
-        return list(selectors.active_webhook_endpoints(company=company))
+        return selectors.active_webhook_endpoints(company=company)
     if known[1] is None:
-        _known_endpoints.set((company.pk, list(selectors.active_webhook_endpoints(company=company))))
+        _known_endpoints.set((company.pk, selectors.active_webhook_endpoints(company=company)))
     return _known_endpoints.get()[1]
 
 

@@ -57,3 +57,29 @@ def test_instance_state_and_qr(company_a, endpoint_a, instance_a):
     assert [kind for kind, _data in got] == ["instance.state", "instance.qr"]
     assert got[0][1]["state"] == "connecting" and got[0][1]["instance"]["id"] == str(instance_a.public_id)
     assert got[1][1]["qr_code"] == "2@abc" and got[1][1]["pairing_code"] == "ABCD1234"
+
+
+@pytest.mark.django_db
+def test_the_endpoints_events_are_offered_to_are_the_company_s_active_webhooks_oldest_first(company_a, company_b,
+                                                                                             receiver):
+    """active_webhook_endpoints (prepared once, tenants/prepared.py) reads what the ORM would: whole rows with
+    the secret decrypted, and never another company's."""
+    from integrations import selectors, services
+
+    with company_scope(company_a):
+        first = services.endpoint_create(company=company_a, url=receiver.url, event_types=["message.received"])
+        services.endpoint_create(company=company_a, url=receiver.url, is_active=False)
+        services.endpoint_create(company=company_a, url=receiver.url, kind="platform")
+        second = services.endpoint_create(company=company_a, url=receiver.url, description="ERP")
+    with company_scope(company_b):
+        services.endpoint_create(company=company_b, url=receiver.url)
+    with company_scope(company_a):
+        got = selectors.active_webhook_endpoints(company=company_a)
+        assert [endpoint.pk for endpoint in got] == [first.endpoint.pk, second.endpoint.pk]
+        assert [endpoint.secret for endpoint in got] == [first.secret, second.secret]
+        assert got[0].wants("message.received") and not got[0].wants("contact.created")
+        assert got[1].description == "ERP" and not got[1]._state.adding
+        assert selectors.active_webhook_endpoints(company=company_b) == []  # B's rows are not A's scope's to read
+    with company_scope(company_b):
+        assert [endpoint.company_id for endpoint in selectors.active_webhook_endpoints(company=company_b)] == [
+            company_b.pk]
