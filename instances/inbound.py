@@ -16,6 +16,13 @@ pushes go out as soon as it is applied; batches grow only while events wait, and
 When an event of a batch raises, the batch is rolled back and its events are applied one per transaction
 (`inbound_event_claim_next`), so only the failing one is counted as an attempt.
 
+A drain that finds nothing lingers up to INBOUND_DRAIN_LINGER_MS before it stops: a hook that finds its slot
+held leaves a wake-up in the slot's Redis list (in the same script as the slot's SET NX, one round trip), and
+the drain's BLPOP returns at once. At a steady trickle (a chat every few hundred milliseconds) one task keeps
+applying, each event a few milliseconds after its hook, instead of a broker message and a task per event. It
+holds its worker child meanwhile, so the linger is short (200 ms by default; 0 turns it off); without
+partitions (SQLite) no wake-up is left and the linger only delays the stop.
+
 No wake-up is lost: a drain that finds nothing deletes its slot key and looks once more before it stops. An
 event committed before that last look is found by it; one committed after it finds the key gone, and its hook
 starts a new drain. A drain that dies holds its slot only until the key's TTL; the beat's
@@ -47,6 +54,18 @@ for slot = 0, tonumber(ARGV[1]) - 1 do
 end
 return -1
 """
+# KEYS[1]: a slot's key; KEYS[2]: its wake-up list; ARGV[1]: TTL in seconds. 1 when the slot was free and is
+# now taken; else 0, and a wake-up is left for the drain holding it (at most one kept: it only says "look").
+_TAKE_OR_WAKE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+redis.call('LPUSH', KEYS[2], '1')
+redis.call('LTRIM', KEYS[2], 0, 0)
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+return 0
+"""
 # A slot's key outlives a drain's run with room to spare; it only matters when a drain died holding it.
 SLOT_TTL_SECONDS = 60
 
@@ -67,9 +86,12 @@ def inbound_wake(company_id: int, partition: int | None = None) -> int | None:
                                                     args=[settings.INBOUND_DRAIN_SLOTS, SLOT_TTL_SECONDS]))
     else:
         slot = partition % settings.INBOUND_DRAIN_SLOTS
-        slot = slot if _retake(company_id, slot) else -1
+        prefix = _slot_prefix(company_id)
+        taken = redis_scripts.script(_TAKE_OR_WAKE)(keys=[f"{prefix}{slot}", f"{prefix}{slot}:wake"],
+                                                    args=[SLOT_TTL_SECONDS])
+        slot = slot if int(taken) else -1
     if slot < 0:
-        return None  # that slot's drain is running (or queued) and looks again before it stops
+        return None  # that slot's drain is running (or queued, or lingering: woken) and looks again before it stops
     drain_inbound_events.apply_async(args=[company_id, slot])
     return slot
 
@@ -85,6 +107,15 @@ def _release(company_id: int, slot: int) -> None:
 
 def _retake(company_id: int, slot: int) -> bool:
     return bool(redis_scripts.client().set(f"{_slot_prefix(company_id)}{slot}", "1", nx=True, ex=SLOT_TTL_SECONDS))
+
+
+def _lingered(company_id: int, slot: int, deadline: float) -> bool:
+    """Wait up to INBOUND_DRAIN_LINGER_MS (never past the run's deadline) for a wake-up left by a hook that
+    found this slot held; whether one came."""
+    wait = min(settings.INBOUND_DRAIN_LINGER_MS / 1000, deadline - time.monotonic())
+    if wait <= 0:
+        return False
+    return redis_scripts.client().blpop([f"{_slot_prefix(company_id)}{slot}:wake"], timeout=wait) is not None
 
 
 def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) -> tuple[int, bool]:
@@ -122,7 +153,10 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
             if applied:
                 handled += applied
                 continue
-        # Nothing left: give the slot back, then look once more (an event whose hook saw the slot held).
+        # Nothing left: linger for a hook's wake-up (the next event needs no task of its own), then give the slot
+        # back and look once more (an event whose hook saw the slot held).
+        if _lingered(company.pk, slot, deadline):
+            continue
         _release(company.pk, slot)
         if (not services.pending_inbound_exists(company=company, exclude=failed, partition=slot)
                 or not _retake(company.pk, slot)):

@@ -62,6 +62,13 @@ def test_production_rejects_an_unknown_environment_name():
     assert "DJANGO_ENV must be development, production or test" in result.stderr
 
 
+
+@pytest.mark.parametrize("value", ["-1", "5001"])
+def test_a_drain_linger_out_of_range_is_refused_with_its_bounds(value):
+    result = run_django(["manage.py", "check"], **{**production_env(), "INBOUND_DRAIN_LINGER_MS": value})
+    assert result.returncode != 0
+    assert "INBOUND_DRAIN_LINGER_MS must be between 0 and 5000" in result.stderr
+
 _SQLITE_PROBE = """
 import json, django
 django.setup()

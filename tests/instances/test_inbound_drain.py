@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
 import time
 from datetime import timedelta
 
@@ -144,6 +145,58 @@ def test_an_event_stored_while_every_slot_is_held_is_left_to_the_running_drain(c
         assert inbound.inbound_drain(company=company_a, slot=0) == (1, False)
     assert InboundEvent.all_companies.get().status == "processed"
     assert not slot_held(company_a.pk, 0)
+
+
+def test_a_drain_that_found_nothing_lingers_and_the_next_event_s_hook_wakes_it_instead_of_sending_a_task(
+        company_a, company_b, gateway_server, simulator, settings):
+    """While a drain lingers (INBOUND_DRAIN_LINGER_MS), the hook of the next event of its partition leaves a
+    wake-up in Redis instead of a task: the same drain applies it and goes on lingering until its deadline.
+    Company B's hook, meanwhile, starts B's own drain."""
+    settings.INBOUND_DRAIN_SLOTS, settings.INBOUND_DRAIN_LINGER_MS = 1, 5000
+    instance, instance_b = create_instance(company_a, "sales"), create_instance(company_b, "sales")
+    connect_and_scan(company_a, instance, simulator)
+    connect_and_scan(company_b, instance_b, simulator)
+    first, second = state_bodies(simulator, instance, 2)
+    assert asgi_post(hook_path(simulator, instance), first).json() == {"status": "stored"}
+    app.control.purge()  # the first event's task: this test runs that drain itself, in a thread
+    result: list = []
+
+    def drain() -> None:
+        try:
+            with company_scope(company_a):
+                result.append(inbound.inbound_drain(company=company_a, slot=0, seconds=3))
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=drain)
+    runner.start()
+    events = InboundEvent.all_companies.filter(company=company_a).order_by("pk")
+    for _ in range(100):  # the first event applied: the drain now lingers
+        if events.first().status == "processed":
+            break
+        time.sleep(0.02)
+    assert asgi_post(hook_path(simulator, instance), second).json() == {"status": "stored"}
+    assert redis_scripts.client().llen("default") == 0  # the hook sent no task: it woke the lingering drain
+    asgi_post(hook_path(simulator, instance_b), state_bodies(simulator, instance_b, 1)[0])
+    assert redis_scripts.client().llen("default") == 1  # B's event: B's own drain, as always
+    runner.join(timeout=10)
+    # Both applied by that one drain, which lingered on to its deadline and stopped with nothing left (had the
+    # wake-up not come, it would have waited there with the second event still pending: (1, True)).
+    assert result == [(2, False)]
+    assert list(events.values_list("status", flat=True)) == ["processed", "processed"]
+    assert InboundEvent.all_companies.get(company=company_b).status == "pending"
+
+
+def test_a_lingering_drain_nobody_wakes_gives_its_slot_back(company_a, gateway_server, simulator, settings):
+    settings.INBOUND_DRAIN_SLOTS, settings.INBOUND_DRAIN_LINGER_MS = 1, 300
+    instance = create_instance(company_a, "sales")
+    connect_and_scan(company_a, instance, simulator)
+    assert asgi_post(hook_path(simulator, instance), state_bodies(simulator, instance, 1)[0]).json() == {
+        "status": "stored"}
+    with company_scope(company_a):
+        assert inbound.inbound_drain(company=company_a, slot=0) == (1, False)
+    assert not slot_held(company_a.pk, 0)
+    assert not redis_scripts.client().exists(f"{inbound._slot_prefix(company_a.pk)}0:wake")
 
 
 @pytest.mark.parametrize(("batch", "frames"), [(20, 1), (2, 3)])
