@@ -64,7 +64,8 @@ from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from tenants import realtime
 from tenants.models import Company, hash_secret
-from tenants.scoping import first_row
+from tenants.prepared import Prepared
+from tenants.scoping import current_company, first_row
 
 logger = logging.getLogger(__name__)
 
@@ -565,6 +566,23 @@ def _record_outcomes(company: Company, outcomes: dict[tuple[str, str], list[int]
 _CLAIMED_AS = (InboundEvent.Status.PROCESSED, "")
 
 
+_claim_selections: dict[tuple[int, str | None], Prepared] = {}
+
+
+def _claim_selection(limit: int, partitioned: bool) -> Prepared:
+    """The ids a claim of `limit` events takes, locked (`SKIP LOCKED`), as a prepared query of that shape (the
+    partition's expression is part of it: it names INBOUND_DRAIN_SLOTS)."""
+    shape = (limit, inbound_partition_sql() if partitioned else None)
+    if shape not in _claim_selections:
+        def build(p):
+            pending = _pending_events(Company(pk=current_company().pk), p.partition if partitioned else None)
+            return (pending.order_by("pk").select_for_update(of=("self",), skip_locked=True)
+                    .values_list("pk")[:limit])
+
+        _claim_selections[shape] = Prepared(build, **({"partition": int} if partitioned else {}))
+    return _claim_selections[shape]
+
+
 def _claim_marked(company: Company, *, limit: int, exclude: Iterable[int], partition: int | None) -> list[tuple]:
     """Lock up to `limit` of the oldest pending events no other drain holds and mark them processed: (id,
     instance id, event name, payload) of each, oldest first. The caller's transaction applies them: rolled
@@ -581,7 +599,11 @@ def _claim_marked(company: Company, *, limit: int, exclude: Iterable[int], parti
         InboundEvent.objects.filter(company=company, pk__in=[row[0] for row in rows]).update(
             status=status, note=note, processed_at=now)
         return rows
-    chosen, params = selection.values_list("pk")[:limit].query.get_compiler(connection.alias).as_sql()
+    if exclude:
+        chosen, params = selection.values_list("pk")[:limit].query.get_compiler(connection.alias).as_sql()
+    else:  # the usual claim: its SQL built once per shape (tenants/prepared.py)
+        chosen, params = _claim_selection(limit, partition is not None).sql_with_params(
+            **({} if partition is None else {"partition": partition}))
     # The table's name and the ORM's own SQL of the selection; every value goes as a parameter.
     sql = (f"UPDATE {InboundEvent._meta.db_table} SET status = %s, note = %s, processed_at = %s "  # noqa: S608
            f"WHERE id = ANY(ARRAY({chosen})) RETURNING id, instance_id, event, payload")

@@ -127,6 +127,11 @@ class Prepared:
             rows = [tuple(row) for row in built.compiler.apply_converters(rows, built.converters)]
         return rows
 
+    def sql_with_params(self, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL and its parameters with these values, to put inside a statement of the caller's (a subquery)."""
+        built, _connection = self._built()
+        return built.sql, self._params(built, values)
+
     def first(self, **values: Any) -> tuple | None:
         rows = self.rows(**values)
         return rows[0] if rows else None

@@ -58,3 +58,17 @@ def test_a_placeholder_the_query_does_not_use_is_a_mistake_said_at_once(company_
         unused.rows(name="vip")
     with pytest.raises(TypeError):
         Prepared(lambda p: Tag.objects.all(), when=float).rows()
+
+
+def test_its_sql_can_sit_inside_another_statement_with_the_scope_s_values(company_a, company_b, tags):
+    from django.db import connection
+
+    own, _foreign = tags
+    with company_scope(company_a):
+        sql, params = BY_NAME.sql_with_params(name="vip")
+        assert company_a.pk in params and "vip" in params and company_b.pk not in params
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*), min(t.pk) FROM ({sql}) AS t(pk, name, color)", params)  # noqa: S608 (the ORM's SQL)
+            assert cursor.fetchone() == (1, own.pk)
+    with pytest.raises(TenantScopeError):
+        BY_NAME.sql_with_params(name="vip")
