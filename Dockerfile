@@ -34,4 +34,6 @@ RUN DJANGO_ENV=production \
 USER recado
 EXPOSE 8000
 # Web by default; docker-compose.yml runs the worker and beat from this image with their own commands.
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+# No per-message deflate: the live fragments are small, and compressing each one once per open socket was a
+# third of the server's event loop under load (docs/performance.md, Live).
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws-per-message-deflate", "false"]

@@ -349,7 +349,8 @@ def running_stack(*, web_workers: int = 1, worker_queues: str | None = "default,
                 "--log-level", "warning"], env, log_dir)
         stack.processes["uvicorn"] = _start("uvicorn", [
             sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(web_workers), "--log-level", "warning", "--no-access-log", "--lifespan", "off"],
+            "--workers", str(web_workers), "--log-level", "warning", "--no-access-log", "--lifespan", "off",
+            "--ws-per-message-deflate", "false"],  # as the Dockerfile runs it
             env, log_dir)
         if worker_queues:
             stack.worker_command = [
