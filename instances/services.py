@@ -628,9 +628,10 @@ def inbound_events_claim_batch(*, company: Company, limit: int, exclude: Iterabl
     how many (0 when none is pending). A drain that keeps up finds one or two events at a time, so this costs
     nothing in latency; one that fell behind takes bigger batches, and the transaction, the claim (which marks
     them processed, `_claim_marked`), the webhook endpoints' read and every inbox's frame (`realtime.coalesced`)
-    are paid once per batch instead of once per event. Raises InboundBatchFailed when one of them raised: everything was rolled
-    back, and the caller applies those events one per transaction (`inbound_event_claim_next`), so the one
-    that fails is counted alone and the others are applied. `partition`: only events of that drain partition."""
+    are paid once per batch instead of once per event. Raises InboundBatchFailed when one of them raised:
+    everything was rolled back, and the caller applies those events one per transaction
+    (`inbound_event_claim_next`), so the one that fails is counted alone and the others are applied.
+    `partition`: only events of that drain partition."""
     instances = {} if instances is None else instances
     size = 0  # the events the transaction held when it failed
     try:

@@ -68,7 +68,7 @@ def test_its_sql_can_sit_inside_another_statement_with_the_scope_s_values(compan
         sql, params = BY_NAME.sql_with_params(name="vip")
         assert company_a.pk in params and "vip" in params and company_b.pk not in params
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*), min(t.pk) FROM ({sql}) AS t(pk, name, color)", params)  # noqa: S608 (the ORM's SQL)
+            cursor.execute(f"SELECT count(*), min(t.pk) FROM ({sql}) AS t(pk, name, color)", params)
             assert cursor.fetchone() == (1, own.pk)
     with pytest.raises(TenantScopeError):
         BY_NAME.sql_with_params(name="vip")
