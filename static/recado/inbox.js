@@ -34,9 +34,21 @@
     });
   }
 
+  // The list is re-fetched 300 ms after the server's last signal, but never later than 2 s after the first
+  // one of a burst: on a busy inbox (signals more often than every 300 ms) a plain debounce would never fire,
+  // and new conversations, whose rows only a re-fetch adds, would not appear.
+  var REFRESH_QUIET_MS = 300, REFRESH_MAX_WAIT_MS = 2000, refreshDue = 0;
+
+  function refreshNow() {
+    refreshTimer = null;
+    htmx.trigger(document.body, "recado:inbox-changed");
+  }
+
   function refreshList() {
+    var now = Date.now();
+    if (refreshTimer === null) refreshDue = now + REFRESH_MAX_WAIT_MS;
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(function () { htmx.trigger(document.body, "recado:inbox-changed"); }, 300);
+    refreshTimer = setTimeout(refreshNow, Math.max(0, Math.min(REFRESH_QUIET_MS, refreshDue - now)));
   }
 
   document.addEventListener("DOMContentLoaded", function () { scrollToBottom(); markCurrent(); });

@@ -181,3 +181,47 @@ def test_bot_platform_added_then_paused_from_the_inbox_by_the_api_and_by_a_reply
     assert reasons == [(True, "inbox"), (False, "inbox"), (True, "api"), (False, "api"), (True, "agent_reply")]
     with company_scope(company_b):
         assert not BotPauseChange.objects.exists()
+
+
+def test_a_busy_inbox_keeps_refreshing_its_list_and_shows_a_new_customer(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """The list's re-fetch waits for 300 ms without signals, but never more than 2 s: with a signal every 100 ms
+    (a busy inbox) a new customer's row, which only the re-fetch adds, still appears while the signals go on.
+    Company B's new customer, meanwhile, never shows in A's list."""
+    from messaging.events import INBOX_TOPIC, PAGE
+    from tenants import realtime
+
+    settings.PUBLIC_URL = stack_url
+    instances = {}
+    for company, number in ((company_a, "5511977776666"), (company_b, "5511966665555")):
+        with company_scope(company):
+            instances[company.pk] = instance_services.instance_create(company=company, name="sales")
+            instance_services.instance_connect(company=company, instance=instances[company.pk])
+        simulator.scan(instances[company.pk].gateway_name, number=number, profile_name="Loja")
+
+    page = browser_context.new_page()
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
+        frame if isinstance(frame, str) else str(frame))))
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    for _tick in range(150):
+        if any('"subscribed"' in frame and '"inbox"' in frame for frame in frames):
+            break
+        page.wait_for_timeout(100)
+
+    simulator.inbound(instances[company_b.pk].gateway_name, **{"from": "5511933332222", "push_name": "Bruno",
+                                                               "text": "cliente da outra empresa"})
+    simulator.inbound(instances[company_a.pk].gateway_name, **{"from": "5511944443333", "push_name": "Joana",
+                                                               "text": "Cheguei agora"})
+    joana = page.locator("[data-testid=conversation-row]", has_text="Joana")
+    signals = 0
+    while not joana.count():
+        assert signals < 80, "the list was never re-fetched while the signals kept coming"
+        realtime.publish(company=company_a, topic=INBOX_TOPIC, template_name=f"{PAGE}#inbox-signal",
+                         context={"signal": signals})
+        signals += 1
+        page.wait_for_timeout(100)
+    assert "Cheguei agora" in joana.inner_text()
+    assert page.locator("[data-testid=conversation-row]", has_text="Bruno").count() == 0
