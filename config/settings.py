@@ -130,6 +130,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "recado"),
+        # One pool per process: under ASGI each request has its own cache object (tenants/redis_pool.py).
+        "OPTIONS": {"pool_class": "tenants.redis_pool.SharedConnectionPool"},
     }
 }
 # The channel layer's Redis sockets. A publish or reconnect to a Redis that does not answer fails after

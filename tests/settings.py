@@ -24,6 +24,7 @@ def redis_settings(worker: str) -> dict:
     this module is imported before xdist names the worker). The channel layer is production's, on this
     worker's Redis: its pub/sub channels are server-wide, so its prefix carries the database number too
     (two suites side by side, RECADO_TEST_REDIS_BASE, use the same worker names)."""
+    from config.settings import CACHES as production_caches
     from config.settings import CHANNEL_LAYERS as production_layers
 
     url = redis_url_for(worker)
@@ -32,8 +33,7 @@ def redis_settings(worker: str) -> dict:
     hosts = [{**host, "address": url} for host in layer["CONFIG"]["hosts"]]
     return {
         "REDIS_URL": url,
-        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                               "KEY_PREFIX": prefix}},
+        "CACHES": {"default": {**production_caches["default"], "LOCATION": url, "KEY_PREFIX": prefix}},
         "CHANNEL_LAYERS": {"default": {**layer, "CONFIG": {
             **layer["CONFIG"], "hosts": hosts, "prefix": f"recado-test-db{url.rsplit('/', 1)[1]}-{worker}."}}},
         "CELERY_BROKER_URL": url,
