@@ -59,7 +59,7 @@ class _Placeholders:
 class _Built:
     __slots__ = ("compiler", "converters", "params", "slots", "sql")
 
-    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str]], compiler=None,
+    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str, bool]], compiler=None,
                  converters=None) -> None:
         self.sql, self.params, self.slots = sql_text, tuple(params), slots
         self.compiler, self.converters = compiler, converters
@@ -100,10 +100,16 @@ class Prepared:
                 compiler, converters = None, None
                 sql_text, params = query.get_compiler(alias).as_sql()
         self._local.alias = alias
-        by_value = {value: name for name, value in placeholders._values.items()}
-        slots = [(index, by_value[param]) for index, param in enumerate(params)
+        ops = connections[alias].ops
+        # (name, adapted): a datetime may reach the parameters as the backend adapts it (SQLite: a string).
+        by_value: dict[Any, tuple[str, bool]] = {}
+        for name, value in placeholders._values.items():
+            by_value[value] = (name, False)
+            if isinstance(value, datetime) and (adapted := ops.adapt_datetimefield_value(value)) != value:
+                by_value[adapted] = (name, True)
+        slots = [(index, *by_value[param]) for index, param in enumerate(params)
                  if isinstance(param, int | str | datetime) and not isinstance(param, bool) and param in by_value]
-        missing = set(by_value.values()) - {name for _index, name in slots}
+        missing = {name for name, _adapted in by_value.values()} - {name for _index, name, _adapted in slots}
         if missing:
             raise ValueError(f"placeholders the query does not use: {sorted(missing)}")
         return _Built(sql_text, params, slots, compiler, converters)
@@ -114,8 +120,9 @@ class Prepared:
             raise TenantScopeError("a prepared query of tenant tables used without a company context")
         values = {**values, _COMPANY_SLOT: company.pk}
         params = list(built.params)
-        for index, name in built.slots:
-            params[index] = values[name]
+        ops = connections[self._local.alias].ops
+        for index, name, adapted in built.slots:
+            params[index] = ops.adapt_datetimefield_value(values[name]) if adapted else values[name]
         return params
 
     def rows(self, **values: Any) -> list[tuple]:

@@ -69,6 +69,7 @@ def test_a_drain_linger_out_of_range_is_refused_with_its_bounds(value):
     assert result.returncode != 0
     assert "INBOUND_DRAIN_LINGER_MS must be between 0 and 5000" in result.stderr
 
+
 _SQLITE_PROBE = """
 import json, django
 django.setup()

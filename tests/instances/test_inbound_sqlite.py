@@ -1,0 +1,58 @@
+"""The inbound apply on SQLite, the development default (`make run`): the PostgreSQL-only parts (the drain's
+partitions, its one-statement claim) have SQLite paths, and prepared queries put SQLite's adapted datetimes in.
+A subprocess on a fresh SQLite file, as `make run` would use it; Redis is the test worker's (pushes, locks)."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+
+from tests.test_settings import run_django
+
+_APPLY = """
+import hashlib, json, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from benchmarks.ingest import message_event
+from instances import services
+from instances.models import GatewayServer, InboundEvent, Instance
+from messaging.models import Conversation, Message
+from tenants.models import Company
+from tenants.scoping import company_scope
+
+server = GatewayServer.objects.create(name="gw", base_url="http://127.0.0.1:9", api_key="k", hook_secret="s",
+                                      hook_secret_hash="sqlite-hash")
+found = {}
+for slug in ("alpha", "beta"):
+    company = Company.objects.create(name=slug, slug=slug)
+    with company_scope(company):
+        instance = Instance.objects.create(company=company, server=server, name="sales", gateway_name=f"{slug}_sales",
+                                           token="t", webhook_secret_hash=f"{slug}-hash")
+        for number in range(3):
+            body = message_event(instance=instance.gateway_name, number=number, run=slug, text=f"{slug} {number}")
+            InboundEvent.objects.create(company=company, instance=instance, event="MESSAGES_UPSERT", payload=body,
+                                        key=hashlib.sha256(json.dumps(body).encode()).hexdigest())
+    found[slug] = company
+with company_scope(found["alpha"]):  # a batch of two, then the last one by itself; beta's are not alpha's to apply
+    applied = [services.inbound_events_claim_batch(company=found["alpha"], limit=2),
+               services.inbound_event_claim_next(company=found["alpha"]),
+               services.inbound_events_claim_batch(company=found["alpha"], limit=2)]
+    texts = sorted(Message.objects.values_list("text", flat=True))
+    unread = sorted(Conversation.objects.values_list("unread_count", flat=True))
+statuses = {slug: sorted(InboundEvent.all_companies.filter(company=company).values_list("status", flat=True))
+            for slug, company in found.items()}
+print(json.dumps({"applied": applied, "texts": texts, "unread": unread, "statuses": statuses}))
+"""
+
+
+def test_message_events_are_applied_on_sqlite_and_only_the_draining_company_s(tmp_path):
+    result = run_django(["-c", _APPLY], DJANGO_ENV="development", RECADO_VAR_DIR=str(tmp_path),
+                        REDIS_URL=settings.REDIS_URL, CACHE_KEY_PREFIX=f"sqlite-test-{tmp_path.name}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["applied"][0] == 2 and outcome["applied"][1][1] == "processed" and outcome["applied"][2] == 0
+    assert outcome["texts"] == ["alpha 0", "alpha 1", "alpha 2"]
+    assert outcome["unread"] == [1, 1, 1]
+    assert outcome["statuses"] == {"alpha": ["processed"] * 3, "beta": ["pending"] * 3}
