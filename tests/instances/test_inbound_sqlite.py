@@ -31,7 +31,8 @@ for slug in ("alpha", "beta"):
         instance = Instance.objects.create(company=company, server=server, name="sales", gateway_name=f"{slug}_sales",
                                            token="t", webhook_secret_hash=f"{slug}-hash")
         for number in range(3):
-            body = message_event(instance=instance.gateway_name, number=number, run=slug, text=f"{slug} {number}")
+            body = message_event(instance=instance.gateway_name, number=number, run=slug, text=f"{slug} {number}",
+                                 customers=2)  # the third is the first customer's second: a known contact
             InboundEvent.objects.create(company=company, instance=instance, event="MESSAGES_UPSERT", payload=body,
                                         key=hashlib.sha256(json.dumps(body).encode()).hexdigest())
     found[slug] = company
@@ -54,5 +55,5 @@ def test_message_events_are_applied_on_sqlite_and_only_the_draining_company_s(tm
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["applied"][0] == 2 and outcome["applied"][1][1] == "processed" and outcome["applied"][2] == 0
     assert outcome["texts"] == ["alpha 0", "alpha 1", "alpha 2"]
-    assert outcome["unread"] == [1, 1, 1]
+    assert outcome["unread"] == [1, 2]
     assert outcome["statuses"] == {"alpha": ["processed"] * 3, "beta": ["pending"] * 3}
