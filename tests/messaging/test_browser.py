@@ -38,32 +38,44 @@ def stack_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
-    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings, tmp_path,  # noqa: F811
-):
-    settings.PUBLIC_URL = stack_url  # the instance's webhook points at the uvicorn above
-    with company_scope(company_a):
-        instance = instance_services.instance_create(company=company_a, name="sales")
-        instance_services.instance_connect(company=company_a, instance=instance)
-    simulator.scan(instance.gateway_name, number="5511977776666", profile_name="Alpha Foods")
+def connected_instance(simulator, company, name: str, number: str):
+    """An instance of the company, connected and scanned on the simulator (its webhook: settings.PUBLIC_URL)."""
+    with company_scope(company):
+        instance = instance_services.instance_create(company=company, name=name)
+        instance_services.instance_connect(company=company, instance=instance)
+    simulator.scan(instance.gateway_name, number=number, profile_name="Alpha Foods")
+    return instance
 
+
+def page_hearing_frames(browser_context):  # noqa: F811
+    """A new page and the list every WebSocket frame it receives is appended to."""
     page = browser_context.new_page()
     frames: list[str] = []
     page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
         frame if isinstance(frame, str) else str(frame))))
+    return page, frames
 
-    def subscribed(topic: str) -> None:
-        """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
-        for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
-            if any('"subscribed"' in frame and topic in frame for frame in frames):
-                return
-            page.wait_for_timeout(100)
-        raise AssertionError(f"never subscribed to {topic}: {frames}")
+
+def wait_subscribed(page, frames: list[str], topic: str) -> None:
+    """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
+    for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
+        if any('"subscribed"' in frame and topic in frame for frame in frames):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never subscribed to {topic}: {frames}")
+
+
+def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings, tmp_path,  # noqa: F811
+):
+    settings.PUBLIC_URL = stack_url  # the instance's webhook points at the uvicorn above
+    instance = connected_instance(simulator, company_a, "sales", "5511977776666")
+    page, frames = page_hearing_frames(browser_context)
 
     log_in(page, stack_url, owner_a.email)
     page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
     page.evaluate("window.__sameDocument = true")
-    subscribed('"inbox"')
+    wait_subscribed(page, frames, '"inbox"')
 
     simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Oi, tudo bem?"})
     row = page.locator("[data-testid=conversation-row]", has_text="Maria")
@@ -76,7 +88,7 @@ def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     page.wait_for_url(re.compile(r"/inbox/[0-9a-f-]{36}/$"))
     page.locator("[data-testid=message]", has_text="Oi, tudo bem?").wait_for()
     page.evaluate("window.__sameDocument = true")
-    subscribed('"conversation.')
+    wait_subscribed(page, frames, '"conversation.')
     page.fill("[data-testid=composer-text]", "Olá Maria! Segue a foto.")
     page.press("[data-testid=composer-text]", "Enter")
     # The answer replaces the composer with an empty one (and focuses it): only then attach the image.
@@ -121,16 +133,9 @@ def test_bot_platform_added_then_paused_from_the_inbox_by_the_api_and_by_a_reply
     from tests.factories import make_api_key
 
     settings.PUBLIC_URL = stack_url
-    with company_scope(company_a):
-        instance = instance_services.instance_create(company=company_a, name="bots")
-        instance_services.instance_connect(company=company_a, instance=instance)
-    simulator.scan(instance.gateway_name, number="5511977775555", profile_name="Alpha Foods")
+    instance = connected_instance(simulator, company_a, "bots", "5511977775555")
     key = make_api_key(company=company_a, name="CRM", scopes=["read", "write"])
-
-    page = browser_context.new_page()
-    frames: list[str] = []
-    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
-        frame if isinstance(frame, str) else str(frame))))
+    page, frames = page_hearing_frames(browser_context)
     log_in(page, stack_url, owner_a.email)
 
     page.goto(f"{stack_url}/c/{company_a.slug}/instances/{instance.public_id}/")
@@ -149,10 +154,7 @@ def test_bot_platform_added_then_paused_from_the_inbox_by_the_api_and_by_a_reply
         contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
         conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
     page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    for _tick in range(150):
-        if any('"subscribed"' in frame and '"conversation.' in frame for frame in frames):
-            break
-        page.wait_for_timeout(100)
+    wait_subscribed(page, frames, '"conversation.')
     state = page.get_by_test_id("bot-state")
     assert "answers" in state.inner_text()
     page.get_by_test_id("bot-toggle").click()
@@ -193,28 +195,17 @@ def test_a_busy_inbox_keeps_refreshing_its_list_and_shows_a_new_customer(
     from tenants import realtime
 
     settings.PUBLIC_URL = stack_url
-    instances = {}
-    for company, number in ((company_a, "5511977776666"), (company_b, "5511966665555")):
-        with company_scope(company):
-            instances[company.pk] = instance_services.instance_create(company=company, name="sales")
-            instance_services.instance_connect(company=company, instance=instances[company.pk])
-        simulator.scan(instances[company.pk].gateway_name, number=number, profile_name="Loja")
-
-    page = browser_context.new_page()
-    frames: list[str] = []
-    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
-        frame if isinstance(frame, str) else str(frame))))
+    instance_a = connected_instance(simulator, company_a, "sales", "5511977776666")
+    instance_b = connected_instance(simulator, company_b, "sales", "5511966665555")
+    page, frames = page_hearing_frames(browser_context)
     log_in(page, stack_url, owner_a.email)
     page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
-    for _tick in range(150):
-        if any('"subscribed"' in frame and '"inbox"' in frame for frame in frames):
-            break
-        page.wait_for_timeout(100)
+    wait_subscribed(page, frames, '"inbox"')
 
-    simulator.inbound(instances[company_b.pk].gateway_name, **{"from": "5511933332222", "push_name": "Bruno",
-                                                               "text": "cliente da outra empresa"})
-    simulator.inbound(instances[company_a.pk].gateway_name, **{"from": "5511944443333", "push_name": "Joana",
-                                                               "text": "Cheguei agora"})
+    simulator.inbound(instance_b.gateway_name, **{"from": "5511933332222", "push_name": "Bruno",
+                                                  "text": "cliente da outra empresa"})
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511944443333", "push_name": "Joana",
+                                                  "text": "Cheguei agora"})
     joana = page.locator("[data-testid=conversation-row]", has_text="Joana")
     signals = 0
     while not joana.count():
