@@ -596,8 +596,7 @@ def _claim_marked(company: Company, *, limit: int, exclude: Iterable[int], parti
     now = timezone.now()
     if connection.vendor != "postgresql":
         rows = list(selection.values_list("pk", "instance_id", "event", "payload")[:limit])
-        InboundEvent.objects.filter(company=company, pk__in=[row[0] for row in rows]).update(
-            status=status, note=note, processed_at=now)
+        _record_outcomes(company, {_CLAIMED_AS: [row[0] for row in rows]} if rows else {})
         return rows
     if exclude:
         chosen, params = selection.values_list("pk")[:limit].query.get_compiler(connection.alias).as_sql()
