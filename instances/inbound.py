@@ -20,8 +20,8 @@ A drain that finds nothing lingers up to INBOUND_DRAIN_LINGER_MS before it stops
 held leaves a wake-up in the slot's Redis list (in the same script as the slot's SET NX, one round trip), and
 the drain's BLPOP returns at once. At a steady trickle (a chat every few hundred milliseconds) one task keeps
 applying, each event a few milliseconds after its hook, instead of a broker message and a task per event. It
-holds its worker child meanwhile, so the linger is short (200 ms by default; 0 turns it off); without
-partitions (SQLite) no wake-up is left and the linger only delays the stop.
+holds its worker child meanwhile, so the linger is short (200 ms by default; 0 turns it off). Without
+partitions (SQLite, development) hooks leave no wake-up, so a drain does not linger there.
 
 No wake-up is lost: a drain that finds nothing deletes its slot key and looks once more before it stops. An
 event committed before that last look is found by it; one committed after it finds the key gone, and its hook
@@ -111,9 +111,9 @@ def _retake(company_id: int, slot: int) -> bool:
 
 def _lingered(company_id: int, slot: int, deadline: float) -> bool:
     """Wait up to INBOUND_DRAIN_LINGER_MS (never past the run's deadline) for a wake-up left by a hook that
-    found this slot held; whether one came."""
+    found this slot held; whether one came. Without partitions (SQLite) hooks leave none: no wait."""
     wait = min(settings.INBOUND_DRAIN_LINGER_MS / 1000, deadline - time.monotonic())
-    if wait <= 0:
+    if wait <= 0 or services.inbound_partition_sql() is None:
         return False
     return redis_scripts.client().blpop([f"{_slot_prefix(company_id)}{slot}:wake"], timeout=wait) is not None
 
