@@ -7,6 +7,8 @@ itself (hx-get) after a reconnect.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
@@ -91,7 +93,12 @@ def _message_or_404(request: CompanyRequest, message_id) -> Message:
 def inbox(request: CompanyRequest) -> HttpResponse:
     fragment = request.GET.get("fragment")
     if fragment in ("list", "more"):
-        return render(request, f"{PAGE}#conversation-{fragment}", _list_context(request))
+        context = _list_context(request)
+        # The list re-fetched on the inbox's own page also redraws the welcome beside it: the first conversations
+        # arriving live turn "No conversations yet" into "Pick a conversation" (a thread page has no welcome).
+        current = urlsplit(request.htmx.current_url or "").path if request.htmx else ""
+        context["welcome_oob"] = fragment == "list" and current == request.path
+        return render(request, f"{PAGE}#conversation-{fragment}", context)
     return render(request, PAGE, _page_context(request, None))
 
 

@@ -55,6 +55,26 @@ def test_empty_inbox(client_a, company_a):
     assert b'data-testid="empty-state"' in response.content and b'data-live-topic="inbox"' in response.content
 
 
+def test_the_list_re_fetched_on_the_inbox_page_also_redraws_its_welcome(client_a, client_b, company_a, company_b,
+                                                                         instance_a):
+    """The first conversations arriving live: the welcome beside the list stops saying there are none. On a
+    thread page (no welcome there) the list comes alone; company B's inbox stays empty of A's conversations."""
+    empty = client_a.get(inbox(company_a))
+    assert b"No conversations yet" in empty.content and b'id="inbox-welcome"' in empty.content
+    conversation = make_conversation(company_a, instance_a)
+    fetched = client_a.get(f"{inbox(company_a)}?status=open&fragment=list", HTTP_HX_REQUEST="true",
+                           HTTP_HX_CURRENT_URL=f"http://testserver{inbox(company_a)}?status=open")
+    body = fetched.content.decode()
+    assert 'id="inbox-welcome" data-testid="empty-state" hx-swap-oob="true"' in body
+    assert "Pick a conversation" in body and "No conversations yet" not in body and "Maria" in body
+    in_thread = client_a.get(f"{inbox(company_a)}?fragment=list", HTTP_HX_REQUEST="true",
+                             HTTP_HX_CURRENT_URL=f"http://testserver{page(company_a, conversation)}")
+    assert b"inbox-welcome" not in in_thread.content and b"Maria" in in_thread.content
+    other = client_b.get(f"{inbox(company_b)}?fragment=list", HTTP_HX_REQUEST="true",
+                         HTTP_HX_CURRENT_URL=f"http://testserver{inbox(company_b)}")
+    assert other.status_code == 200 and b"Maria" not in other.content and b"No conversations yet" in other.content
+
+
 def test_list_newest_first_with_unread_badges_and_tabs(client_a, company_a, instance_a):
     older = make_conversation(company_a, instance_a, "5511911112222", "Older")
     newer = make_conversation(company_a, instance_a, "5511933334444", "Newer")
