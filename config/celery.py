@@ -28,6 +28,12 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"queue": "default", "expires": 30},
     },
+    # The same for queued sends: a drain's task lost with the broker or a worker (messaging/outbound.py).
+    "messaging.sweep_outbox": {
+        "task": "messaging.sweep_outbox",
+        "schedule": 30.0,
+        "options": {"queue": "default", "expires": 30},
+    },
     "integrations.retry_due_deliveries": {
         "task": "integrations.retry_due_deliveries",
         "schedule": 30.0,

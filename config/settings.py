@@ -345,6 +345,23 @@ EVOLUTION_URL = env_str("EVOLUTION_URL", "http://127.0.0.1:8081")
 EVOLUTION_API_KEY = env_secret("EVOLUTION_API_KEY", "recado-simulator-global-key")
 # Messages per minute one instance (WhatsApp number) may send, shared by every worker; bursts of ~5 s.
 MESSAGING_SEND_RATE_PER_MINUTE = env_int("MESSAGING_SEND_RATE_PER_MINUTE", 60)
+# The outbound drain (messaging/outbound.py): an instance's queued messages are sent by at most
+# OUTBOUND_DRAIN_SLOTS tasks at once (each chat always by the same one, in order), each sending batches of up to
+# OUTBOUND_DRAIN_BATCH for up to OUTBOUND_DRAIN_SECONDS before it chains itself, lingering up to
+# OUTBOUND_DRAIN_LINGER_MS for the next message before it stops; the beat wakes a message left sendable for
+# OUTBOUND_SWEEP_AFTER_SECONDS (a lost task).
+OUTBOUND_DRAIN_SLOTS = env_int("OUTBOUND_DRAIN_SLOTS", 2)
+OUTBOUND_DRAIN_BATCH = env_int("OUTBOUND_DRAIN_BATCH", 20)
+OUTBOUND_DRAIN_SECONDS = env_int("OUTBOUND_DRAIN_SECONDS", 10)
+OUTBOUND_DRAIN_LINGER_MS = env_int("OUTBOUND_DRAIN_LINGER_MS", 200)
+OUTBOUND_SWEEP_AFTER_SECONDS = env_int("OUTBOUND_SWEEP_AFTER_SECONDS", 30)
+if min(OUTBOUND_DRAIN_SLOTS, OUTBOUND_DRAIN_BATCH, OUTBOUND_DRAIN_SECONDS, OUTBOUND_SWEEP_AFTER_SECONDS) < 1:
+    raise ImproperlyConfiguredEnv("OUTBOUND_DRAIN_SLOTS, OUTBOUND_DRAIN_BATCH, OUTBOUND_DRAIN_SECONDS and "
+                                  "OUTBOUND_SWEEP_AFTER_SECONDS must be at least 1")
+if OUTBOUND_DRAIN_SECONDS > 30:
+    raise ImproperlyConfiguredEnv("OUTBOUND_DRAIN_SECONDS must be at most 30 (the drain's task has 60 s)")
+if not 0 <= OUTBOUND_DRAIN_LINGER_MS <= 5000:
+    raise ImproperlyConfiguredEnv("OUTBOUND_DRAIN_LINGER_MS must be between 0 and 5000")
 # Outgoing webhooks refuse loopback, private, link-local and reserved addresses (SSRF) unless this is on;
 # `make run` and the tests turn it on so webhooks can reach a receiver on this machine.
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", False)

@@ -40,38 +40,16 @@ from django.conf import settings
 
 from instances import services
 from instances.models import Instance
-from tenants import redis_scripts
+from tenants.drains import DrainSlots
 from tenants.models import Company
 
 logger = logging.getLogger(__name__)
 
-# KEYS[1]: the company's slot prefix; ARGV[1]: slots; ARGV[2]: TTL in seconds. The first free slot, or -1.
-_TAKE_SLOT = """
-for slot = 0, tonumber(ARGV[1]) - 1 do
-  if redis.call('SET', KEYS[1] .. slot, '1', 'NX', 'EX', tonumber(ARGV[2])) then
-    return slot
-  end
-end
-return -1
-"""
-# KEYS[1]: a slot's key; KEYS[2]: its wake-up list; ARGV[1]: TTL in seconds. 1 when the slot was free and is
-# now taken; else 0, and a wake-up is left for the drain holding it (at most one kept: it only says "look").
-_TAKE_OR_WAKE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
-  redis.call('DEL', KEYS[2])
-  return 1
-end
-redis.call('LPUSH', KEYS[2], '1')
-redis.call('LTRIM', KEYS[2], 0, 0)
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
-return 0
-"""
-# A slot's key outlives a drain's run with room to spare; it only matters when a drain died holding it.
-SLOT_TTL_SECONDS = 60
+SLOTS = DrainSlots("inbound-drain")
 
 
 def _slot_prefix(company_id: int) -> str:
-    return redis_scripts.key(f"inbound-drain:{company_id}:")
+    return SLOTS.prefix(company_id)
 
 
 def inbound_wake(company_id: int, partition: int | None = None) -> int | None:
@@ -82,15 +60,11 @@ def inbound_wake(company_id: int, partition: int | None = None) -> int | None:
     from instances.tasks import drain_inbound_events
 
     if partition is None:
-        slot = int(redis_scripts.script(_TAKE_SLOT)(keys=[_slot_prefix(company_id)],
-                                                    args=[settings.INBOUND_DRAIN_SLOTS, SLOT_TTL_SECONDS]))
+        slot = SLOTS.take_first_free(company_id, settings.INBOUND_DRAIN_SLOTS)
     else:
         slot = partition % settings.INBOUND_DRAIN_SLOTS
-        prefix = _slot_prefix(company_id)
-        taken = redis_scripts.script(_TAKE_OR_WAKE)(keys=[f"{prefix}{slot}", f"{prefix}{slot}:wake"],
-                                                    args=[SLOT_TTL_SECONDS])
-        slot = slot if int(taken) else -1
-    if slot < 0:
+        slot = slot if SLOTS.take_or_wake(company_id, slot) else None
+    if slot is None:
         return None  # that slot's drain is running (or queued, or lingering: woken) and looks again before it stops
     drain_inbound_events.apply_async(args=[company_id, slot])
     return slot
@@ -101,21 +75,12 @@ def inbound_wake_all(company_id: int) -> list[int]:
     return [slot for slot in range(settings.INBOUND_DRAIN_SLOTS) if inbound_wake(company_id, slot) is not None]
 
 
-def _release(company_id: int, slot: int) -> None:
-    redis_scripts.client().delete(f"{_slot_prefix(company_id)}{slot}")
-
-
-def _retake(company_id: int, slot: int) -> bool:
-    return bool(redis_scripts.client().set(f"{_slot_prefix(company_id)}{slot}", "1", nx=True, ex=SLOT_TTL_SECONDS))
-
-
 def _lingered(company_id: int, slot: int, deadline: float) -> bool:
     """Wait up to INBOUND_DRAIN_LINGER_MS (never past the run's deadline) for a wake-up left by a hook that
     found this slot held; whether one came. Without partitions (SQLite) hooks leave none: no wait."""
-    wait = min(settings.INBOUND_DRAIN_LINGER_MS / 1000, deadline - time.monotonic())
-    if wait <= 0 or services.inbound_partition_sql() is None:
+    if services.inbound_partition_sql() is None:
         return False
-    return redis_scripts.client().blpop([f"{_slot_prefix(company_id)}{slot}:wake"], timeout=wait) is not None
+    return SLOTS.linger(company_id, slot, min(settings.INBOUND_DRAIN_LINGER_MS / 1000, deadline - time.monotonic()))
 
 
 def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) -> tuple[int, bool]:
@@ -129,7 +94,7 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
     one_by_one = 0  # after a batch was rolled back: its events are applied one per transaction
     while True:
         if time.monotonic() >= deadline:
-            redis_scripts.client().expire(f"{_slot_prefix(company.pk)}{slot}", SLOT_TTL_SECONDS)
+            SLOTS.hold(company.pk, slot)
             return handled, True
         if one_by_one:
             one_by_one -= 1
@@ -157,7 +122,7 @@ def inbound_drain(*, company: Company, slot: int, seconds: float | None = None) 
         # back and look once more (an event whose hook saw the slot held).
         if _lingered(company.pk, slot, deadline):
             continue
-        _release(company.pk, slot)
+        SLOTS.release(company.pk, slot)
         if (not services.pending_inbound_exists(company=company, exclude=failed, partition=slot)
-                or not _retake(company.pk, slot)):
+                or not SLOTS.retake(company.pk, slot)):
             return handled, False

@@ -174,8 +174,11 @@ class Message(TenantOwned):
     status_rank = models.PositiveSmallIntegerField(default=STATUS_RANK[MessageStatus.QUEUED])
     error = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    # While a worker holds the claim (status "sending"); a redelivered task may reclaim after it passes.
+    # While a drain holds the claim (status "sending"); after it passes the send may be taken over.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Not sent before this moment (a transient failure's backoff); it also holds back the later messages of its
+    # conversation, so a chat's messages leave in the order they were written (messaging/outbound.py).
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     is_edited = models.BooleanField(default=False)
     original_text = models.TextField(blank=True)
@@ -210,6 +213,9 @@ class Message(TenantOwned):
                          condition=Q(quoted__isnull=True) & ~Q(quoted_gateway_id="")),
             models.Index(fields=["company", "status"], name="message_status",
                          condition=Q(status__in=["queued", "sending", "failed"])),
+            # The outbound drain's claim: an instance's unsent messages, oldest first.
+            models.Index(fields=["company", "instance", "id"], name="message_outbox",
+                         condition=Q(status__in=["queued", "sending"])),
         ]
 
     def __str__(self) -> str:

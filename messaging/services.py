@@ -1,12 +1,11 @@
-"""Conversation and outbound message use cases, for the inbox, the API and the send task alike (rules 2-3, 25-27).
+"""Conversation and outbound message use cases, for the inbox, the API and the outbound drain (rules 2-3, 25-27).
 
-Sending: `message_send` stores the message `queued` and enqueues `messaging.send_message` after commit;
-`message_deliver` (the task's body) takes a throttle token, claims the message with a conditional UPDATE
-(queued → sending), calls the gateway outside any transaction, and records the outcome. A claim carries a
-lease (`claimed_until`): a task redelivered after its worker died mid-claim waits for the lease, then
-reclaims; a duplicated task finds nothing to claim and sends nothing. Such a takeover first asks the gateway
-what it sent since the previous claim began, so a send the gateway accepted just before a worker died is
-recorded, not sent twice (`_earlier_send`, docs/messaging.md).
+Sending: `message_send` stores the message `queued` and, after commit, wakes the drain of its chat
+(messaging/outbound.py). The drain claims a batch with one conditional UPDATE of a `SKIP LOCKED` selection
+(queued → sending, with a lease: `messages_claim`), calls the gateway for each outside any transaction, and
+records each outcome (`message_deliver`). A claim that is taken over after its lease passed (the drain died
+mid-send, or the gateway never answered) first asks the gateway what it sent since that claim began, so a
+send the gateway accepted just before is recorded, not sent twice (`_earlier_send`, docs/messaging.md).
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, router, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Greatest
+from django.db import IntegrityError, connection, router, transaction
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest, Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,7 +53,7 @@ from integrations import bots
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
-from messaging import events, throttle
+from messaging import events
 from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
 from tenants.models import Company, User
 from tenants.prepared import Prepared
@@ -378,12 +377,12 @@ def message_send(
     return message, True
 
 
-def _enqueue(company: Company, message: Message, countdown: float | None = None) -> None:
-    from messaging.tasks import send_message as send_message_task
+def _enqueue(company: Company, message: Message) -> None:
+    """After commit, make sure the drain of the message's chat will send it (messaging/outbound.py)."""
+    from messaging import outbound
 
-    args = [company.pk, message.pk]
-    options = {"countdown": countdown} if countdown else {}
-    transaction.on_commit(lambda: send_message_task.apply_async(args=args, **options))
+    instance_id, slot = message.instance_id, outbound.outbound_slot(message.conversation_id)
+    transaction.on_commit(lambda: outbound.outbound_wake(company.pk, instance_id, slot))
 
 
 def message_retry(*, company: Company, message: Message) -> Message:
@@ -391,7 +390,7 @@ def message_retry(*, company: Company, message: Message) -> Message:
     with transaction.atomic():
         rows = Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.FAILED).update(
             status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], error="", attempts=0,
-            failed_at=None, claimed_until=None,
+            failed_at=None, claimed_until=None, retry_at=None,
         )
         if not rows:
             raise MessagingError(_("Only a failed message can be sent again."))
@@ -413,34 +412,106 @@ def backoff(attempt: int) -> float:
     return delay + random.uniform(0, RETRY_BASE_SECONDS)  # noqa: S311 (jitter, not security)
 
 
-def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
-    """The send task's body: throttle, claim, call the gateway, record. Safe to run any number of times."""
-    message = first_row(Message.objects.filter(company=company, pk=message_id).select_related(
-        "instance__server", "conversation__contact", "quoted", "reaction_target"))
-    if message is None or message.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
-        return DeliveryOutcome("skipped")
+def sendable_at(now: datetime) -> Q:
+    """Unsent and sendable now: queued, or claimed by a drain whose lease has passed; not waiting for a backoff."""
+    return ((Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+            & (Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_until__lt=now)))
+
+
+def _outbox(company: Company, instance_id: int, slot: int | None, slots: int, now: datetime):
+    """The instance's unsent messages of one drain slot that no earlier unsent message of their conversation
+    holds back: one waiting for its backoff, or claimed and not answered yet, keeps the chat's later messages
+    behind it, so a chat's messages leave in the order they were written."""
+    unsent = Q(direction=Message.Direction.OUT, status__in=(MessageStatus.QUEUED, MessageStatus.SENDING))
+    not_due = Q(retry_at__gt=now) | Q(status=MessageStatus.SENDING, claimed_until__gte=now)
+    held_back = Message.objects.filter(unsent, not_due, company=company, conversation=OuterRef("conversation"),
+                                       pk__lt=OuterRef("pk"))
+    rows = Message.objects.filter(unsent, company=company, instance_id=instance_id).filter(~Exists(held_back))
+    if slot is not None:
+        rows = rows.alias(slot=Mod("conversation_id", slots)).filter(slot=slot)
+    return rows
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message a drain claimed, with what it was before: a send taken over from an expired claim first asks
+    the gateway whether that attempt went out (`previous_lease`)."""
+
+    message: Message
+    previous_lease: datetime | None
+
+
+def messages_claim(*, company: Company, instance_id: int, slot: int | None, slots: int, limit: int) -> list[Claimed]:
+    """Claim up to `limit` of the slot's sendable messages, oldest first, that no other drain holds (`SKIP
+    LOCKED`): each becomes `sending` with a lease and one more attempt. Returned loaded for sending."""
     now = timezone.now()
-    if message.status == MessageStatus.SENDING and message.claimed_until and message.claimed_until > now:
-        # Another worker holds it (or died holding it): look again when its lease ends.
-        return DeliveryOutcome("retry", (message.claimed_until - now).total_seconds() + 1)
-    wait = throttle.take(message.instance_id)
-    if wait > 0:
-        return DeliveryOutcome("retry", wait + random.uniform(0, 0.25))  # noqa: S311
-    # Taking over an expired claim: that attempt may have reached the gateway and died before recording it.
-    previous_lease = message.claimed_until if message.status == MessageStatus.SENDING else None
-    claimable = Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_until__lt=now)
-    claimed = Message.objects.filter(claimable, company=company, pk=message.pk).update(
-        status=MessageStatus.SENDING, status_rank=STATUS_RANK[MessageStatus.SENDING],
-        claimed_until=now + CLAIM_LEASE, attempts=F("attempts") + 1,
-    )
-    if not claimed:
-        return DeliveryOutcome("skipped")
-    message.refresh_from_db(fields=["attempts"])
-    if previous_lease is not None:
+    selection = (_outbox(company, instance_id, slot, slots, now).filter(sendable_at(now)).order_by("pk")
+                 .select_for_update(of=("self",), skip_locked=True)
+                 .values_list("pk", "status", "claimed_until")[:limit])
+    claim = {"status": MessageStatus.SENDING, "status_rank": STATUS_RANK[MessageStatus.SENDING],
+             "claimed_until": now + CLAIM_LEASE, "retry_at": None}
+    with transaction.atomic():  # one statement on PostgreSQL; Django compiles FOR UPDATE only in a transaction
+        before = _claim_rows(company, selection, claim, now)
+    if not before:
+        return []
+    messages = (Message.objects.filter(company=company, pk__in=list(before)).order_by("pk")
+                .select_related("instance__server", "conversation__contact", "quoted", "reaction_target"))
+    return [Claimed(message, before[message.pk][1] if before[message.pk][0] == MessageStatus.SENDING else None)
+            for message in messages]
+
+
+def _claim_rows(company: Company, selection, claim: dict, now: datetime) -> dict[int, tuple[str, datetime | None]]:
+    """Mark the selected messages claimed; what each was before (status, lease), by id."""
+    if connection.vendor == "postgresql":
+        chosen, params = selection.query.get_compiler(connection.alias).as_sql()
+        table = Message._meta.db_table
+        # One statement: the locked selection, materialised once, and its rows marked claimed; what they were
+        # before comes back with them. The table's name and the ORM's own SQL; every value is a parameter.
+        sql = (f"WITH chosen (id, status, claimed_until) AS ({chosen}) "  # noqa: S608
+               f"UPDATE {table} SET status = %s, status_rank = %s, claimed_until = %s, retry_at = NULL, "
+               f"attempts = {table}.attempts + 1 FROM chosen WHERE {table}.id = chosen.id "
+               f"RETURNING chosen.id, chosen.status, chosen.claimed_until")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, claim["status"], claim["status_rank"], claim["claimed_until"]])
+            before = {pk: (status, lease) for pk, status, lease in cursor.fetchall()}
+    else:  # SQLite (development): one writer at a time; each row claimed only if still sendable
+        before = {}
+        for pk, status, lease in selection:
+            rows = Message.objects.filter(sendable_at(now), company=company, pk=pk)
+            if rows.update(**claim, attempts=F("attempts") + 1):
+                before[pk] = (status, lease)
+    return before
+
+
+def messages_hand_back(*, company: Company, messages: list[Message]) -> None:
+    """Claimed messages a drain will not send now (an earlier message of their chat must go first): queued
+    again, their attempt not counted."""
+    Message.objects.filter(company=company, pk__in=[message.pk for message in messages],
+                           status=MessageStatus.SENDING).update(
+        status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], claimed_until=None,
+        attempts=Greatest(F("attempts") - 1, 0))
+
+
+def outbox_next_due(*, company: Company, instance_id: int, slot: int | None, slots: int) -> datetime | None:
+    """When the slot's next message becomes sendable (now or earlier when one is already), or None when the slot
+    has nothing left to send."""
+    now = timezone.now()
+    moment = Case(When(status=MessageStatus.SENDING, then=Greatest(Coalesce("retry_at", "claimed_until"),
+                                                                   "claimed_until")),
+                  default=Coalesce("retry_at", Value(now)))
+    return _outbox(company, instance_id, slot, slots, now).aggregate(next=Min(moment))["next"]
+
+
+def message_deliver(*, company: Company, claimed: Claimed) -> DeliveryOutcome:
+    """Send one claimed message and record the outcome: `sent`, `failed`, or `retry` (queued again with a
+    backoff, or left claimed after a send with no answer, to be looked up when its lease ends)."""
+    message = claimed.message
+    if claimed.previous_lease is not None:
+        # Taking over an expired claim: that attempt may have reached the gateway and died before recording it.
         try:
-            earlier = _earlier_send(company, message, since=previous_lease - CLAIM_LEASE - CLOCK_SKEW)
+            earlier = _earlier_send(company, message, since=claimed.previous_lease - CLAIM_LEASE - CLOCK_SKEW)
         except GatewayError as error:  # transient: we cannot tell yet, and a blind resend could be a duplicate
-            return _lookup_failed(company, message, error, previous_lease)
+            return _lookup_failed(company, message, error)
         if earlier is not None:
             _record_sent(company, message, earlier)
             return DeliveryOutcome("sent")
@@ -452,7 +523,7 @@ def message_deliver(*, company: Company, message_id: int) -> DeliveryOutcome:
         # No answer, but the send may have gone out: left claimed, it is taken over when the lease ends, and the
         # takeover asks the gateway first, as after a worker that died.
         logger.info("send of message %s got no answer (%s); asking the gateway after the lease", message.pk, error)
-        return DeliveryOutcome("retry", (now + CLAIM_LEASE - timezone.now()).total_seconds() + 1)
+        return DeliveryOutcome("retry", (message.claimed_until - timezone.now()).total_seconds() + 1)
     except GatewayError as error:
         return _record_failure(company, message, error)
     _record_sent(company, message, result)
@@ -503,16 +574,18 @@ def _chat_jids(company: Company, message: Message) -> list[str]:
     return sorted({chat_jid_of(identifier) for identifier in [contact.identifier, *forms]})
 
 
-def _lookup_failed(company: Company, message: Message, error: GatewayError,
-                   previous_lease: datetime) -> DeliveryOutcome:
+def _lookup_failed(company: Company, message: Message, error: GatewayError) -> DeliveryOutcome:
     if message.attempts >= MAX_ATTEMPTS:
         return _record_failure(company, message, error)
     logger.info("message %s: cannot ask the gateway what it sent (%s), attempt %s; retrying", message.pk, error,
                 message.attempts)
-    # Back to the expired lease it had: the next attempt asks again, over the same time window, before sending.
+    # Claimed, with a lease that has passed, after a backoff: the next attempt is a takeover again, so it asks
+    # again, over the same time window, before sending.
+    delay = backoff(message.attempts)
+    now = timezone.now()
     Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.SENDING).update(
-        claimed_until=previous_lease, error=_failure_reason(error))
-    return DeliveryOutcome("retry", backoff(message.attempts))
+        claimed_until=now, retry_at=now + timedelta(seconds=delay), error=_failure_reason(error))
+    return DeliveryOutcome("retry", delay)
 
 
 def _record_failure(company: Company, message: Message, error: GatewayError) -> DeliveryOutcome:
@@ -520,9 +593,10 @@ def _record_failure(company: Company, message: Message, error: GatewayError) -> 
     sending = Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.SENDING)
     if error.transient and message.attempts < MAX_ATTEMPTS:
         logger.info("send of message %s failed (%s), attempt %s; retrying", message.pk, error, message.attempts)
+        delay = backoff(message.attempts)
         sending.update(status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], error=reason,
-                       claimed_until=None)
-        return DeliveryOutcome("retry", backoff(message.attempts))
+                       claimed_until=None, retry_at=timezone.now() + timedelta(seconds=delay))
+        return DeliveryOutcome("retry", delay)
     with transaction.atomic():
         sending.update(status=MessageStatus.FAILED, status_rank=STATUS_RANK[MessageStatus.FAILED], error=reason,
                        failed_at=timezone.now(), claimed_until=None)

@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from celery import shared_task
+from django.utils import timezone
 
-from messaging import media, services
+from messaging import media, outbound
 from messaging.models import Message
 from tenants.models import Company
+from tenants.scoping import first_row
 from tenants.tasks import company_task
 
 
+@company_task(name="messaging.drain_outbound", queue="messaging", soft_time_limit=60, time_limit=90)
+def drain_outbound(company: Company, instance_id: int, slot: int, take_slot: bool = False) -> int:
+    """Send the queued messages of one instance's chat slot (messaging/outbound.py); chains itself while more
+    are left or the throttle says wait, and comes back when a message waits for a later moment.
+
+    `take_slot`: a run scheduled for such a moment, which has to take the slot first (its drain may be running)."""
+    if take_slot and not outbound.SLOTS.take_or_wake(outbound.outbound_scope(company.pk, instance_id), slot):
+        return 0
+    run = outbound.outbound_drain(company=company, instance_id=instance_id, slot=slot)
+    if run.again_in is not None:
+        drain_outbound.apply_async(args=[company.pk, instance_id, slot], countdown=run.again_in or None)
+    elif run.next_due is not None:
+        countdown = max(0.0, (run.next_due - timezone.now()).total_seconds())
+        drain_outbound.apply_async(args=[company.pk, instance_id, slot, True], countdown=countdown)
+    return run.handled
+
+
 @company_task(name="messaging.send_message", queue="messaging", soft_time_limit=60, time_limit=90)
-def send_message(company: Company, message_id: int) -> str:
-    """Send one queued message; a retry (transient failure, throttle, held claim) is a new delayed task."""
-    outcome = services.message_deliver(company=company, message_id=message_id)
-    if outcome.result == "retry":
-        args = [company.pk, message_id]
-        transaction.on_commit(lambda: send_message.apply_async(args=args, countdown=outcome.retry_in))
-    return outcome.result
+def send_message(company: Company, message_id: int) -> bool:
+    """One message's send, as an older release enqueued it: wakes the drain of its chat, which sends it."""
+    row = first_row(Message.objects.filter(company=company, pk=message_id).values_list("instance_id",
+                                                                                         "conversation_id"))
+    return row is not None and outbound.outbound_wake(company.pk, row[0], outbound.outbound_slot(row[1]))
+
+
+@shared_task(name="messaging.sweep_outbox", soft_time_limit=20, time_limit=30)
+def sweep_outbox() -> int:
+    """Beat: wake the drain of every message left sendable for longer than OUTBOUND_SWEEP_AFTER_SECONDS."""
+    return outbound.sweep_outbox()
 
 
 @company_task(name="messaging.download_media", soft_time_limit=60, time_limit=90)

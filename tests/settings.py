@@ -5,8 +5,9 @@ import os
 os.environ.setdefault("DJANGO_ENV", "test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recado")
 # A drain called in a test returns as soon as nothing is left; the linger has its own tests
-# (tests/instances/test_inbound_drain.py).
+# (tests/instances/test_inbound_drain.py, tests/messaging/test_outbound_drain.py).
 os.environ.setdefault("INBOUND_DRAIN_LINGER_MS", "0")
+os.environ.setdefault("OUTBOUND_DRAIN_LINGER_MS", "0")
 
 
 

@@ -63,11 +63,17 @@ def test_production_rejects_an_unknown_environment_name():
 
 
 
-@pytest.mark.parametrize("value", ["-1", "5001"])
-def test_a_drain_linger_out_of_range_is_refused_with_its_bounds(value):
-    result = run_django(["manage.py", "check"], **{**production_env(), "INBOUND_DRAIN_LINGER_MS": value})
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("INBOUND_DRAIN_LINGER_MS", "-1", "INBOUND_DRAIN_LINGER_MS must be between 0 and 5000"),
+    ("INBOUND_DRAIN_LINGER_MS", "5001", "INBOUND_DRAIN_LINGER_MS must be between 0 and 5000"),
+    ("OUTBOUND_DRAIN_LINGER_MS", "5001", "OUTBOUND_DRAIN_LINGER_MS must be between 0 and 5000"),
+    ("OUTBOUND_DRAIN_SECONDS", "31", "OUTBOUND_DRAIN_SECONDS must be at most 30"),
+    ("OUTBOUND_DRAIN_SLOTS", "0", "OUTBOUND_DRAIN_SLOTS, OUTBOUND_DRAIN_BATCH, OUTBOUND_DRAIN_SECONDS and"),
+])
+def test_a_drain_setting_out_of_range_is_refused_with_its_bounds(name, value, message):
+    result = run_django(["manage.py", "check"], **{**production_env(), name: value})
     assert result.returncode != 0
-    assert "INBOUND_DRAIN_LINGER_MS must be between 0 and 5000" in result.stderr
+    assert message in result.stderr
 
 
 _SQLITE_PROBE = """

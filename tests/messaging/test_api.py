@@ -6,9 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from messaging.models import Conversation, Message
-from messaging.tasks import send_message
 from tenants.scoping import company_scope
 from tests.factories import make_api_key
+from tests.messaging.sending import send_now
 
 pytestmark = pytest.mark.django_db
 
@@ -85,10 +85,13 @@ def test_send_every_way_and_read_with_a_cursor(api_a, instance_a, company_a, sim
         assert response.json()["status"] == "queued"
     assert text.json()["sender_label"] == "Alice" and text.json()["conversation"] == conversation_id
     assert by_number.json()["conversation"] == conversation_id
-    for response in (text, by_number, group, buttons):
-        with company_scope(company_a):
-            message = Message.objects.get(public_id=response.json()["id"])
-        assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    with company_scope(company_a):
+        messages = [Message.objects.get(public_id=response.json()["id"]) for response in (text, by_number, group,
+                                                                                         buttons)]
+    for message in messages:
+        send_now(company_a, message)  # each chat's drain sends every message of its chat
+    with company_scope(company_a):
+        assert [Message.objects.get(pk=message.pk).status for message in messages] == ["sent"] * 4
     assert len(simulator.sent(instance_a.gateway_name)) == 4
     sent = api_a.get(f"/api/v1/messages/{text.json()['id']}").json()
     assert sent["status"] == "sent" and sent["gateway_message_id"]
@@ -139,7 +142,8 @@ def test_delete_for_everyone_and_its_422(api_a, instance_a, company_a, simulator
     refused = api_a.delete(f"/api/v1/messages/{message_id}")
     assert refused.status_code == 422 and "not sent" in refused.json()["detail"]
     with company_scope(company_a):
-        send_message.apply(args=[company_a.pk, Message.objects.get(public_id=message_id).pk])
+        message = Message.objects.get(public_id=message_id)
+    assert send_now(company_a, message) == "sent"
     with hooks.capture(execute=True):
         deleted = api_a.delete(f"/api/v1/messages/{message_id}")
     assert deleted.status_code == 200 and deleted.json()["is_deleted"] is True and deleted.json()["text"] == "ops"

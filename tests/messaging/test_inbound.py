@@ -105,7 +105,7 @@ def test_duplicates_store_one_row_and_count_once(company_a, instance_a, simulato
 def test_replayed_three_times_shuffled_one_row_each_and_statuses_never_go_back(company_a, instance_a, simulator,
                                                                                hooks):
     from messaging import services
-    from messaging.tasks import send_message
+    from tests.messaging.sending import send_now
 
     conversation_seed = inbound(simulator, instance_a, text="first")
     hooks.deliver(instance_a)
@@ -114,7 +114,7 @@ def test_replayed_three_times_shuffled_one_row_each_and_statuses_never_go_back(c
         sent, _created = services.message_send(company=company_a, conversation=conversation,
                                                outgoing=services.Outgoing(kind="text", text="reply"),
                                                sender_type="agent", sender_label="Alice")
-    assert send_message.apply(args=[company_a.pk, sent.pk]).get() == "sent"
+    assert send_now(company_a, sent) == "sent"
     gateway_id = messages(company_a)[-1].gateway_message_id
     inbound(simulator, instance_a, text="second")
     inbound(simulator, instance_a, kind="reaction", reaction={"message_id": gateway_id, "emoji": "❤"})

@@ -8,8 +8,8 @@ from integrations import services as integration_services
 from integrations.models import WebhookEvent
 from messaging import services
 from messaging.services import Outgoing
-from messaging.tasks import send_message
 from tenants.scoping import company_scope
+from tests.messaging.sending import send_now
 from tests.messaging.test_inbound import CUSTOMER, inbound, messages
 from tests.messaging.test_outbound import conversation_a, queue  # noqa: F401 (fixture)
 
@@ -54,7 +54,7 @@ def test_a_customer_message_is_emitted_once_to_its_company_only(company_a, insta
 def test_a_send_emits_sent_then_status_moves(company_a, instance_a, conversation_a, simulator, hooks,  # noqa: F811
                                              endpoint_a):
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="Temos sim!"))
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send_now(company_a, message) == "sent"
     with company_scope(company_a):
         message.refresh_from_db()
         assert services.message_apply_status(company=company_a, instance=instance_a,
@@ -93,7 +93,7 @@ def test_conversation_lifecycle_is_emitted_once_per_real_change(company_a, owner
 def test_delete_for_everyone_emits_message_deleted(company_a, instance_a, conversation_a, simulator, hooks,  # noqa: F811
                                                    endpoint_a):
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="Oops"))
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send_now(company_a, message) == "sent"
     with company_scope(company_a):
         message.refresh_from_db()
         services.message_delete_for_everyone(company=company_a, message=message)

@@ -1,4 +1,4 @@
-"""Outbound: messages queued in a transaction, sent by the task exactly once, against the real simulator."""
+"""Outbound: messages queued in a transaction, sent by the drain exactly once, against the real simulator."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from integrations import services as integration_services
 from integrations.models import WebhookEvent
-from messaging import services, throttle
+from messaging import outbound, services, throttle
 from messaging.models import Conversation, Message
 from messaging.services import Outgoing
-from messaging.tasks import send_message
 from tenants.scoping import company_scope
+from tests.messaging.sending import drain
+from tests.messaging.sending import send_now as send
 from tests.simulator.fixtures import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,17 @@ def queue(company, conversation, hooks, outgoing: Outgoing, **options) -> Messag
 def reload(company, message) -> Message:
     with company_scope(company):
         return Message.objects.get(pk=message.pk)
+
+
+def backoff_passed(company, message) -> None:
+    with company_scope(company):
+        Message.objects.filter(pk=message.pk).update(retry_at=timezone.now() - timedelta(seconds=1))
+
+
+def retry_in(company, message) -> float:
+    """Seconds until the message may be sent again (its backoff, or the end of its claim's lease)."""
+    row = reload(company, message)
+    return ((row.retry_at or row.claimed_until) - timezone.now()).total_seconds()
 
 
 def sent_types(simulator, instance) -> list[str]:
@@ -83,8 +95,8 @@ EVERY_KIND = [
 def test_every_kind_is_sent_once(company_a, instance_a, conversation_a, simulator, hooks, make, message_type):
     message = queue(company_a, conversation_a, hooks, make(simulator))
     assert reload(company_a, message).status == "queued"
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"  # a duplicated task
+    assert send(company_a, message) == "sent"
+    assert send(company_a, message) == "skipped"  # a duplicated task
     assert sent_types(simulator, instance_a) == [message_type]
     message = reload(company_a, message)
     assert message.status == "sent" and message.gateway_message_id and message.sent_at and message.attempts == 1
@@ -92,12 +104,12 @@ def test_every_kind_is_sent_once(company_a, instance_a, conversation_a, simulato
 
 def test_reply_and_reaction_name_their_target(company_a, instance_a, conversation_a, simulator, hooks):
     first = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="pergunta"))
-    send_message.apply(args=[company_a.pk, first.pk])
+    send(company_a, first)
     first = reload(company_a, first)
     reply = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="resposta", quoted=first))
     reaction = queue(company_a, conversation_a, hooks, Outgoing(kind="reaction", reaction_target=first, emoji="👍"))
-    for message in (reply, reaction):
-        assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send(company_a, reply) == "sent"  # one drain run sends both, in order
+    assert reload(company_a, reaction).status == "sent"
     sent = simulator.sent(instance_a.gateway_name)
     echoes = [event["body"]["data"] for event in simulator.events(instance_a.gateway_name)
               if event["config_name"] == "SEND_MESSAGE"]
@@ -111,7 +123,7 @@ def test_send_to_a_group(company_a, instance_a, simulator, hooks):
         contact = services.contact_for_recipient(company=company_a, instance=instance_a, recipient=GROUP)
         conversation, _ = services.conversation_start(company=company_a, instance=instance_a, contact=contact)
     message = queue(company_a, conversation, hooks, Outgoing(kind="text", text="bom dia grupo"))
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send(company_a, message) == "sent"
     assert simulator.sent(instance_a.gateway_name)[0]["remote_jid"] == GROUP
 
 
@@ -122,13 +134,13 @@ def test_redelivered_after_the_worker_died_mid_claim_sends_once(company_a, insta
         # The first worker claimed it and died before calling the gateway.
         Message.objects.filter(pk=message.pk).update(status="sending", claimed_until=timezone.now() + timedelta(
             seconds=30), attempts=1)
-        outcome = services.message_deliver(company=company_a, message_id=message.pk)
-    assert outcome.result == "retry" and 25 < outcome.retry_in <= 32  # redelivered early: waits for the lease
+    run = drain(company_a, message)  # redelivered early: nothing to send until the lease ends, then back
+    assert run.handled == 0 and 25 < (run.next_due - timezone.now()).total_seconds() <= 30
     assert sent_types(simulator, instance_a) == []
     with company_scope(company_a):
         Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"
+    assert send(company_a, message) == "sent"
+    assert send(company_a, message) == "skipped"
     assert sent_types(simulator, instance_a) == ["conversation"]
 
 
@@ -159,8 +171,8 @@ def test_a_send_the_gateway_accepted_before_the_worker_died_is_recorded_not_sent
     accepted = died_after_the_gateway_accepted(company_a, message)
     hooks.deliver(instance_a)  # the gateway's echo, while the message is still `sending`: not a second message
     lease_expired(company_a, message)
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"  # the redelivered task
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "skipped"
+    assert send(company_a, message) == "sent"  # the redelivered task
+    assert send(company_a, message) == "skipped"
     assert sent_ids(simulator, instance_a) == [accepted]  # the customer got it once
     message = reload(company_a, message)
     assert (message.status, message.gateway_message_id, message.attempts) == ("sent", accepted, 2)
@@ -183,7 +195,7 @@ def test_every_kind_already_accepted_is_recognised(company_a, instance_a, conver
     message = queue(company_a, conversation_a, hooks, make(simulator))
     accepted = died_after_the_gateway_accepted(company_a, message)
     lease_expired(company_a, message)
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send(company_a, message) == "sent"
     assert sent_types(simulator, instance_a) == [message_type]
     assert reload(company_a, message).gateway_message_id == accepted
 
@@ -191,14 +203,14 @@ def test_every_kind_already_accepted_is_recognised(company_a, instance_a, conver
 def test_reconciling_takes_no_identical_text_sent_before_the_claim_or_recorded_on_another_message(
         company_a, instance_a, conversation_a, simulator, hooks):
     earlier = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="ok"))
-    assert send_message.apply(args=[company_a.pk, earlier.pk]).get() == "sent"
+    assert send(company_a, earlier) == "sent"
     # The same text typed on the phone ten minutes ago, before the claim (its webhook never reached us).
     simulator.inbound(instance_a.gateway_name, from_me=True, to=CUSTOMER, text="ok", timestamp=int(time.time()) - 600)
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="ok"))
     with company_scope(company_a):  # claimed, then the worker died before calling the gateway
         Message.objects.filter(pk=message.pk).update(status="sending", attempts=1,
                                                      claimed_until=timezone.now() - timedelta(seconds=1))
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send(company_a, message) == "sent"
     first, second = sent_ids(simulator, instance_a)
     assert reload(company_a, earlier).gateway_message_id == first
     assert reload(company_a, message).gateway_message_id == second  # sent: neither old record was taken
@@ -215,11 +227,11 @@ def test_another_companys_identical_send_never_matches(company_a, instance_a, co
     with company_scope(company_a):
         Message.objects.filter(pk=ours.pk).update(status="sending", attempts=1,
                                                   claimed_until=timezone.now() - timedelta(seconds=1))
-    assert send_message.apply(args=[company_a.pk, ours.pk]).get() == "sent"
+    assert send(company_a, ours) == "sent"
     assert len(sent_ids(simulator, instance_a)) == 1
     assert reload(company_a, ours).gateway_message_id == sent_ids(simulator, instance_a)[0] != their_send
     lease_expired(company_b, theirs)
-    assert send_message.apply(args=[company_b.pk, theirs.pk]).get() == "sent"
+    assert send(company_b, theirs) == "sent"
     assert sent_ids(simulator, instance_b) == [their_send] == [reload(company_b, theirs).gateway_message_id]
 
 
@@ -229,13 +241,15 @@ def test_when_the_gateway_cannot_say_what_it_sent_the_lookup_retries_and_never_s
     accepted = died_after_the_gateway_accepted(company_a, message)
     lease_expired(company_a, message)
     simulator.fail_next(instance_a.gateway_name, count=1, mode="server_error", scope="any")
-    with company_scope(company_a):
-        outcome = services.message_deliver(company=company_a, message_id=message.pk)
-    assert outcome.result == "retry" and 4 <= outcome.retry_in <= 6  # backoff after the second attempt
+    run = drain(company_a, message)
+    assert run.handled == 1 and 3.9 <= retry_in(company_a, message) <= 6  # backoff after the second attempt
+    assert run.next_due == reload(company_a, message).retry_at  # its drain comes back for it
     row = reload(company_a, message)
     assert (row.status, row.attempts) == ("sending", 2) and row.claimed_until < timezone.now()
     assert sent_ids(simulator, instance_a) == [accepted]
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert drain(company_a, message).handled == 0  # not before its backoff
+    backoff_passed(company_a, message)
+    assert send(company_a, message) == "sent"
     assert sent_ids(simulator, instance_a) == [accepted]
     assert reload(company_a, message).gateway_message_id == accepted
 
@@ -248,7 +262,7 @@ def test_a_lookup_that_keeps_failing_ends_failed_without_sending(company_a, inst
         Message.objects.filter(pk=message.pk).update(attempts=services.MAX_ATTEMPTS - 1,
                                                      claimed_until=timezone.now() - timedelta(seconds=1))
     simulator.fail_next(instance_a.gateway_name, count=5, mode="connection_closed", scope="any")
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "failed"
+    assert send(company_a, message) == "failed"
     assert "Connection Closed" in reload(company_a, message).error
     assert sent_ids(simulator, instance_a) == [accepted]
 
@@ -260,7 +274,7 @@ def test_when_the_gateway_cannot_list_what_it_sent_the_send_goes_ahead(company_a
         Message.objects.filter(pk=message.pk).update(status="sending", attempts=1,
                                                      claimed_until=timezone.now() - timedelta(seconds=1))
     simulator.fail_next(instance_a.gateway_name, count=1, mode="refused", scope="any", message="Cannot list")
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"  # at least once
+    assert send(company_a, message) == "sent"  # at least once
     assert len(sent_ids(simulator, instance_a)) == 1
 
 
@@ -269,13 +283,13 @@ def test_a_send_without_an_answer_is_looked_up_after_the_lease_not_sent_again(co
     monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
     simulator.fail_next(instance_a.gateway_name, mode="timeout", seconds=1)  # answers late, but sends
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="sem resposta"))
-    with company_scope(company_a):
-        outcome = services.message_deliver(company=company_a, message_id=message.pk)
-    assert outcome.result == "retry" and 115 < outcome.retry_in <= 121  # when the lease ends
+    run = drain(company_a, message)
+    assert run.handled == 1 and 115 < retry_in(company_a, message) <= 120  # looked up when the lease ends
+    assert run.next_due == reload(company_a, message).claimed_until
     assert reload(company_a, message).status == "sending"
     wait_until(lambda: len(sent_ids(simulator, instance_a)) == 1, timeout=5)
     lease_expired(company_a, message)
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send(company_a, message) == "sent"
     assert sent_ids(simulator, instance_a) == [reload(company_a, message).gateway_message_id]
 
 
@@ -283,14 +297,12 @@ def test_transient_failures_retry_with_backoff_then_send(company_a, instance_a, 
     simulator.fail_next(instance_a.gateway_name, count=2, mode="server_error")
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="persist"))
     delays = []
-    with company_scope(company_a):
-        for _attempt in range(2):
-            outcome = services.message_deliver(company=company_a, message_id=message.pk)
-            assert outcome.result == "retry"
-            delays.append(outcome.retry_in)
-            assert Message.objects.get(pk=message.pk).status == "queued"
-        assert services.message_deliver(company=company_a, message_id=message.pk).result == "sent"
-    assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 6  # exponential, with jitter
+    for _attempt in range(2):
+        assert send(company_a, message) == "queued"
+        delays.append(retry_in(company_a, message))
+        backoff_passed(company_a, message)
+    assert send(company_a, message) == "sent"
+    assert 1.9 <= delays[0] <= 4 and 3.9 <= delays[1] <= 6  # exponential, with jitter
     assert sent_types(simulator, instance_a) == ["conversation"]
     assert reload(company_a, message).attempts == 3
 
@@ -299,10 +311,11 @@ def test_transient_failures_are_bounded_then_failed_with_the_reason(company_a, i
                                                                     simulator, hooks):
     simulator.fail_next(instance_a.gateway_name, count=20, mode="connection_closed")
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="never"))
-    with company_scope(company_a):
-        outcomes = [services.message_deliver(company=company_a, message_id=message.pk).result
-                    for _attempt in range(services.MAX_ATTEMPTS)]
-    assert outcomes == ["retry"] * (services.MAX_ATTEMPTS - 1) + ["failed"]
+    outcomes = []
+    for _attempt in range(services.MAX_ATTEMPTS):
+        outcomes.append(send(company_a, message))
+        backoff_passed(company_a, message)
+    assert outcomes == ["queued"] * (services.MAX_ATTEMPTS - 1) + ["failed"]
     message = reload(company_a, message)
     assert message.status == "failed" and "Connection Closed" in message.error and message.failed_at
 
@@ -310,13 +323,13 @@ def test_transient_failures_are_bounded_then_failed_with_the_reason(company_a, i
 def test_a_refusal_fails_at_once_and_retry_sends_it(company_a, instance_a, conversation_a, simulator, hooks):
     simulator.fail_next(instance_a.gateway_name, count=1, mode="not_on_whatsapp", number=CUSTOMER)
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="hello?"))
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "failed"
+    assert send(company_a, message) == "failed"
     message = reload(company_a, message)
     assert (message.status, message.error) == ("failed", "This number is not on WhatsApp.")
     with company_scope(company_a), hooks.capture() as callbacks:
         services.message_retry(company=company_a, message=message)
     assert len(callbacks) == 2 and reload(company_a, message).status == "queued"  # the send and the live push
-    assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send(company_a, message) == "sent"
     with company_scope(company_a), pytest.raises(services.MessagingError):
         services.message_retry(company=company_a, message=reload(company_a, message))
 
@@ -358,18 +371,35 @@ def test_throttle_is_shared_by_concurrent_workers(company_a, instance_a, convers
     granted = [wait for wait in results if wait == 0]
     assert len(results) == 6 and len(granted) == 1 and all(0 < wait <= 5 for wait in results if wait)
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="throttled"))
-    with company_scope(company_a):
-        outcome = services.message_deliver(company=company_a, message_id=message.pk)
-        assert outcome.result == "retry" and 0 < outcome.retry_in <= 5.5
-        assert Message.objects.get(pk=message.pk).status == "queued"
+    run = drain(company_a, message)
+    assert run.handled == 0 and 0 < run.again_in <= 5  # its task comes back when a token is there
+    assert reload(company_a, message).status == "queued"
     assert sent_types(simulator, instance_a) == []
+
+
+def test_drains_of_one_instance_share_its_throttle(company_a, instance_a, simulator, hooks, settings):
+    settings.MESSAGING_SEND_RATE_PER_MINUTE = 24  # a bucket of two tokens, one more every 2.5 s
+    messages = []
+    for number in ("5511955550001", "5511955550002"):  # two chats, in the two drain slots
+        with company_scope(company_a):
+            contact = services.contact_for_recipient(company=company_a, instance=instance_a, recipient=number)
+            conversation, _ = services.conversation_start(company=company_a, instance=instance_a, contact=contact)
+        messages += [queue(company_a, conversation, hooks, Outgoing(kind="text", text=f"{number} {index}"))
+                     for index in range(3)]
+    assert {outbound.outbound_slot(message.conversation_id) for message in messages} == {0, 1}
+    first, second = drain(company_a, messages[0]), drain(company_a, messages[3])
+    assert first.handled == 2 and 0 < first.again_in <= 2.5  # the whole bucket; back when a token is there
+    assert second.handled == 0 and 0 < second.again_in <= 2.5  # nothing left for the other slot
+    assert [reload(company_a, message).status for message in messages] == ["sent"] * 2 + ["queued"] * 4
+    assert len(sent_types(simulator, instance_a)) == 2
+    assert throttle.take_up_to(instance_a.pk, 5) == (0, pytest.approx(2.5, abs=0.1))
 
 
 def test_delete_for_everyone(company_a, instance_a, conversation_a, simulator, hooks):
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="oops"))
     with company_scope(company_a), pytest.raises(services.MessagingError):
         services.message_delete_for_everyone(company=company_a, message=message)  # not sent yet
-    send_message.apply(args=[company_a.pk, message.pk])
+    send(company_a, message)
     with company_scope(company_a), hooks.capture(execute=True):
         services.message_delete_for_everyone(company=company_a, message=reload(company_a, message))
     message = reload(company_a, message)
@@ -380,7 +410,7 @@ def test_delete_for_everyone(company_a, instance_a, conversation_a, simulator, h
 def test_the_gateway_echo_of_our_send_is_not_a_second_message(company_a, instance_a, conversation_a, simulator,
                                                               hooks):
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="echo"))
-    send_message.apply(args=[company_a.pk, message.pk])
+    send(company_a, message)
     simulator.set_status(instance_a.gateway_name, reload(company_a, message).gateway_message_id, "DELIVERY_ACK")
     hooks.deliver(instance_a)  # SEND_MESSAGE echo + the tick
     with company_scope(company_a):
@@ -392,7 +422,7 @@ def test_ticks_move_live_and_only_forward(company_a, instance_a, conversation_a,
     from tenants import realtime
 
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="tick"))
-    send_message.apply(args=[company_a.pk, message.pk])
+    send(company_a, message)
     gateway_id = reload(company_a, message).gateway_message_id
     listener.join(company_a, realtime.topic_for("conversation", conversation_a.public_id))
     simulator.set_status(instance_a.gateway_name, gateway_id, "READ", "DELIVERY_ACK")

@@ -15,10 +15,11 @@ from django.test.utils import CaptureQueriesContext
 
 from config.asgi import application
 from contacts import services as contact_services
-from messaging import services
+from messaging import outbound, services
 from messaging.models import Conversation, Message
-from messaging.tasks import download_media, send_message
+from messaging.tasks import download_media, drain_outbound, send_message
 from tenants.scoping import company_scope
+from tests.messaging.sending import send_now
 
 pytestmark = pytest.mark.django_db
 
@@ -174,8 +175,9 @@ def test_composer_sends_text_reply_reaction_and_attachment(agent_client_a, compa
                                                                  ("image", "queued", "agent")]
     assert sent[0].quoted_id == target.pk and sent[1].reaction_target_id == target.pk
     assert sent[2].media_file and sent[2].text == "legenda" and sent[0].sender_label == "adam@alpha.test"
-    for message in sent:
-        assert send_message.apply(args=[company_a.pk, message.pk]).get() == "sent"
+    assert send_now(company_a, sent[0]) == "sent"  # the chat's drain sends all three, in order
+    with company_scope(company_a):
+        assert list(Message.objects.filter(direction="out").values_list("status", flat=True)) == ["sent"] * 3
     assert [entry["message_type"] for entry in simulator.sent(instance_a.gateway_name)] == [
         "conversation", "reactionMessage", "imageMessage"]
     media = agent_client_a.get(f"{inbox(company_a)}messages/{sent[2].public_id}/media/")
@@ -215,7 +217,7 @@ def test_retry_and_delete_from_the_thread(client_a, company_a, instance_a, simul
     with django_capture_on_commit_callbacks():
         response = client_a.post(f"{inbox(company_a)}messages/{failed.public_id}/retry/")
     assert response.status_code == 200 and b'data-status="queued"' in response.content
-    send_message.apply(args=[company_a.pk, failed.pk])
+    send_now(company_a, failed)
     assert client_a.post(f"{inbox(company_a)}messages/{failed.public_id}/retry/").status_code == 422
     with django_capture_on_commit_callbacks(execute=True):
         deleted = client_a.post(f"{inbox(company_a)}messages/{failed.public_id}/delete/")
@@ -295,7 +297,10 @@ def test_tasks_for_another_company_do_nothing(company_a, company_b, instance_a, 
     with company_scope(company_a), django_capture_on_commit_callbacks():
         message, _ = services.message_send(company=company_a, conversation=conversation,
                                            outgoing=services.Outgoing(kind="text", text="x"), sender_type="agent")
-    assert send_message.apply(args=[company_b.pk, message.pk]).get() == "skipped"
+    slot = outbound.outbound_slot(message.conversation_id)
+    assert drain_outbound.apply(args=[company_b.pk, instance_a.pk, slot]).get() == 0  # B's drain of A's instance
+    assert send_message.apply(args=[company_b.pk, message.pk]).get() is False  # A's message id, asked as B
+    assert send_now(company_b, message) == "skipped"
     assert Message.all_companies.get(pk=message.pk).status == "queued"
     assert simulator.sent(instance_a.gateway_name) == []
     image = add_message(company_a, conversation, kind="image", media_url=f"{simulator.base_url}/_sim/media/sample.png")

@@ -38,6 +38,8 @@ ALL_COMPANIES_ALLOWED = {
     "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries, and the daily retention scan enqueues "
                              "one purge per company with old events, across companies (ids only)",
     "integrations/consumers.py": "the event stream's API key names the company",
+    "messaging/outbound.py": "the outbound sweep wakes the drain of each message left unsent too long, across "
+                             "companies (ids only)",
 }
 
 
@@ -48,6 +50,8 @@ RAW_SQL_ALLOWED = {
                              "partition expression over the stored body; tenant-filtered by the instance row "
                              "and the scoped manager",
     "tenants/prepared.py": "runs the ORM's own SQL (built under a placeholder scope) with the current company",
+    "messaging/services.py": "the outbound drain's one-statement claim: an UPDATE of the ORM's own SKIP LOCKED "
+                             "selection, tenant-filtered by the scoped manager",
 }
 
 

@@ -1,0 +1,175 @@
+"""The outbound drain (messaging/outbound.py): a send wakes its chat's drain, the drain sends in order, a chat
+waits behind its message that has to wait, a lingering drain is woken without a task, and the sweep finds a
+message whose task was lost. Real PostgreSQL, Redis, broker and simulator; transactions commit as in production,
+so every wake-up really runs after its commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from config.celery import app
+from messaging import outbound, services
+from messaging.models import Message
+from messaging.services import Outgoing
+from messaging.tasks import drain_outbound, send_message, sweep_outbox
+from tenants import redis_scripts
+from tenants.scoping import company_scope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _one_slot(settings):
+    settings.OUTBOUND_DRAIN_SLOTS = 1  # every chat of an instance in one drain, unless a test says otherwise
+
+
+def conversation(company, instance, number: str):
+    with company_scope(company):
+        contact = services.contact_for_recipient(company=company, instance=instance, recipient=number)
+        return services.conversation_start(company=company, instance=instance, contact=contact)[0]
+
+
+def send(company, conversation_, text: str) -> Message:
+    """What the composer and the API do: message_send in its own transaction (the wake runs at its commit)."""
+    with company_scope(company):
+        return services.message_send(company=company, conversation=conversation_,
+                                     outgoing=Outgoing(kind="text", text=text), sender_type="api")[0]
+
+
+def run_drain(company, instance, slot: int = 0, **options) -> outbound.DrainRun:
+    with company_scope(company):
+        return outbound.outbound_drain(company=company, instance_id=instance.pk, slot=slot, **options)
+
+
+def statuses(company, *messages) -> list[str]:
+    with company_scope(company):
+        found = dict(Message.objects.filter(pk__in=[message.pk for message in messages]).values_list("pk", "status"))
+    return [found[message.pk] for message in messages]
+
+
+def texts_sent(simulator, instance) -> list[str]:
+    return [entry["message"].get("conversation", "") for entry in simulator.sent(instance.gateway_name)]
+
+
+def queued_tasks() -> int:
+    return redis_scripts.client().llen("messaging")
+
+
+def slot_held(company, instance, slot: int = 0) -> bool:
+    return outbound.SLOTS.held(outbound.outbound_scope(company.pk, instance.pk), slot)
+
+
+def test_a_send_wakes_its_drain_once_and_the_drain_sends_the_chat_in_order(company_a, instance_a, company_b,
+                                                                            instance_b, simulator):
+    app.control.purge()
+    chat = conversation(company_a, instance_a, "5511955550001")
+    first = send(company_a, chat, "um")
+    assert queued_tasks() == 1 and slot_held(company_a, instance_a)  # the first send's commit started a drain
+    later = [send(company_a, chat, text) for text in ("dois", "três")]
+    assert queued_tasks() == 1  # the drain's slot was held: the later sends only left it a wake-up
+    # Company B's message, in B's slot 0: B's own drain, never A's.
+    theirs = send(company_b, conversation(company_b, instance_b, "5511955550001"), "deles")
+    assert queued_tasks() == 2
+
+    run = run_drain(company_a, instance_a)
+    assert (run.handled, run.again_in, run.next_due) == (3, None, None)
+    assert texts_sent(simulator, instance_a) == ["um", "dois", "três"]
+    assert statuses(company_a, first, *later) == ["sent"] * 3
+    assert not slot_held(company_a, instance_a)  # given back: the next send starts a new drain
+    assert statuses(company_b, theirs) == ["queued"] and texts_sent(simulator, instance_b) == []
+
+
+def test_a_chat_waits_behind_its_message_that_has_to_wait_and_other_chats_do_not(company_a, instance_a, simulator):
+    app.control.purge()
+    chat, other_chat = (conversation(company_a, instance_a, number) for number in ("5511955550001", "5511955550002"))
+    first, second = send(company_a, chat, "primeiro"), send(company_a, chat, "segundo")
+    other = send(company_a, other_chat, "outro")
+    simulator.fail_next(instance_a.gateway_name, count=1, mode="server_error")  # the first send fails, for now
+
+    run = run_drain(company_a, instance_a)
+    assert statuses(company_a, first, second, other) == ["queued", "queued", "sent"]
+    with company_scope(company_a):
+        held = Message.objects.get(pk=first.pk)
+        assert Message.objects.get(pk=second.pk).attempts == 0  # handed back, not counted
+    assert run.next_due == held.retry_at and held.retry_at > timezone.now()  # the drain comes back for it then
+    assert texts_sent(simulator, instance_a) == ["outro"]
+    assert run_drain(company_a, instance_a).handled == 0  # before the backoff, the chat still waits
+
+    with company_scope(company_a):
+        Message.objects.filter(pk=first.pk).update(retry_at=timezone.now() - timedelta(seconds=1))
+    assert run_drain(company_a, instance_a).handled == 2
+    assert texts_sent(simulator, instance_a) == ["outro", "primeiro", "segundo"]  # the chat's order kept
+
+
+def test_a_lingering_drain_is_woken_by_the_next_send_without_a_task(company_a, instance_a, company_b, instance_b,
+                                                                   simulator, settings):
+    settings.OUTBOUND_DRAIN_LINGER_MS = 5000
+    app.control.purge()
+    chat = conversation(company_a, instance_a, "5511955550001")
+    send(company_a, chat, "antes")
+    app.control.purge()  # that send's task: this test runs the drain itself, in a thread
+    result: list = []
+
+    def drain() -> None:
+        try:
+            result.append(run_drain(company_a, instance_a, seconds=3))
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=drain)
+    runner.start()
+    for _ in range(100):  # the first message sent: the drain now lingers
+        if texts_sent(simulator, instance_a):
+            break
+        time.sleep(0.02)
+    send(company_a, chat, "depois")
+    assert queued_tasks() == 0  # no task: the lingering drain was woken
+    send(company_b, conversation(company_b, instance_b, "5511955550001"), "deles")
+    assert queued_tasks() == 1  # company B's send: B's own drain, as always
+    runner.join(timeout=10)
+    assert result[0].handled == 2 and texts_sent(simulator, instance_a) == ["antes", "depois"]
+
+
+def test_the_sweep_wakes_a_message_whose_task_was_lost_and_the_old_task_name_still_sends(company_a, instance_a,
+                                                                                      company_b, instance_b,
+                                                                                      simulator, settings):
+    app.control.purge()
+    lost = send(company_a, conversation(company_a, instance_a, "5511955550001"), "perdida")
+    app.control.purge()  # the broker lost its task (Redis keeps nothing on disk) and the slot key expired
+    outbound.SLOTS.release(outbound.outbound_scope(company_a.pk, instance_a.pk), 0)
+    recent = send(company_b, conversation(company_b, instance_b, "5511955550001"), "recente")
+    app.control.purge()
+    outbound.SLOTS.release(outbound.outbound_scope(company_b.pk, instance_b.pk), 0)
+    with company_scope(company_a):
+        Message.objects.filter(pk=lost.pk).update(
+            created_at=timezone.now() - timedelta(seconds=settings.OUTBOUND_SWEEP_AFTER_SECONDS + 5))
+
+    assert sweep_outbox.apply().get() == 1  # company A's old message; B's is too recent to be called lost
+    assert queued_tasks() == 1 and slot_held(company_a, instance_a) and not slot_held(company_b, instance_b)
+    assert drain_outbound.apply(args=[company_a.pk, instance_a.pk, 0]).get() == 1  # the task the sweep sent
+    assert statuses(company_a, lost) == ["sent"] and statuses(company_b, recent) == ["queued"]
+
+    # A task of the release before the drain (one per message) wakes the message's drain instead.
+    assert send_message.apply(args=[company_b.pk, recent.pk]).get() is True
+    assert slot_held(company_b, instance_b)
+    assert drain_outbound.apply(args=[company_b.pk, instance_b.pk, 0]).get() == 1
+    assert statuses(company_b, recent) == ["sent"] and texts_sent(simulator, instance_b) == ["recente"]
+    assert send_message.apply(args=[company_a.pk, recent.pk]).get() is False  # another company's id: nothing
+
+
+def test_a_scheduled_run_takes_the_slot_first_and_leaves_a_running_drain_alone(company_a, instance_a, simulator):
+    app.control.purge()
+    message = send(company_a, conversation(company_a, instance_a, "5511955550001"), "agendada")
+    assert slot_held(company_a, instance_a)  # its drain is queued
+    # A run scheduled for a backoff's end, arriving while that drain holds the slot: leaves a wake-up, sends nothing.
+    assert drain_outbound.apply(args=[company_a.pk, instance_a.pk, 0, True]).get() == 0
+    assert statuses(company_a, message) == ["queued"]
+    outbound.SLOTS.release(outbound.outbound_scope(company_a.pk, instance_a.pk), 0)
+    assert drain_outbound.apply(args=[company_a.pk, instance_a.pk, 0, True]).get() == 1
+    assert statuses(company_a, message) == ["sent"] and not slot_held(company_a, instance_a)
