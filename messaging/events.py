@@ -32,19 +32,40 @@ def conversation_changed(*, company: Company, conversation: Conversation, header
     A new message only moves the row (preview, time, unread badge): its callers pass header=False unless the
     status changed too, which spares the header's render, its members query and its push on every message.
     `current`: the caller holds the row locked and moved the object in hand as it moved the row, with its
-    contact, instance and assignee loaded (the inbound apply), so it is drawn as it is instead of re-read."""
-    if not current:
-        conversation = first_row(Conversation.objects.filter(company=company, pk=conversation.pk)
-                                 .select_related("contact", "instance", "assignee"))
-    if conversation is None or conversation.contact.is_ignored:
-        return
-    context = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp()}
+    contact, instance and assignee loaded (the inbound apply), so it is drawn as it is. Otherwise the row is
+    read after commit, and only when some page listens (realtime's lazy context)."""
+    topic = conversation_topic(conversation)
+    if current:
+        if conversation.contact.is_ignored:
+            return
+        loaded = {"company": company, "conversation": conversation, "signal": timezone.now().timestamp()}
+
+        def context() -> dict:
+            return loaded
+    else:
+        context = _reading_once(company, conversation.pk)
     realtime.publish(company=company, topic=INBOX_TOPIC, context=context,
                      template_name=[f"{PAGE}#conversation-row", f"{PAGE}#inbox-signal"])
     if header:
-        realtime.publish(company=company, topic=conversation_topic(conversation),
-                         template_name=f"{PAGE}#thread-header",
-                         context={**context, "members": member_list(company=company)})
+        realtime.publish(company=company, topic=topic, template_name=f"{PAGE}#thread-header",
+                         context=lambda: (None if (found := context()) is None
+                                          else {**found, "members": member_list(company=company)}))
+
+
+def _reading_once(company: Company, conversation_id: int):
+    """A context that reads the conversation (with what the row shows) the first time it is asked for: None
+    when it is gone or its contact is ignored (not in any inbox)."""
+    read: list = []
+
+    def context() -> dict | None:
+        if not read:
+            found = first_row(Conversation.objects.filter(company=company, pk=conversation_id)
+                              .select_related("contact", "instance", "assignee"))
+            read.append(None if found is None or found.contact.is_ignored else {
+                "company": company, "conversation": found, "signal": timezone.now().timestamp()})
+        return read[0]
+
+    return context
 
 
 def message_changed(*, company: Company, message: Message, created: bool = False) -> None:

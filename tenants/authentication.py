@@ -13,6 +13,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from tenants import redis_scripts, token_bucket
 from tenants.models import ApiKey, hash_secret
 from tenants.scoping import enter_company_scope, first_row
 from tenants.services import api_key_touch
@@ -86,14 +87,31 @@ def _default_scope(request: Request) -> str:
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
-    """Per-key request budget (API_RATE_LIMIT); 429 carries Retry-After."""
+    """Per-key request budget (API_RATE_LIMIT, "N/period"); 429 carries Retry-After.
+
+    A token bucket in Redis (tenants/token_bucket.py) holding N requests and refilled at N per period: one
+    atomic round trip per request. DRF's own throttle read, changed and wrote back a list of every request's
+    time in the period (thousands at a high limit), and concurrent requests in other processes overwrote each
+    other's writes, so a busy key could exceed its budget."""
 
     scope = "api_key"
 
     def get_cache_key(self, request: Request, view) -> str | None:
-        if isinstance(request.auth, ApiKey):
-            return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        ident = request.auth.pk if isinstance(request.auth, ApiKey) else self.get_ident(request)
+        return redis_scripts.key(f"api-throttle:{self.scope}:{ident}")
+
+    def allow_request(self, request: Request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        granted, self._wait = token_bucket.take(key, per_second=self.num_requests / self.duration,
+                                                capacity=self.num_requests)
+        return granted > 0
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None) or None
 
 
 def _whole_number_param(request: Request, name: str) -> int | None:

@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -61,16 +61,31 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
         return _publisher[1]
 
 
+# A fragment's context, or a callable that reads it when the fragment is rendered (only if someone listens):
+# None from it means there is nothing to show any more, and nothing is pushed.
+Context = dict[str, Any] | Callable[[], "dict[str, Any] | None"]
+
+
 class _Fragment:
     """A fragment still to be rendered: when it is sent, and only if someone listens to its group."""
 
-    __slots__ = ("context", "names")
+    __slots__ = ("company", "context", "names")
 
-    def __init__(self, names: list[str], context: dict[str, Any]) -> None:
-        self.names, self.context = names, context
+    def __init__(self, names: list[str], context: Context, company: Company) -> None:
+        self.names, self.context, self.company = names, context, company
 
-    def render(self) -> dict[str, Any]:
-        return {"type": "fragment", "html": "".join(render_to_string(name, self.context) for name in self.names)}
+    def render(self) -> dict[str, Any] | None:
+        if callable(self.context):
+            from tenants.scoping import company_scope
+
+            with company_scope(self.company):  # after commit, wherever the caller's own scope has ended
+                context = self.context()
+        else:
+            context = self.context
+        if context is None:
+            return None
+        context = {**context, "oob": True}
+        return {"type": "fragment", "html": "".join(render_to_string(name, context) for name in self.names)}
 
 
 Push = tuple[str, "dict[str, Any] | _Fragment"]
@@ -113,6 +128,8 @@ def _rendered(layer, pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
                 message = message.render()
             except Exception:
                 logger.exception("realtime fragment for %s could not be rendered", group)
+                continue
+            if message is None:
                 continue
         out.append((group, message))
     return out
@@ -176,16 +193,17 @@ def coalesced() -> Iterator[None]:
 
 
 def publish(*, company: Company, topic: str, template_name: str | Sequence[str],
-            context: dict[str, Any] | None = None) -> None:
+            context: Context | None = None) -> None:
     """Push a partial (with hx-swap-oob) to the company's topic after the transaction commits.
 
     It is rendered then, from the context given, and only when some browser listens to the topic. Several
     partials of one context (a sequence of names) go in one frame, in that order, as do all the pushes to one
     topic inside `coalesced()`. The browser's ws extension swaps every top-level element of a frame by its
-    hx-swap-oob (STYLE rule 19)."""
+    hx-swap-oob (STYLE rule 19). A callable context is called then, so what only the fragment needs is read
+    only when someone listens (None from it: nothing is pushed)."""
     group = group_for(company, topic)
     names = [template_name] if isinstance(template_name, str) else list(template_name)
-    fragment = _Fragment(names, {**(context or {}), "oob": True})
+    fragment = _Fragment(names, context if callable(context) else (context or {}), company)
     transaction.on_commit(lambda: _send(group, fragment))
 
 
