@@ -97,18 +97,20 @@ def message_new(*, company: Company, message: Message, conversation: Conversatio
 
 
 def message_sent_changed(*, company: Company, message: Message) -> None:
-    """The bubble of a message the send task has just recorded, redrawn from the object in hand.
+    """The bubble of a message the outbound drain has just recorded, redrawn from the object in hand.
 
-    The task loaded it with its conversation and quote and refreshed the columns it wrote; nothing else of an
+    The drain loaded it with its conversation and quote and set the columns it wrote; nothing else of an
     outgoing message changes while it is being sent, so only its reactions are read (one statement instead of
-    message_changed's two, the first one joining three tables)."""
+    message_changed's two, the first one joining three tables), and only when the thread is open somewhere."""
     if message.kind == Message.Kind.REACTION:  # drawn on its target, which has to be read
         message_changed(company=company, message=message)
         return
-    prefetch_related_objects([message], Prefetch("reactions", queryset=reactions_for_render(company=company)))
+    def context() -> dict:  # read when rendered: only when the thread is open somewhere
+        prefetch_related_objects([message], Prefetch("reactions", queryset=reactions_for_render(company=company)))
+        return {"company": company, "message": message, "conversation": message.conversation}
+
     realtime.publish(company=company, topic=conversation_topic(message.conversation),
-                     template_name=f"{PAGE}#message",
-                     context={"company": company, "message": message, "conversation": message.conversation})
+                     template_name=f"{PAGE}#message", context=context)
 
 
 def contact_panel_changed(*, company: Company, contact) -> None:

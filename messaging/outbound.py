@@ -26,6 +26,8 @@ broker (Redis keeps nothing on disk) or a worker that died with its claim loses 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -124,18 +126,27 @@ def _send_batch(company: Company, claimed: list[services.Claimed]) -> int:
     """Send the claimed messages in order; a chat whose message has to wait hands its later ones back. The
     batch's live pushes go out together when it ends (one frame per open page)."""
     waiting: set[int] = set()  # conversations with a message that has to wait
-    with realtime.coalesced():
+    gateways: dict = {}  # one client per instance for the batch: its sends reuse their connections
+    with realtime.coalesced(), closing_gateways(gateways):
         for index, item in enumerate(claimed):
             conversation_id = item.message.conversation_id
             if conversation_id in waiting:
                 continue
-            if services.message_deliver(company=company, claimed=item).result == "retry":
+            if services.message_deliver(company=company, claimed=item, gateways=gateways).result == "retry":
                 waiting.add(conversation_id)
                 later = [other.message for other in claimed[index + 1:]
                          if other.message.conversation_id == conversation_id]
                 if later:
                     services.messages_hand_back(company=company, messages=later)
     return len(claimed)
+
+
+@contextmanager
+def closing_gateways(gateways: dict) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        services.close_gateways(gateways)
 
 
 def sweep_outbox() -> int:

@@ -144,7 +144,8 @@ def conversation_start(*, company: Company, instance: Instance, contact: Contact
     """Start (or reopen) a conversation with a contact, as the API's POST /conversations does."""
     if contact.instance_id != instance.pk:
         raise ValidationError({"contact_id": [_("This contact belongs to another instance.")]})
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (the API's): nothing here is caught and carried on from.
+    with transaction.atomic(savepoint=False):
         conversation, created = conversation_get_or_create(company=company, instance=instance, contact=contact)
         fields: dict[str, Any] = {}
         if conversation.status == Conversation.Status.CLOSED:
@@ -351,7 +352,9 @@ def message_send(
         idempotency_key=idempotency_key or None, created_at=now,
     )
     try:
-        with transaction.atomic():
+        # A savepoint only where an IntegrityError is caught and the caller's transaction goes on: a concurrent
+        # repeat of the same Idempotency-Key.
+        with transaction.atomic(savepoint=bool(idempotency_key)):
             if media is not None:
                 message.media_file.save(media.name, media, save=False)
             if message.kind == Kind.REACTION:
@@ -502,9 +505,10 @@ def outbox_next_due(*, company: Company, instance_id: int, slot: int | None, slo
     return _outbox(company, instance_id, slot, slots, now).aggregate(next=Min(moment))["next"]
 
 
-def message_deliver(*, company: Company, claimed: Claimed) -> DeliveryOutcome:
+def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None = None) -> DeliveryOutcome:
     """Send one claimed message and record the outcome: `sent`, `failed`, or `retry` (queued again with a
-    backoff, or left claimed after a send with no answer, to be looked up when its lease ends)."""
+    backoff, or left claimed after a send with no answer, to be looked up when its lease ends). `gateways`:
+    clients kept open for a batch (`_call_gateway`)."""
     message = claimed.message
     if claimed.previous_lease is not None:
         # Taking over an expired claim: that attempt may have reached the gateway and died before recording it.
@@ -516,7 +520,7 @@ def message_deliver(*, company: Company, claimed: Claimed) -> DeliveryOutcome:
             _record_sent(company, message, earlier)
             return DeliveryOutcome("sent")
     try:
-        result = _call_gateway(message)
+        result = _call_gateway(message, gateways)
     except GatewayTimeout as error:
         if message.attempts >= MAX_ATTEMPTS:
             return _record_failure(company, message, error)
@@ -617,21 +621,30 @@ def _record_sent(company: Company, message: Message, result: SendResult) -> None
         "gateway_message_id": result.message_id, "remote_jid": result.remote_jid or message.remote_jid,
         "sent_at": Coalesce(F("sent_at"), now), "claimed_until": None,
     }
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                Message.objects.filter(company=company, pk=message.pk).update(**fields)
-        except IntegrityError:
-            # The gateway's own echo of this send (SEND_MESSAGE) was stored first: ours is the real row.
+    try:
+        with transaction.atomic():
+            Message.objects.filter(company=company, pk=message.pk).update(**fields)
+            # What was written, set on the object in hand (the claim holds the row: nobody else moves it). A
+            # refresh would cost a statement, a full one three more (the payload reading instance, conversation
+            # and contact again).
+            message.status, message.status_rank, message.error = MessageStatus.SENT, fields["status_rank"], ""
+            message.gateway_message_id, message.remote_jid = result.message_id, fields["remote_jid"]
+            message.sent_at, message.claimed_until = message.sent_at or now, None
+            _sent_recorded(company, message)
+    except IntegrityError:
+        # The gateway's own echo of this send (SEND_MESSAGE) was stored first: ours is the real row.
+        with transaction.atomic():
             _absorb_echo(company, message, result.message_id)
             Message.objects.filter(company=company, pk=message.pk).update(**fields)
-        # Only what was written: a full refresh drops the instance, conversation and contact loaded with the
-        # message, and the event's payload would read each of them again (three statements per send).
-        message.refresh_from_db(fields=list(fields))
-        events.message_sent_changed(company=company, message=message)
-        integration_services.event_emit(company=company, event_type="message.sent",
-                                        payload=integration_payloads.message_data(message))
+            message.refresh_from_db(fields=list(fields))
+            _sent_recorded(company, message)
     _apply_early_status(company, message, result.message_id)
+
+
+def _sent_recorded(company: Company, message: Message) -> None:
+    events.message_sent_changed(company=company, message=message)
+    integration_services.event_emit(company=company, event_type="message.sent",
+                                    payload=integration_payloads.message_data(message))
 
 
 def _absorb_echo(company: Company, message: Message, gateway_message_id: str) -> None:
@@ -668,16 +681,28 @@ def _media_source(message: Message) -> str:
         return base64.b64encode(stored.read()).decode()
 
 
-def _call_gateway(message: Message) -> SendResult:
+def _call_gateway(message: Message, opened: dict | None = None) -> SendResult:
+    """Send through the message's instance. `opened`: gateway clients a drain keeps for its batch (by instance),
+    so its sends reuse their connections; the caller closes them (`close_gateways`)."""
     instance = message.instance
     contact = message.conversation.contact
     number, jid = contact.identifier, chat_jid(contact)
     quoted = message.quoted
     options = SendOptions(quoted=Quoted(_key(quoted, jid), quoted.text or None)) if (
         quoted is not None and quoted.gateway_message_id) else SendOptions()
-    with instance_services.gateway(instance.server, timeout=SEND_TIMEOUT) as root:
-        gw = root.with_api_key(instance.token)
-        return _dispatch(gw, instance.gateway_name, number, jid, message, options)
+    if opened is None:
+        with instance_services.gateway(instance.server, timeout=SEND_TIMEOUT) as root:
+            return _dispatch(root.with_api_key(instance.token), instance.gateway_name, number, jid, message, options)
+    if instance.pk not in opened:
+        root = instance_services.gateway(instance.server, timeout=SEND_TIMEOUT)
+        opened[instance.pk] = (root, root.with_api_key(instance.token))
+    return _dispatch(opened[instance.pk][1], instance.gateway_name, number, jid, message, options)
+
+
+def close_gateways(opened: dict) -> None:
+    for root, _gw in opened.values():
+        root.close()
+    opened.clear()
 
 
 def _dispatch(gw, name: str, number: str, jid: str, message: Message, options: SendOptions) -> SendResult:
