@@ -10,7 +10,9 @@ benchmark crashed (a missed target is a result, not an error).
 Environment: BENCH_SECONDS (length of each timed phase, default 60), BENCH_DATABASE_URL (the PostgreSQL
 server, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/3), BENCH_KEEP_LOGS=1 (keep the stack's process logs); each benchmark documents its
-own knobs.
+own knobs. Each benchmark but the first starts once the machine has been idle (85 % of CPU) for three
+seconds, waiting at most BENCH_SETTLE_SECONDS (default 120; `settled_seconds` in its result says how long):
+the previous benchmark's load (PostgreSQL still writing what it stored) is not measured as the next one's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ BENCHMARKS = {
     "inbox": "benchmarks.inbox",
 }
 REPO = Path(__file__).resolve().parents[1]
+# Before each benchmark but the first: wait (at most BENCH_SETTLE_SECONDS) for the machine to be this idle.
+BENCH_SETTLE_IDLE = 0.85
+BENCH_SETTLE_SECONDS = float(os.environ.get("BENCH_SETTLE_SECONDS") or 120)
 
 
 def available() -> dict[str, str]:
@@ -68,6 +73,32 @@ def _run_one(name: str) -> dict:
     return result
 
 
+def _cpu_idle_share(seconds: float = 1.0) -> float:
+    """The machine's idle share of CPU time over `seconds` (/proc/stat; 1.0 where it cannot be read)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    try:
+        idle_before, total_before = sample()
+        time.sleep(seconds)
+        idle_after, total_after = sample()
+    except (OSError, ValueError, IndexError):
+        return 1.0
+    return (idle_after - idle_before) / max(1, total_after - total_before)
+
+
+def _settle(idle: float, longest: float) -> float:
+    """Wait until the machine is idle (`idle` share of CPU for three seconds in a row, e.g. after the previous
+    benchmark's database was dropped and PostgreSQL has finished writing), at most `longest` seconds; how long
+    it waited. The previous benchmark's load must not be measured as this one's."""
+    started, calm = time.monotonic(), 0
+    while calm < 3 and time.monotonic() - started < longest:
+        calm = calm + 1 if _cpu_idle_share() >= idle else 0
+    return round(time.monotonic() - started, 1)
+
+
 def _verdict(result: dict) -> bool:
     if "error" in result:
         return False
@@ -91,10 +122,12 @@ def main(argv: list[str]) -> int:
     from benchmarks.stack import postgres_version
 
     results = {}
-    for name in names:
+    for index, name in enumerate(names):
         print(f"benchmark {name}…", file=sys.stderr)
+        settled = _settle(BENCH_SETTLE_IDLE, BENCH_SETTLE_SECONDS) if index else 0.0
         load_before = [round(value, 2) for value in os.getloadavg()]
         results[name] = _run_one(name)
+        results[name]["settled_seconds"] = settled
         # Other work on the machine skews every figure: say how busy it was.
         results[name]["load_average"] = {"before": load_before, "after": [round(v, 2) for v in os.getloadavg()]}
         results[name]["passed"] = _verdict(results[name])

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,12 @@ def test_fanout_benchmark_measures_both_channel_layers():
         assert details["frames_delivered"] == details["frames_expected"] == 60, name
         assert isinstance(details["server_cpu_s"], float), name  # /proc ticks: a tiny run may read 0.0
         assert {"value", "unit", "reference"} <= set(report["figures"][f"{name}_cpu_per_frame_us"]), name
+
+
+def test_the_runner_waits_for_an_idle_machine_between_benchmarks_but_not_forever():
+    from benchmarks.__main__ import _settle
+
+    started = time.monotonic()
+    assert 2.5 <= _settle(idle=0.0, longest=30) < 10  # any machine is 0 % idle: three calm seconds
+    assert 1.4 <= _settle(idle=1.01, longest=1.5) < 4  # never that idle: it gives up at its bound
+    assert time.monotonic() - started < 15
