@@ -98,7 +98,7 @@ def outbound_drain(*, company: Company, instance_id: int, slot: int, seconds: fl
                                           limit=granted)
         throttle.give_back(instance_id, granted - len(claimed))
         if claimed:
-            handled += _send_batch(company, claimed)
+            handled += _send_batch(company, claimed, deadline)
             continue
         if SLOTS.linger(scope, slot, min(settings.OUTBOUND_DRAIN_LINGER_MS / 1000, deadline - time.monotonic())):
             continue
@@ -122,13 +122,19 @@ def _stop(company: Company, instance_id: int, slot: int, handled: int) -> DrainR
     return DrainRun(handled)  # another drain took the slot meanwhile and sends it
 
 
-def _send_batch(company: Company, claimed: list[services.Claimed]) -> int:
-    """Send the claimed messages in order; a chat whose message has to wait hands its later ones back. The
-    batch's live pushes go out together when it ends (one frame per open page)."""
+def _send_batch(company: Company, claimed: list[services.Claimed], deadline: float) -> int:
+    """Send the claimed messages in order; how many were handled. A chat whose message has to wait hands its
+    later ones back; past the run's deadline (a gateway that answers slowly or not at all: each send may wait
+    SEND_TIMEOUT) the rest of the batch is handed back for the next run. The batch's live pushes go out together
+    when it ends (one frame per open page)."""
     waiting: set[int] = set()  # conversations with a message that has to wait
     gateways: dict = {}  # one client per instance for the batch: its sends reuse their connections
     with realtime.coalesced(), closing_gateways(gateways):
         for index, item in enumerate(claimed):
+            if time.monotonic() >= deadline:
+                rest = [other.message for other in claimed[index:] if other.message.conversation_id not in waiting]
+                services.messages_hand_back(company=company, messages=rest)
+                return index
             conversation_id = item.message.conversation_id
             if conversation_id in waiting:
                 continue

@@ -173,3 +173,22 @@ def test_a_scheduled_run_takes_the_slot_first_and_leaves_a_running_drain_alone(c
     outbound.SLOTS.release(outbound.outbound_scope(company_a.pk, instance_a.pk), 0)
     assert drain_outbound.apply(args=[company_a.pk, instance_a.pk, 0, True]).get() == 1
     assert statuses(company_a, message) == ["sent"] and not slot_held(company_a, instance_a)
+
+
+def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, instance_a, simulator, monkeypatch):
+    """A gateway that answers late: each send may wait SEND_TIMEOUT, so a drain stops between two sends once its
+    run's time is up, and the messages it had claimed and not tried go back to the queue, uncounted."""
+    monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
+    app.control.purge()
+    messages = [send(company_a, conversation(company_a, instance_a, number), f"cliente {index}")
+                for index, number in enumerate(("5511955550001", "5511955550002", "5511955550003"))]
+    simulator.fail_next(instance_a.gateway_name, mode="timeout", seconds=1)  # the first send: no answer in time
+
+    run = run_drain(company_a, instance_a, seconds=0.2)
+    assert (run.handled, run.again_in) == (1, 0)  # its task comes back at once, still holding the slot
+    assert statuses(company_a, *messages) == ["sending", "queued", "queued"]
+    with company_scope(company_a):
+        assert list(Message.objects.filter(pk__in=[m.pk for m in messages[1:]]).values_list("attempts", flat=True)) \
+            == [0, 0]
+    assert run_drain(company_a, instance_a).handled == 2  # the next run: the other chats go on
+    assert statuses(company_a, *messages) == ["sending", "sent", "sent"]  # the first waits for its lookup
