@@ -262,6 +262,19 @@ class MessageCreateSerializer(serializers.Serializer):
         return data
 
 
+BULK_MAX_MESSAGES = 100
+
+
+class BulkMessagesSerializer(serializers.Serializer):
+    messages = MessageSerializer(many=True)
+
+
+class BulkMessageCreateSerializer(serializers.Serializer):
+    messages = MessageCreateSerializer(many=True, allow_empty=False, max_length=BULK_MAX_MESSAGES,
+                                       help_text=f"Up to {BULK_MAX_MESSAGES} messages, each as POST /messages takes "
+                                                 "it; stored in this order.")
+
+
 CONVERSATION_EXAMPLE = {
     "id": "6f1d2c3b-1111-4000-8000-000000000001", "instance": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c",
     "contact": "a1b2c3d4-0000-4000-8000-000000000001", "contact_name": "Maria",
@@ -505,23 +518,87 @@ class MessageViewSet(_Resolving, TenantViewSet):
     def create(self, request: Request) -> Response:
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
-        if key and "\x00" in key:
-            raise exceptions.ValidationError({"Idempotency-Key": [_("Null characters are not allowed.")]})
-        label = fields["agent_name"] or request.auth.name
+        key = _idempotency_key(request)
         # One transaction: a session opened for a number is not left behind when the message is refused.
         with transaction.atomic(), problems():
-            conversation = self._conversation(fields)
-            outgoing = self._outgoing(conversation, fields)
-            message, created = services.message_send(
-                company=self.company, conversation=conversation, outgoing=outgoing,
-                sender_type=Message.SenderType.API, sender_label=label, idempotency_key=key)
+            message, created = self._send(data.validated_data, key, request)
         if not created:  # the first message of this Idempotency-Key, as it is now
             message = self.get_queryset().get(pk=message.pk)
         # A new one is answered as stored: the row holds nothing the object in hand does not.
         return Response(MessageSerializer(message).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="messages_bulk_create", request=BulkMessageCreateSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     description="Repeat a request with the same key: the first messages come back "
+                                                 "(200) and nothing is sent twice.")],
+        responses={202: BulkMessagesSerializer, 200: BulkMessagesSerializer, 400: ERRORS[400], 403: ERRORS[403],
+                   429: OpenApiResponse(description="The API key's budget (API_RATE_LIMIT, one unit per message) "
+                                                    "is spent; Retry-After says when it has room for these.")},
+        examples=[
+            OpenApiExample("Three messages", request_only=True, value={"messages": [
+                {"instance_id": CONVERSATION_EXAMPLE["instance"], "number": "5511987654321",
+                 "text": "Seu pedido 1042 saiu para entrega."},
+                {"instance_id": CONVERSATION_EXAMPLE["instance"], "number": "5511987654321",
+                 "kind": "location", "location": {"latitude": -23.55, "longitude": -46.63, "name": "Loja"}},
+                {"conversation_id": CONVERSATION_EXAMPLE["id"], "text": "Obrigado pela compra!",
+                 "agent_name": "Alice"}]}),
+            OpenApiExample("Queued", response_only=True, status_codes=[202],
+                           value={"messages": [QUEUED_MESSAGE_EXAMPLE]}),
+            OpenApiExample("Same Idempotency-Key", response_only=True, status_codes=[200],
+                           value={"messages": [MESSAGE_EXAMPLE]},
+                           description="The first request's messages, as they are now; nothing was sent again."),
+            OpenApiExample("One refused", response_only=True, status_codes=[400], value={
+                "type": "https://recado.dev/problems/validation", "title": "Invalid input", "status": 400,
+                "detail": "messages: 1: text: Write a message.",
+                "errors": {"messages": {"1": {"text": ["Write a message."]}}}}),
+        ],
+        description=f"Up to {BULK_MAX_MESSAGES} messages in one request and one transaction: all are stored "
+                    "`queued` (and answered 202 in the order given) or, when any is refused, none is, and the "
+                    "400 names each refused one by its index. Each chat's messages leave in the order given; "
+                    "the per-number send throttle applies as to any send. Counts as one request per message "
+                    "against the API key's budget.",
+    )
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        data = BulkMessageCreateSerializer(data=request.data)
+        if not data.is_valid():
+            errors = dict(data.errors)
+            items = errors.get("messages")
+            if isinstance(items, list) and any(isinstance(item, dict) for item in items):
+                # Each refused message by its index, as the refusals found while storing them are named.
+                errors["messages"] = {str(index): item for index, item in enumerate(items) if item}
+            raise exceptions.ValidationError(errors)
+        key = _idempotency_key(request, room=4)  # each message's key: "<key>:<index>"
+        results = []
+        with transaction.atomic():
+            for index, fields in enumerate(data.validated_data["messages"]):
+                try:
+                    with problems():
+                        results.append(self._send(fields, f"{key}:{index}" if key else None, request))
+                except exceptions.ValidationError as error:
+                    raise exceptions.ValidationError({"messages": {str(index): error.detail}}) from error
+        created = any(new for _message, new in results)
+        messages = [message for message, _new in results]
+        if not created:  # a repeat of the whole request: the first messages, as they are now
+            found = {message.pk: message for message in self.get_queryset().filter(pk__in=[m.pk for m in messages])}
+            messages = [found[message.pk] for message in messages]
+        return Response({"messages": MessageSerializer(messages, many=True).data},
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    def throttle_cost(self, request: Request) -> int:
+        """Units of the API key's budget this request takes: one per message sent."""
+        if self.action == "bulk" and isinstance(request.data, dict) and isinstance(request.data.get("messages"), list):
+            return max(1, min(len(request.data["messages"]), BULK_MAX_MESSAGES))
+        return 1
+
+    def _send(self, fields: dict, key: str | None, request: Request) -> tuple[Message, bool]:
+        conversation = self._conversation(fields)
+        outgoing = self._outgoing(conversation, fields)
+        return services.message_send(
+            company=self.company, conversation=conversation, outgoing=outgoing, sender_type=Message.SenderType.API,
+            sender_label=fields["agent_name"] or request.auth.name, idempotency_key=key)
 
     def _conversation(self, fields: dict) -> Conversation:
         if fields.get("conversation_id"):
@@ -573,6 +650,14 @@ class MessageViewSet(_Resolving, TenantViewSet):
         with problems():
             services.message_retry(company=self.company, message=message)
         return Response(MessageSerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _idempotency_key(request: Request, room: int = 0) -> str | None:
+    """The Idempotency-Key header, cut to what the column holds (less `room` for a suffix)."""
+    key = (request.headers.get("Idempotency-Key") or "").strip()[:200 - room] or None
+    if key and "\x00" in key:
+        raise exceptions.ValidationError({"Idempotency-Key": [_("Null characters are not allowed.")]})
+    return key
 
 
 def _plain(value):

@@ -106,8 +106,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
+        # A request may cost more than one unit (a bulk send: one per message), never more than the budget.
+        cost = view.throttle_cost(request) if hasattr(view, "throttle_cost") else 1
         granted, self._wait = token_bucket.take(key, per_second=self.num_requests / self.duration,
-                                                capacity=self.num_requests)
+                                                capacity=self.num_requests, wanted=cost, all_or_none=True)
         return granted > 0
 
     def wait(self) -> float | None:

@@ -44,13 +44,24 @@ def problem_body(status_code: int, detail, *, code: str | None = None, errors=No
     return body
 
 
+def _summary(detail, path: tuple[str, ...] = ()) -> list[str]:
+    """One "field: message" line per failing field, nested fields and list items named by their path
+    ("location: latitude: …", "messages: 1: text: …")."""
+    def line(text: str) -> list[str]:
+        return [f"{': '.join(path)}: {text}" if path else text] if text else []
+
+    if isinstance(detail, dict):
+        return [found for key, value in detail.items() for found in _summary(value, (*path, str(key)))]
+    if isinstance(detail, list):
+        if any(isinstance(item, dict | list) for item in detail):
+            return [found for index, item in enumerate(detail) for found in _summary(item, (*path, str(index)))]
+        return line(" ".join(str(item) for item in detail))
+    return line(str(detail))
+
+
 def _validation_payload(detail) -> tuple[str, dict | list]:
     if isinstance(detail, dict):
-        summary = "; ".join(
-            f"{field}: {' '.join(str(message) for message in messages) if isinstance(messages, list) else messages}"
-            for field, messages in detail.items()
-        )
-        return summary or "Invalid input.", detail
+        return "; ".join(_summary(detail)) or "Invalid input.", detail
     if isinstance(detail, list):
         return " ".join(str(item) for item in detail), {"non_field_errors": detail}
     return str(detail), {"non_field_errors": [str(detail)]}

@@ -209,3 +209,89 @@ def test_nul_in_search_or_idempotency_key_is_400_not_500(api_a, instance_a, comp
                                                "text": "Oi"}, format="json", HTTP_IDEMPOTENCY_KEY="order\x001")
     assert response.status_code == 400 and list(response.json()["errors"]) == ["Idempotency-Key"]
     assert rows(company_a, Message) == [] and rows(company_a, Conversation) == []
+
+
+def bulk(api, messages, **headers):
+    return api.post("/api/v1/messages/bulk", {"messages": messages}, format="json", **headers)
+
+
+def test_bulk_send_stores_every_message_in_order_and_each_chat_leaves_in_that_order(api_a, instance_a, company_a,
+                                                                                   simulator, hooks):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    by_number = {"instance_id": str(instance_a.public_id), "number": "5511944443333"}
+    with hooks.capture() as wakes:
+        response = bulk(api_a, [{**by_number, "text": "pedido 1"}, {"conversation_id": conversation_id,
+                                                                     "text": "olá", "agent_name": "Alice"},
+                                {**by_number, "kind": "location", "location": {"latitude": -23.5, "longitude": -46.6}},
+                                {**by_number, "text": "pedido 3"}])
+    assert response.status_code == 202, response.content
+    sent = response.json()["messages"]
+    assert [(item["kind"], item["text"], item["status"]) for item in sent] == [
+        ("text", "pedido 1", "queued"), ("text", "olá", "queued"), ("location", "", "queued"),
+        ("text", "pedido 3", "queued")]
+    assert sent[1]["sender_label"] == "Alice" and sent[0]["conversation"] == sent[2]["conversation"]
+    assert len(wakes) >= 4  # each message's commit hook wakes its chat's drain (the live pushes too)
+    with company_scope(company_a):
+        stored = list(Message.objects.order_by("pk"))
+    assert [message.text for message in stored] == ["pedido 1", "olá", "", "pedido 3"]
+    send_now(company_a, stored[0])
+    send_now(company_a, stored[1])
+    gateway = simulator.sent(instance_a.gateway_name)
+    to_number = [entry["message_type"] for entry in gateway if entry["remote_jid"].startswith("5511944443333")]
+    assert to_number == ["conversation", "locationMessage", "conversation"]  # that chat's order kept
+    assert len(gateway) == 4
+
+
+def test_bulk_send_is_all_or_nothing_and_names_each_refused_message(api_a, instance_a, company_a, instance_b, hooks):
+    ours = {"instance_id": str(instance_a.public_id), "number": "5511944443333", "text": "ok"}
+    theirs = {"instance_id": str(instance_b.public_id), "number": CUSTOMER, "text": "not ours"}  # company B's
+    for messages, index, field in (([ours, {**ours, "text": "  "}], "1", "text"),
+                                   ([ours, {**ours, "kind": "nonsense"}], "1", "kind"),  # refused by the serializer
+                                   ([ours, ours, theirs], "2", "instance_id"),
+                                   ([{**ours, "kind": "image"}, ours], "0", "media")):
+        response = bulk(api_a, messages)
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        errors = response.json()["errors"]["messages"]
+        assert list(errors) == [index] and field in errors[index], errors
+        assert response.json()["detail"].startswith(f"messages: {index}: {field}: ")
+    for messages in ([], [ours] * 101, "not a list"):
+        response = bulk(api_a, messages)
+        assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    with company_scope(company_a):  # nothing half-written: not even the conversation the first one opened
+        assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
+def test_bulk_send_honours_the_idempotency_key_and_the_key_s_budget(api_a, api_b, instance_a, company_a, hooks,
+                                                                   settings):
+    from tenants.authentication import ApiKeyRateThrottle
+
+    items = [{"instance_id": str(instance_a.public_id), "number": f"551194444{index:04d}", "text": f"n{index}"}
+             for index in range(3)]
+    with hooks.capture():
+        first = bulk(api_a, items, HTTP_IDEMPOTENCY_KEY="campaign-7")
+        again = bulk(api_a, items, HTTP_IDEMPOTENCY_KEY="campaign-7")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert [item["id"] for item in again.json()["messages"]] == [item["id"] for item in first.json()["messages"]]
+    with company_scope(company_a):
+        assert Message.objects.count() == 3
+
+    ApiKeyRateThrottle.THROTTLE_RATES = {"api_key": "4/min"}
+    try:
+        with hooks.capture():
+            assert bulk(api_a, items).status_code == 202  # 3 of the key's 4
+            refused = bulk(api_a, items)  # 3 more: only 1 left, so none is taken
+            assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+            assert api_a.get("/api/v1/conversations").status_code == 200  # the one left
+            assert api_b.get("/api/v1/conversations").status_code == 200  # company B's key: its own budget
+    finally:
+        ApiKeyRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    with company_scope(company_a):
+        assert Message.objects.count() == 6
+
+
+def test_bulk_send_needs_the_messages_scope(company_a, instance_a):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_a, scopes=['read']).secret}")
+    response = bulk(client, [{"instance_id": str(instance_a.public_id), "number": CUSTOMER, "text": "x"}])
+    assert response.status_code == 403
