@@ -16,10 +16,13 @@ must not be the limiter) and API_RATE_LIMIT=1000000/min (the per-key API throttl
 2. API: BENCH_SEND_CONNECTIONS (default 8) keep-alive connections POST text messages back to back for
    BENCH_SECONDS, to BENCH_SEND_NUMBERS (default 200) numbers (the first message to a number opens its
    conversation); each text is unique;
-3. drain: wait until none of them is queued or sending (BENCH_SEND_DRAIN_SECONDS, default 300).
+3. drain: wait until none of them is queued or sending (BENCH_SEND_DRAIN_SECONDS, default 300);
+4. bulk (detail): the same connections POST `/api/v1/messages/bulk` with BENCH_SEND_BULK_SIZE messages each
+   (default 20; 0 skips the phase) for BENCH_SECONDS, then drain again.
 
-Figure: messages recorded `sent` per second, from the first API call to the last `sent_at`. Checks: every
-accepted message is sent, and the simulator received each text exactly once (no duplicates, none missing).
+Figure: messages recorded `sent` per second, from the first API call to the last `sent_at`, one message per
+request (and, as `bulk_messages_per_second`, through the bulk route). Checks, for both: every accepted message
+is sent, and the simulator received each text exactly once (no duplicates, none missing).
 Targets: >= 200/s and >= 0.9 x the reference.
 """
 
@@ -30,6 +33,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -126,6 +130,63 @@ def _cpu_seconds(stack, database: str) -> dict[str, float]:
     return used
 
 
+@dataclass
+class Phase:
+    """One sending phase: what the API accepted, what was sent and when, what the gateway received."""
+
+    accepted_texts: set[str]
+    statuses: dict[str, int]
+    started: datetime
+    api_finished: datetime
+    drained: datetime
+    last_sent: datetime | None
+    with_gateway_id: int
+    distinct_gateway_ids: int
+    received: list[str]
+    cpu: dict[str, float]
+
+    @property
+    def sent(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status not in ("queued", "sending", "failed"))
+
+    @property
+    def rate(self) -> float | None:
+        elapsed = (self.last_sent - self.started).total_seconds() if self.last_sent else None
+        return round(self.sent / elapsed, 1) if elapsed else None
+
+    def checks(self) -> dict[str, int]:
+        counts = Counter(self.received)
+        return {"accepted_not_sent": len(self.accepted_texts) - self.sent,
+                "duplicates_at_gateway": sum(count - 1 for count in counts.values() if count > 1),
+                "missing_at_gateway": len(self.accepted_texts - set(counts))}
+
+
+def _phase(stack, company, gateway_name: str, prefix: str, send, drain_seconds: float) -> Phase:
+    """Run `send()` (the load, returning the texts the API accepted), wait until none of them is queued or sending
+    (at most `drain_seconds`), and count: statuses, the sent window, the gateway's copies, CPU per process."""
+    database = stack.database_url.rsplit("/", 1)[1]
+    cpu_before = _cpu_seconds(stack, database)
+    started = datetime.now(UTC)
+    accepted = send()
+    api_finished = datetime.now(UTC)
+    deadline = time.monotonic() + drain_seconds
+    while True:
+        statuses = _statuses(company, prefix)
+        if not statuses.get("queued") and not statuses.get("sending"):
+            break
+        stack.check_alive()
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    drained = datetime.now(UTC)
+    cpu_after = _cpu_seconds(stack, database)
+    last_sent, with_gateway_id, distinct = _sent_window(company, prefix)
+    received = [text for text in _simulator_texts(stack.simulator_url, gateway_name) if text.startswith(prefix)]
+    cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    return Phase(set(accepted), statuses, started, api_finished, drained, last_sent, with_gateway_id, distinct,
+                 received, cpu)
+
+
 def run() -> dict:
     seconds = bench_seconds()
     connections = env_int("BENCH_SEND_CONNECTIONS", 8)
@@ -133,8 +194,9 @@ def run() -> dict:
     web_workers = env_int("BENCH_SEND_WEB_WORKERS", 2)
     worker_concurrency = env_int("BENCH_SEND_WORKER_CONCURRENCY", 4)
     drain_seconds = env_int("BENCH_SEND_DRAIN_SECONDS", 300)
+    bulk_size = env_int("BENCH_SEND_BULK_SIZE", 20)
     run_tag = uuid.uuid4().hex[:8]
-    prefix = f"bench {run_tag} "
+    prefix, bulk_prefix = f"bench {run_tag} ", f"bulk {run_tag} "
     extra = {"MESSAGING_SEND_RATE_PER_MINUTE": SEND_RATE_PER_MINUTE, "API_RATE_LIMIT": API_RATE_LIMIT}
     with running_stack(web_workers=web_workers, worker_queues="default,messaging,polling,webhooks",
                        worker_concurrency=worker_concurrency, extra_env=extra) as stack:
@@ -173,69 +235,80 @@ def run() -> dict:
                                                        start=1 << 30)
             return {"same_as_api": same_as_api, "same_as_worker": same_as_worker}
 
+        def bulk_body(index: int) -> tuple[str, bytes]:
+            texts = [f"{bulk_prefix}{index}-{item}" for item in range(bulk_size)]
+            return "\n".join(texts), json.dumps({"messages": [
+                {"instance_id": instance_public_id, "number": _number(index * bulk_size + item, numbers),
+                 "text": text} for item, text in enumerate(texts)]}).encode()
+
         reference = loadgen.run(references())
         stack.check_alive()
-        database = stack.database_url.rsplit("/", 1)[1]
-        cpu_before = _cpu_seconds(stack, database)
-        started_wall = datetime.now(UTC)
-        api = loadgen.run(loadgen.closed_loop(api_url, api_body, seconds=seconds, connections=connections,
-                                              headers=api_headers))
-        api_finished_wall = datetime.now(UTC)
-        accepted = len(api.acknowledged)
-        deadline = time.monotonic() + drain_seconds
-        while True:
-            statuses = _statuses(company, prefix)
-            if not statuses.get("queued") and not statuses.get("sending"):
-                break
-            stack.check_alive()
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        drained_wall = datetime.now(UTC)
-        cpu_after = _cpu_seconds(stack, database)
-        last_sent, with_gateway_id, distinct_gateway_ids = _sent_window(company, prefix)
-        received = [text for text in _simulator_texts(stack.simulator_url, seeded.instance_gateway_name)
-                    if text.startswith(prefix)]
+        outcomes: dict[str, loadgen.Outcome] = {}
 
-    counts = Counter(received)
-    duplicates = sum(count - 1 for count in counts.values() if count > 1)
-    accepted_texts = set(api.acknowledged)
-    missing_at_gateway = len(accepted_texts - set(counts))
-    sent = sum(count for status, count in statuses.items() if status not in ("queued", "sending", "failed"))
-    elapsed = (last_sent - started_wall).total_seconds() if last_sent else None
-    rate = round(sent / elapsed, 1) if elapsed else None
+        def load(name: str, url: str, body) -> list[str]:
+            outcomes[name] = loadgen.run(loadgen.closed_loop(url, body, seconds=seconds, connections=connections,
+                                                             headers=api_headers))
+            return [text for tag in outcomes[name].acknowledged for text in tag.split("\n")]
+
+        gateway_name = seeded.instance_gateway_name
+        single = _phase(stack, company, gateway_name, prefix, lambda: load("api", api_url, api_body), drain_seconds)
+        bulk = _phase(stack, company, gateway_name, bulk_prefix,
+                      lambda: load("bulk", f"{api_url}/bulk", bulk_body), drain_seconds) if bulk_size else None
+
+    api = outcomes["api"]
+    accepted, rate = len(single.accepted_texts), single.rate
+    checks = single.checks()
     reference_rate = round(reference["same_as_api"].rate, 1)
     ratio = round(rate / reference_rate, 3) if rate and reference_rate else None
     api_latency = latency_summary(api.latencies)
+    def phase_details(phase: Phase, outcome: loadgen.Outcome) -> dict:
+        elapsed = (phase.last_sent - phase.started).total_seconds() if phase.last_sent else None
+        return {
+            "accepted": len(phase.accepted_texts), "api_errors": outcome.errors,
+            "api_requests_per_second": round(outcome.rate, 1), "api_latency": latency_summary(outcome.latencies),
+            "statuses": phase.statuses, "received_at_gateway": len(phase.received),
+            "gateway_ids": {"messages_with_one": phase.with_gateway_id, "distinct": phase.distinct_gateway_ids},
+            "api_phase_seconds": round((phase.api_finished - phase.started).total_seconds(), 1),
+            "send_seconds": round(elapsed, 1) if elapsed else None,
+            "drain_seconds_after_api": round((phase.drained - phase.api_finished).total_seconds(), 1),
+            "cpu_ms_per_sent_message": {name: round(used * 1000 / phase.sent, 2) if phase.sent else None
+                                        for name, used in phase.cpu.items()},
+        }
+
+    figures = {
+        "messages_per_second": figure(rate, "messages/s", target=(">=", 200), reference=reference_rate,
+                                      note="POST /messages, one per request: first API call to the last sent_at"),
+        "ratio_to_direct_gateway_calls": figure(
+            ratio, "x reference", target=(">=", 0.9),
+            reference=f"{reference_rate} sendText/s called directly, {connections} connections"),
+        "api_latency_p50_ms": figure(api_latency["p50_ms"], "ms"),
+        "api_latency_p99_ms": figure(api_latency["p99_ms"], "ms"),
+        "accepted_not_sent": figure(checks["accepted_not_sent"], "messages", target=("==", 0),
+                                    reference=f"{accepted} accepted (202)"),
+        "duplicates_at_gateway": figure(checks["duplicates_at_gateway"], "messages", target=("==", 0)),
+        "missing_at_gateway": figure(checks["missing_at_gateway"], "messages", target=("==", 0)),
+    }
+    if bulk is not None:
+        bulk_checks = bulk.checks()
+        figures.update({
+            "bulk_messages_per_second": figure(
+                bulk.rate, "messages/s", target=(">=", 200), reference=reference_rate,
+                note=f"POST /messages/bulk, {bulk_size} per request: first API call to the last sent_at"),
+            "bulk_accepted_not_sent": figure(bulk_checks["accepted_not_sent"], "messages", target=("==", 0),
+                                             reference=f"{len(bulk.accepted_texts)} accepted (202)"),
+            "bulk_duplicates_at_gateway": figure(bulk_checks["duplicates_at_gateway"], "messages", target=("==", 0)),
+            "bulk_missing_at_gateway": figure(bulk_checks["missing_at_gateway"], "messages", target=("==", 0)),
+        })
     return {
         "method": (f"real stack: uvicorn x{web_workers}, one celery worker (prefork, concurrency "
                    f"{worker_concurrency}) on every queue, PostgreSQL, Redis, simulator (echoes each send to our "
                    f"webhook); {connections} keep-alive API connections closed loop for {seconds:g} s to "
-                   f"{numbers} numbers; MESSAGING_SEND_RATE_PER_MINUTE={SEND_RATE_PER_MINUTE}, "
-                   f"API_RATE_LIMIT={API_RATE_LIMIT}"),
-        "figures": {
-            "messages_per_second": figure(rate, "messages/s", target=(">=", 200), reference=reference_rate,
-                                          note="first API call to the last sent_at"),
-            "ratio_to_direct_gateway_calls": figure(
-                ratio, "x reference", target=(">=", 0.9),
-                reference=f"{reference_rate} sendText/s called directly, {connections} connections"),
-            "api_latency_p50_ms": figure(api_latency["p50_ms"], "ms"),
-            "api_latency_p99_ms": figure(api_latency["p99_ms"], "ms"),
-            "accepted_not_sent": figure(accepted - sent, "messages", target=("==", 0),
-                                        reference=f"{accepted} accepted (202)"),
-            "duplicates_at_gateway": figure(duplicates, "messages", target=("==", 0)),
-            "missing_at_gateway": figure(missing_at_gateway, "messages", target=("==", 0)),
-        },
+                   f"{numbers} numbers, one message per request, then (bulk) {bulk_size} per request; "
+                   f"MESSAGING_SEND_RATE_PER_MINUTE={SEND_RATE_PER_MINUTE}, API_RATE_LIMIT={API_RATE_LIMIT}"),
+        "figures": figures,
         "details": {
-            "accepted": accepted, "api_errors": api.errors, "api_requests_per_second": round(api.rate, 1),
-            "api_latency": api_latency, "statuses": statuses, "received_at_gateway": len(received),
-            "gateway_ids": {"messages_with_one": with_gateway_id, "distinct": distinct_gateway_ids},
-            "api_phase_seconds": round((api_finished_wall - started_wall).total_seconds(), 1),
-            "send_seconds": round(elapsed, 1) if elapsed else None,
-            "drain_seconds_after_api": round((drained_wall - api_finished_wall).total_seconds(), 1),
-            "cpu_ms_per_sent_message": {
-                name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / sent, 2) if sent else None
-                for name in cpu_after},
+            **phase_details(single, api),
+            "bulk": phase_details(bulk, outcomes["bulk"]) if bulk is not None else None,
             "reference": {
                 name: {"connections": connections if name == "same_as_api" else worker_concurrency,
                        "calls_per_second": round(outcome.rate, 1), "errors": outcome.errors,

@@ -12,7 +12,7 @@ import uuid
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from psycopg.errors import DeadlockDetected
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -263,6 +264,7 @@ class MessageCreateSerializer(serializers.Serializer):
 
 
 BULK_MAX_MESSAGES = 100
+BULK_DEADLOCK_ATTEMPTS = 3
 
 
 class BulkMessagesSerializer(serializers.Serializer):
@@ -571,14 +573,22 @@ class MessageViewSet(_Resolving, TenantViewSet):
                 errors["messages"] = {str(index): item for index, item in enumerate(items) if item}
             raise exceptions.ValidationError(errors)
         key = _idempotency_key(request, room=4)  # each message's key: "<key>:<index>"
-        results = []
-        with transaction.atomic():
-            for index, fields in enumerate(data.validated_data["messages"]):
-                try:
-                    with problems():
-                        results.append(self._send(fields, f"{key}:{index}" if key else None, request))
-                except exceptions.ValidationError as error:
-                    raise exceptions.ValidationError({"messages": {str(index): error.detail}}) from error
+        items = data.validated_data["messages"]
+        for attempt in range(1, BULK_DEADLOCK_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    conversations = self._bulk_conversations(items)
+                    results = []
+                    for index, fields in enumerate(items):
+                        with _item_errors(index):
+                            results.append(self._send(fields, f"{key}:{index}" if key else None, request,
+                                                      conversation=conversations[index]))
+                break
+            except OperationalError as error:
+                # Another transaction locked some of these conversations in another order (an inbound drain's
+                # batch, say) and PostgreSQL chose this one to roll back: nothing of it is left; try again.
+                if attempt == BULK_DEADLOCK_ATTEMPTS or not isinstance(error.__cause__, DeadlockDetected):
+                    raise
         created = any(new for _message, new in results)
         messages = [message for message, _new in results]
         if not created:  # a repeat of the whole request: the first messages, as they are now
@@ -593,8 +603,27 @@ class MessageViewSet(_Resolving, TenantViewSet):
             return max(1, min(len(request.data["messages"]), BULK_MAX_MESSAGES))
         return 1
 
-    def _send(self, fields: dict, key: str | None, request: Request) -> tuple[Message, bool]:
-        conversation = self._conversation(fields)
+    def _bulk_conversations(self, items: list[dict]) -> list[Conversation]:
+        """Each message's conversation, opened (or found) one chat at a time in a fixed order, then all of them
+        locked in id order before any message is stored: two bulk requests sharing chats wait for each other
+        instead of each holding what the other needs."""
+        keys = [(str(fields["conversation_id"]), "") if fields.get("conversation_id")
+                else (str(fields["instance_id"]), fields["number"]) for fields in items]
+        first_index = {}
+        for index, item_key in enumerate(keys):
+            first_index.setdefault(item_key, index)
+        found: dict[tuple[str, str], Conversation] = {}
+        for item_key in sorted(first_index):
+            with _item_errors(first_index[item_key]):
+                found[item_key] = self._conversation(items[first_index[item_key]])
+        locked = {conversation.pk: conversation for conversation in
+                  Conversation.objects.filter(company=self.company, pk__in=[c.pk for c in found.values()])
+                  .order_by("pk").select_for_update(of=("self",))}
+        return [locked.get(found[item_key].pk, found[item_key]) for item_key in keys]
+
+    def _send(self, fields: dict, key: str | None, request: Request,
+              conversation: Conversation | None = None) -> tuple[Message, bool]:
+        conversation = conversation or self._conversation(fields)
         outgoing = self._outgoing(conversation, fields)
         return services.message_send(
             company=self.company, conversation=conversation, outgoing=outgoing, sender_type=Message.SenderType.API,
@@ -650,6 +679,16 @@ class MessageViewSet(_Resolving, TenantViewSet):
         with problems():
             services.message_retry(company=self.company, message=message)
         return Response(MessageSerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+
+@contextmanager
+def _item_errors(index: int):
+    """A refusal of one message of a bulk request, named by its index (use-case errors as in problems())."""
+    try:
+        with problems():
+            yield
+    except exceptions.ValidationError as error:
+        raise exceptions.ValidationError({"messages": {str(index): error.detail}}) from error
 
 
 def _idempotency_key(request: Request, room: int = 0) -> str | None:

@@ -34,7 +34,7 @@ def _bench(name: str, **env: str) -> dict:
 @pytest.mark.timeout(150)
 def test_send_benchmark_sends_every_accepted_message_once():
     result = _bench("send", BENCH_SECONDS="1", BENCH_SEND_NUMBERS="5", BENCH_SEND_WEB_WORKERS="1",
-                    BENCH_SEND_WORKER_CONCURRENCY="2", BENCH_SEND_CONNECTIONS="4")
+                    BENCH_SEND_WORKER_CONCURRENCY="2", BENCH_SEND_CONNECTIONS="4", BENCH_SEND_BULK_SIZE="3")
     figures, details = result["figures"], result["details"]
     assert details["accepted"] > 0 and not details["api_errors"]
     for name in ("messages_per_second", "ratio_to_direct_gateway_calls", "api_latency_p50_ms", "api_latency_p99_ms"):
@@ -46,6 +46,12 @@ def test_send_benchmark_sends_every_accepted_message_once():
     assert details["received_at_gateway"] == details["accepted"]
     assert details["gateway_ids"] == {"messages_with_one": details["accepted"], "distinct": details["accepted"]}
     assert "concurrency" in result["method"]
+    # The bulk phase: its own messages (3 per request), each sent once too.
+    bulk = details["bulk"]
+    assert bulk["accepted"] > 0 and bulk["accepted"] % 3 == 0 and not bulk["api_errors"]
+    assert figures["bulk_messages_per_second"]["value"] is not None
+    assert figures["bulk_accepted_not_sent"]["value"] == 0 and figures["bulk_missing_at_gateway"]["value"] == 0
+    assert figures["bulk_duplicates_at_gateway"]["value"] == 0 and bulk["received_at_gateway"] == bulk["accepted"]
 
 
 @pytest.mark.timeout(150)
