@@ -129,7 +129,8 @@ def _send_batch(company: Company, claimed: list[services.Claimed], deadline: flo
     when it ends (one frame per open page)."""
     waiting: set[int] = set()  # conversations with a message that has to wait
     gateways: dict = {}  # one client per instance for the batch: its sends reuse their connections
-    with realtime.coalesced(), closing_gateways(gateways):
+    sent: list = []  # recorded together when the batch ends: one transaction, one commit
+    with realtime.coalesced(), closing_gateways(gateways), recording(company, sent):
         for index, item in enumerate(claimed):
             if time.monotonic() >= deadline:
                 rest = [other.message for other in claimed[index:] if other.message.conversation_id not in waiting]
@@ -138,13 +139,24 @@ def _send_batch(company: Company, claimed: list[services.Claimed], deadline: flo
             conversation_id = item.message.conversation_id
             if conversation_id in waiting:
                 continue
-            if services.message_deliver(company=company, claimed=item, gateways=gateways).result == "retry":
+            outcome = services.message_deliver(company=company, claimed=item, gateways=gateways, sent=sent)
+            if outcome.result == "retry":
                 waiting.add(conversation_id)
                 later = [other.message for other in claimed[index + 1:]
                          if other.message.conversation_id == conversation_id]
                 if later:
                     services.messages_hand_back(company=company, messages=later)
     return len(claimed)
+
+
+@contextmanager
+def recording(company: Company, sent: list) -> Iterator[None]:
+    """Record the batch's sends when it ends, however it ends: one that is not recorded stays claimed and is
+    looked up at the gateway when its lease ends (recorded then, never sent twice)."""
+    try:
+        yield
+    finally:
+        services.messages_record_sent(company=company, sent=sent)
 
 
 @contextmanager

@@ -505,11 +505,21 @@ def outbox_next_due(*, company: Company, instance_id: int, slot: int | None, slo
     return _outbox(company, instance_id, slot, slots, now).aggregate(next=Min(moment))["next"]
 
 
-def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None = None) -> DeliveryOutcome:
+def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None = None,
+                    sent: list | None = None) -> DeliveryOutcome:
     """Send one claimed message and record the outcome: `sent`, `failed`, or `retry` (queued again with a
     backoff, or left claimed after a send with no answer, to be looked up when its lease ends). `gateways`:
-    clients kept open for a batch (`_call_gateway`)."""
+    clients kept open for a batch (`_call_gateway`). `sent`: a batch's list a successful send is added to, for
+    `messages_record_sent` to record with the others in one transaction; without it, it is recorded at once."""
     message = claimed.message
+
+    def record(result: SendResult) -> DeliveryOutcome:
+        if sent is None:
+            _record_sent(company, message, result)
+        else:
+            sent.append((message, result))
+        return DeliveryOutcome("sent")
+
     if claimed.previous_lease is not None:
         # Taking over an expired claim: that attempt may have reached the gateway and died before recording it.
         try:
@@ -517,8 +527,7 @@ def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None
         except GatewayError as error:  # transient: we cannot tell yet, and a blind resend could be a duplicate
             return _lookup_failed(company, message, error)
         if earlier is not None:
-            _record_sent(company, message, earlier)
-            return DeliveryOutcome("sent")
+            return record(earlier)
     try:
         result = _call_gateway(message, gateways)
     except GatewayTimeout as error:
@@ -530,8 +539,7 @@ def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None
         return DeliveryOutcome("retry", (message.claimed_until - timezone.now()).total_seconds() + 1)
     except GatewayError as error:
         return _record_failure(company, message, error)
-    _record_sent(company, message, result)
-    return DeliveryOutcome("sent")
+    return record(result)
 
 
 def _earlier_send(company: Company, message: Message, *, since: datetime) -> SendResult | None:
@@ -614,27 +622,60 @@ def _failure_reason(error: GatewayError) -> str:
     return (error.message or type(error).__name__)[:500]
 
 
-def _record_sent(company: Company, message: Message, result: SendResult) -> None:
+def messages_record_sent(*, company: Company, sent: list[tuple[Message, SendResult]]) -> None:
+    """Record a batch's sends together: one transaction, one commit, for all of them. When one of them finds the
+    gateway's echo of its send stored first (IntegrityError), the batch's transaction is gone and each is
+    recorded on its own instead, absorbing its echo."""
+    if len(sent) <= 1:
+        for message, result in sent:
+            _record_sent(company, message, result)
+        return
     now = timezone.now()
-    fields = {
+    try:
+        with transaction.atomic():
+            for message, result in sent:
+                _write_sent(company, message, result, now)
+    except IntegrityError:
+        for message, result in sent:
+            _record_sent(company, message, result)
+        return
+    for message, result in sent:
+        _apply_early_status(company, message, result.message_id)
+
+
+def _sent_fields(message: Message, result: SendResult, now: datetime) -> dict[str, Any]:
+    return {
         "status": MessageStatus.SENT, "status_rank": STATUS_RANK[MessageStatus.SENT], "error": "",
         "gateway_message_id": result.message_id, "remote_jid": result.remote_jid or message.remote_jid,
         "sent_at": Coalesce(F("sent_at"), now), "claimed_until": None,
     }
+
+
+def _write_sent(company: Company, message: Message, result: SendResult, now: datetime) -> None:
+    """The UPDATE of a send, in the caller's transaction, and the object in hand set as written (the claim holds
+    the row: nobody else moves it. A refresh would cost a statement, a full one three more: the payload reading
+    instance, conversation and contact again)."""
+    fields = _sent_fields(message, result, now)
+    Message.objects.filter(company=company, pk=message.pk).update(**fields)
+    message.status, message.status_rank, message.error = MessageStatus.SENT, fields["status_rank"], ""
+    message.gateway_message_id, message.remote_jid = result.message_id, fields["remote_jid"]
+    message.sent_at, message.claimed_until = message.sent_at or now, None
+    _sent_recorded(company, message)
+
+
+def _record_sent(company: Company, message: Message, result: SendResult) -> None:
+    now = timezone.now()
     try:
         with transaction.atomic():
-            Message.objects.filter(company=company, pk=message.pk).update(**fields)
-            # What was written, set on the object in hand (the claim holds the row: nobody else moves it). A
-            # refresh would cost a statement, a full one three more (the payload reading instance, conversation
-            # and contact again).
-            message.status, message.status_rank, message.error = MessageStatus.SENT, fields["status_rank"], ""
-            message.gateway_message_id, message.remote_jid = result.message_id, fields["remote_jid"]
-            message.sent_at, message.claimed_until = message.sent_at or now, None
-            _sent_recorded(company, message)
+            _write_sent(company, message, result, now)
     except IntegrityError:
         # The gateway's own echo of this send (SEND_MESSAGE) was stored first: ours is the real row.
+        fields = _sent_fields(message, result, now)
         with transaction.atomic():
-            _absorb_echo(company, message, result.message_id)
+            rank = _absorb_echo(company, message, result.message_id)
+            # The echo's ticks (delivered, read…) stay: a status never moves back.
+            fields.update(status_rank=rank, status=next(status for status, value in STATUS_RANK.items()
+                                                        if value == rank))
             Message.objects.filter(company=company, pk=message.pk).update(**fields)
             message.refresh_from_db(fields=list(fields))
             _sent_recorded(company, message)
@@ -647,17 +688,17 @@ def _sent_recorded(company: Company, message: Message) -> None:
                                     payload=integration_payloads.message_data(message))
 
 
-def _absorb_echo(company: Company, message: Message, gateway_message_id: str) -> None:
+def _absorb_echo(company: Company, message: Message, gateway_message_id: str) -> int:
+    """Fold the echo stored first into our message (its reactions and replies move over, the echo row goes);
+    the status rank the echo had reached (ticks never go back), SENT's when there is none."""
     echo = Message.objects.filter(company=company, instance_id=message.instance_id,
                                   gateway_message_id=gateway_message_id).exclude(pk=message.pk).first()
     if echo is None:
-        return
+        return STATUS_RANK[MessageStatus.SENT]
     Message.objects.filter(company=company, reaction_target=echo).update(reaction_target=message)
     Message.objects.filter(company=company, quoted=echo).update(quoted=message)
-    rank = max(echo.status_rank, STATUS_RANK[MessageStatus.SENT])
     echo.delete()
-    status = next(status for status, value in STATUS_RANK.items() if value == rank)
-    Message.objects.filter(company=company, pk=message.pk).update(status=status, status_rank=rank)
+    return max(echo.status_rank, STATUS_RANK[MessageStatus.SENT])
 
 
 def chat_jid(contact: Contact) -> str:

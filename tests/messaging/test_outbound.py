@@ -457,3 +457,29 @@ def test_our_newest_reaction_replaces_the_earlier_one(company_a, conversation_a,
     with company_scope(company_a):
         visible = Message.objects.filter(kind="reaction", is_deleted=False).values_list("emoji", flat=True)
         assert list(visible) == ["❤"]
+
+
+def test_a_batch_of_sends_is_recorded_together_and_an_echo_stored_first_is_absorbed(company_a, instance_a,
+                                                                                     conversation_a, hooks):
+    """The drain records a batch's sends in one transaction; when the gateway's echo of one of them was stored
+    first (its id taken), the batch is recorded one by one instead: each send once, the echo folded in."""
+    from instances.gateways import SendResult
+
+    messages = [queue(company_a, conversation_a, hooks, Outgoing(kind="text", text=f"lote {index}"))
+                for index in range(3)]
+    jid = f"{CUSTOMER}@s.whatsapp.net"
+    with company_scope(company_a):
+        Message.objects.filter(pk__in=[m.pk for m in messages]).update(status="sending")
+        echo = Message.objects.create(company=company_a, conversation=conversation_a, instance=instance_a,
+                                      direction="out", text="lote 1", status="delivered", status_rank=40,
+                                      gateway_message_id="3EB0BATCH1", sender_type="api")
+        results = [SendResult(message_id=f"3EB0BATCH{index}", remote_jid=jid, from_me=True, status="PENDING",
+                              timestamp=None, message_type="conversation") for index in range(3)]
+        loaded = [Message.objects.select_related("conversation__contact").get(pk=m.pk) for m in messages]
+        with hooks.capture(execute=True):
+            services.messages_record_sent(company=company_a, sent=list(zip(loaded, results, strict=True)))
+        rows = list(Message.objects.order_by("pk").values_list("pk", "gateway_message_id", "status"))
+    assert rows == [(messages[0].pk, "3EB0BATCH0", "sent"), (messages[1].pk, "3EB0BATCH1", "delivered"),
+                    (messages[2].pk, "3EB0BATCH2", "sent")]  # the echo's tick kept, its row gone
+    with company_scope(company_a):
+        assert not Message.objects.filter(pk=echo.pk).exists()
