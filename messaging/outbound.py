@@ -84,8 +84,9 @@ def outbound_drain(*, company: Company, instance_id: int, slot: int, seconds: fl
             return DrainRun(handled, again_in=0)
         granted, wait = throttle.take_up_to(instance_id, settings.OUTBOUND_DRAIN_BATCH)
         if not granted:
-            if not services.outbox_next_due(company=company, instance_id=instance_id, slot=slot, slots=slots):
-                # Nothing to send anyway: stop as a drain that found nothing does.
+            due = services.outbox_next_due(company=company, instance_id=instance_id, slot=slot, slots=slots)
+            if due is None or due > timezone.now():
+                # Nothing to send now anyway: stop as a drain that found nothing does (it comes back when due).
                 if (stopped := _stop(company, instance_id, slot, handled)) is not None:
                     return stopped
                 continue

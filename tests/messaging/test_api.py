@@ -295,3 +295,32 @@ def test_bulk_send_needs_the_messages_scope(company_a, instance_a):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_a, scopes=['read']).secret}")
     response = bulk(client, [{"instance_id": str(instance_a.public_id), "number": CUSTOMER, "text": "x"}])
     assert response.status_code == 403
+
+
+def test_an_api_send_reads_its_conversation_for_the_inbox_only_when_someone_listens(api_a, instance_a, company_a,
+                                                                                    company_b, hooks):
+    """The inbox row is drawn after commit from a fresh read of the conversation, and only for a topic some
+    page listens to: with no inbox open the send costs that read less; with one open the row arrives. Company B's
+    inbox hears nothing of it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.realtime_listener import Listener
+
+    conversation_id = start(api_a, instance_a).json()["id"]
+
+    def send(text: str) -> list[str]:
+        with CaptureQueriesContext(connection) as queries, hooks.capture(execute=True):
+            response = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": text},
+                                  format="json")
+        assert response.status_code == 202
+        return [query["sql"] for query in queries.captured_queries
+                if query["sql"].startswith("SELECT") and 'FROM "messaging_conversation"' in query["sql"]
+                and 'WHERE ("messaging_conversation"."company_id" = ' in query["sql"]
+                and '"messaging_conversation"."id" = ' in query["sql"]]  # by id: the row's read, not the lookup
+
+    assert send("nobody listens") == []  # no row drawn: the conversation with its contact is not read
+    ear_a, ear_b = Listener().join(company_a, "inbox"), Listener().join(company_b, "inbox")
+    assert len(send("someone listens")) == 1
+    assert any("someone listens" in frame for frame in ear_a.drain())
+    assert ear_b.drain() == []
