@@ -623,24 +623,48 @@ def _failure_reason(error: GatewayError) -> str:
 
 
 def messages_record_sent(*, company: Company, sent: list[tuple[Message, SendResult]]) -> None:
-    """Record a batch's sends together: one transaction, one commit, for all of them. When one of them finds the
-    gateway's echo of its send stored first (IntegrityError), the batch's transaction is gone and each is
-    recorded on its own instead, absorbing its echo."""
+    """Record a batch's sends together: one UPDATE, one commit, the company's webhook endpoints read once, the
+    early ticks looked up in one cache call. When one of them finds the gateway's echo of its send stored first
+    (IntegrityError), the batch's transaction is gone and each is recorded on its own instead, absorbing its
+    echo."""
+    sent = [(message, result) for message, result in sent if message.company_id == company.pk]
     if len(sent) <= 1:
         for message, result in sent:
             _record_sent(company, message, result)
         return
     now = timezone.now()
     try:
-        with transaction.atomic():
+        with transaction.atomic(), integration_services.webhook_endpoints_read_once(company=company):
+            _write_sent_rows(company, sent, now)
             for message, result in sent:
-                _write_sent(company, message, result, now)
+                _sent_in_hand(message, result, now)
+                _sent_recorded(company, message)
     except IntegrityError:
         for message, result in sent:
             _record_sent(company, message, result)
         return
-    for message, result in sent:
-        _apply_early_status(company, message, result.message_id)
+    _apply_early_statuses(company, sent)
+
+
+def _write_sent_rows(company: Company, sent: list[tuple[Message, SendResult]], now: datetime) -> None:
+    """The batch's sends written in one statement on PostgreSQL (`UPDATE … FROM (VALUES …)`), each row its own
+    gateway id and chat; one UPDATE per row elsewhere (SQLite, development)."""
+    if connection.vendor != "postgresql":
+        for message, result in sent:
+            Message.objects.filter(company=company, pk=message.pk).update(**_sent_fields(message, result, now))
+        return
+    table = Message._meta.db_table
+    rows = ", ".join(["(%s::bigint, %s::varchar, %s::varchar)"] * len(sent))
+    values = [value for message, result in sent
+              for value in (message.pk, result.message_id, result.remote_jid or message.remote_jid)]
+    # The table's name and placeholders only: every value is a parameter.
+    sql = (f"UPDATE {table} SET status = %s, status_rank = %s, error = '', "  # noqa: S608
+           f"gateway_message_id = sent.gateway_id, remote_jid = sent.remote_jid, "
+           f"sent_at = COALESCE({table}.sent_at, %s), claimed_until = NULL "
+           f"FROM (VALUES {rows}) AS sent (id, gateway_id, remote_jid) "
+           f"WHERE {table}.company_id = %s AND {table}.id = sent.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [MessageStatus.SENT, STATUS_RANK[MessageStatus.SENT], now, *values, company.pk])
 
 
 def _sent_fields(message: Message, result: SendResult, now: datetime) -> dict[str, Any]:
@@ -652,15 +676,19 @@ def _sent_fields(message: Message, result: SendResult, now: datetime) -> dict[st
 
 
 def _write_sent(company: Company, message: Message, result: SendResult, now: datetime) -> None:
-    """The UPDATE of a send, in the caller's transaction, and the object in hand set as written (the claim holds
-    the row: nobody else moves it. A refresh would cost a statement, a full one three more: the payload reading
-    instance, conversation and contact again)."""
-    fields = _sent_fields(message, result, now)
-    Message.objects.filter(company=company, pk=message.pk).update(**fields)
-    message.status, message.status_rank, message.error = MessageStatus.SENT, fields["status_rank"], ""
-    message.gateway_message_id, message.remote_jid = result.message_id, fields["remote_jid"]
-    message.sent_at, message.claimed_until = message.sent_at or now, None
+    """The UPDATE of one send, in the caller's transaction, and the object in hand set as written."""
+    Message.objects.filter(company=company, pk=message.pk).update(**_sent_fields(message, result, now))
+    _sent_in_hand(message, result, now)
     _sent_recorded(company, message)
+
+
+def _sent_in_hand(message: Message, result: SendResult, now: datetime) -> None:
+    """The object in hand set as its send was written (the claim holds the row: nobody else moves it. A refresh
+    would cost a statement, a full one three more: the payload reading instance, conversation and contact
+    again)."""
+    message.status, message.status_rank, message.error = MessageStatus.SENT, STATUS_RANK[MessageStatus.SENT], ""
+    message.gateway_message_id, message.remote_jid = result.message_id, result.remote_jid or message.remote_jid
+    message.sent_at, message.claimed_until = message.sent_at or now, None
 
 
 def _record_sent(company: Company, message: Message, result: SendResult) -> None:
@@ -887,4 +915,13 @@ def _apply_early_status(company: Company, message: Message, gateway_message_id: 
     status = cache.get(_early_status_key(message.instance_id, gateway_message_id))
     if status:
         message_apply_status(company=company, instance=message.instance, gateway_message_id=gateway_message_id,
+                             status=status, remember_unknown=False)
+
+
+def _apply_early_statuses(company: Company, sent: list[tuple[Message, SendResult]]) -> None:
+    """`_apply_early_status` for a batch: the ticks that came before their sends were recorded, in one lookup."""
+    keys = {_early_status_key(message.instance_id, result.message_id): (message, result) for message, result in sent}
+    for key, status in cache.get_many(list(keys)).items():
+        message, result = keys[key]
+        message_apply_status(company=company, instance=message.instance, gateway_message_id=result.message_id,
                              status=status, remember_unknown=False)

@@ -446,6 +446,59 @@ def test_our_newest_reaction_replaces_the_earlier_one(company_a, conversation_a,
         assert list(visible) == ["❤"]
 
 
+def test_a_batch_of_sends_is_written_in_one_statement_with_its_early_ticks(company_a, instance_a, conversation_a,
+                                                                          company_b, instance_b, hooks):
+    """The drain's batch: one UPDATE writes every send its own gateway id and chat; the company's webhook
+    endpoints are read once for the batch's message.sent events; a tick that came before its send was recorded
+    is applied after the batch's commit. Company B's claimed message is not touched, even handed in by mistake."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from instances.gateways import SendResult
+
+    with company_scope(company_a):
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp",
+                                             event_types=["message.sent"])
+    messages = [queue(company_a, conversation_a, hooks, Outgoing(kind="text", text=f"lote {index}"))
+                for index in range(3)]
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        chat_b = services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)[0]
+    theirs = queue(company_b, chat_b, hooks, Outgoing(kind="text", text="deles"))
+    with company_scope(company_b):
+        Message.objects.filter(pk=theirs.pk).update(status="sending")
+        theirs = Message.objects.get(pk=theirs.pk)
+    jids = [f"{CUSTOMER}@s.whatsapp.net", "", f"{CUSTOMER}@s.whatsapp.net"]  # the second: no chat in the answer
+    results = [SendResult(message_id=f"3EB0ONE{index}", remote_jid=jids[index], from_me=True, status="PENDING",
+                          timestamp=None, message_type="conversation") for index in range(3)]
+    cache.set(services._early_status_key(instance_a, "3EB0ONE2"), "read", 60)  # its tick came first
+    with company_scope(company_a):
+        Message.objects.filter(pk__in=[m.pk for m in messages]).update(status="sending", remote_jid="kept@s.whatsapp.net")
+        loaded = [Message.objects.select_related("conversation__contact", "instance").get(pk=m.pk) for m in messages]
+        foreign = SendResult(message_id="3EB0THEIRS", remote_jid="x@s.whatsapp.net", from_me=True,
+                             status="PENDING", timestamp=None, message_type="conversation")
+        with CaptureQueriesContext(connection) as queries, hooks.capture(execute=True):
+            services.messages_record_sent(company=company_a,
+                                          sent=[*zip(loaded, results, strict=True), (theirs, foreign)])
+        rows = list(Message.objects.filter(pk__in=[m.pk for m in messages]).order_by("pk")
+                    .values_list("gateway_message_id", "remote_jid", "status"))
+        events = WebhookEvent.objects.filter(type="message.sent").count()
+    updates = [query["sql"] for query in queries
+               if query["sql"].replace('"', "").startswith("UPDATE messaging_message ")]
+    assert len(updates) == 2  # the batch's one, and the early tick's
+    endpoint_reads = [q["sql"] for q in queries if 'FROM "integrations_webhookendpoint"' in q["sql"]]
+    assert len(endpoint_reads) == 2  # one for the batch's three message.sent, one for the early tick's event
+    assert rows == [("3EB0ONE0", f"{CUSTOMER}@s.whatsapp.net", "sent"), ("3EB0ONE1", "kept@s.whatsapp.net", "sent"),
+                    ("3EB0ONE2", f"{CUSTOMER}@s.whatsapp.net", "read")]
+    assert [message.status for message in loaded] == ["sent", "sent", "sent"]  # in hand as written
+    assert events == 3
+    with company_scope(company_b):
+        row = Message.objects.get(pk=theirs.pk)
+        assert (row.status, row.gateway_message_id) == ("sending", None)
+        assert not WebhookEvent.objects.filter(company=company_b).exists()
+
+
 def test_a_batch_of_sends_is_recorded_together_and_an_echo_stored_first_is_absorbed(company_a, instance_a,
                                                                                      conversation_a, hooks):
     """The drain records a batch's sends in one transaction; when the gateway's echo of one of them was stored
