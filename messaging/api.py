@@ -37,6 +37,7 @@ from messaging import selectors, services
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
+from tenants import realtime
 from tenants.access import actor_label
 from tenants.api import TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
@@ -334,9 +335,14 @@ class _Resolving:
     """Every id in input is resolved inside the company (STYLE rule 11); a foreign id is a 400."""
 
     def _instance(self, public_id) -> Instance:
-        instance = contact_selectors.channel_get(company=self.company, public_id=public_id)
+        """The company's instance by its public id, looked up once per request (a bulk names it per message)."""
+        known = self.__dict__.setdefault("_instances", {})
+        instance = known.get(str(public_id))
         if instance is None:
-            raise exceptions.ValidationError({"instance_id": [_("Unknown instance.")]})
+            instance = contact_selectors.channel_get(company=self.company, public_id=public_id)
+            if instance is None:
+                raise exceptions.ValidationError({"instance_id": [_("Unknown instance.")]})
+            known[str(public_id)] = instance
         return instance
 
     def _contact_by_number(self, instance: Instance, number: str) -> Contact:
@@ -521,8 +527,9 @@ class MessageViewSet(_Resolving, TenantViewSet):
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = _idempotency_key(request)
-        # One transaction: a session opened for a number is not left behind when the message is refused.
-        with transaction.atomic(), problems():
+        # One transaction: a session opened for a number is not left behind when the message is refused. Its
+        # live pushes (the bubble, the inbox row) go out together after the commit: one hop, one frame per page.
+        with realtime.coalesced(), transaction.atomic(), problems():
             message, created = self._send(data.validated_data, key, request)
         if not created:  # the first message of this Idempotency-Key, as it is now
             message = self.get_queryset().get(pk=message.pk)
@@ -576,7 +583,8 @@ class MessageViewSet(_Resolving, TenantViewSet):
         items = data.validated_data["messages"]
         for attempt in range(1, BULK_DEADLOCK_ATTEMPTS + 1):
             try:
-                with transaction.atomic():
+                # The live pushes of every message go out together after the commit (one hop, one frame per page).
+                with realtime.coalesced(), transaction.atomic():
                     conversations = self._bulk_conversations(items)
                     results = []
                     for index, fields in enumerate(items):

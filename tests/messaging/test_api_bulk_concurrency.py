@@ -1,6 +1,6 @@
 """Bulk sends in parallel over the same chats, in every order: none fails (each locks its conversations in one
-order and retries a deadlock PostgreSQL broke), every message is stored once. Real PostgreSQL, committed
-transactions from several threads."""
+order and retries a deadlock PostgreSQL broke), every message is stored once; a bulk's live pushes leave after
+its real commit, together. Real PostgreSQL and Redis, committed transactions from several threads."""
 
 from __future__ import annotations
 
@@ -55,3 +55,29 @@ def test_parallel_bulk_sends_over_shared_chats_all_succeed(api_key_a, instance_a
         assert Message.objects.values("conversation").distinct().count() == len(NUMBERS)
     with company_scope(company_b):
         assert Message.objects.count() == 4 * len(NUMBERS)
+
+
+def test_a_bulk_send_looks_its_instance_up_once_and_pushes_one_frame_per_page(api_key_a, instance_a, company_a,
+                                                                             company_b):
+    """Twenty messages naming one instance: one lookup of it, not one per message; after the commit an open inbox
+    gets the bulk's rows in one frame, not two frames per message. Company B's inbox hears nothing."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.realtime_listener import Listener
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_a.secret}")
+    ear_a, ear_b = Listener().join(company_a, "inbox"), Listener().join(company_b, "inbox")
+    items = [{"instance_id": str(instance_a.public_id), "number": NUMBERS[index % 3], "text": f"lote {index}"}
+             for index in range(20)]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/v1/messages/bulk", {"messages": items}, format="json")
+    assert response.status_code == 202, response.content
+    lookups = [query["sql"] for query in queries.captured_queries
+               if query["sql"].startswith("SELECT") and 'FROM "instances_instance"' in query["sql"]
+               and '"instances_instance"."public_id" = ' in query["sql"]]
+    assert len(lookups) == 1
+    frames = ear_a.drain()
+    assert len(frames) == 1 and all(f"lote {index}" in frames[0]
+                                    for index in (17, 18, 19))  # each chat's row, drawn once, in one frame
+    assert ear_b.drain() == []
