@@ -72,6 +72,13 @@ _WAITING = Prepared(  # replies and reactions that arrived before their target (
         | Q(quoted__isnull=True, quoted_gateway_id=p.gateway_id)).order_by().values_list("pk"),
     instance=int, gateway_id=str)
 
+# The gateway's echo of one of our sends still between claim and answer, told without looking its sender up: a
+# send of ours is in flight to that number on this instance (through the partial index of unsent messages).
+_IN_FLIGHT_TO = Prepared(
+    lambda p: Message.objects.filter(instance_id=p.instance, status=MessageStatus.SENDING,
+                                     direction=Message.Direction.OUT, conversation__contact__identifier=p.number)
+    .order_by().values_list("pk")[:1], instance=int, number=str)
+
 
 def message_event_apply(*, company: Company, instance: Instance, event: GatewayEvent) -> str:
     """Apply one parsed message event; "processed" when something changed, "ignored" otherwise."""
@@ -170,6 +177,9 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
     """Store a message event once (customer, phone owner or API echo); None when it was a repeat or unusable."""
     if event.message_id and _REPEAT.first(instance=instance.pk, gateway_id=event.message_id[:100]):
         return None  # a repeat: the common case, answered without touching the constraint
+    if event.sent_via_api and event.phone_number and _IN_FLIGHT_TO.first(instance=instance.pk,
+                                                                         number=event.phone_number):
+        return None  # our send's echo, before we recorded its answer: the answer is what we keep (_record_new)
     with integration_services.webhook_endpoints_read_once(company=company):
         return _record_new(company, instance, event)
 

@@ -188,6 +188,38 @@ def test_a_send_the_gateway_accepted_before_the_worker_died_is_recorded_not_sent
     assert reload(company_a, message).status == "delivered"
 
 
+def test_the_echo_of_a_send_in_flight_is_told_without_looking_its_sender_up(company_a, instance_a, conversation_a,
+                                                                           company_b, instance_b, simulator, hooks):
+    """While our send waits for its answer, the gateway's echo of it is recognised by the send in flight to that
+    number: no contact or conversation lookup, nothing stored. Company B's send in flight to the same number
+    does not hide an echo on company A's instance: that one (another app sending through A's number) is stored."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="em voo"))
+    died_after_the_gateway_accepted(company_a, message)
+    with CaptureQueriesContext(connection) as queries:
+        hooks.deliver(instance_a)
+    assert not [query for query in queries.captured_queries if 'FROM "contacts_contact' in query["sql"]]
+    with company_scope(company_a):
+        assert list(Message.objects.values_list("pk", "status")) == [(message.pk, "sending")]
+
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        chat_b = services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)[0]
+    theirs = queue(company_b, chat_b, hooks, Outgoing(kind="text", text="deles"))
+    died_after_the_gateway_accepted(company_b, theirs)
+    lease_expired(company_a, message)
+    assert send(company_a, message) == "sent"  # A's own send recorded: nothing of A's in flight any more
+    other_app = simulator.api("POST", f"/message/sendText/{instance_a.gateway_name}",
+                              {"number": CUSTOMER, "text": "de outro sistema"})
+    assert other_app.status_code == 201, other_app.text
+    hooks.deliver(instance_a)
+    with company_scope(company_a):
+        assert list(Message.objects.order_by("pk").values_list("text", "status")) == [
+            ("em voo", "sent"), ("de outro sistema", "sent")]
+
+
 @pytest.mark.parametrize(("make", "message_type"), EVERY_KIND)
 def test_every_kind_already_accepted_is_recognised(company_a, instance_a, conversation_a, simulator, hooks, make,
                                                    message_type):
