@@ -103,8 +103,9 @@ def conversation_get(*, company: Company, public_id: object) -> Conversation | N
     uuid = _uuid(public_id)
     if uuid is None:
         return None
-    return (Conversation.objects.filter(company=company, public_id=uuid)
-            .select_related("contact", "instance", "assignee").first())
+    # A unique key: no ORDER BY to compile (first_row), though the model orders by activity.
+    return first_row(Conversation.objects.filter(company=company, public_id=uuid)
+                     .select_related("contact", "instance", "assignee"))
 
 
 def conversation_exists(company: Company, public_id: UUID) -> bool:

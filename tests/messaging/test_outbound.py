@@ -506,7 +506,8 @@ def test_a_batch_of_sends_is_written_in_one_statement_with_its_early_ticks(compa
                           timestamp=None, message_type="conversation") for index in range(3)]
     cache.set(services._early_status_key(instance_a, "3EB0ONE2"), "read", 60)  # its tick came first
     with company_scope(company_a):
-        Message.objects.filter(pk__in=[m.pk for m in messages]).update(status="sending", remote_jid="kept@s.whatsapp.net")
+        Message.objects.filter(pk__in=[m.pk for m in messages]).update(status="sending",
+                                                                       remote_jid="kept@s.whatsapp.net")
         loaded = [Message.objects.select_related("conversation__contact", "instance").get(pk=m.pk) for m in messages]
         foreign = SendResult(message_id="3EB0THEIRS", remote_jid="x@s.whatsapp.net", from_me=True,
                              status="PENDING", timestamp=None, message_type="conversation")
