@@ -78,6 +78,9 @@ def outbound_drain(*, company: Company, instance_id: int, slot: int, seconds: fl
     scope, slots = outbound_scope(company.pk, instance_id), settings.OUTBOUND_DRAIN_SLOTS
     deadline = time.monotonic() + (settings.OUTBOUND_DRAIN_SECONDS if seconds is None else seconds)
     handled = 0
+    # The instance (with its server) is read once per run: a token or address changed meanwhile is used from the
+    # next run, seconds later.
+    instances: dict = {}
     while True:
         if time.monotonic() >= deadline:
             SLOTS.hold(scope, slot)
@@ -96,7 +99,7 @@ def outbound_drain(*, company: Company, instance_id: int, slot: int, seconds: fl
             SLOTS.hold(scope, slot, wait)
             return DrainRun(handled, again_in=wait)
         claimed = services.messages_claim(company=company, instance_id=instance_id, slot=slot, slots=slots,
-                                          limit=granted)
+                                          limit=granted, instances=instances)
         throttle.give_back(instance_id, granted - len(claimed))
         if claimed:
             handled += _send_batch(company, claimed, deadline)

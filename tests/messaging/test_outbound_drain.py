@@ -192,3 +192,24 @@ def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, i
             == [0, 0]
     assert run_drain(company_a, instance_a).handled == 2  # the next run: the other chats go on
     assert statuses(company_a, *messages) == ["sending", "sent", "sent"]  # the first waits for its lookup
+
+
+def test_a_drain_run_reads_its_instance_once_and_sends_each_batch_oldest_first(company_a, instance_a, company_b,
+                                                                               instance_b, simulator, settings):
+    """Three batches of one in a run: the instance (its server, its decrypted token) is read once, not with
+    every claimed message, and the messages leave oldest first. Company B's message waits for B's drain."""
+    from django.test.utils import CaptureQueriesContext
+
+    settings.OUTBOUND_DRAIN_BATCH = 1
+    app.control.purge()
+    chats = [conversation(company_a, instance_a, f"551195555000{index}") for index in range(3)]
+    ours = [send(company_a, chat, f"m{index}") for index, chat in enumerate(chats)]
+    theirs = send(company_b, conversation(company_b, instance_b, "5511955550001"), "deles")
+    with CaptureQueriesContext(connection) as queries:
+        run = run_drain(company_a, instance_a)
+    instance_reads = [query["sql"] for query in queries.captured_queries
+                      if query["sql"].startswith("SELECT") and '"instances_instance"' in query["sql"]]  # or JOIN
+    assert run.handled == 3 and len(instance_reads) == 1
+    assert texts_sent(simulator, instance_a) == ["m0", "m1", "m2"]
+    assert statuses(company_a, *ours) == ["sent"] * 3
+    assert statuses(company_b, theirs) == ["queued"] and texts_sent(simulator, instance_b) == []
