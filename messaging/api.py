@@ -586,11 +586,15 @@ class MessageViewSet(_Resolving, TenantViewSet):
                 # The live pushes of every message go out together after the commit (one hop, one frame per page).
                 with realtime.coalesced(), transaction.atomic():
                     conversations = self._bulk_conversations(items)
-                    results = []
-                    for index, fields in enumerate(items):
-                        with _item_errors(index):
-                            results.append(self._send(fields, f"{key}:{index}" if key else None, request,
-                                                      conversation=conversations[index]))
+                    if key or any(fields["kind"] == Message.Kind.REACTION for fields in items):
+                        # One by one: each message's own key; a reaction replaces our earlier one, in order.
+                        results = []
+                        for index, fields in enumerate(items):
+                            with _item_errors(index):
+                                results.append(self._send(fields, f"{key}:{index}" if key else None, request,
+                                                          conversation=conversations[index]))
+                    else:
+                        results = self._store_all(items, conversations, request)
                 break
             except OperationalError as error:
                 # Another transaction locked some of these conversations in another order (an inbound drain's
@@ -628,6 +632,20 @@ class MessageViewSet(_Resolving, TenantViewSet):
                   Conversation.objects.filter(company=self.company, pk__in=[c.pk for c in found.values()])
                   .order_by("pk").select_for_update(of=("self",))}
         return [locked.get(found[item_key].pk, found[item_key]) for item_key in keys]
+
+    def _store_all(self, items: list[dict], conversations: list[Conversation], request: Request
+                   ) -> list[tuple[Message, bool]]:
+        """Every message built (each refusal named by its index), then stored together (services.messages_store:
+        one INSERT; the conversations are locked by _bulk_conversations)."""
+        messages = []
+        for index, (fields, conversation) in enumerate(zip(items, conversations, strict=True)):
+            with _item_errors(index):
+                messages.append(services.message_build(
+                    company=self.company, conversation=conversation, outgoing=self._outgoing(conversation, fields),
+                    sender_type=Message.SenderType.API, sender_label=fields["agent_name"] or request.auth.name))
+        with problems():
+            services.messages_store(company=self.company, messages=messages, locked=True)
+        return [(message, True) for message in messages]
 
     def _send(self, fields: dict, key: str | None, request: Request,
               conversation: Conversation | None = None) -> tuple[Message, bool]:

@@ -326,18 +326,11 @@ def _media_file(outgoing: Outgoing) -> ContentFile | None:
     return ContentFile(data, name=outgoing.filename or f"{uuid.uuid4().hex}.bin")
 
 
-def message_send(
-    *, company: Company, conversation: Conversation, outgoing: Outgoing, sender_type: str, sender_label: str = "",
-    idempotency_key: str | None = None,
-) -> tuple[Message, bool]:
-    """Store the message `queued` and send it after commit; with an idempotency key, a repeat returns the first."""
-    if idempotency_key:
-        existing = first_row(Message.objects.filter(company=company, idempotency_key=idempotency_key))
-        if existing is not None:
-            return existing, False
+def message_build(*, company: Company, conversation: Conversation, outgoing: Outgoing, sender_type: str,
+                  sender_label: str = "", idempotency_key: str | None = None) -> Message:
+    """The row of a send, validated and not stored yet (its media file is: a file store has no transaction)."""
     _validate(outgoing)
     media = _media_file(outgoing)
-    now = timezone.now()
     message = Message(
         company=company, conversation=conversation, instance_id=conversation.instance_id,
         direction=Message.Direction.OUT, kind=outgoing.kind, text=outgoing.text.strip(),
@@ -349,28 +342,35 @@ def message_send(
         quoted_text=(outgoing.quoted.text if outgoing.quoted else "")[:1000],
         reaction_target=outgoing.reaction_target, emoji=outgoing.emoji, sender_type=sender_type,
         sender_label=sender_label[:120], status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED],
-        idempotency_key=idempotency_key or None, created_at=now,
+        idempotency_key=idempotency_key or None, created_at=timezone.now(),
     )
+    if media is not None:
+        message.media_file.save(media.name, media, save=False)
+    if message.kind == Kind.REACTION:
+        message.reaction_target_gateway_id = outgoing.reaction_target.gateway_message_id or ""
+    return message
+
+
+def message_send(
+    *, company: Company, conversation: Conversation, outgoing: Outgoing, sender_type: str, sender_label: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """Store the message `queued` and send it after commit; with an idempotency key, a repeat returns the first."""
+    if idempotency_key:
+        existing = first_row(Message.objects.filter(company=company, idempotency_key=idempotency_key))
+        if existing is not None:
+            return existing, False
+    message = message_build(company=company, conversation=conversation, outgoing=outgoing, sender_type=sender_type,
+                            sender_label=sender_label, idempotency_key=idempotency_key)
     try:
         # A savepoint only where an IntegrityError is caught and the caller's transaction goes on: a concurrent
         # repeat of the same Idempotency-Key.
         with transaction.atomic(savepoint=bool(idempotency_key)):
-            if media is not None:
-                message.media_file.save(media.name, media, save=False)
             if message.kind == Kind.REACTION:
                 # Our newest reaction on a message replaces our earlier one, as on the phone.
                 Message.objects.filter(company=company, reaction_target=outgoing.reaction_target,
                                        kind=Kind.REACTION, direction=Message.Direction.OUT).update(is_deleted=True)
-                message.reaction_target_gateway_id = outgoing.reaction_target.gateway_message_id or ""
-            message.save()
-            conversation_touch(company=company, conversation=conversation, message=message)
-            if sender_type == Message.SenderType.AGENT:
-                # A person answered from the inbox: the bot steps back for this contact (bots answer via the API).
-                bots.auto_pause(company=company, contact=conversation.contact,
-                                reason=BotPauseChange.Reason.AGENT_REPLY, actor=sender_label)
-            _enqueue(company, message)
-            events.message_new(company=company, message=message, conversation=conversation)
-            events.conversation_changed(company=company, conversation=conversation, header=False)
+            messages_store(company=company, messages=[message])
     except IntegrityError:
         if idempotency_key:
             existing = Message.objects.filter(company=company, idempotency_key=idempotency_key).first()
@@ -378,6 +378,34 @@ def message_send(
                 return existing, False
         raise
     return message, True
+
+
+def messages_store(*, company: Company, messages: list[Message], locked: bool = False) -> None:
+    """Store built sends (message_build) `queued`, in the caller's transaction and in their order: one INSERT
+    for all of them, one touch per conversation (its last message), one wake per drain slot after commit, and
+    their live pushes. Not for reactions but one at a time (message_send: each replaces our earlier one on its
+    target, in order). `locked`: the caller holds their conversations locked, in hand as stored."""
+    Message.insert_all(messages)
+    last: dict[int, Message] = {}
+    for message in messages:
+        last[message.conversation_id] = message
+    for message in last.values():
+        conversation_touch(company=company, conversation=message.conversation, message=message, locked=locked)
+        if message.sender_type == Message.SenderType.AGENT:
+            # A person answered from the inbox: the bot steps back for this contact (bots answer via the API).
+            bots.auto_pause(company=company, contact=message.conversation.contact,
+                            reason=BotPauseChange.Reason.AGENT_REPLY, actor=message.sender_label)
+    from messaging import outbound
+
+    woken: set[tuple[int, int]] = set()
+    for message in messages:
+        drain = (message.instance_id, outbound.outbound_slot(message.conversation_id))
+        if drain not in woken:  # one wake-up per drain slot: its drain sends every message of it
+            woken.add(drain)
+            _enqueue(company, message)
+        events.message_new(company=company, message=message, conversation=message.conversation)
+    for message in last.values():
+        events.conversation_changed(company=company, conversation=message.conversation, header=False)
 
 
 def _enqueue(company: Company, message: Message) -> None:

@@ -94,6 +94,17 @@ class TenantOwned(models.Model):
             )
         super().save(*args, **kwargs)
 
+    @classmethod
+    def insert_all(cls, rows: list) -> None:
+        """`bulk_create` of rows of the current company (one INSERT; their pks set), refusing any other company's
+        row as `save()` does."""
+        company = current_company()
+        for row in rows:
+            if company is not None and row.company_id != company.pk:
+                raise TenantScopeError(
+                    f"refusing to insert {cls.__name__} of company {row.company_id} inside company {company.pk}")
+        cls._base_manager.bulk_create(rows)
+
     def insert_unless_present(self) -> bool:
         """INSERT … ON CONFLICT DO NOTHING: True when the row was written (its pk and defaults set as `save()`
         sets them), False when a unique constraint already holds an equal row (nothing written).

@@ -290,6 +290,26 @@ def test_bulk_send_honours_the_idempotency_key_and_the_key_s_budget(api_a, api_b
         assert Message.objects.count() == 6
 
 
+def test_bulk_reactions_replace_each_other_in_order(api_a, instance_a, company_a, company_b, hooks):
+    """A bulk holding reactions stores them one at a time: the later reaction on a message replaces the earlier,
+    as when sent one per request. Company B's key cannot react to company A's message."""
+    conversation_id = start(api_a, instance_a).json()["id"]
+    with hooks.capture():
+        target = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "alvo"},
+                            format="json").json()["id"]
+        response = bulk(api_a, [{"conversation_id": conversation_id, "kind": "reaction", "reaction_to": target,
+                                 "emoji": emoji} for emoji in ("👍", "❤")])
+    assert response.status_code == 202, response.content
+    with company_scope(company_a):
+        visible = Message.objects.filter(kind="reaction", is_deleted=False).values_list("emoji", flat=True)
+        assert list(visible) == ["❤"]
+    api_b = APIClient()
+    api_b.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_b).secret}")
+    refused = bulk(api_b, [{"conversation_id": conversation_id, "kind": "reaction", "reaction_to": target,
+                            "emoji": "😡"}])
+    assert refused.status_code == 400 and "conversation_id" in refused.json()["errors"]["messages"]["0"]
+
+
 def test_bulk_send_needs_the_messages_scope(company_a, instance_a):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_a, scopes=['read']).secret}")

@@ -57,10 +57,11 @@ def test_parallel_bulk_sends_over_shared_chats_all_succeed(api_key_a, instance_a
         assert Message.objects.count() == 4 * len(NUMBERS)
 
 
-def test_a_bulk_send_looks_its_instance_up_once_and_pushes_one_frame_per_page(api_key_a, instance_a, company_a,
+def test_a_bulk_send_is_stored_in_one_insert_and_pushes_one_frame_per_page(api_key_a, instance_a, company_a,
                                                                              company_b):
-    """Twenty messages naming one instance: one lookup of it, not one per message; after the commit an open inbox
-    gets the bulk's rows in one frame, not two frames per message. Company B's inbox hears nothing."""
+    """Twenty messages to three chats naming one instance: one lookup of it, one INSERT, one touch per chat, in
+    order; after the commit an open inbox gets the bulk's rows in one frame, not two frames per message. Company
+    B's inbox hears nothing."""
     from django.test.utils import CaptureQueriesContext
 
     from tests.realtime_listener import Listener
@@ -73,10 +74,16 @@ def test_a_bulk_send_looks_its_instance_up_once_and_pushes_one_frame_per_page(ap
     with CaptureQueriesContext(connection) as queries:
         response = client.post("/api/v1/messages/bulk", {"messages": items}, format="json")
     assert response.status_code == 202, response.content
-    lookups = [query["sql"] for query in queries.captured_queries
-               if query["sql"].startswith("SELECT") and 'FROM "instances_instance"' in query["sql"]
-               and '"instances_instance"."public_id" = ' in query["sql"]]
+    statements = [query["sql"] for query in queries.captured_queries]
+    lookups = [sql for sql in statements if sql.startswith("SELECT") and 'FROM "instances_instance"' in sql
+               and '"instances_instance"."public_id" = ' in sql]
     assert len(lookups) == 1
+    # Stored together: one INSERT for the twenty, one touch per chat.
+    assert len([sql for sql in statements if sql.startswith('INSERT INTO "messaging_message"')]) == 1
+    assert len([sql for sql in statements if sql.startswith('UPDATE "messaging_conversation"')]) == 3
+    with company_scope(company_a):
+        stored = list(Message.objects.order_by("pk").values_list("text", flat=True))
+    assert stored == [f"lote {index}" for index in range(20)]
     frames = ear_a.drain()
     assert len(frames) == 1 and all(f"lote {index}" in frames[0]
                                     for index in (17, 18, 19))  # each chat's row, drawn once, in one frame

@@ -43,3 +43,22 @@ def test_another_company_s_row_is_refused_and_its_equal_name_is_its_own(company_
         assert list(Tag.objects.values_list("name", flat=True)) == ["vip"]
     with company_scope(company_a):
         assert list(Tag.objects.values_list("name", flat=True)) == ["vip"]
+
+
+def test_insert_all_writes_rows_in_one_statement_and_refuses_another_company_s(company_a, company_b):
+    """TenantOwned.insert_all: one INSERT for the rows (their pks set, in order); a row of another company
+    refuses the whole batch before anything is written."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with company_scope(company_a):
+        rows = [Tag(company=company_a, name=f"t{index}") for index in range(3)]
+        with CaptureQueriesContext(connection) as queries:
+            Tag.insert_all(rows)
+        assert [query["sql"].split(" ", 1)[0] for query in queries.captured_queries] == ["INSERT"]
+        assert all(row.pk for row in rows) and rows[0].pk < rows[1].pk < rows[2].pk
+        with pytest.raises(TenantScopeError):
+            Tag.insert_all([Tag(company=company_a, name="mine"), Tag(company=company_b, name="intruder")])
+        assert sorted(Tag.objects.values_list("name", flat=True)) == ["t0", "t1", "t2"]
+    with company_scope(company_b):
+        assert not Tag.objects.exists()
