@@ -39,7 +39,7 @@ from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
 from tenants import realtime
 from tenants.access import actor_label
-from tenants.api import TenantViewSet, query_text
+from tenants.api import ReadOnlyModelSerializer, TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
 from tenants.openapi import UUID_OR_EMPTY, cursor_example
@@ -96,7 +96,7 @@ class MessageCursor(NewestFirst):
 
 # --- serializers --------------------------------------------------------------------------------
 
-class ConversationSerializer(serializers.ModelSerializer):
+class ConversationSerializer(ReadOnlyModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     instance = serializers.UUIDField(source="instance.public_id", read_only=True)
     contact = serializers.UUIDField(source="contact.public_id", read_only=True)
@@ -117,7 +117,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         return {"id": str(user.public_id), "name": user.get_full_name() or user.email, "email": user.email}
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ReadOnlyModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     conversation = serializers.UUIDField(source="conversation.public_id", read_only=True)
     media_url = serializers.SerializerMethodField(help_text="The gateway's URL (the inbox serves a stored copy).")

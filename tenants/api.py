@@ -31,6 +31,27 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 
+class ReadOnlyModelSerializer(serializers.ModelSerializer):
+    """An output-only ModelSerializer (every field read-only) whose fields are worked out once per class.
+
+    DRF works out a ModelSerializer's fields from the model for every serializer it makes (each field's kwargs
+    derived from the model field, the declared ones deep-copied): a tenth of the CPU of a small API request
+    such as a send. Read-only fields keep only simple kwargs (DRF drops their validators and querysets), so
+    each serializer here builds its own field objects from the kwargs the first one derived, as DRF's own
+    deepcopy of a field does."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        specs = cls.__dict__.get("_field_specs")
+        if specs is None:
+            fields = super().get_fields()
+            if not all(field.read_only for field in fields.values()):
+                raise TypeError(f"{cls.__name__}: every field of a ReadOnlyModelSerializer must be read-only")
+            specs = {name: (type(field), field._args, field._kwargs) for name, field in fields.items()}
+            cls._field_specs = specs
+        return {name: kind(*args, **kwargs) for name, (kind, args, kwargs) in specs.items()}
+
+
 def query_text(request: Request, name: str) -> str:
     """A free-text query parameter ("" when absent). A NUL character is a 400 naming it: PostgreSQL text cannot
     hold one, so it could only ever fail the query (DRF's CharField refuses it in bodies the same way)."""

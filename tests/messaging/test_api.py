@@ -344,3 +344,36 @@ def test_an_api_send_reads_its_conversation_for_the_inbox_only_when_someone_list
     assert len(send("someone listens")) == 1
     assert any("someone listens" in frame for frame in ear_a.drain())
     assert ear_b.drain() == []
+
+
+def test_output_serializers_work_their_fields_out_once_and_answer_as_drf_would(api_a, instance_a, company_a, hooks):
+    """MessageSerializer and ConversationSerializer derive their fields from the model once per class; every
+    serializer still gets its own field objects, and the output is what DRF's ModelSerializer gives."""
+    from rest_framework import serializers
+
+    from messaging.api import ConversationSerializer, MessageSerializer
+    from tenants.api import ReadOnlyModelSerializer
+
+    conversation_id = start(api_a, instance_a).json()["id"]
+    with hooks.capture():
+        api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "olá", "agent_name": "Alice"},
+                   format="json")
+    with company_scope(company_a):
+        message = Message.objects.select_related("conversation").get()
+        conversation = Conversation.objects.select_related("contact", "instance").get()
+    for cached, obj in ((MessageSerializer, message), (ConversationSerializer, conversation)):
+        class Plain(cached):  # DRF's own field building, every time
+            def get_fields(self):
+                return serializers.ModelSerializer.get_fields(self)
+
+        assert cached(obj).data == Plain(obj).data
+        first, second = cached(obj).fields, cached(obj).fields
+        assert all(first[name] is not second[name] for name in first)
+
+    class Writable(ReadOnlyModelSerializer):
+        class Meta:
+            model = Message
+            fields = ["text"]
+
+    with pytest.raises(TypeError):
+        Writable(message).data  # noqa: B018
