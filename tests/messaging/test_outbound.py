@@ -411,7 +411,8 @@ def test_drains_of_one_instance_share_its_throttle(company_a, instance_a, simula
     assert second.handled == 0 and 0 < second.again_in <= 2.5  # nothing left for the other slot
     assert [reload(company_a, message).status for message in messages] == ["sent"] * 2 + ["queued"] * 4
     assert len(sent_types(simulator, instance_a)) == 2
-    assert throttle.take_up_to(instance_a.pk, 5) == (0, pytest.approx(2.5, abs=0.1))
+    granted, wait = throttle.take_up_to(instance_a.pk, 5)  # the shared bucket is empty: a token in under 2.5 s
+    assert granted == 0 and 0 < wait <= 2.5  # (how far under: the time the two drains took, on a busy machine)
 
 
 def test_delete_for_everyone(company_a, instance_a, conversation_a, simulator, hooks):
