@@ -328,7 +328,9 @@ def _media_file(outgoing: Outgoing) -> ContentFile | None:
 
 def message_build(*, company: Company, conversation: Conversation, outgoing: Outgoing, sender_type: str,
                   sender_label: str = "", idempotency_key: str | None = None) -> Message:
-    """The row of a send, validated and not stored yet (its media file is: a file store has no transaction)."""
+    """The row of a send, validated and not stored yet. Its media file is written by the INSERT
+    (messages_store: FileField commits it as the row is saved), so a bulk refused at a later message leaves no
+    file behind."""
     _validate(outgoing)
     media = _media_file(outgoing)
     message = Message(
@@ -345,7 +347,7 @@ def message_build(*, company: Company, conversation: Conversation, outgoing: Out
         idempotency_key=idempotency_key or None, created_at=timezone.now(),
     )
     if media is not None:
-        message.media_file.save(media.name, media, save=False)
+        message.media_file = media  # uncommitted: written under upload_to when the row is inserted
     if message.kind == Kind.REACTION:
         message.reaction_target_gateway_id = outgoing.reaction_target.gateway_message_id or ""
     return message

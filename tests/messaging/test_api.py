@@ -262,6 +262,32 @@ def test_bulk_send_is_all_or_nothing_and_names_each_refused_message(api_a, insta
         assert not Message.objects.exists() and not Conversation.objects.exists()
 
 
+def test_a_refused_bulk_leaves_no_media_file_and_an_accepted_one_stores_it(api_a, instance_a, company_a, company_b,
+                                                                          hooks, settings):
+    """A bulk whose first message carries a file and whose second is refused: 400, and no file written (the file
+    is written with its row, after every message was checked). Accepted, the file is stored once, under the
+    message; company B sees neither the message nor its conversation."""
+    import base64
+    from pathlib import Path
+
+    image = {"instance_id": str(instance_a.public_id), "number": "5511944443333", "kind": "image",
+             "media_base64": base64.b64encode(b"\x89PNG fake").decode(), "filename": "nota.png"}
+    refused = bulk(api_a, [image, {**image, "kind": "text", "text": " "}])
+    assert refused.status_code == 400 and list(refused.json()["errors"]["messages"]) == ["1"]
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not [path for path in media.rglob("*") if path.is_file()]
+    with hooks.capture():
+        accepted = bulk(api_a, [image, {"instance_id": image["instance_id"], "number": image["number"],
+                                        "text": "segue a nota"}])
+    assert accepted.status_code == 202 and accepted.json()["messages"][0]["has_stored_media"] is True
+    assert len([path for path in media.rglob("*") if path.is_file()]) == 1
+    with company_scope(company_a):
+        stored = Message.objects.get(kind="image")
+        assert stored.media_file.name.startswith("messages/") and stored.media_file.read() == b"\x89PNG fake"
+    with company_scope(company_b):
+        assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
 def test_bulk_send_honours_the_idempotency_key_and_the_key_s_budget(api_a, api_b, instance_a, company_a, hooks,
                                                                    settings):
     from tenants.authentication import ApiKeyRateThrottle
