@@ -28,6 +28,10 @@ left out (imports, template compilation, the pool filling).
 3. known_backlog_batched: another APPLY_PROFILE_MESSAGES texts from known customers, stored first and then
    applied as a drain applies a backlog (`inbound_events_claim_batch`, APPLY_PROFILE_BATCH events per
    transaction, default 20): CPU, wall time and statements per event over the whole backlog.
+4. ticks: a sent message of ours in each of APPLY_PROFILE_MESSAGES conversations, then the gateway's
+   `messages.update` ticks for them (DELIVERY_ACK), applied one at a time as a drain that keeps up applies
+   them; and a READ tick for each, applied as a backlog (ticks_backlog_batched). Every send costs the worker
+   such ticks (Evolution posts SERVER_ACK, DELIVERY_ACK and READ for each), beside the send itself.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import tempfile
 import time
 import uuid
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.ingest import message_event
@@ -92,7 +97,7 @@ def _seed(*, members: int, sockets: int) -> tuple:
     return company, instance
 
 
-def _store(company, instance, bodies: list[dict]) -> list[int]:
+def _store(company, instance, bodies: list[dict], event: str = "MESSAGES_UPSERT") -> list[int]:
     import hashlib
 
     from instances.models import InboundEvent
@@ -100,8 +105,39 @@ def _store(company, instance, bodies: list[dict]) -> list[int]:
 
     with company_scope(company):
         return [InboundEvent.objects.create(
-            company=company, instance=instance, event="MESSAGES_UPSERT", payload=body,
+            company=company, instance=instance, event=event, payload=body,
             key=hashlib.sha256(json.dumps(body).encode()).hexdigest()).pk for body in bodies]
+
+
+def tick_event(*, instance: str, gateway_id: str, number: str, status: str) -> dict:
+    """A `messages.update` tick of one of our sends, as Evolution API 2.3.6 posts it."""
+    jid = f"{number}@s.whatsapp.net"
+    return {"event": "messages.update", "instance": instance,
+            "data": {"keyId": gateway_id, "remoteJid": jid, "fromMe": True, "participant": jid, "status": status,
+                     "instanceId": "0b6f3c1e-5d8a-4a53-9a57-2f0f1c0f9e11", "messageId": f"cm{gateway_id.lower()}"},
+            "date_time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "sender": "5511900000000@s.whatsapp.net", "server_url": "", "apikey": None}
+
+
+def _sent(company, instance, count: int, run: str) -> list[tuple[str, str]]:
+    """One sent message of ours in each of `count` open conversations: (gateway id, number) of each."""
+    from django.utils import timezone
+
+    from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
+    from tenants.scoping import company_scope
+
+    with company_scope(company):
+        conversations = list(Conversation.objects.filter(company=company).select_related("contact")
+                             .order_by("pk")[:count])
+        rows = [Message(company=company, conversation=conversation, instance=instance,
+                        direction=Message.Direction.OUT, kind=Message.Kind.TEXT, text=f"Resposta {index}",
+                        status=MessageStatus.SENT, status_rank=STATUS_RANK[MessageStatus.SENT],
+                        sent_at=timezone.now(), gateway_message_id=f"3EB0S{run}{index:012X}",
+                        sender_type=Message.SenderType.AGENT)
+                for index, conversation in enumerate(conversations)]
+        Message.insert_all(rows)
+    return [(row.gateway_message_id, conversation.contact.identifier)
+            for row, conversation in zip(rows, conversations, strict=True)]
 
 
 def _apply(company, event_ids: list[int], warmup: int, profiler: cProfile.Profile | None) -> dict:
@@ -206,7 +242,18 @@ def _measure(*, members: int, sockets: int, customers: int, messages: int, warmu
     batched = _apply_batched(company, _store(company, instance, backlog), batch, profiler)
     if profiler is not None:
         profiler.dump_stats(profile_path + ".batched")
-    return {"new_conversation": new_conversation, "known": common, "known_backlog_batched": batched}
+    sent = _sent(company, instance, messages, run)
+    delivered = [tick_event(instance=instance.gateway_name, gateway_id=gateway_id, number=number,
+                            status="DELIVERY_ACK") for gateway_id, number in sent]
+    profiler = cProfile.Profile() if profile_path else None
+    ticks = _apply(company, _store(company, instance, delivered, event="MESSAGES_UPDATE"), warmup, profiler)
+    if profiler is not None:
+        profiler.dump_stats(profile_path + ".ticks")
+    read = [tick_event(instance=instance.gateway_name, gateway_id=gateway_id, number=number, status="READ")
+            for gateway_id, number in sent]
+    ticks_batched = _apply_batched(company, _store(company, instance, read, event="MESSAGES_UPDATE"), batch, None)
+    return {"new_conversation": new_conversation, "known": common, "known_backlog_batched": batched,
+            "ticks": ticks, "ticks_backlog_batched": ticks_batched}
 
 
 def run() -> dict:
