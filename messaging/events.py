@@ -69,17 +69,23 @@ def _reading_once(company: Company, conversation_id: int):
 
 
 def message_changed(*, company: Company, message: Message, created: bool = False) -> None:
-    """A new bubble appended to the thread, or an existing one replaced (ticks, edits, deletes, reactions)."""
-    message = message_for_render(company=company, message_id=message.pk)
-    if message is None:
-        return
-    target = message.reaction_target if message.kind == Message.Kind.REACTION else None
-    if target is not None:  # a reaction is drawn on its target
-        message_changed(company=company, message=target)
-        return
+    """A new bubble appended to the thread, or an existing one replaced (ticks, edits, deletes, reactions).
+
+    Read after commit, as it is then, and only when some page has the thread open (most conversations are
+    open nowhere: a tick of every send would otherwise cost a read of the message and its reactions)."""
+    if message.kind == Message.Kind.REACTION:  # drawn on its target, which has to be read to be found
+        found = message_for_render(company=company, message_id=message.pk)
+        if found is not None and found.reaction_target is not None:
+            message_changed(company=company, message=found.reaction_target)
+            return
     template = f"{PAGE}#message-new" if created else f"{PAGE}#message"
+
+    def context() -> dict | None:
+        found = message_for_render(company=company, message_id=message.pk)
+        return None if found is None else {"company": company, "message": found, "conversation": found.conversation}
+
     realtime.publish(company=company, topic=conversation_topic(message.conversation), template_name=template,
-                     context={"company": company, "message": message, "conversation": message.conversation})
+                     context=context)
 
 
 def message_new(*, company: Company, message: Message, conversation: Conversation) -> None:

@@ -901,31 +901,74 @@ def message_mark_deleted(*, company: Company, message: Message, deleted_by: str 
     return message
 
 
+_MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
+# The message a tick moves forward: behind the tick's rank, with its conversation's public id (the thread's
+# topic) read in the same statement. Prepared once per rank (a rank is no placeholder: the ORM drops a
+# comparison with an integer outside the column's range, which a placeholder is).
+_status_targets: dict[int, Prepared] = {}
+
+
+def _status_target(below: int) -> Prepared:
+    if below not in _status_targets:
+        _status_targets[below] = Prepared(
+            lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id,
+                                             status_rank__lt=below).order_by()
+            .values_list(*_MESSAGE_ATTNAMES, "conversation__public_id")[:1],
+            instance=int, gateway_id=str)
+    return _status_targets[below]
+
+
+_status_updates: dict[str, Prepared] = {}
+
+
+def _status_update(status: str) -> Prepared:
+    """The UPDATE that moves one message to `status`, still only forward (the rank checked again by it)."""
+    if status not in _status_updates:
+        def values(p) -> dict[str, Any]:
+            fields: dict[str, Any] = {"status": status, "status_rank": STATUS_RANK[status]}
+            if column := STATUS_TIMESTAMP.get(status):
+                fields[column] = Coalesce(F(column), p.now)
+            if status == MessageStatus.DELETED:
+                fields["is_deleted"] = True
+            return fields
+
+        _status_updates[status] = Prepared.update(
+            lambda p: Message.objects.filter(pk=p.pk, status_rank__lt=STATUS_RANK[status]), values,
+            pk=int, now=datetime)
+    return _status_updates[status]
+
+
 def message_apply_status(*, company: Company, instance: Instance, gateway_message_id: str, status: str,
                          remember_unknown: bool = True) -> bool:
     """Move a message's status forward only (a late or repeated tick changes nothing); True when it moved.
 
-    A tick for an id we do not know yet is remembered for a while (see `_remember_early_status`)."""
+    A tick for an id we do not know yet is remembered for a while (see `_remember_early_status`). Every send
+    brings the gateway's ticks (Evolution posts SERVER_ACK, DELIVERY_ACK and READ), so this is on the worker's
+    hot path: the message and its conversation's public id in one prepared SELECT, the move in one prepared
+    UPDATE that checks the rank again (no savepoint: one statement moves it or not), and the object in hand
+    moved as the row was instead of read again; the thread's bubble is read only if someone has it open."""
     rank = STATUS_RANK[status]
-    fields: dict[str, Any] = {"status": status, "status_rank": rank}
-    if column := STATUS_TIMESTAMP.get(status):
-        fields[column] = Coalesce(F(column), timezone.now())
-    if status == MessageStatus.DELETED:
-        fields["is_deleted"] = True
-    with transaction.atomic():
-        rows = Message.objects.filter(company=company, instance=instance, gateway_message_id=gateway_message_id,
-                                      status_rank__lt=rank)
-        if status == MessageStatus.FAILED:
-            rows = rows.filter(status_rank__lt=STATUS_RANK[MessageStatus.SENT])
-        message = rows.first()
-        if message is None or not rows.filter(pk=message.pk).update(**fields):
-            if message is None and status in EARLY_STATUSES and remember_unknown:
+    # A failure after the send was acknowledged is a late error report: the message did leave.
+    below = min(rank, STATUS_RANK[MessageStatus.SENT]) if status == MessageStatus.FAILED else rank
+    with transaction.atomic(savepoint=False):
+        row = _status_target(below).first(instance=instance.pk, gateway_id=gateway_message_id)
+        now = timezone.now()
+        if row is None or not _status_update(status).execute(pk=row[0], now=now):
+            if row is None and status in EARLY_STATUSES and remember_unknown:
                 return _remember_early_status(company, instance, gateway_message_id, status)
             return False
+        alias = router.db_for_write(Message)
+        message = Message.from_db(alias, _MESSAGE_ATTNAMES, row[:-1])
+        message.conversation = Conversation.from_db(alias, ["id", "public_id"], [message.conversation_id, row[-1]])
+        message.instance = instance
+        message.status, message.status_rank = status, rank
+        if (column := STATUS_TIMESTAMP.get(status)) and getattr(message, column) is None:
+            setattr(message, column, now)
+        if status == MessageStatus.DELETED:
+            message.is_deleted = True
         events.message_changed(company=company, message=message)
-        message.refresh_from_db()
         integration_services.event_emit(company=company, event_type="message.status",
-                                        payload=integration_payloads.message_status_data(message, timezone.now()))
+                                        payload=integration_payloads.message_status_data(message, now))
     return True
 
 

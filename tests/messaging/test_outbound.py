@@ -454,6 +454,51 @@ def test_ticks_move_live_and_only_forward(company_a, instance_a, conversation_a,
     assert 'data-testid="ticks" data-status="read"' in pushed[0]
 
 
+def test_a_tick_is_two_statements_and_its_bubble_is_read_only_for_an_open_thread(
+        company_a, instance_a, conversation_a, company_b, instance_b, hooks, listener):
+    """Every send brings the gateway's ticks: one moves its message with one SELECT and one UPDATE, and the
+    thread's bubble is read (after commit) only when some page has the thread open. A tick naming company B's
+    message, applied in company A, moves nothing of B's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants import realtime
+
+    ours = [queue(company_a, conversation_a, hooks, Outgoing(kind="text", text=f"tick {n}")) for n in range(2)]
+    for message in ours:
+        send(company_a, message)
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        chat_b = services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)[0]
+    theirs = queue(company_b, chat_b, hooks, Outgoing(kind="text", text="deles"))
+    send(company_b, theirs)
+    first, second = (reload(company_a, message).gateway_message_id for message in ours)
+
+    def apply(gateway_id: str, status: str, instance=instance_a) -> tuple[bool, list[str]]:
+        with company_scope(company_a), CaptureQueriesContext(connection) as queries, hooks.capture(execute=True):
+            moved = services.message_apply_status(company=company_a, instance=instance, gateway_message_id=gateway_id,
+                                                  status=status)
+        return moved, [query["sql"] for query in queries]
+
+    moved, statements = apply(first, "delivered")  # nobody has the thread open
+    assert moved and len(statements) == 3  # the message, its move, the company's webhook endpoints
+    assert statements[1].startswith('UPDATE "messaging_message"')
+    listener.join(company_a, realtime.topic_for("conversation", conversation_a.public_id))
+    moved, statements = apply(second, "read")
+    assert moved and len(statements) == 5  # and, after commit, the bubble with its reactions
+    pushed = listener.drain()
+    assert len(pushed) == 1 and f'id="message-{ours[1].public_id.hex}"' in pushed[0]
+    assert 'data-status="read"' in pushed[0]
+    message = reload(company_a, ours[1])
+    assert (message.status, message.delivered_at, bool(message.read_at)) == ("read", None, True)
+
+    their_id = reload(company_b, theirs).gateway_message_id
+    assert apply(their_id, "read", instance=instance_b)[0] is False
+    with company_scope(company_b):
+        assert Message.objects.get(pk=theirs.pk).status == "sent"
+    assert listener.drain() == []
+
+
 def test_a_tick_before_the_send_recorded_its_id_is_applied_afterwards(company_a, instance_a, conversation_a, hooks):
     from instances.gateways import SendResult
 
