@@ -41,6 +41,7 @@ from integrations.models import BotPauseChange
 from messaging import events
 from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
 from messaging.services import (
+    GATEWAY_ID_KNOWN,
     conversation_get_or_create,
     conversation_touch,
     message_apply_status,
@@ -64,8 +65,6 @@ GATEWAY_STATUS = {
 
 
 # Asked for every message event (prepared once: tenants/prepared.py).
-_REPEAT = Prepared(lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id)
-                   .order_by().values_list("pk")[:1], instance=int, gateway_id=str)
 _WAITING = Prepared(  # replies and reactions that arrived before their target (each arm uses its partial index)
     lambda p: Message.objects.filter(instance_id=p.instance).filter(
         Q(reaction_target__isnull=True, reaction_target_gateway_id=p.gateway_id)
@@ -175,7 +174,7 @@ def _ours_in_flight(company: Company, conversation: Conversation) -> bool:
 
 def message_record_inbound(*, company: Company, instance: Instance, event: MessageReceived) -> Message | None:
     """Store a message event once (customer, phone owner or API echo); None when it was a repeat or unusable."""
-    if event.message_id and _REPEAT.first(instance=instance.pk, gateway_id=event.message_id[:100]):
+    if event.message_id and GATEWAY_ID_KNOWN.first(instance=instance.pk, gateway_id=event.message_id[:100]):
         return None  # a repeat: the common case, answered without touching the constraint
     if event.sent_via_api and event.phone_number and _IN_FLIGHT_TO.first(instance=instance.pk,
                                                                          number=event.phone_number):

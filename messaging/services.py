@@ -901,6 +901,9 @@ def message_mark_deleted(*, company: Company, message: Message, deleted_by: str 
     return message
 
 
+# Is a gateway message id of this instance stored? (Asked for every message event and every unknown tick.)
+GATEWAY_ID_KNOWN = Prepared(lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id)
+                            .order_by().values_list("pk")[:1], instance=int, gateway_id=str)
 _MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
 # The message a tick moves forward: behind the tick's rank, with its conversation's public id (the thread's
 # topic) read in the same statement. Prepared once per rank (a rank is no placeholder: the ORM drops a
@@ -984,15 +987,17 @@ def _early_status_key(instance: Instance | int, gateway_message_id: str) -> str:
 
 
 def _remember_early_status(company: Company, instance: Instance, gateway_message_id: str, status: str) -> bool:
-    known_id = Message.objects.filter(company=company, instance=instance, gateway_message_id=gateway_message_id)
-    if known_id.exists():
-        return False  # known, only not behind this status: nothing to remember
+    def known() -> bool:
+        return GATEWAY_ID_KNOWN.first(instance=instance.pk, gateway_id=gateway_message_id) is not None
+
+    if known():
+        return False  # known, only not behind this status (the SERVER_ACK after every send): nothing to remember
     key = _early_status_key(instance, gateway_message_id)
-    known = cache.get(key)
-    if known is None or STATUS_RANK[known] < STATUS_RANK[status]:
+    stored = cache.get(key)
+    if stored is None or STATUS_RANK[stored] < STATUS_RANK[status]:
         cache.set(key, str(status), EARLY_STATUS_TTL)
     # The send task may have stored the id between our look and the note: look once more.
-    if known_id.exists():
+    if known():
         return message_apply_status(company=company, instance=instance, gateway_message_id=gateway_message_id,
                                     status=status, remember_unknown=False)
     return False
