@@ -25,8 +25,10 @@ broker (Redis keeps nothing on disk) or a worker that died with its claim loses 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,30 +129,82 @@ def _stop(company: Company, instance_id: int, slot: int, handled: int) -> DrainR
 
 
 def _send_batch(company: Company, claimed: list[services.Claimed], deadline: float) -> int:
-    """Send the claimed messages in order; how many were handled. A chat whose message has to wait hands its
-    later ones back; past the run's deadline (a gateway that answers slowly or not at all: each send may wait
-    SEND_TIMEOUT) the rest of the batch is handed back for the next run. The batch's live pushes go out together
-    when it ends (one frame per open page)."""
+    """Send the claimed messages; how many were handled. Up to OUTBOUND_SEND_CONCURRENCY gateway calls are in
+    flight at once, each the earliest unhandled message of its chat (a chat's next message is called only
+    after its previous one was answered and recorded as sent), and the outcomes are handled in the batch's
+    order, in this thread (every database write is here; the calls only speak HTTP). A chat whose message has
+    to wait hands its later ones back; past the run's deadline (a gateway that answers slowly or not at all:
+    each send may wait SEND_TIMEOUT) the calls in flight are awaited and recorded, and the rest of the batch is
+    handed back for the next run. The batch's live pushes go out together when it ends (one frame per page)."""
     waiting: set[int] = set()  # conversations with a message that has to wait
     gateways: dict = {}  # one client per instance for the batch: its sends reuse their connections
     sent: list = []  # recorded together when the batch ends: one transaction, one commit
+    calls: dict[int, Future] = {}  # index in the batch -> its gateway call, in flight or answered
     with realtime.coalesced(), closing_gateways(gateways), recording(company, sent):
         for index, item in enumerate(claimed):
-            if time.monotonic() >= deadline:
-                rest = [other.message for other in claimed[index:] if other.message.conversation_id not in waiting]
+            conversation_id = item.message.conversation_id
+            if time.monotonic() >= deadline and index not in calls:
+                flying = sorted(calls)  # in flight: their outcomes are recorded, never handed back
+                for later in flying:
+                    _handle(company, claimed[later], gateways, sent, calls.pop(later), waiting, claimed, later)
+                rest = [other.message for position, other in enumerate(claimed[index:], start=index)
+                        if other.message.conversation_id not in waiting and position not in flying]
                 services.messages_hand_back(company=company, messages=rest)
                 return index
-            conversation_id = item.message.conversation_id
             if conversation_id in waiting:
                 continue
-            outcome = services.message_deliver(company=company, claimed=item, gateways=gateways, sent=sent)
-            if outcome.result == "retry":
-                waiting.add(conversation_id)
-                later = [other.message for other in claimed[index + 1:]
-                         if other.message.conversation_id == conversation_id]
-                if later:
-                    services.messages_hand_back(company=company, messages=later)
+            _call_ahead(claimed, index, waiting, calls, gateways)
+            _handle(company, item, gateways, sent, calls.pop(index, None), waiting, claimed, index)
     return len(claimed)
+
+
+def _call_ahead(claimed: list[services.Claimed], index: int, waiting: set[int], calls: dict[int, Future],
+                gateways: dict) -> None:
+    """Start the gateway calls of the next messages that may go now, up to OUTBOUND_SEND_CONCURRENCY in flight:
+    each the earliest unhandled one of its chat, not taking over an expired claim (that asks the gateway first)."""
+    limit = settings.OUTBOUND_SEND_CONCURRENCY
+    if limit <= 1:
+        return
+    chats: set[int] = set()
+    ready: list[int] = []
+    for position in range(index, len(claimed)):
+        if len(calls) + len(ready) >= limit:
+            break
+        item = claimed[position]
+        chat = item.message.conversation_id
+        if chat in chats or chat in waiting:
+            continue
+        chats.add(chat)
+        if position not in calls and item.previous_lease is None:
+            ready.append(position)
+    if ready == [index] and not calls:
+        return  # nothing to overlap with: it is called in this thread, as with one call at a time
+    for position in ready:
+        services.gateway_open(claimed[position].message, gateways)  # in this thread: the calls share its client
+        calls[position] = _calls().submit(services.gateway_call, claimed[position].message, gateways)
+
+
+def _handle(company: Company, item: services.Claimed, gateways: dict, sent: list, call: Future | None,
+            waiting: set[int], claimed: list[services.Claimed], index: int) -> None:
+    outcome = services.message_deliver(company=company, claimed=item, gateways=gateways, sent=sent, call=call)
+    if outcome.result == "retry":
+        conversation_id = item.message.conversation_id
+        waiting.add(conversation_id)
+        later = [other.message for other in claimed[index + 1:] if other.message.conversation_id == conversation_id]
+        if later:
+            services.messages_hand_back(company=company, messages=later)
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _calls() -> ThreadPoolExecutor:
+    """This process's threads for gateway calls (made after the worker forked its child)."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(settings.OUTBOUND_SEND_CONCURRENCY,
+                                                 thread_name_prefix="gateway-call"))
+    return _pool[1]
 
 
 @contextmanager

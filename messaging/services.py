@@ -15,6 +15,7 @@ import binascii
 import logging
 import random
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -550,11 +551,12 @@ def outbox_next_due(*, company: Company, instance_id: int, slot: int | None, slo
 
 
 def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None = None,
-                    sent: list | None = None) -> DeliveryOutcome:
+                    sent: list | None = None, call: Future | None = None) -> DeliveryOutcome:
     """Send one claimed message and record the outcome: `sent`, `failed`, or `retry` (queued again with a
     backoff, or left claimed after a send with no answer, to be looked up when its lease ends). `gateways`:
-    clients kept open for a batch (`_call_gateway`). `sent`: a batch's list a successful send is added to, for
-    `messages_record_sent` to record with the others in one transaction; without it, it is recorded at once."""
+    clients kept open for a batch (`gateway_call`). `sent`: a batch's list a successful send is added to, for
+    `messages_record_sent` to record with the others in one transaction; without it, it is recorded at once.
+    `call`: the gateway call already started for it (`gateway_call` in another thread), answered or not."""
     message = claimed.message
 
     def record(result: SendResult) -> DeliveryOutcome:
@@ -573,7 +575,7 @@ def message_deliver(*, company: Company, claimed: Claimed, gateways: dict | None
         if earlier is not None:
             return record(earlier)
     try:
-        result = _call_gateway(message, gateways)
+        result = call.result() if call is not None else gateway_call(message, gateways)
     except GatewayTimeout as error:
         if message.attempts >= MAX_ATTEMPTS:
             return _record_failure(company, message, error)
@@ -794,9 +796,19 @@ def _media_source(message: Message) -> str:
         return base64.b64encode(stored.read()).decode()
 
 
-def _call_gateway(message: Message, opened: dict | None = None) -> SendResult:
+def gateway_open(message: Message, opened: dict) -> None:
+    """The client of the message's instance among a drain's batch clients, made if it is not there yet."""
+    instance = message.instance
+    if instance.pk not in opened:
+        root = instance_services.gateway(instance.server, timeout=SEND_TIMEOUT)
+        opened[instance.pk] = (root, root.with_api_key(instance.token))
+
+
+def gateway_call(message: Message, opened: dict | None = None) -> SendResult:
     """Send through the message's instance. `opened`: gateway clients a drain keeps for its batch (by instance),
-    so its sends reuse their connections; the caller closes them (`close_gateways`)."""
+    so its sends reuse their connections; the caller closes them (`close_gateways`). Reads nothing from the
+    database (the claim loaded the chat, the quote and the reaction's target): a drain runs several at once in
+    other threads, sharing the batch's clients (an httpx client may be shared between threads)."""
     instance = message.instance
     contact = message.conversation.contact
     number, jid = contact.identifier, chat_jid(contact)
@@ -806,9 +818,7 @@ def _call_gateway(message: Message, opened: dict | None = None) -> SendResult:
     if opened is None:
         with instance_services.gateway(instance.server, timeout=SEND_TIMEOUT) as root:
             return _dispatch(root.with_api_key(instance.token), instance.gateway_name, number, jid, message, options)
-    if instance.pk not in opened:
-        root = instance_services.gateway(instance.server, timeout=SEND_TIMEOUT)
-        opened[instance.pk] = (root, root.with_api_key(instance.token))
+    gateway_open(message, opened)
     return _dispatch(opened[instance.pk][1], instance.gateway_name, number, jid, message, options)
 
 

@@ -149,7 +149,7 @@ def died_after_the_gateway_accepted(company, message) -> str:
         Message.objects.filter(pk=message.pk).update(status="sending", attempts=1,
                                                      claimed_until=timezone.now() + services.CLAIM_LEASE)
         claimed = Message.objects.select_related("instance__server", "conversation__contact").get(pk=message.pk)
-        return services._call_gateway(claimed).message_id  # the real send, through the adapter
+        return services.gateway_call(claimed).message_id  # the real send, through the adapter
 
 
 def lease_expired(company, message) -> None:

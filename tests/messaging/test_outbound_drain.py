@@ -27,6 +27,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _one_slot(settings):
     settings.OUTBOUND_DRAIN_SLOTS = 1  # every chat of an instance in one drain, unless a test says otherwise
+    # One gateway call at a time, so an injected failure hits the call the test means (the simulator fails the
+    # next call it receives), unless a test says otherwise.
+    settings.OUTBOUND_SEND_CONCURRENCY = 1
 
 
 def conversation(company, instance, number: str):
@@ -175,9 +178,11 @@ def test_a_scheduled_run_takes_the_slot_first_and_leaves_a_running_drain_alone(c
     assert statuses(company_a, message) == ["sent"] and not slot_held(company_a, instance_a)
 
 
-def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, instance_a, simulator, monkeypatch):
+def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, instance_a, simulator, monkeypatch,
+                                                                    settings):
     """A gateway that answers late: each send may wait SEND_TIMEOUT, so a drain stops between two sends once its
-    run's time is up, and the messages it had claimed and not tried go back to the queue, uncounted."""
+    run's time is up, and the messages it had claimed and not tried go back to the queue, uncounted. (One call
+    at a time here; with several in flight, see the next test.)"""
     monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
     app.control.purge()
     messages = [send(company_a, conversation(company_a, instance_a, number), f"cliente {index}")
@@ -192,6 +197,54 @@ def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, i
             == [0, 0]
     assert run_drain(company_a, instance_a).handled == 2  # the next run: the other chats go on
     assert statuses(company_a, *messages) == ["sending", "sent", "sent"]  # the first waits for its lookup
+
+
+def test_other_chats_are_sent_while_one_waits_for_a_slow_gateway_and_calls_in_flight_are_recorded(
+        company_a, instance_a, company_b, instance_b, simulator, monkeypatch, settings):
+    """Several gateway calls in flight at once (OUTBOUND_SEND_CONCURRENCY), each to a different chat: the other
+    chats do not wait behind one the gateway answers late, and a call in flight when the run's time is up is
+    recorded, never handed back (it may have gone out). Company B's message waits for B's drain."""
+    settings.OUTBOUND_SEND_CONCURRENCY = 4
+    monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
+    app.control.purge()
+    messages = [send(company_a, conversation(company_a, instance_a, number), f"cliente {index}")
+                for index, number in enumerate(("5511955550001", "5511955550002", "5511955550003"))]
+    theirs = send(company_b, conversation(company_b, instance_b, "5511955550002"), "deles")
+    simulator.fail_next(instance_a.gateway_name, mode="timeout", seconds=1)  # the first call: no answer in time
+
+    run = run_drain(company_a, instance_a, seconds=0.2)
+    assert run.handled == 3  # the two others were in flight beside the late one: answered and recorded
+    # Whichever call reached the simulator first (they run at once) waits for its lookup; none went back.
+    assert sorted(statuses(company_a, *messages)) == ["sending", "sent", "sent"]
+    assert statuses(company_b, theirs) == ["queued"] and texts_sent(simulator, instance_b) == []
+
+
+def test_with_calls_in_flight_each_chat_still_leaves_in_order(company_a, instance_a, simulator, monkeypatch,
+                                                              settings):
+    """A chat's next message is called only after its previous one was answered: three chats' messages
+    interleaved in one batch leave each chat in the order written, and a chat whose message has to wait (no
+    answer in time) holds its later ones back while the other chats go on."""
+    settings.OUTBOUND_SEND_CONCURRENCY = 4
+    monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
+    app.control.purge()
+    chats = [conversation(company_a, instance_a, f"551195556000{index}") for index in range(3)]
+    written = [(chat, f"chat {index} msg {n}") for n in range(3) for index, chat in enumerate(chats)]
+    simulator.fail_next(instance_a.gateway_name, mode="timeout", seconds=1)  # the first call: no answer in time
+    messages = [send(company_a, chat, text) for chat, text in written]
+
+    run_drain(company_a, instance_a)
+    found = statuses(company_a, *messages)
+    by_chat = {chat.pk: [status for (of, _text), status in zip(written, found, strict=True) if of == chat]
+               for chat in chats}
+    late = [index for index, chat in enumerate(chats) if by_chat[chat.pk] != ["sent"] * 3]
+    assert len(late) == 1  # whichever chat's first call the simulator answered late (the calls run at once)
+    assert by_chat[chats[late[0]].pk] == ["sending", "queued", "queued"]  # it waits; its later ones held back
+    texts = texts_sent(simulator, instance_a)
+    for index in range(3):
+        expected = [] if index == late[0] else [f"chat {index} msg {n}" for n in range(3)]
+        leaving = [text for text in texts if text.startswith(f"chat {index} ")]
+        # The late call reaches the simulator after its 1 s, and nothing of its chat after it.
+        assert leaving in (expected, [f"chat {index} msg 0"] if index == late[0] else expected)
 
 
 def test_a_drain_run_reads_its_instance_once_and_sends_each_batch_oldest_first(company_a, instance_a, company_b,
