@@ -75,7 +75,9 @@ def test_the_drain_sends_in_order_on_sqlite_and_only_its_company_s_messages(tmp_
     result = run_django(["-c", _SEND, simulator.base_url, simulator.api_key, uuid.uuid4().hex[:8]],
                         DJANGO_ENV="development", RECADO_VAR_DIR=str(tmp_path), REDIS_URL=settings.REDIS_URL,
                         CACHE_KEY_PREFIX=f"sqlite-test-{tmp_path.name}", OUTBOUND_DRAIN_SLOTS="1",
-                        MESSAGING_SEND_RATE_PER_MINUTE="6000")
+                        # One gateway call at a time: the simulator fails the next call it receives, which must
+                        # be the first message's.
+                        OUTBOUND_SEND_CONCURRENCY="1", MESSAGING_SEND_RATE_PER_MINUTE="6000")
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     # The first send failed for now: its chat's second message waited behind it, the other chat's went.
