@@ -59,7 +59,15 @@ def _page_context(request: CompanyRequest, conversation: Conversation | None) ->
     }
     if conversation is not None:
         context.update(_thread_context(request, conversation))
+    else:
+        context["company_has_conversations"] = _has_conversations(request, context)
     return context
+
+
+def _has_conversations(request: CompanyRequest, context: dict) -> bool:
+    """For the welcome beside an empty list: does the company have conversations outside this view (a tab, a
+    filter or a search that shows none), or none at all yet? Asked only when the list is empty."""
+    return bool(context["conversations"]) or selectors.conversation_list(company=request.company).exists()
 
 
 def _thread_context(request: CompanyRequest, conversation: Conversation, cursor: str = "") -> dict:
@@ -98,6 +106,8 @@ def inbox(request: CompanyRequest) -> HttpResponse:
         # arriving live turn "No conversations yet" into "Pick a conversation" (a thread page has no welcome).
         current = urlsplit(request.htmx.current_url or "").path if request.htmx else ""
         context["welcome_oob"] = fragment == "list" and current == request.path
+        if context["welcome_oob"]:
+            context["company_has_conversations"] = _has_conversations(request, context)
         return render(request, f"{PAGE}#conversation-{fragment}", context)
     return render(request, PAGE, _page_context(request, None))
 

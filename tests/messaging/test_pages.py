@@ -76,6 +76,28 @@ def test_the_list_re_fetched_on_the_inbox_page_also_redraws_its_welcome(client_a
     assert other.status_code == 200 and b"Maria" not in other.content and b"No conversations yet" in other.content
 
 
+def test_an_empty_view_of_a_company_with_conversations_does_not_say_there_are_none(
+        client_a, client_b, company_a, company_b, instance_a, owner_a):
+    """A tab, filter or search that shows nothing: the welcome says so, not "No conversations yet" (which sends
+    people to connect a number they have connected). Company B, with none of its own, still gets the first-run
+    welcome: A's conversations do not count for it."""
+    make_conversation(company_a, instance_a)
+    for query in ("?status=closed", "?q=nowhere-to-be-found"):
+        content = client_a.get(f"{inbox(company_a)}{query}").content.decode()
+        assert "No conversations in this view" in content and "No conversations yet" not in content, query
+        fetched = client_a.get(f"{inbox(company_a)}{query}&fragment=list", HTTP_HX_REQUEST="true",
+                               HTTP_HX_CURRENT_URL=f"http://testserver{inbox(company_a)}{query}").content.decode()
+        assert "No conversations in this view" in fetched and 'hx-swap-oob="true"' in fetched, query
+    shown = client_a.get(inbox(company_a)).content.decode()
+    assert "Pick a conversation" in shown and "No conversations in this view" not in shown
+    owner_a.language = "pt-br"
+    owner_a.save(update_fields=["language"])
+    translated = client_a.get(f"{inbox(company_a)}?status=closed").content.decode()
+    assert "Nenhuma conversa nesta visão" in translated and "Mude a aba, os filtros ou a busca" in translated
+    theirs = client_b.get(f"{inbox(company_b)}?status=closed").content.decode()
+    assert "No conversations yet" in theirs and "No conversations in this view" not in theirs
+
+
 def test_list_newest_first_with_unread_badges_and_tabs(client_a, company_a, instance_a):
     older = make_conversation(company_a, instance_a, "5511911112222", "Older")
     newer = make_conversation(company_a, instance_a, "5511933334444", "Newer")
