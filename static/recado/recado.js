@@ -17,11 +17,38 @@
     });
   }
 
+  // The page re-fetches its live regions once the server has confirmed every subscription: a push made
+  // between the page's own read and the subscription reached no socket, and a re-fetch made before the
+  // confirmations could miss it too. (A reply that never comes: after SUBSCRIBE_WAIT_MS anyway.)
+  var SUBSCRIBE_WAIT_MS = 3000, awaiting = 0, fallback = null;
+
+  function confirmed() {
+    if (awaiting <= 0) return;
+    awaiting -= 1;
+    if (awaiting === 0) {
+      clearTimeout(fallback);
+      resync();
+    }
+  }
+
   document.body.addEventListener("htmx:wsOpen", function (event) {
     if (!company) return;
     var socket = event.detail.socketWrapper;
-    subscriptions().forEach(function (message) { socket.send(JSON.stringify(message)); });
-    resync();
+    var wanted = subscriptions();
+    awaiting = wanted.length;
+    clearTimeout(fallback);
+    if (!awaiting) return;
+    fallback = setTimeout(function () { awaiting = 1; confirmed(); }, SUBSCRIBE_WAIT_MS);
+    wanted.forEach(function (message) { socket.send(JSON.stringify(message)); });
+  });
+
+  document.body.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var text = event.detail && event.detail.message;
+    if (awaiting <= 0 || typeof text !== "string" || text.charAt(0) !== "{") return;
+    try {
+      var reply = JSON.parse(text);
+      if (reply.subscribed || reply.error) confirmed();
+    } catch (ignored) { /* a fragment, not a reply */ }
   });
 
   document.addEventListener("visibilitychange", function () {

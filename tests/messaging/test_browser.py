@@ -122,6 +122,64 @@ def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     assert page.evaluate("window.__sameDocument") is True
 
 
+def test_a_message_stored_before_the_page_subscribed_appears_once_the_subscription_is_confirmed(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """The gap between the page's own read and its subscription: a customer's message applied then is pushed to
+    no socket. The page re-fetches its live regions once the server has confirmed its subscriptions, so the
+    message appears without a reload (a re-fetch at the socket's opening came before it, and the next one was a
+    minute away). Company B's conversation never shows in A's inbox."""
+    from messaging.models import Message
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "gap", "5511977774444")
+    instance_b = connected_instance(simulator, company_b, "gap-b", "5511977773333")
+    held: list[str] = []
+    gate = {"open": False}
+
+    def route(socket) -> None:
+        server = socket.connect_to_server()
+
+        def from_page(message) -> None:
+            if gate["open"]:
+                server.send(message)
+            else:
+                held.append(message)
+
+        socket.on_message(from_page)
+        gate["server"] = server
+
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.route_web_socket(re.compile(r"/ws/$"), route)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    page.evaluate("window.__sameDocument = true")
+    for _tick in range(100):  # the page asked to subscribe; the server has not heard it yet
+        if any('"inbox"' in message for message in held):
+            break
+        page.wait_for_timeout(100)
+    assert any('"inbox"' in message for message in held), held
+
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Joana", "text": "Chegou?"})
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Outra", "text": "De B"})
+
+    def stored() -> bool:
+        return Message.all_companies.filter(text__in=["Chegou?", "De B"]).count() == 2
+
+    assert wait_until(stored, timeout=20, interval=0.2)
+    page.wait_for_timeout(500)  # its push went out to nobody on this page
+    assert page.locator("[data-testid=conversation-row]", has_text="Joana").count() == 0
+
+    gate["open"] = True
+    for message in held:
+        gate["server"].send(message)
+    row = page.locator("[data-testid=conversation-row]", has_text="Joana")
+    row.wait_for(timeout=10_000)
+    assert "Chegou?" in row.inner_text()
+    assert page.locator("[data-testid=conversation-row]", has_text="Outra").count() == 0
+    assert page.evaluate("window.__sameDocument") is True
+
+
 def test_bot_platform_added_then_paused_from_the_inbox_by_the_api_and_by_a_reply(
     stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings, company_b,  # noqa: F811
 ):
