@@ -8,6 +8,8 @@ message that has not failed), 503 the gateway did not answer a delete.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -49,6 +51,18 @@ class Unprocessable(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "The request cannot be carried out."
     default_code = "unprocessable"
+
+
+class Busy(exceptions.APIException):
+    """PostgreSQL broke a deadlock against this request every time it was tried: nothing of it was stored."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Other work held these conversations; nothing was stored. Try again."
+    default_code = "busy"
+
+    def __init__(self, detail=None, wait: int = 1) -> None:
+        super().__init__(detail)
+        self.wait = wait  # Retry-After (DRF's handler writes the header)
 
 
 class GatewayUnavailable(exceptions.APIException):
@@ -544,7 +558,9 @@ class MessageViewSet(_Resolving, TenantViewSet):
                                                  "(200) and nothing is sent twice.")],
         responses={202: BulkMessagesSerializer, 200: BulkMessagesSerializer, 400: ERRORS[400], 403: ERRORS[403],
                    429: OpenApiResponse(description="The API key's budget (API_RATE_LIMIT, one unit per message) "
-                                                    "is spent; Retry-After says when it has room for these.")},
+                                                    "is spent; Retry-After says when it has room for these."),
+                   503: OpenApiResponse(description="Other work held these conversations each time the request was "
+                                                    "tried; nothing was stored. Try again after Retry-After.")},
         examples=[
             OpenApiExample("Three messages", request_only=True, value={"messages": [
                 {"instance_id": CONVERSATION_EXAMPLE["instance"], "number": "5511987654321",
@@ -598,9 +614,13 @@ class MessageViewSet(_Resolving, TenantViewSet):
                 break
             except OperationalError as error:
                 # Another transaction locked some of these conversations in another order (an inbound drain's
-                # batch, say) and PostgreSQL chose this one to roll back: nothing of it is left; try again.
-                if attempt == BULK_DEADLOCK_ATTEMPTS or not isinstance(error.__cause__, DeadlockDetected):
+                # batch, say) and PostgreSQL chose this one to roll back: nothing of it is left; try again, a
+                # little later each time (with jitter, so two requests that collided do not collide again).
+                if not isinstance(error.__cause__, DeadlockDetected):
                     raise
+                if attempt == BULK_DEADLOCK_ATTEMPTS:
+                    raise Busy(_("Other work held these conversations; nothing was stored. Try again.")) from error
+                time.sleep(random.uniform(0.02, 0.1) * attempt)  # noqa: S311 (jitter, not security)
         created = any(new for _message, new in results)
         messages = [message for message, _new in results]
         if not created:  # a repeat of the whole request: the first messages, as they are now

@@ -88,3 +88,45 @@ def test_a_bulk_send_is_stored_in_one_insert_and_pushes_one_frame_per_page(api_k
     assert len(frames) == 1 and all(f"lote {index}" in frames[0]
                                     for index in (17, 18, 19))  # each chat's row, drawn once, in one frame
     assert ear_b.drain() == []
+
+
+@pytest.mark.django_db
+def test_a_bulk_broken_by_deadlocks_is_retried_then_refused_with_503_and_stores_nothing(api_a, api_b, instance_a,
+                                                                                         instance_b, company_a,
+                                                                                         company_b):
+    """PostgreSQL itself raises deadlock_detected (a trigger raising SQLSTATE 40P01, as a real deadlock against
+    an inbound batch does): once, the bulk is tried again and stored; every time, it is refused with a 503
+    problem and Retry-After, nothing of it stored. Company B's bulk meanwhile is stored as usual."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SEQUENCE recado_test_deadlocks")
+        cursor.execute("""
+            CREATE FUNCTION recado_test_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.text = 'deadlock always'
+                   OR (NEW.text = 'deadlock once' AND nextval('recado_test_deadlocks') = 1) THEN
+                    RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = 'deadlock_detected';
+                END IF;
+                RETURN NEW;
+            END $$""")
+        cursor.execute("CREATE TRIGGER recado_test_deadlock BEFORE INSERT ON messaging_message "
+                       "FOR EACH ROW EXECUTE FUNCTION recado_test_deadlock()")
+
+    def bulk(client, instance, *texts: str):
+        return client.post("/api/v1/messages/bulk", {"messages": [
+            {"instance_id": str(instance.public_id), "number": NUMBERS[index], "text": text}
+            for index, text in enumerate(texts)]}, format="json")
+
+    once = bulk(api_a, instance_a, "antes", "deadlock once")
+    assert once.status_code == 202, once.content
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM recado_test_deadlocks")
+        assert cursor.fetchone()[0] == 2  # refused the first time, stored the second
+    refused = bulk(api_a, instance_a, "de novo", "deadlock always")
+    assert refused.status_code == 503 and refused["Content-Type"] == "application/problem+json"
+    assert refused["Retry-After"] == "1" and refused.json()["status"] == 503
+    theirs = bulk(api_b, instance_b, "deles")
+    assert theirs.status_code == 202
+    with company_scope(company_a):
+        assert sorted(Message.objects.values_list("text", flat=True)) == ["antes", "deadlock once"]
+    with company_scope(company_b):
+        assert list(Message.objects.values_list("text", flat=True)) == ["deles"]
