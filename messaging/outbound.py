@@ -131,7 +131,7 @@ def _stop(company: Company, instance_id: int, slot: int, handled: int) -> DrainR
 def _send_batch(company: Company, claimed: list[services.Claimed], deadline: float) -> int:
     """Send the claimed messages; how many were handled. Up to OUTBOUND_SEND_CONCURRENCY gateway calls are in
     flight at once, each the earliest unhandled message of its chat (a chat's next message is called only
-    after its previous one was answered and recorded as sent), and the outcomes are handled in the batch's
+    after its previous one was answered and its outcome handled), and the outcomes are handled in the batch's
     order, in this thread (every database write is here; the calls only speak HTTP). A chat whose message has
     to wait hands its later ones back; past the run's deadline (a gateway that answers slowly or not at all:
     each send may wait SEND_TIMEOUT) the calls in flight are awaited and recorded, and the rest of the batch is
