@@ -178,11 +178,10 @@ def test_a_scheduled_run_takes_the_slot_first_and_leaves_a_running_drain_alone(c
     assert statuses(company_a, message) == ["sent"] and not slot_held(company_a, instance_a)
 
 
-def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, instance_a, simulator, monkeypatch,
-                                                                    settings):
+def test_past_its_deadline_a_drain_hands_the_rest_of_its_batch_back(company_a, instance_a, simulator, monkeypatch):
     """A gateway that answers late: each send may wait SEND_TIMEOUT, so a drain stops between two sends once its
     run's time is up, and the messages it had claimed and not tried go back to the queue, uncounted. (One call
-    at a time here; with several in flight, see the next test.)"""
+    at a time here, as the module's fixture sets; with several in flight, see the next test.)"""
     monkeypatch.setattr(services, "SEND_TIMEOUT", 0.5)
     app.control.purge()
     messages = [send(company_a, conversation(company_a, instance_a, number), f"cliente {index}")
