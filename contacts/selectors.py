@@ -15,7 +15,8 @@ from contacts.identity import parse_identifier
 from contacts.models import Contact, ContactIdentifier, ContactImport, ContactTag, Tag
 from instances.models import Instance
 from tenants.models import Company
-from tenants.scoping import first_row
+from tenants.prepared import Prepared, columns, model_from
+from tenants.scoping import current_company
 
 SORTS = ("created", "name", "identifier")
 
@@ -189,10 +190,18 @@ def instance_choices(*, company: Company) -> QuerySet[Instance]:
     return Instance.objects.filter(company=company).order_by("name")
 
 
+# Every API send by number names its instance: prepared (tenants/prepared.py), the current company's.
+_CHANNEL = Prepared(lambda p: Instance.objects.filter(public_id=p.public_id).order_by()
+                    .values_list(*columns(Instance))[:1], public_id=UUID)
+
+
 def channel_get(*, company: Company, public_id: object) -> Instance | None:
     """The company's instance (a contact's channel) with this public id, or None."""
     uuid = _uuid(public_id)
-    return first_row(Instance.objects.filter(company=company, public_id=uuid)) if uuid else None
+    if uuid is None or ((scope := current_company()) is not None and scope.pk != company.pk):
+        return None  # another company's scope sees none of its rows (as the manager's filters would)
+    row = _CHANNEL.first(public_id=uuid)
+    return model_from(Instance, row) if row is not None else None
 
 
 def contact_import_get(*, company: Company, public_id: object) -> ContactImport | None:

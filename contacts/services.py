@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -20,7 +20,7 @@ from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
 from tenants.models import Company
-from tenants.prepared import Prepared
+from tenants.prepared import Prepared, columns, model_from
 
 # Fields a person may edit on a contact (the identifier and channel are its identity and never change).
 EDITABLE_FIELDS = ("name", "custom_name", "photo_url", "platform", "is_ignored", "bot_paused")
@@ -103,7 +103,6 @@ def _attach_missing(*, company: Company, contact: Contact, identities: Sequence[
 _parsed = lru_cache(maxsize=20_000)(parse_identifier)
 
 
-_CONTACT_FIELDS = Contact._meta.concrete_fields
 _identity_lookups: dict[int, Prepared] = {}
 
 
@@ -113,7 +112,7 @@ def _identity_lookup(count: int) -> Prepared:
         def build(p):
             return (ContactIdentifier.objects
                     .filter(instance_id=p.instance, identifier__in=[getattr(p, f"key{i}") for i in range(count)])
-                    .order_by().values_list("pk", "identifier", *(f"contact__{f.name}" for f in _CONTACT_FIELDS)))
+                    .order_by().values_list("pk", "identifier", *columns(Contact, "contact")))
 
         _identity_lookups[count] = Prepared(build, instance=int, **{f"key{i}": str for i in range(count)})
     return _identity_lookups[count]
@@ -123,9 +122,7 @@ def _identity_links(instance: Instance, keys: list[str]) -> list[tuple[int, str,
     """Every registered key of `keys` at once, oldest first (as contact_find): (its id, the key, its contact).
     At most a few rows: sorted here, since an ORDER BY costs more to compile than the rest of the statement."""
     rows = _identity_lookup(len(keys)).rows(instance=instance.pk, **{f"key{i}": key for i, key in enumerate(keys)})
-    alias = router.db_for_read(Contact)
-    attnames = [f.attname for f in _CONTACT_FIELDS]
-    return sorted(((row[0], row[1], Contact.from_db(alias, attnames, row[2:])) for row in rows),
+    return sorted(((row[0], row[1], model_from(Contact, row[2:])) for row in rows),
                   key=lambda link: link[0])
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import router
 from django.db.models import QuerySet
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from tenants.models import Company
-from tenants.prepared import Prepared
+from tenants.prepared import Prepared, columns, model_from
 from tenants.scoping import current_company
 
 DELIVERY_LOG_LIMIT = 50
@@ -21,10 +20,9 @@ def endpoint_list(*, company: Company) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(company=company, kind=WebhookEndpoint.Kind.WEBHOOK).order_by("-created_at")
 
 
-_ENDPOINT_COLUMNS = [field.attname for field in WebhookEndpoint._meta.concrete_fields]
 # Read for every inbound batch and every emitted event: prepared (tenants/prepared.py), the current company's.
 _ACTIVE_ENDPOINTS = Prepared(lambda p: WebhookEndpoint.objects.filter(is_active=True, kind=WebhookEndpoint.Kind.WEBHOOK)
-                             .order_by().values_list(*_ENDPOINT_COLUMNS))
+                             .order_by().values_list(*columns(WebhookEndpoint)))
 
 
 def active_webhook_endpoints(*, company: Company) -> list[WebhookEndpoint]:
@@ -33,9 +31,7 @@ def active_webhook_endpoints(*, company: Company) -> list[WebhookEndpoint]:
     scope = current_company()
     if scope is not None and scope.pk != company.pk:
         return []  # another company's scope sees none of this company's rows
-    rows = _ACTIVE_ENDPOINTS.rows()
-    alias = router.db_for_read(WebhookEndpoint)
-    return [WebhookEndpoint.from_db(alias, _ENDPOINT_COLUMNS, row) for row in sorted(rows, key=lambda row: row[0])]
+    return [model_from(WebhookEndpoint, row) for row in sorted(_ACTIVE_ENDPOINTS.rows(), key=lambda row: row[0])]
 
 
 def endpoint_get(*, company: Company, public_id: UUID | str, kinds: tuple[str, ...] = (WebhookEndpoint.Kind.WEBHOOK,)

@@ -57,8 +57,8 @@ from integrations.models import BotPauseChange
 from messaging import events
 from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
 from tenants.models import Company, User
-from tenants.prepared import Prepared
-from tenants.scoping import first_row
+from tenants.prepared import Prepared, columns, model_from, width
+from tenants.scoping import current_company, first_row
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +87,13 @@ class GatewayBusy(MessagingError):
 
 # --- conversations ---------------------------------------------------------------------------------
 
-_CONVERSATION_FIELDS, _USER_FIELDS = Conversation._meta.concrete_fields, User._meta.concrete_fields
 _CONVERSATION_LOCK = Prepared(
     lambda p: Conversation.objects.filter(contact_id=p.contact).select_for_update(of=("self",)).order_by()
-    .values_list(*(f.name for f in _CONVERSATION_FIELDS), *(f"assignee__{f.name}" for f in _USER_FIELDS))[:1],
+    .values_list(*columns(Conversation), *columns(User, "assignee"))[:1],
+    contact=int)
+# The API's sends look their conversation up by contact on every message: prepared too.
+_CONVERSATION_OF = Prepared(
+    lambda p: Conversation.objects.filter(contact_id=p.contact).order_by().values_list(*columns(Conversation))[:1],
     contact=int)
 
 
@@ -99,11 +102,17 @@ def _conversation_locked(contact: Contact) -> Conversation | None:
     row = _CONVERSATION_LOCK.first(contact=contact.pk)
     if row is None:
         return None
-    alias, split = router.db_for_write(Conversation), len(_CONVERSATION_FIELDS)
-    conversation = Conversation.from_db(alias, [f.attname for f in _CONVERSATION_FIELDS], row[:split])
-    conversation.assignee = (User.from_db(alias, [f.attname for f in _USER_FIELDS], row[split:])
-                             if conversation.assignee_id is not None else None)
+    alias, split = router.db_for_write(Conversation), width(Conversation)
+    conversation = model_from(Conversation, row[:split], alias)
+    conversation.assignee = model_from(User, row[split:], alias) if conversation.assignee_id is not None else None
     return conversation
+
+
+def _conversation_of(company: Company, contact: Contact) -> Conversation | None:
+    if (scope := current_company()) is not None and scope.pk != company.pk:
+        return None  # another company's scope sees none of its rows (as the manager's filters would)
+    row = _CONVERSATION_OF.first(contact=contact.pk)
+    return model_from(Conversation, row) if row is not None else None
 
 
 def conversation_get_or_create(*, company: Company, instance: Instance, contact: Contact,
@@ -113,9 +122,8 @@ def conversation_get_or_create(*, company: Company, instance: Instance, contact:
 
     `lock`: the row is locked until the caller's transaction ends (a new one is, by its insert) and comes with
     its assignee, so the caller can move it and draw it from the object in hand, exactly as stored."""
-    conversations = Conversation.objects.filter(company=company, contact=contact)
     for _attempt in range(3):
-        existing = _conversation_locked(contact) if lock else first_row(conversations)
+        existing = _conversation_locked(contact) if lock else _conversation_of(company, contact)
         if existing is not None:
             return existing, False
         try:
@@ -219,26 +227,29 @@ def conversation_mark_read(*, company: Company, conversation: Conversation) -> C
 _touch_updates: dict[tuple[bool, bool], Prepared] = {}
 
 
-def _touch_update(*, unread: bool, reopen: bool) -> Prepared:
-    """The locked touch's UPDATE for one combination of what moves (prepared once each)."""
-    if (unread, reopen) not in _touch_updates:
+def _touch_update(*, unread: bool, reopen: bool, locked: bool) -> Prepared:
+    """The touch's UPDATE for one combination of what moves (prepared once each). Locked: the values in hand,
+    written as they are; unlocked: expressions that move the stored row (time never backwards, one more unread)."""
+    if (unread, reopen, locked) not in _touch_updates:
         def values(p) -> dict[str, Any]:
-            fields = {"last_message_at": p.at, "last_message_preview": p.preview}
+            fields: dict[str, Any] = {"last_message_at": p.at if locked else Greatest(F("last_message_at"), p.at),
+                                      "last_message_preview": p.preview}
             if unread:
-                fields["unread_count"] = p.unread
+                fields["unread_count"] = p.unread if locked else F("unread_count") + 1
             if reopen:
                 fields.update(status=Conversation.Status.OPEN, closed_at=None)
             return fields
 
-        kinds = {"pk": int, "at": datetime, "preview": str, **({"unread": int} if unread else {})}
-        _touch_updates[unread, reopen] = Prepared.update(lambda p: Conversation.objects.filter(pk=p.pk), values,
-                                                         **kinds)
-    return _touch_updates[unread, reopen]
+        kinds = {"pk": int, "at": datetime, "preview": str, **({"unread": int} if unread and locked else {})}
+        _touch_updates[unread, reopen, locked] = Prepared.update(lambda p: Conversation.objects.filter(pk=p.pk),
+                                                                 values, **kinds)
+    return _touch_updates[unread, reopen, locked]
 
 
 def conversation_touch(*, company: Company, conversation: Conversation, message: Message,
                        unread: bool = False, reopen: bool = False, locked: bool = False) -> None:
-    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions.
+    """Move the conversation's last activity (never backwards), preview and unread count with F() expressions
+    (one prepared UPDATE).
 
     `locked`: the caller holds the row locked (conversation_get_or_create(lock=True)) in this transaction, so the
     object in hand is what is stored: it is moved and its values written as they are (cheaper to build than the
@@ -246,27 +257,18 @@ def conversation_touch(*, company: Company, conversation: Conversation, message:
     if locked:
         conversation.last_message_at = max(conversation.last_message_at, message.created_at)
         conversation.last_message_preview = message.preview[:200]
-        fields: dict[str, Any] = {"last_message_at": conversation.last_message_at,
-                                  "last_message_preview": conversation.last_message_preview}
         if unread:
             conversation.unread_count += 1
-            fields["unread_count"] = conversation.unread_count
         if reopen:
             conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
-            fields.update(status=Conversation.Status.OPEN, closed_at=None)
-        _touch_update(unread=unread, reopen=reopen).execute(
+        _touch_update(unread=unread, reopen=reopen, locked=True).execute(
             pk=conversation.pk, at=conversation.last_message_at, preview=conversation.last_message_preview,
             **({"unread": conversation.unread_count} if unread else {}))
         return
-    fields = {
-        "last_message_at": Greatest(F("last_message_at"), message.created_at),
-        "last_message_preview": message.preview[:200],
-    }
-    if unread:
-        fields["unread_count"] = F("unread_count") + 1
-    if reopen:
-        fields.update(status=Conversation.Status.OPEN, closed_at=None)
-    Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
+    if (scope := current_company()) is not None and scope.pk != company.pk:
+        return  # another company's scope moves none of its rows (as the manager's filters would)
+    _touch_update(unread=unread, reopen=reopen, locked=False).execute(
+        pk=conversation.pk, at=message.created_at, preview=message.preview[:200])
 
 
 # --- sending --------------------------------------------------------------------------------------
@@ -914,7 +916,6 @@ def message_mark_deleted(*, company: Company, message: Message, deleted_by: str 
 # Is a gateway message id of this instance stored? (Asked for every message event and every unknown tick.)
 GATEWAY_ID_KNOWN = Prepared(lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id)
                             .order_by().values_list("pk")[:1], instance=int, gateway_id=str)
-_MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
 # The message a tick moves forward: behind the tick's rank, with its conversation's public id (the thread's
 # topic) read in the same statement. Prepared once per rank (a rank is no placeholder: the ORM drops a
 # comparison with an integer outside the column's range, which a placeholder is).
@@ -926,7 +927,7 @@ def _status_target(below: int) -> Prepared:
         _status_targets[below] = Prepared(
             lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id,
                                              status_rank__lt=below).order_by()
-            .values_list(*_MESSAGE_ATTNAMES, "conversation__public_id")[:1],
+            .values_list(*columns(Message), "conversation__public_id")[:1],
             instance=int, gateway_id=str)
     return _status_targets[below]
 
@@ -971,7 +972,7 @@ def message_apply_status(*, company: Company, instance: Instance, gateway_messag
                 return _remember_early_status(company, instance, gateway_message_id, status)
             return False
         alias = router.db_for_write(Message)
-        message = Message.from_db(alias, _MESSAGE_ATTNAMES, row[:-1])
+        message = model_from(Message, row[:-1], alias)
         message.conversation = Conversation.from_db(alias, ["id", "public_id"], [message.conversation_id, row[-1]])
         message.instance = instance
         message.status, message.status_rank = status, rank

@@ -14,8 +14,9 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants import redis_scripts, token_bucket
-from tenants.models import ApiKey, hash_secret
-from tenants.scoping import enter_company_scope, first_row
+from tenants.models import ApiKey, Company, hash_secret
+from tenants.prepared import Prepared, columns, model_from, width
+from tenants.scoping import enter_company_scope
 from tenants.services import api_key_touch
 
 SCOPE_TOKEN_ATTRIBUTE = "_recado_company_scope_token"
@@ -36,6 +37,22 @@ class ApiKeyPrincipal:
         return f"api-key:{self.api_key.prefix}"
 
 
+# Read on every API request: prepared (tenants/prepared.py), unscoped.
+# all_companies: the key is the credential that names the company; nothing else is known yet.
+_API_KEY = Prepared(lambda p: ApiKey.all_companies.filter(secret_hash=p.secret_hash).order_by()
+                    .values_list(*columns(ApiKey), *columns(Company, "company"))[:1], scoped=False, secret_hash=str)
+
+
+def _api_key_get(secret_hash: str) -> ApiKey | None:
+    row = _API_KEY.first(secret_hash=secret_hash)
+    if row is None:
+        return None
+    split = width(ApiKey)
+    api_key = model_from(ApiKey, row[:split])
+    api_key.company = model_from(Company, row[split:])
+    return api_key
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer <key>` or an `apikey: <key>` header; sets request.company and the company scope."""
 
@@ -43,8 +60,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = self._secret_from(request)
         if secret is None:
             return None
-        # all_companies: the key is the credential that names the company; nothing else is known yet.
-        api_key = first_row(ApiKey.all_companies.select_related("company").filter(secret_hash=hash_secret(secret)))
+        api_key = _api_key_get(hash_secret(secret))
         if api_key is None or not api_key.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         if not api_key.company.is_active:

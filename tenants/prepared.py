@@ -14,6 +14,12 @@ so it stays what the queryset says, scoping included:
 
 Only for shapes that do not depend on the values (no `__in` over a list whose length varies: prepare one per
 length). Raw SQL lives here and in the few allowlisted modules (tests/tenants/test_structure.py).
+
+`scoped=False` is for the few lookups made before any company is known (the API key that names it): the query
+reads through a model's cross-company manager (allowlisted where it is used), and runs without a company scope.
+
+A row read as `columns(Model)` (or `columns(Model, "relation")` for a joined one) becomes a model instance with
+`model_from`, as the ORM builds one.
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
+from uuid import UUID
 
 from django.db import connections, router
 from django.db.models import QuerySet, sql
 
 from tenants.models import Company
-from tenants.scoping import TenantScopeError, company_scope, current_company
+from tenants.scoping import TenantScopeError, company_scope, current_company, outside_company_scope
 
 _COMPANY_SLOT = "company"
 _PLACEHOLDER_INT = -7_310_000_000
@@ -45,8 +53,10 @@ class _Placeholders:
                 value = f"\x1fprepared:{name}\x1f"
             elif kind is datetime:
                 value = datetime(1901, 1, 1, 0, 0, index, 7, tzinfo=UTC)
+            elif kind is UUID:
+                value = UUID(int=(0x7310 << 112) + index)
             else:
-                raise TypeError(f"placeholder {name!r}: int, str or datetime, not {kind!r}")
+                raise TypeError(f"placeholder {name!r}: int, str, datetime or UUID, not {kind!r}")
             self._values[name] = value
 
     def __getattr__(self, name: str) -> Any:
@@ -59,7 +69,7 @@ class _Placeholders:
 class _Built:
     __slots__ = ("compiler", "converters", "params", "slots", "sql")
 
-    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str, bool]], compiler=None,
+    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str, Any]], compiler=None,
                  converters=None) -> None:
         self.sql, self.params, self.slots = sql_text, tuple(params), slots
         self.compiler, self.converters = compiler, converters
@@ -70,8 +80,8 @@ class Prepared:
     `.rows(instance=3)`. For an UPDATE: `Prepared.update(lambda p: queryset, lambda p: {field: value}, ...)`."""
 
     def __init__(self, build: Callable[[Any], QuerySet], *, update: Callable[[Any], dict] | None = None,
-                 **kinds: type) -> None:
-        self._build, self._update, self._kinds = build, update, kinds
+                 scoped: bool = True, **kinds: type) -> None:
+        self._build, self._update, self._kinds, self._scoped = build, update, kinds, scoped
         self._local = threading.local()
 
     @classmethod
@@ -85,8 +95,12 @@ class Prepared:
         return built, connections[self._local.alias]
 
     def _compile(self) -> _Built:
-        placeholders = _Placeholders({_COMPANY_SLOT: int, **self._kinds})
-        with company_scope(Company(pk=getattr(placeholders, _COMPANY_SLOT))):
+        placeholders = _Placeholders({_COMPANY_SLOT: int, **self._kinds} if self._scoped else self._kinds)
+        # Unscoped: built outside any scope (whatever the caller's), so a tenant manager in it raises instead of
+        # filtering every later run by the first caller's company.
+        scope = (company_scope(Company(pk=getattr(placeholders, _COMPANY_SLOT))) if self._scoped
+                 else outside_company_scope())
+        with scope:
             queryset = self._build(placeholders)
             alias = queryset.db if self._update is None else router.db_for_write(queryset.model)
             if self._update is None:
@@ -101,28 +115,32 @@ class Prepared:
                 sql_text, params = query.get_compiler(alias).as_sql()
         self._local.alias = alias
         ops = connections[alias].ops
-        # (name, adapted): a datetime may reach the parameters as the backend adapts it (SQLite: a string).
-        by_value: dict[Any, tuple[str, bool]] = {}
+        # (name, adapter): a value may reach the parameters as the backend adapts it (SQLite: a datetime as a
+        # string, a UUID as its hex); the adapter does the same to each run's value.
+        by_value: dict[Any, tuple[str, Callable | None]] = {}
         for name, value in placeholders._values.items():
-            by_value[value] = (name, False)
+            by_value[value] = (name, None)
             if isinstance(value, datetime) and (adapted := ops.adapt_datetimefield_value(value)) != value:
-                by_value[adapted] = (name, True)
+                by_value[adapted] = (name, ops.adapt_datetimefield_value)
+            if isinstance(value, UUID):
+                by_value[value.hex] = (name, _uuid_hex)
         slots = [(index, *by_value[param]) for index, param in enumerate(params)
-                 if isinstance(param, int | str | datetime) and not isinstance(param, bool) and param in by_value]
+                 if isinstance(param, int | str | datetime | UUID) and not isinstance(param, bool)
+                 and param in by_value]
         missing = {name for name, _adapted in by_value.values()} - {name for _index, name, _adapted in slots}
         if missing:
             raise ValueError(f"placeholders the query does not use: {sorted(missing)}")
         return _Built(sql_text, params, slots, compiler, converters)
 
     def _params(self, built: _Built, values: dict[str, Any]) -> list[Any]:
-        company = current_company()
-        if company is None:
-            raise TenantScopeError("a prepared query of tenant tables used without a company context")
-        values = {**values, _COMPANY_SLOT: company.pk}
+        if self._scoped:
+            company = current_company()
+            if company is None:
+                raise TenantScopeError("a prepared query of tenant tables used without a company context")
+            values = {**values, _COMPANY_SLOT: company.pk}
         params = list(built.params)
-        ops = connections[self._local.alias].ops
-        for index, name, adapted in built.slots:
-            params[index] = ops.adapt_datetimefield_value(values[name]) if adapted else values[name]
+        for index, name, adapter in built.slots:
+            params[index] = values[name] if adapter is None else adapter(values[name])
         return params
 
     def rows(self, **values: Any) -> list[tuple]:
@@ -151,6 +169,25 @@ class Prepared:
             return cursor.rowcount
 
 
-def model_from(model, alias: str, names: Sequence[str], values: Sequence[Any]):
-    """A model instance from a row's values, as the ORM builds one (`Model.from_db`)."""
-    return model.from_db(alias, list(names), list(values))
+def _uuid_hex(value: UUID) -> str:
+    return value.hex
+
+
+def columns(model, via: str = "") -> list[str]:
+    """What a `values_list` names to read every stored field of `model`, or of the related row `via` joins."""
+    return [f"{via}__{field.name}" if via else field.name for field in model._meta.concrete_fields]
+
+
+@cache
+def _attnames(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+def model_from(model, values: Sequence[Any], alias: str | None = None):
+    """A model instance from the values of `columns(model)` in a row, as the ORM builds one (`Model.from_db`)."""
+    return model.from_db(alias or router.db_for_read(model), _attnames(model), list(values))
+
+
+def width(model) -> int:
+    """How many values `columns(model)` reads."""
+    return len(_attnames(model))

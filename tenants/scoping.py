@@ -45,6 +45,16 @@ def company_scope(company: Company) -> Iterator[Company]:
         exit_company_scope(token)
 
 
+@contextmanager
+def outside_company_scope() -> Iterator[None]:
+    """Run a block with no company context (a tenant manager in it raises), restoring the previous one."""
+    token = _current_company.set(None)
+    try:
+        yield
+    finally:
+        _current_company.reset(token)
+
+
 def first_row(queryset: models.QuerySet) -> models.Model | None:
     """The row of a lookup by a unique key, or None: `first()` without its ORDER BY.
 

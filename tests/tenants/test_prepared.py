@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from uuid import UUID, uuid4
+
 import pytest
 
 from contacts.models import Tag
-from tenants.prepared import Prepared
+from tenants.models import ApiKey, Company, hash_secret
+from tenants.prepared import Prepared, columns, model_from, width
 from tenants.scoping import TenantScopeError, company_scope
 
 pytestmark = pytest.mark.django_db
 
 BY_NAME = Prepared(lambda p: Tag.objects.filter(name=p.name).order_by().values_list("pk", "name", "color"), name=str)
+BY_PUBLIC_ID = Prepared(lambda p: Tag.objects.filter(public_id=p.public_id).order_by().values_list(*columns(Tag)),
+                        public_id=UUID)
 RENAME = Prepared.update(lambda p: Tag.objects.filter(pk=p.pk), lambda p: {"name": p.name}, pk=int, name=str)
 
 
@@ -72,3 +77,37 @@ def test_its_sql_can_sit_inside_another_statement_with_the_scope_s_values(compan
             assert cursor.fetchone() == (1, own.pk)
     with pytest.raises(TenantScopeError):
         BY_NAME.sql_with_params(name="vip")
+
+
+def test_a_uuid_placeholder_and_rows_made_into_models_as_the_orm_makes_them(company_a, company_b, tags):
+    own, foreign = tags
+    with company_scope(company_a):
+        (row,) = BY_PUBLIC_ID.rows(public_id=own.public_id)
+        tag = model_from(Tag, row)
+        assert (tag.pk, tag.company_id, tag.public_id, tag.name, tag.color) == (
+            own.pk, company_a.pk, own.public_id, "vip", "#123456")
+        assert tag._state.adding is False and tag._state.db == "default"  # as loaded by a queryset
+        assert BY_PUBLIC_ID.rows(public_id=foreign.public_id) == []  # B's tag, asked inside A's scope
+        assert BY_PUBLIC_ID.rows(public_id=uuid4()) == []
+    with company_scope(company_b):
+        assert [model_from(Tag, row).pk for row in BY_PUBLIC_ID.rows(public_id=foreign.public_id)] == [foreign.pk]
+    with pytest.raises(TenantScopeError):
+        BY_PUBLIC_ID.rows(public_id=own.public_id)
+
+
+def test_an_unscoped_query_runs_without_a_scope_and_refuses_a_scoped_manager(company_a, company_b):
+    from tenants import services
+
+    key_a = services.api_key_create(company=company_a, name="erp", scopes=[ApiKey.Scope.READ])
+    services.api_key_create(company=company_b, name="erp", scopes=[ApiKey.Scope.READ])
+    # all_companies: the lookup under test names the company by the key, as authentication does.
+    by_hash = Prepared(lambda p: ApiKey.all_companies.filter(secret_hash=p.secret_hash).order_by()
+                       .values_list(*columns(ApiKey), *columns(Company, "company")), scoped=False, secret_hash=str)
+    (row,) = by_hash.rows(secret_hash=hash_secret(key_a.secret))
+    api_key, company = model_from(ApiKey, row[:width(ApiKey)]), model_from(Company, row[width(ApiKey):])
+    assert (api_key.company_id, api_key.name, api_key.prefix) == (company_a.pk, "erp", key_a.api_key.prefix)
+    assert (company.pk, company.slug) == (company_a.pk, company_a.slug)
+    assert by_hash.rows(secret_hash="not-a-hash") == []
+    # A tenant manager inside an unscoped query is a mistake, said at once rather than filtered by nothing.
+    with company_scope(company_a), pytest.raises(TenantScopeError):
+        Prepared(lambda p: Tag.objects.filter(name=p.name).values_list("pk"), scoped=False, name=str).rows(name="x")
