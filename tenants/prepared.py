@@ -1,4 +1,4 @@
-"""Queries the ORM builds once per thread, then runs again with new values: for the inbound hot path.
+"""Queries the ORM builds once per process, then runs again with new values: for the hot paths.
 
 Building a query costs the ORM 0.6-1.5 ms of CPU here (filters resolved, joins set up, SQL compiled), ten to
 twenty times what PostgreSQL takes to answer the simple ones the inbound apply sends for every message (is it
@@ -24,7 +24,6 @@ A row read as `columns(Model)` (or `columns(Model, "relation")` for a joined one
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -67,12 +66,15 @@ class _Placeholders:
 
 
 class _Built:
-    __slots__ = ("compiler", "converters", "params", "slots", "sql")
+    __slots__ = ("converters", "params", "slots", "sql")
 
-    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str, Any]], compiler=None,
+    def __init__(self, sql_text: str, params: Sequence[Any], slots: list[tuple[int, str, Any]],
                  converters=None) -> None:
         self.sql, self.params, self.slots = sql_text, tuple(params), slots
-        self.compiler, self.converters = compiler, converters
+        # (position in the row, the column's converters, its expression): the compiler's, run with the
+        # connection of the thread that runs the query.
+        self.converters = [(position, tuple(convs), expression)
+                           for position, (convs, expression) in (converters or {}).items()]
 
 
 class Prepared:
@@ -82,19 +84,23 @@ class Prepared:
     def __init__(self, build: Callable[[Any], QuerySet], *, update: Callable[[Any], dict] | None = None,
                  scoped: bool = True, **kinds: type) -> None:
         self._build, self._update, self._kinds, self._scoped = build, update, kinds, scoped
-        self._local = threading.local()
+        # Built once per process, not per thread: under ASGI every request runs its view in a thread of its own,
+        # so a per-thread build was paid again by every request. What is kept is only read after it is built
+        # (the SQL, the parameters' template, the columns' converters); two threads building it at once
+        # build the same thing, and either one is kept.
+        self._kept: tuple[_Built, str] | None = None
 
     @classmethod
     def update(cls, build: Callable[[Any], QuerySet], values: Callable[[Any], dict], **kinds: type) -> Prepared:
         return cls(build, update=values, **kinds)
 
     def _built(self) -> tuple[_Built, Any]:
-        built = getattr(self._local, "built", None)
-        if built is None:
-            built = self._local.built = self._compile()
-        return built, connections[self._local.alias]
+        if self._kept is None:
+            self._kept = self._compile()
+        built, alias = self._kept
+        return built, connections[alias]
 
-    def _compile(self) -> _Built:
+    def _compile(self) -> tuple[_Built, str]:
         placeholders = _Placeholders({_COMPANY_SLOT: int, **self._kinds} if self._scoped else self._kinds)
         # Unscoped: built outside any scope (whatever the caller's), so a tenant manager in it raises instead of
         # filtering every later run by the first caller's company.
@@ -111,9 +117,8 @@ class Prepared:
                 query = queryset.query.chain(sql.UpdateQuery)
                 query.add_update_values(self._update(placeholders))
                 query.annotations = {}
-                compiler, converters = None, None
+                converters = None
                 sql_text, params = query.get_compiler(alias).as_sql()
-        self._local.alias = alias
         ops = connections[alias].ops
         # (name, adapter): a value may reach the parameters as the backend adapts it (SQLite: a datetime as a
         # string, a UUID as its hex); the adapter does the same to each run's value.
@@ -130,7 +135,7 @@ class Prepared:
         missing = {name for name, _adapted in by_value.values()} - {name for _index, name, _adapted in slots}
         if missing:
             raise ValueError(f"placeholders the query does not use: {sorted(missing)}")
-        return _Built(sql_text, params, slots, compiler, converters)
+        return _Built(sql_text, params, slots, converters), alias
 
     def _params(self, built: _Built, values: dict[str, Any]) -> list[Any]:
         if self._scoped:
@@ -149,7 +154,7 @@ class Prepared:
             cursor.execute(built.sql, self._params(built, values))
             rows = cursor.fetchall()
         if built.converters:
-            rows = [tuple(row) for row in built.compiler.apply_converters(rows, built.converters)]
+            rows = [_converted(row, built.converters, connection) for row in rows]
         return rows
 
     def sql_with_params(self, **values: Any) -> tuple[str, list[Any]]:
@@ -167,6 +172,17 @@ class Prepared:
         with connection.cursor() as cursor:
             cursor.execute(built.sql, self._params(built, values))
             return cursor.rowcount
+
+
+def _converted(row: Sequence[Any], converters: list, connection) -> tuple:
+    """A row's values through their columns' converters, as the compiler's apply_converters does."""
+    values = list(row)
+    for position, convs, expression in converters:
+        value = values[position]
+        for converter in convs:
+            value = converter(value, expression, connection)
+        values[position] = value
+    return tuple(values)
 
 
 def _uuid_hex(value: UUID) -> str:

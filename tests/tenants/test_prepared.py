@@ -111,3 +111,28 @@ def test_an_unscoped_query_runs_without_a_scope_and_refuses_a_scoped_manager(com
     # A tenant manager inside an unscoped query is a mistake, said at once rather than filtered by nothing.
     with company_scope(company_a), pytest.raises(TenantScopeError):
         Prepared(lambda p: Tag.objects.filter(name=p.name).values_list("pk"), scoped=False, name=str).rows(name="x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_built_once_per_process_and_run_by_any_thread(company_a, company_b, tags):
+    """Under ASGI each request's view runs in a thread of its own: a query built per thread was built again by
+    every request. Another thread runs the same built statement, with its own connection and scope."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    own, foreign = tags
+    with company_scope(company_a):
+        assert BY_NAME.rows(name="vip") == [(own.pk, "vip", "#123456")]
+    kept = BY_NAME._kept
+
+    def in_a_new_thread(company):
+        try:
+            with company_scope(company):
+                return BY_NAME.rows(name="vip")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(in_a_new_thread, company_b).result() == [(foreign.pk, "vip", "#abcdef")]
+    assert BY_NAME._kept is kept
