@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, router, transaction
-from django.db.models import Case, Exists, F, Min, OuterRef, Q, Value, When
+from django.db.models import BigIntegerField, Case, Exists, F, Min, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -464,7 +464,8 @@ def _outbox(company: Company, instance_id: int, slot: int | None, slots: int, no
                                        pk__lt=OuterRef("pk"))
     rows = Message.objects.filter(unsent, company=company, instance_id=instance_id).filter(~Exists(held_back))
     if slot is not None:
-        rows = rows.alias(slot=Mod("conversation_id", slots)).filter(slot=slot)
+        # A big integer (as conversation ids are), so a prepared query's placeholders fit its range.
+        rows = rows.alias(slot=Mod("conversation_id", slots, output_field=BigIntegerField())).filter(slot=slot)
     return rows
 
 
@@ -483,6 +484,8 @@ def messages_claim(*, company: Company, instance_id: int, slot: int | None, slot
     LOCKED`): each becomes `sending` with a lease and one more attempt. Returned loaded for sending, oldest
     first. `instances`: the caller's instances by id (a drain's run keeps its one instance, with its server and
     their decrypted secrets, instead of reading them with every message)."""
+    if (scope := current_company()) is not None and scope.pk != company.pk:
+        return []  # another company's scope claims none of its rows (as the manager's filters would)
     instances = {} if instances is None else instances
     instance = instances.get(instance_id)
     if instance is None:
@@ -491,29 +494,67 @@ def messages_claim(*, company: Company, instance_id: int, slot: int | None, slot
             return []
         instances[instance_id] = instance
     now = timezone.now()
-    selection = (_outbox(company, instance_id, slot, slots, now).filter(sendable_at(now)).order_by("pk")
-                 .select_for_update(of=("self",), skip_locked=True)
-                 .values_list("pk", "status", "claimed_until")[:limit])
     claim = {"status": MessageStatus.SENDING, "status_rank": STATUS_RANK[MessageStatus.SENDING],
              "claimed_until": now + CLAIM_LEASE, "retry_at": None}
     with transaction.atomic():  # one statement on PostgreSQL; Django compiles FOR UPDATE only in a transaction
-        before = _claim_rows(company, selection, claim, now)
+        before = _claim_rows(company, instance_id, slot, slots, limit, claim, now)
     if not before:
         return []
     # Sorted here, not by an ORDER BY: compiling one over these joins costs more CPU than the query itself.
-    messages = sorted(Message.objects.filter(company=company, pk__in=list(before)).order_by()
-                      .select_related("conversation__contact", "quoted", "reaction_target"),
-                      key=lambda message: message.pk)
+    messages = sorted(_claimed_load(list(before)), key=lambda message: message.pk)
     for message in messages:
         message.instance = instance
     return [Claimed(message, before[message.pk][1] if before[message.pk][0] == MessageStatus.SENDING else None)
             for message in messages]
 
 
-def _claim_rows(company: Company, selection, claim: dict, now: datetime) -> dict[int, tuple[str, datetime | None]]:
+# A drain claims and loads its batch with two statements whose ORM build cost more CPU than running them (about
+# 5 ms each on a slow machine; a drain that keeps up claims a message or two at a time): both are prepared, one
+# per shape (whether the drain has a slot, how many it may take; how many it took).
+_claim_selections: dict[tuple[bool, int], Prepared] = {}
+_claimed_loads: dict[int, Prepared] = {}
+
+
+def _claim_selection(slotted: bool, limit: int) -> Prepared:
+    """The drain's sendable messages, oldest first, skipping those another transaction holds."""
+    if (slotted, limit) not in _claim_selections:
+        _claim_selections[slotted, limit] = Prepared(
+            lambda p: _outbox(current_company(), p.instance, p.slot if slotted else None, p.slots if slotted else 0,
+                              p.now).filter(sendable_at(p.now)).order_by("pk")
+            .select_for_update(of=("self",), skip_locked=True).values_list("pk", "status", "claimed_until")[:limit],
+            instance=int, now=datetime, **({"slot": int, "slots": int} if slotted else {}))
+    return _claim_selections[slotted, limit]
+
+
+def _claimed_load(pks: list[int]) -> list[Message]:
+    """The claimed messages with what a send reads (conversation, contact, quote, reaction target)."""
+    count = len(pks)
+    keys = [f"pk{index}" for index in range(count)]
+    if count not in _claimed_loads:
+        _claimed_loads[count] = Prepared(
+            lambda p: Message.objects.filter(pk__in=[getattr(p, key) for key in keys]).order_by()
+            .values_list(*columns(Message), *columns(Conversation, "conversation"),
+                         *columns(Contact, "conversation__contact"), *columns(Message, "quoted"),
+                         *columns(Message, "reaction_target")),
+            **dict.fromkeys(keys, int))
+    messages = []
+    for row in _claimed_loads[count].rows(**dict(zip(keys, pks, strict=True))):
+        message = model_from(Message, row[:(end := width(Message))])
+        message.conversation = model_from(Conversation, row[end:(end := end + width(Conversation))])
+        message.conversation.contact = model_from(Contact, row[end:(end := end + width(Contact))])
+        quoted, target = row[end:end + width(Message)], row[end + width(Message):]
+        message.quoted = model_from(Message, quoted) if message.quoted_id is not None else None
+        message.reaction_target = model_from(Message, target) if message.reaction_target_id is not None else None
+        messages.append(message)
+    return messages
+
+
+def _claim_rows(company: Company, instance_id: int, slot: int | None, slots: int, limit: int, claim: dict,
+                now: datetime) -> dict[int, tuple[str, datetime | None]]:
     """Mark the selected messages claimed; what each was before (status, lease), by id."""
     if connection.vendor == "postgresql":
-        chosen, params = selection.query.get_compiler(connection.alias).as_sql()
+        chosen, params = _claim_selection(slot is not None, limit).sql_with_params(
+            instance=instance_id, now=now, **({"slot": slot, "slots": slots} if slot is not None else {}))
         table = Message._meta.db_table
         # One statement: the locked selection, materialised once, and its rows marked claimed; what they were
         # before comes back with them. The table's name and the ORM's own SQL; every value is a parameter.
@@ -526,6 +567,8 @@ def _claim_rows(company: Company, selection, claim: dict, now: datetime) -> dict
             before = {pk: (status, lease) for pk, status, lease in cursor.fetchall()}
     else:  # SQLite (development): one writer at a time; each row claimed only if still sendable
         before = {}
+        selection = (_outbox(company, instance_id, slot, slots, now).filter(sendable_at(now)).order_by("pk")
+                     .values_list("pk", "status", "claimed_until")[:limit])
         for pk, status, lease in selection:
             rows = Message.objects.filter(sendable_at(now), company=company, pk=pk)
             if rows.update(**claim, attempts=F("attempts") + 1):
