@@ -768,7 +768,7 @@ def _sent_fields(message: Message, result: SendResult, now: datetime) -> dict[st
 
 def _write_sent(company: Company, message: Message, result: SendResult, now: datetime) -> None:
     """The UPDATE of one send, in the caller's transaction, and the object in hand set as written."""
-    Message.objects.filter(company=company, pk=message.pk).update(**_sent_fields(message, result, now))
+    _write_sent_rows(company, [(message, result)], now)  # the batch's statement: nothing for the ORM to build
     _sent_in_hand(message, result, now)
     _sent_recorded(company, message)
 
