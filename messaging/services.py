@@ -959,20 +959,13 @@ def message_mark_deleted(*, company: Company, message: Message, deleted_by: str 
 # Is a gateway message id of this instance stored? (Asked for every message event and every unknown tick.)
 GATEWAY_ID_KNOWN = Prepared(lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id)
                             .order_by().values_list("pk")[:1], instance=int, gateway_id=str)
-# The message a tick moves forward: behind the tick's rank, with its conversation's public id (the thread's
-# topic) read in the same statement. Prepared once per rank (a rank is no placeholder: the ORM drops a
-# comparison with an integer outside the column's range, which a placeholder is).
-_status_targets: dict[int, Prepared] = {}
-
-
-def _status_target(below: int) -> Prepared:
-    if below not in _status_targets:
-        _status_targets[below] = Prepared(
-            lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id,
-                                             status_rank__lt=below).order_by()
-            .values_list(*columns(Message), "conversation__public_id")[:1],
-            instance=int, gateway_id=str)
-    return _status_targets[below]
+# The message a tick names, with its conversation's public id (the thread's topic) read in the same statement;
+# whether the tick moves it is decided on the row (one statement whatever the answer: the SERVER_ACK that follows
+# every send finds its message already sent, and an unknown id needs no second look to be remembered).
+_STATUS_TARGET = Prepared(
+    lambda p: Message.objects.filter(instance_id=p.instance, gateway_message_id=p.gateway_id).order_by()
+    .values_list(*columns(Message), "conversation__public_id")[:1],
+    instance=int, gateway_id=str)
 
 
 _status_updates: dict[str, Prepared] = {}
@@ -1008,14 +1001,17 @@ def message_apply_status(*, company: Company, instance: Instance, gateway_messag
     # A failure after the send was acknowledged is a late error report: the message did leave.
     below = min(rank, STATUS_RANK[MessageStatus.SENT]) if status == MessageStatus.FAILED else rank
     with transaction.atomic(savepoint=False):
-        row = _status_target(below).first(instance=instance.pk, gateway_id=gateway_message_id)
-        now = timezone.now()
-        if row is None or not _status_update(status).execute(pk=row[0], now=now):
-            if row is None and status in EARLY_STATUSES and remember_unknown:
+        row = _STATUS_TARGET.first(instance=instance.pk, gateway_id=gateway_message_id)
+        if row is None:
+            if status in EARLY_STATUSES and remember_unknown:
                 return _remember_early_status(company, instance, gateway_message_id, status)
             return False
         alias = router.db_for_write(Message)
         message = model_from(Message, row[:-1], alias)
+        now = timezone.now()
+        # The UPDATE checks the rank again: a tick applied meanwhile by another worker is not undone.
+        if message.status_rank >= below or not _status_update(status).execute(pk=message.pk, now=now):
+            return False
         message.conversation = Conversation.from_db(alias, ["id", "public_id"], [message.conversation_id, row[-1]])
         message.instance = instance
         message.status, message.status_rank = status, rank
@@ -1041,11 +1037,10 @@ def _early_status_key(instance: Instance | int, gateway_message_id: str) -> str:
 
 
 def _remember_early_status(company: Company, instance: Instance, gateway_message_id: str, status: str) -> bool:
+    """Note a tick whose message the caller has just found no row for (its send not recorded yet)."""
     def known() -> bool:
         return GATEWAY_ID_KNOWN.first(instance=instance.pk, gateway_id=gateway_message_id) is not None
 
-    if known():
-        return False  # known, only not behind this status (the SERVER_ACK after every send): nothing to remember
     key = _early_status_key(instance, gateway_message_id)
     stored = cache.get(key)
     if stored is None or STATUS_RANK[stored] < STATUS_RANK[status]:

@@ -456,8 +456,8 @@ def test_ticks_move_live_and_only_forward(company_a, instance_a, conversation_a,
 
 def test_a_tick_is_two_statements_and_its_bubble_is_read_only_for_an_open_thread(
         company_a, instance_a, conversation_a, company_b, instance_b, hooks, listener):
-    """Every send brings the gateway's ticks: one moves its message with one SELECT and one UPDATE, and the
-    thread's bubble is read (after commit) only when some page has the thread open. A tick naming company B's
+    """Every send brings the gateway's ticks: one moves its message with one SELECT and one UPDATE (a tick that
+    moves nothing costs the SELECT alone), and the thread's bubble is read (after commit) only when some page has the thread open. A tick naming company B's
     message, applied in company A, moves nothing of B's."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -483,6 +483,9 @@ def test_a_tick_is_two_statements_and_its_bubble_is_read_only_for_an_open_thread
     moved, statements = apply(first, "delivered")  # nobody has the thread open
     assert moved and len(statements) == 3  # the message, its move, the company's webhook endpoints
     assert statements[1].startswith('UPDATE "messaging_message"')
+    # The SERVER_ACK that follows every send, a repeat or a late tick: its message is ahead already. One look.
+    for stale in ("sent", "delivered"):
+        assert apply(first, stale) == (False, [statements[0]])
     listener.join(company_a, realtime.topic_for("conversation", conversation_a.public_id))
     moved, statements = apply(second, "read")
     assert moved and len(statements) == 5  # and, after commit, the bubble with its reactions
