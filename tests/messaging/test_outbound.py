@@ -457,8 +457,8 @@ def test_ticks_move_live_and_only_forward(company_a, instance_a, conversation_a,
 def test_a_tick_is_two_statements_and_its_bubble_is_read_only_for_an_open_thread(
         company_a, instance_a, conversation_a, company_b, instance_b, hooks, listener):
     """Every send brings the gateway's ticks: one moves its message with one SELECT and one UPDATE (a tick that
-    moves nothing costs the SELECT alone), and the thread's bubble is read (after commit) only when some page has the thread open. A tick naming company B's
-    message, applied in company A, moves nothing of B's."""
+    moves nothing costs the SELECT alone), and the thread's bubble is read (after commit) only when some page
+    has the thread open. A tick naming company B's message, applied in company A, moves nothing of B's."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
