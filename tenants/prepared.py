@@ -32,6 +32,7 @@ from uuid import UUID
 
 from django.db import connections, router
 from django.db.models import QuerySet, sql
+from django.db.models.constants import OnConflict
 
 from tenants.models import Company
 from tenants.scoping import TenantScopeError, company_scope, current_company, outside_company_scope
@@ -207,3 +208,60 @@ def model_from(model, values: Sequence[Any], alias: str | None = None):
 def width(model) -> int:
     """How many values `columns(model)` reads."""
     return len(_attnames(model))
+
+
+# INSERT statements by (model, rows, whether conflicts are ignored, alias): the ORM compiles one for every insert
+# (quoting each column, assembling the placeholders), which cost a message about as much as preparing its values.
+_insert_statements: dict[tuple, tuple[str, bool] | None] = {}
+
+
+def insert_rows(model, rows: list, *, ignore_conflicts: bool = False) -> list | None:
+    """INSERT `rows` (new, without pks) in one statement built once per shape, as `bulk_create` would: related
+    fields checked, every field's value prepared as the ORM prepares it, the pks the database returns set, the
+    rows marked saved. The rows written, in order (with `ignore_conflicts`, one row at a time: [] when a unique
+    constraint already held an equal row). None when the shape is not one this serves (a row with its pk or an
+    expression as a value, more values than the backend takes in one statement, fields other than the pk
+    returned): nothing was done, and the caller uses the ORM."""
+    meta = model._meta
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    fields = [field for field in meta.local_concrete_fields if not field.generated and field is not meta.auto_field]
+    if (not rows or (ignore_conflicts and len(rows) != 1) or list(meta.db_returning_fields) != [meta.pk]
+            or any(row.pk is not None for row in rows)
+            or any(hasattr(getattr(row, field.attname), "resolve_expression") for row in rows for field in fields)
+            or connection.ops.bulk_batch_size(fields, rows) < len(rows)
+            or not connection.features.can_return_columns_from_insert
+            or (len(rows) > 1 and not connection.features.can_return_rows_from_bulk_insert)
+            # A field whose placeholder may depend on its value: the statement is not the shape's alone.
+            or any(hasattr(field, "get_placeholder_sql") or hasattr(field, "get_placeholder") for field in fields)):
+        return None
+    key = (model, len(rows), ignore_conflicts, alias)
+    if key not in _insert_statements:
+        # Blank rows give the statement's shape (a value's placeholder depends on its field only); they are not
+        # written, and a blank file field commits nothing.
+        query = sql.InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
+        query.insert_values(fields, [model() for _row in rows])
+        compiler = query.get_compiler(using=alias)
+        compiler.returning_fields = meta.db_returning_fields
+        statements = compiler.as_sql()
+        served = len(statements) == 1 and not compiler.returning_params  # RETURNING with no values of its own
+        # PostgreSQL inserts several rows as UNNEST over one array per column: its parameters are the columns.
+        by_column = served and len(rows) > 1 and len(statements[0][1]) == len(fields)
+        _insert_statements[key] = (statements[0][0], by_column) if served else None
+    if _insert_statements[key] is None:
+        return None
+    statement, by_column = _insert_statements[key]
+    for row in rows:
+        row._prepare_related_fields_for_save(operation_name="bulk_create")
+    values = [[field.get_db_prep_save(field.pre_save(row, True), connection=connection) for field in fields]
+              for row in rows]
+    params = [list(column) for column in zip(*values, strict=True)] if by_column else \
+        [value for row_values in values for value in row_values]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        returned = cursor.fetchall()
+    written = rows[:len(returned)]
+    for row, (pk,) in zip(written, returned, strict=True):
+        setattr(row, meta.pk.attname, pk)
+        row._state.adding, row._state.db = False, alias
+    return written

@@ -113,7 +113,10 @@ class TenantOwned(models.Model):
             if company is not None and row.company_id != company.pk:
                 raise TenantScopeError(
                     f"refusing to insert {cls.__name__} of company {row.company_id} inside company {company.pk}")
-        cls._base_manager.bulk_create(rows)
+        from tenants.prepared import insert_rows
+
+        if insert_rows(cls, rows) is None:  # a shape the prepared statement does not serve
+            cls._base_manager.bulk_create(rows)
 
     def insert_unless_present(self) -> bool:
         """INSERT … ON CONFLICT DO NOTHING: True when the row was written (its pk and defaults set as `save()`
@@ -127,6 +130,11 @@ class TenantOwned(models.Model):
             raise TenantScopeError(
                 f"refusing to insert {type(self).__name__} of company {self.company_id} inside company {company.pk}"
             )
+        from tenants.prepared import insert_rows
+
+        written = insert_rows(type(self), [self], ignore_conflicts=True)
+        if written is not None:
+            return bool(written)
         meta = self._meta
         fields = [field for field in meta.local_concrete_fields
                   if not field.generated and (field is not meta.auto_field or self.pk is not None)]

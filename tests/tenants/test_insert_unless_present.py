@@ -62,3 +62,31 @@ def test_insert_all_writes_rows_in_one_statement_and_refuses_another_company_s(c
         assert sorted(Tag.objects.values_list("name", flat=True)) == ["t0", "t1", "t2"]
     with company_scope(company_b):
         assert not Tag.objects.exists()
+
+
+def test_the_insert_is_built_once_per_shape_and_checks_related_rows_as_the_orm_does(company_a, company_b):
+    """tenants.prepared.insert_rows: the INSERT of a shape (model, rows, conflicts ignored) is compiled once and
+    run again with each call's values; an unsaved related row is refused as bulk_create refuses it; a value that
+    is an expression is left to the ORM."""
+    from django.db.models import Value
+    from django.db.models.functions import Upper
+
+    from tenants.models import Company
+    from tenants.prepared import _insert_statements, insert_rows
+
+    with company_scope(company_a):
+        first = [Tag(company=company_a, name=f"a{index}") for index in range(2)]
+        Tag.insert_all(first)
+        built = {key: statement for key, statement in _insert_statements.items() if key[0] is Tag}
+        second = [Tag(company=company_a, name=f"b{index}", color="#0000ff") for index in range(2)]
+        Tag.insert_all(second)
+        assert {key: statement for key, statement in _insert_statements.items() if key[0] is Tag} == built
+        assert list(Tag.objects.filter(pk__in=[row.pk for row in second]).values_list("name", "color")) in (
+            [("b0", "#0000ff"), ("b1", "#0000ff")], [("b1", "#0000ff"), ("b0", "#0000ff")])
+        with pytest.raises(ValueError, match="unsaved related object"):
+            insert_rows(Tag, [Tag(company=Company(name="not saved", slug="not-saved"), name="x")])
+        assert insert_rows(Tag, [Tag(company=company_a, name=Upper(Value("expr")))]) is None
+        assert not Tag.objects.filter(name__iexact="expr").exists()
+    with company_scope(company_b):  # company B sees none of A's rows, and its own insert is its own
+        Tag.insert_all([Tag(company=company_b, name="a0")])
+        assert list(Tag.objects.values_list("name", flat=True)) == ["a0"]
