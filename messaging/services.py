@@ -224,7 +224,7 @@ def conversation_mark_read(*, company: Company, conversation: Conversation) -> C
     return conversation
 
 
-_touch_updates: dict[tuple[bool, bool], Prepared] = {}
+_touch_updates: dict[tuple[bool, bool, bool], Prepared] = {}
 
 
 def _touch_update(*, unread: bool, reopen: bool, locked: bool) -> Prepared:
