@@ -615,6 +615,21 @@ def _claim_marked(company: Company, *, limit: int, exclude: Iterable[int], parti
                   for pk, instance_id, event, payload in rows)
 
 
+# A batch holds each conversation it touched until it commits, taken in its events' order, while a bulk send
+# locks its conversations in id order: the two could deadlock, and PostgreSQL would break it after
+# deadlock_timeout (1 s by default) by rolling one back, maybe the integrator's request. Waiting for any lock
+# longer than this, a batch gives up first: rolled back, its events are applied one per transaction (each
+# holding one conversation, so no cycle), and the other transaction goes on at once.
+INBOUND_BATCH_LOCK_TIMEOUT = "200ms"
+
+
+def _yield_locks_before_deadlock() -> None:
+    """Bound, for the rest of this transaction, how long it waits for a lock (INBOUND_BATCH_LOCK_TIMEOUT)."""
+    if connection.vendor == "postgresql":  # SQLite has no row locks: one writer at a time
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [INBOUND_BATCH_LOCK_TIMEOUT])
+
+
 class InboundBatchFailed(Exception):
     """Applying one event of a batch raised; the whole batch was rolled back (nothing of it was applied)."""
 
@@ -629,9 +644,11 @@ def inbound_events_claim_batch(*, company: Company, limit: int, exclude: Iterabl
     how many (0 when none is pending). A drain that keeps up finds one or two events at a time, so this costs
     nothing in latency; one that fell behind takes bigger batches, and the transaction, the claim (which marks
     them processed, `_claim_marked`), the webhook endpoints' read and every inbox's frame (`realtime.coalesced`)
-    are paid once per batch instead of once per event. Raises InboundBatchFailed when one of them raised:
-    everything was rolled back, and the caller applies those events one per transaction
-    (`inbound_event_claim_next`), so the one that fails is counted alone and the others are applied.
+    are paid once per batch instead of once per event. Raises InboundBatchFailed when one of them raised, or
+    when the batch waited too long for a lock (a request holding conversations it needs may be waiting for
+    its own: INBOUND_BATCH_LOCK_TIMEOUT): everything was rolled back, and the caller applies those events one
+    per transaction (`inbound_event_claim_next`), so the one that fails is counted alone and the others are
+    applied.
     `partition`: only events of that drain partition."""
     instances = {} if instances is None else instances
     size = 0  # the events the transaction held when it failed
@@ -640,6 +657,7 @@ def inbound_events_claim_batch(*, company: Company, limit: int, exclude: Iterabl
             # Marking the claimed events is part of the claim: when that raises (a trigger, a constraint), which
             # event refused is unknown, so a batch's worth goes one by one, as after a failed apply.
             size = limit
+            _yield_locks_before_deadlock()
             rows = _claim_marked(company, limit=limit, exclude=exclude, partition=partition)
             size = len(rows)
             outcomes: dict[tuple[str, str], list[int]] = {}

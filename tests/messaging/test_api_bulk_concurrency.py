@@ -130,3 +130,102 @@ def test_a_bulk_broken_by_deadlocks_is_retried_then_refused_with_503_and_stores_
         assert sorted(Message.objects.values_list("text", flat=True)) == ["antes", "deadlock once"]
     with company_scope(company_b):
         assert list(Message.objects.values_list("text", flat=True)) == ["deles"]
+
+
+def test_an_inbound_batch_that_would_deadlock_with_a_bulk_gives_way_and_both_are_stored_once(
+        api_a, api_b, instance_a, instance_b, company_a, company_b, hooks):
+    """A real lock cycle: an inbound batch holds chat B (its first event) while a bulk send locks A, then B in id
+    order; the batch's next event needs A. The batch stops waiting well before PostgreSQL would break the cycle
+    by rolling one back (maybe the bulk): it is rolled back by its lock timeout, the bulk is stored on its first
+    try, and the drain then applies the batch's events one per transaction, each once. Company B's pending event
+    is left to B's drain."""
+    from psycopg.errors import LockNotAvailable
+
+    from instances import inbound
+    from instances import services as instance_services
+    from instances.models import InboundEvent
+    from messaging.models import Conversation
+
+    first, second = NUMBERS[0], NUMBERS[1]
+    for number in (first, second):  # conversation A (lower id), then B
+        hooks.simulator.inbound(instance_a.gateway_name, **{"from": number, "text": f"oi de {number}"})
+        assert hooks.deliver(instance_a) == ["processed"]
+    with company_scope(company_a):
+        chat_a, chat_b = (Conversation.objects.get(contact__identifier=number).pk for number in (first, second))
+    assert chat_a < chat_b
+    # The batch-to-be: B's event, then A's. B's message stalls its INSERT (not a lock wait) long enough for the
+    # bulk to lock A and queue for B.
+    hooks.simulator.inbound(instance_a.gateway_name, **{"from": second, "text": "segura B"})
+    hooks.simulator.inbound(instance_a.gateway_name, **{"from": first, "text": "depois A"})
+    for body in hooks.new_bodies(instance_a):
+        assert hooks.post(instance_a, body) == 200
+    hooks.simulator.inbound(instance_b.gateway_name, **{"from": first, "text": "da outra empresa"})
+    for body in hooks.new_bodies(instance_b):
+        assert hooks.post(instance_b, body) == 200
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            CREATE FUNCTION recado_test_stall() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.text = 'segura B' THEN PERFORM pg_sleep(1.5); END IF;
+                RETURN NEW;
+            END $$""")
+        cursor.execute("CREATE TRIGGER recado_test_stall BEFORE INSERT ON messaging_message "
+                       "FOR EACH ROW EXECUTE FUNCTION recado_test_stall()")
+
+    outcome: dict[str, object] = {}
+
+    def batch() -> None:
+        try:
+            with company_scope(company_a):
+                outcome["applied"] = instance_services.inbound_events_claim_batch(company=company_a, limit=20)
+        except instance_services.InboundBatchFailed as failure:
+            outcome["failure"] = failure
+        finally:
+            connection.close()
+
+    def bulk() -> None:
+        try:
+            outcome["bulk"] = api_a.post("/api/v1/messages/bulk", {"messages": [
+                {"instance_id": str(instance_a.public_id), "number": number, "text": f"lote para {number}"}
+                for number in (second, first)]}, format="json")
+        finally:
+            connection.close()
+
+    batch_thread = threading.Thread(target=batch)
+    batch_thread.start()
+    with connection.cursor() as cursor:  # the batch holds B and sleeps in its INSERT
+        for _ in range(200):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                           "AND datname = current_database()")
+            if cursor.fetchone()[0]:
+                break
+            threading.Event().wait(0.01)
+        else:
+            pytest.fail("the batch never reached its stalled INSERT")
+    bulk_thread = threading.Thread(target=bulk)
+    bulk_thread.start()
+    batch_thread.join(timeout=30)
+    bulk_thread.join(timeout=30)
+
+    # The batch gave way by its lock timeout (not a deadlock broken by PostgreSQL), and nothing of it stayed.
+    failure = outcome.get("failure")
+    assert isinstance(failure, instance_services.InboundBatchFailed) and failure.size == 2, outcome
+    assert isinstance(failure.__cause__.__cause__, LockNotAvailable), repr(failure.__cause__)
+    response = outcome["bulk"]
+    assert response.status_code == 202, response.content
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER recado_test_stall ON messaging_message")
+        cursor.execute("DROP FUNCTION recado_test_stall()")
+    with company_scope(company_a):
+        assert InboundEvent.objects.filter(status=InboundEvent.Status.PENDING, attempts=0).count() == 2  # no attempt
+        assert inbound.inbound_drain(company=company_a, slot=0)[0] + inbound.inbound_drain(
+            company=company_a, slot=1)[0] == 2
+        texts = list(Message.objects.values_list("text", flat=True))
+        assert sorted(texts) == sorted([f"oi de {first}", f"oi de {second}", "segura B", "depois A",
+                                        f"lote para {first}", f"lote para {second}"])
+        assert Conversation.objects.get(pk=chat_a).unread_count == 2
+        assert Conversation.objects.get(pk=chat_b).unread_count == 2
+    with company_scope(company_b):
+        assert list(InboundEvent.objects.filter(event="MESSAGES_UPSERT").values_list("status", flat=True)) == [
+            "pending"]
+        assert not Message.objects.exists()
