@@ -8,7 +8,8 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from contacts.models import Contact, ContactTag
 from messaging.models import Conversation, Message
@@ -23,6 +24,11 @@ SEARCH_ID_LIMIT = 2000
 # pg_trgm cannot use its index for terms shorter than a trigram: those are checked row by row (and every term
 # on SQLite, which has no trigram indexes).
 SEARCH_MIN_INDEXED_LENGTH = 3
+# A term with more than SEARCH_ID_LIMIT matching messages is checked row by row only when at least
+# SEARCH_HEAD_HITS of the tab's newest SEARCH_HEAD conversations match it (a page is then found quickly);
+# otherwise its matches are rare in this tab, and collecting them all is faster than walking the whole tab.
+SEARCH_HEAD = 300
+SEARCH_HEAD_HITS = 10
 
 
 def _uuid(value: object) -> UUID | None:
@@ -63,11 +69,11 @@ def conversation_list(*, company: Company, filters: ConversationFilters | None =
         conversations = conversations.filter(Exists(ContactTag.objects.filter(
             company=company, contact=OuterRef("contact"), tag__public_id=tag)))
     if text := filters.search.strip():
-        conversations = conversations.filter(_search_condition(company, text))
+        conversations = conversations.filter(_search_condition(company, text, conversations))
     return conversations.order_by("-last_message_at", "-id")
 
 
-def _search_condition(company: Company, text: str) -> Q:
+def _search_condition(company: Company, text: str, tab: QuerySet[Conversation]) -> Q:
     """Conversations whose contact (name, custom name, number) or any message text contains `text`.
 
     Which SQL is fast depends on how common the term is, and no single query shape is fast both ways on a
@@ -77,26 +83,65 @@ def _search_condition(company: Company, text: str) -> Q:
     because collecting all its matches first would read a large part of the messages table. So one query asks
     the indexes for up to SEARCH_ID_LIMIT matching messages and contacts; a side with fewer matches becomes a
     list of ids, a side with more becomes a per-row condition (its matches are then dense in the list).
+
+    Common overall is not common in the tab being searched (`tab`: the list's filters without the search): a
+    term found in thousands of closed conversations and in no open one would be checked row by row down the
+    whole open tab. So, only when the message side is common, the same query also checks the tab's newest
+    SEARCH_HEAD conversations row by row; when fewer than SEARCH_HEAD_HITS of them match (and the tab is
+    longer than that), the term's messages are collected and the tab read by them instead (`_collected`).
     """
     number = text.lstrip("+")
     contact_matches = Q(name__icontains=text) | Q(custom_name__icontains=text) | Q(identifier__contains=number)
     per_row_contact = (Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
                        | Q(contact__identifier__contains=number))
-    per_row_message = Exists(Message.objects.filter(company=company, conversation=OuterRef("pk"),
-                                                    text__icontains=text))
+    matching_messages = Message.objects.filter(company=company, text__icontains=text)
+    per_row_message = Exists(matching_messages.filter(conversation=OuterRef("pk")))
     if len(text) < SEARCH_MIN_INDEXED_LENGTH or connection.vendor != "postgresql":
         return per_row_contact | per_row_message
     limit = SEARCH_ID_LIMIT + 1
-    message_side = (Message.objects.filter(company=company, text__icontains=text)
-                    .order_by().annotate(side=Value("m")).values_list("side", "conversation_id")[:limit])
-    contact_side = (Contact.objects.filter(contact_matches, company=company)
-                    .order_by().annotate(side=Value("c")).values_list("side", "id")[:limit])
-    conversation_ids, contact_ids = [], []
-    for side, pk in message_side.union(contact_side, all=True).order_by():
-        (conversation_ids if side == "m" else contact_ids).append(pk)
-    by_message = per_row_message if len(conversation_ids) >= limit else Q(pk__in=set(conversation_ids))
+    message_side = matching_messages.order_by().values_list("conversation_id")[:limit]
+    contact_side = Contact.objects.filter(contact_matches, company=company).order_by().values_list("id")[:limit]
+    head = Conversation.objects.filter(pk__in=tab.order_by("-last_message_at", "-id").values("pk")[:SEARCH_HEAD])
+    head_hits = head.annotate(hit=per_row_message).values("hit")
+    conversation_ids, contact_ids, head_size, head_matches = [], [], 0, 0
+    for side, value in _lookup(message_side, contact_side, head_hits):
+        if side == "m":
+            conversation_ids.append(value)
+        elif side == "c":
+            contact_ids.append(value)
+        else:
+            head_size, head_matches = head_size + 1, head_matches + value
+    if len(conversation_ids) < limit:
+        by_message = Q(pk__in=set(conversation_ids))
+    elif head_size < SEARCH_HEAD or head_matches >= SEARCH_HEAD_HITS:
+        by_message = per_row_message
+    else:
+        by_message = _collected(matching_messages, tab)
     by_contact = per_row_contact if len(contact_ids) >= limit else Q(contact_id__in=contact_ids)
     return by_contact | by_message
+
+
+def _lookup(message_side: QuerySet, contact_side: QuerySet, head_hits: QuerySet) -> list[tuple[str, int]]:
+    """One query: ("m", conversation id) per matching message and ("c", contact id) per matching contact, up to
+    SEARCH_ID_LIMIT + 1 each; when the messages reached that, ("h", 0 or 1) per conversation of the tab's
+    head, 1 when it matches (PostgreSQL skips that part, a one-time filter, when they did not)."""
+    (m_sql, m_params), (c_sql, c_params), (h_sql, h_params) = (
+        query.query.sql_with_params() for query in (message_side, contact_side, head_hits))
+    # The ORM's own SQL of each part, every value a parameter; only the frame is written here.
+    sql = (f"WITH m AS MATERIALIZED ({m_sql}) SELECT 'm', m.* FROM m "  # noqa: S608
+           f"UNION ALL SELECT 'c', c.* FROM ({c_sql}) c "
+           f"UNION ALL SELECT 'h', h.hit::int FROM ({h_sql}) h WHERE (SELECT count(*) FROM m) > %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*m_params, *c_params, *h_params, SEARCH_ID_LIMIT])
+        return cursor.fetchall()
+
+
+def _collected(matching_messages: QuerySet[Message], tab: QuerySet[Conversation]) -> Q:
+    """The tab's conversations with a matching message, collected first: the term's messages read from the
+    trigram index once and joined with the tab's ids, the list then read by that (short) array."""
+    in_tab = matching_messages.filter(conversation__in=tab.order_by().values("pk"))
+    subquery, params = in_tab.order_by().values("conversation_id").query.sql_with_params()
+    return Q(pk__in=RawSQL(f"SELECT unnest(ARRAY({subquery}))", params))  # noqa: S611 (the ORM's SQL)
 
 
 def conversation_get(*, company: Company, public_id: object) -> Conversation | None:

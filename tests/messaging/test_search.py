@@ -1,8 +1,10 @@
 """Inbox search: the same conversations whichever way the SQL finds them, in a fixed number of queries.
 
 `selectors._search_condition` looks a term up through the trigram indexes first and reads the list by ids
-when it is rare, or checks it row by row when it is common (benchmarks/inbox.py measures why). Both ways
-must answer the same; the tests force the row-by-row way by lowering SEARCH_ID_LIMIT.
+when it is rare, or checks it row by row when it is common in the tab, or collects its messages in the tab
+first when it is common overall but rare in the tab's newest conversations (benchmarks/inbox.py measures
+why). Every way must answer the same; the tests force the others by lowering the thresholds. Company B's
+conversations, with the same words, are never found by A's search, whichever way.
 """
 
 from __future__ import annotations
@@ -40,17 +42,65 @@ def inbox_a(company_a):
     return conversations
 
 
-def _found(company, term: str) -> list[int]:
+@pytest.fixture
+def inbox_b(company_b):
+    """Company B: the same names, numbers and words as A's inbox."""
+    instance = make_instance(company=company_b)
+    theirs = make_conversation(company_b, instance, "5511987650001", "Mariana Souza")
+    add_message(company_b, theirs, text="Quero o reembolso do pedido 12, ok")
+    return theirs
+
+
+def _found(company, term: str, **filters) -> list[int]:
     with company_scope(company):
         return [conversation.pk for conversation in
-                conversation_list(company=company, filters=ConversationFilters(search=term))]
+                conversation_list(company=company, filters=ConversationFilters(search=term, **filters))]
 
 
+# How the message side is read when it is common overall (more than SEARCH_ID_LIMIT matches): row by row
+# when SEARCH_HEAD_HITS of the tab's newest SEARCH_HEAD conversations match, collected in the tab otherwise.
+PATHS = {"row by row": {"SEARCH_ID_LIMIT": 0, "SEARCH_HEAD": 1, "SEARCH_HEAD_HITS": 0},
+         "collected": {"SEARCH_ID_LIMIT": 0, "SEARCH_HEAD": 1, "SEARCH_HEAD_HITS": 2}}
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("term", TERMS)
-def test_rare_and_common_paths_find_the_same_conversations(company_a, inbox_a, monkeypatch, term):
+def test_rare_and_common_paths_find_the_same_conversations(company_a, inbox_a, inbox_b, monkeypatch, term, path):
     by_ids = _found(company_a, term)
-    monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 0)  # every side with a match is "common": row by row
+    in_open_tab = _found(company_a, term, status="open", assignee="unassigned")
+    for name, value in PATHS[path].items():
+        monkeypatch.setattr(selectors, name, value)
     assert _found(company_a, term) == by_ids
+    assert _found(company_a, term, status="open", assignee="unassigned") == in_open_tab
+    assert inbox_b.pk not in by_ids
+
+
+def test_a_term_common_overall_but_rare_in_the_tab_is_collected_not_checked_down_the_tab(
+        company_a, inbox_a, inbox_b, monkeypatch):
+    """"pedido" is in three of A's conversations: above a limit of 2 it is common. All three are open; in the
+    closed tab (its newest conversations match nothing) its messages are collected in the tab, and in the open
+    tab, where the newest two both match, it is checked row by row. Either way the answers are A's alone."""
+    monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 2)
+    monkeypatch.setattr(selectors, "SEARCH_HEAD", 2)
+    monkeypatch.setattr(selectors, "SEARCH_HEAD_HITS", 2)
+    mariana_souza, mariana_lima, joao, ana, pedro = inbox_a
+    with company_scope(company_a):
+        for conversation in (mariana_souza, mariana_lima):
+            conversation.status = "closed"
+            conversation.save(update_fields=["status"])
+
+    def list_sql(**filters) -> tuple[list[int], str]:
+        with CaptureQueriesContext(connection) as queries:
+            found = _found(company_a, "pedido", **filters)
+        return found, queries.captured_queries[-1]["sql"]
+
+    found, sql = list_sql(status="closed")
+    assert found == [] and "unnest(ARRAY(" in sql and "EXISTS" not in sql
+    found, sql = list_sql(status="open")
+    assert set(found) == {joao.pk, ana.pk, pedro.pk} and "EXISTS" in sql and "unnest" not in sql
+    monkeypatch.setattr(selectors, "SEARCH_HEAD", 10)  # a tab shorter than the head: row by row, it is short
+    found, sql = list_sql(status="closed")
+    assert found == [] and "EXISTS" in sql
 
 
 def test_search_matches_names_numbers_and_message_texts(company_a, inbox_a):
