@@ -48,8 +48,10 @@ RAW_SQL_ALLOWED = {
     "config/ops.py": "the health check's SELECT 1",
     "instances/services.py": "the hook's one-statement store (INSERT … SELECT … ON CONFLICT) and the drain "
                              "partition expression over the stored body; tenant-filtered by the instance row "
-                             "and the scoped manager",
+                             "and the scoped manager; the inbound batch's transaction-local lock_timeout",
     "tenants/prepared.py": "runs the ORM's own SQL (built under a placeholder scope) with the current company",
+    "messaging/selectors.py": "the inbox search's one lookup query (the ORM's own SQL of its three parts in one "
+                              "statement) and its collected array; each part tenant-filtered by the scoped manager",
     "messaging/services.py": "the outbound drain's one-statement claim: an UPDATE of the ORM's own SKIP LOCKED "
                              "selection, tenant-filtered by the scoped manager",
 }
