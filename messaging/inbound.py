@@ -43,6 +43,7 @@ from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
 from messaging.services import (
     GATEWAY_ID_KNOWN,
     conversation_get_or_create,
+    conversation_preview_follow,
     conversation_touch,
     message_apply_status,
     message_mark_deleted,
@@ -325,8 +326,7 @@ def message_record_edit(*, company: Company, instance: Instance, event: MessageE
     with transaction.atomic():
         if not rows.update(**fields):
             return False
+        message.text = event.text
         events.message_changed(company=company, message=message)
-        if not message.reaction_target_id:
-            Conversation.objects.filter(company=company, pk=message.conversation_id,
-                                        last_message_at=message.created_at).update(last_message_preview=event.text[:200])
+        conversation_preview_follow(company=company, message=message)
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -17,6 +18,8 @@ from tenants.models import Company, Membership, User
 from tenants.scoping import first_row
 
 PAGE_SIZE = 30
+# A phone number as people write it: digits with spaces, brackets, dots or dashes, maybe a leading "+".
+PHONE_WRITTEN = re.compile(r"\+?[\d\s().-]+")
 # A search term matching at most this many messages (or contacts) is looked up through the trigram indexes
 # first and the list is read by those ids; a more common one is checked row by row down the newest-first list,
 # where matches are dense enough to fill a page quickly (see _search_condition).
@@ -90,11 +93,14 @@ def _search_condition(company: Company, text: str, tab: QuerySet[Conversation]) 
     SEARCH_HEAD conversations row by row; when fewer than SEARCH_HEAD_HITS of them match (and the tab is
     longer than that), the term's messages are collected and the tab read by them instead (`_collected`).
     """
-    number = text.lstrip("+")
-    contact_matches = Q(name__icontains=text) | Q(custom_name__icontains=text) | Q(identifier__contains=number)
-    per_row_contact = (Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
-                       | Q(contact__identifier__contains=number))
-    matching_messages = Message.objects.filter(company=company, text__icontains=text)
+    number = _number_of(text)
+    contact_matches = Q(name__icontains=text) | Q(custom_name__icontains=text)
+    per_row_contact = Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
+    if number:
+        contact_matches |= Q(identifier__contains=number)
+        per_row_contact |= Q(contact__identifier__contains=number)
+    # A deleted message's text is kept but shown to nobody: it finds nothing.
+    matching_messages = Message.objects.filter(company=company, text__icontains=text, is_deleted=False)
     per_row_message = Exists(matching_messages.filter(conversation=OuterRef("pk")))
     if len(text) < SEARCH_MIN_INDEXED_LENGTH or connection.vendor != "postgresql":
         return per_row_contact | per_row_message
@@ -119,6 +125,14 @@ def _search_condition(company: Company, text: str, tab: QuerySet[Conversation]) 
         by_message = _collected(matching_messages, tab)
     by_contact = per_row_contact if len(contact_ids) >= limit else Q(contact_id__in=contact_ids)
     return by_contact | by_message
+
+
+def _number_of(text: str) -> str:
+    """The digits a number is stored with when `text` is written as one ("+55 (11) 98888-7777"); otherwise the
+    text itself, without a leading "+", as identifiers that are not phone numbers (groups) are stored."""
+    if PHONE_WRITTEN.fullmatch(text) and (digits := re.sub(r"\D", "", text)):
+        return digits
+    return text.lstrip("+")
 
 
 def _lookup(message_side: QuerySet, contact_side: QuerySet, head_hits: QuerySet) -> list[tuple[str, int]]:

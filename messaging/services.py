@@ -950,10 +950,27 @@ def message_mark_deleted(*, company: Company, message: Message, deleted_by: str 
         if rows:
             message.refresh_from_db()
             events.message_changed(company=company, message=message)
+            conversation_preview_follow(company=company, message=message)
             integration_services.event_emit(
                 company=company, event_type="message.deleted",
                 payload=integration_payloads.message_deleted_data(message, deleted_by=deleted_by))
     return message
+
+
+def conversation_preview_follow(*, company: Company, message: Message) -> None:
+    """A message changed in place (edited, deleted): while it is still its conversation's newest, the list's
+    preview follows it ("Message deleted" rather than the text it no longer shows), and open inboxes redraw the
+    row. Reactions never set the preview, so a change to one leaves it alone."""
+    if message.kind == Kind.REACTION:
+        return
+    later = (Message.objects.filter(company=company, conversation_id=message.conversation_id)
+             .filter(Q(created_at__gt=message.created_at) | Q(created_at=message.created_at, pk__gt=message.pk))
+             .exclude(kind=Kind.REACTION))
+    newest = Conversation.objects.filter(~Exists(later), company=company, pk=message.conversation_id)
+    if newest.update(last_message_preview=message.preview[:200]):
+        conversation = Conversation(pk=message.conversation_id, company=company,
+                                    public_id=first_row(newest.values_list("public_id", flat=True)))
+        events.conversation_changed(company=company, conversation=conversation, header=False)
 
 
 # Is a gateway message id of this instance stored? (Asked for every message event and every unknown tick.)
@@ -1019,6 +1036,7 @@ def message_apply_status(*, company: Company, instance: Instance, gateway_messag
             setattr(message, column, now)
         if status == MessageStatus.DELETED:
             message.is_deleted = True
+            conversation_preview_follow(company=company, message=message)
         events.message_changed(company=company, message=message)
         integration_services.event_emit(company=company, event_type="message.status",
                                         payload=integration_payloads.message_status_data(message, now))

@@ -232,13 +232,18 @@ def test_edits_and_deletes_keep_the_original(company_a, instance_a, simulator, h
     hooks.deliver(instance_a, [envelope])
     [message] = messages(company_a)
     assert (message.text, message.original_text, message.is_edited) == ("edited text", "original text", True)
+    assert conversation_of(company_a).last_message_preview == "edited text"  # the list follows the edit
+    listener.join(company_a, "inbox")
     deleted = {"event": "messages.delete", "instance": instance_a.gateway_name, "data": {
         "remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message.gateway_message_id}}
     hooks.deliver(instance_a, [deleted])
     [message] = messages(company_a)
     assert message.is_deleted and message.text == "edited text" and message.status == "deleted"
+    # The list shows the deletion, not the text nobody sees any more, in every open inbox too.
+    assert conversation_of(company_a).last_message_preview == "Message deleted"
     pushed = "".join(listener.drain())
     assert 'data-testid="edited"' in pushed and 'data-testid="deleted"' in pushed
+    assert "Message deleted" in pushed and 'data-testid="conversation-row"' in pushed
 
 
 def test_company_b_hears_nothing_of_company_a(company_a, instance_a, company_b, simulator, hooks, listener):

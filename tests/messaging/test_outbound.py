@@ -425,6 +425,8 @@ def test_delete_for_everyone(company_a, instance_a, conversation_a, simulator, h
     message = reload(company_a, message)
     assert message.is_deleted and message.text == "oops"
     assert simulator.sent(instance_a.gateway_name)[0]["deleted"] is True
+    with company_scope(company_a):  # the newest message of the chat: the list shows the deletion
+        assert Conversation.objects.get(pk=conversation_a.pk).last_message_preview == "Message deleted"
 
 
 def test_the_gateway_echo_of_our_send_is_not_a_second_message(company_a, instance_a, conversation_a, simulator,

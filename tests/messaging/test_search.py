@@ -21,8 +21,8 @@ from tests.messaging.test_pages import add_message, inbox, make_conversation
 
 pytestmark = pytest.mark.django_db
 
-TERMS = ["Mariana", "mariana", "98765", "+5511987650001", "reembolso", "REEMBOLSO do", "pedido", "ok", "xyzzy",
-         "Cliente VIP"]
+TERMS = ["Mariana", "mariana", "98765", "+5511987650001", "+55 (11) 98765-0001", "reembolso", "REEMBOLSO do",
+         "pedido", "ok", "xyzzy", "Cliente VIP", "apagada"]
 
 
 @pytest.fixture
@@ -35,6 +35,7 @@ def inbox_a(company_a):
     add_message(company_a, conversations[3], text="ok, obrigado pelo pedido")
     add_message(company_a, conversations[4], text="Pedido 13 confirmado", direction="out", status="read",
                 status_rank=50)
+    add_message(company_a, conversations[0], text="mensagem apagada", is_deleted=True)  # shown to nobody
     with company_scope(company_a):
         contact = conversations[4].contact
         contact.custom_name = "Cliente VIP"
@@ -107,6 +108,10 @@ def test_search_matches_names_numbers_and_message_texts(company_a, inbox_a):
     mariana_souza, mariana_lima, joao, ana, pedro = (conversation.pk for conversation in inbox_a)
     assert set(_found(company_a, "mariana")) == {mariana_souza, mariana_lima}
     assert _found(company_a, "+5511987650001") == [mariana_souza]
+    # A number as people write it: its digits are looked up.
+    assert _found(company_a, "+55 (11) 98765-0001") == _found(company_a, "(11) 98765.0001") == [mariana_souza]
+    assert set(_found(company_a, "(11) 98765")) == {mariana_souza, mariana_lima}
+    assert _found(company_a, "apagada") == []  # a deleted message's text is kept, but finds nothing
     assert _found(company_a, "REEMBOLSO") == [joao]
     assert set(_found(company_a, "pedido")) == {joao, ana, pedro}
     assert _found(company_a, "vip") == [pedro]
