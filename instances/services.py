@@ -174,12 +174,20 @@ def _create_on_gateway(instance: Instance, secret: str) -> None:
 # --- person-driven lifecycle -------------------------------------------------------------------------
 
 
+def pairing_number(number: str | None) -> str | None:
+    """The digits of the number a pairing code is asked for (None: no number, a QR only); PhoneNumberInvalid
+    when it is not one."""
+    if not number:
+        return None
+    digits = re.sub(r"\D", "", number)
+    if not NUMBER_PATTERN.match(digits):
+        raise PhoneNumberInvalid(_("Enter the phone number with country and area code, digits only."))
+    return digits
+
+
 def instance_connect(*, company: Company, instance: Instance, number: str | None = None) -> Instance:
     """Ask the gateway for a QR (and a pairing code when a number is given); store it and show it live."""
-    if number:
-        number = re.sub(r"\D", "", number)
-        if not NUMBER_PATTERN.match(number):
-            raise PhoneNumberInvalid(_("Enter the phone number with country and area code, digits only."))
+    number = pairing_number(number)
     with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
         result = gw.connect(instance.gateway_name, number=number or None)
     return _apply_connect_result(company, instance, result, source=InstanceStateChange.Source.USER)
@@ -372,9 +380,11 @@ def due_for_poll_filter(now: datetime) -> Q:
 
 
 def instance_connect_start(*, company: Company, instance: Instance, number: str | None = None) -> Instance:
-    """The page's connect: show "generating the QR…" at once; a task asks the gateway and pushes the QR live."""
+    """The page's connect: show "generating the QR…" at once; a task asks the gateway and pushes the QR live.
+    A number that is not one is refused first (PhoneNumberInvalid), leaving the connection as it was."""
     from instances.tasks import connect_instance as connect_instance_task
 
+    number = pairing_number(number)
     if instance.state == InstanceState.OPEN:
         return instance
     instance = instance_record_state(

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from instances import selectors, services
-from instances.errors import GatewayUnavailable, InstanceError
+from instances.errors import GatewayUnavailable, InstanceError, PhoneNumberInvalid
 from instances.forms import InstanceCreateForm, InstanceRenameForm, PairingCodeForm
 from instances.models import Instance
 from tenants.access import CompanyRequest, company_member
@@ -71,7 +71,7 @@ def instance_detail(request: CompanyRequest, instance_id) -> HttpResponse:
     return instance_detail_page(request, instance)
 
 
-def instance_detail_page(request: CompanyRequest, instance: Instance, platform_form=None,
+def instance_detail_page(request: CompanyRequest, instance: Instance, platform_form=None, pairing_form=None,
                          status: int = 200) -> HttpResponse:
     """The instance page; admins also see its bot platforms and the form to add one."""
     from integrations import bots
@@ -80,7 +80,8 @@ def instance_detail_page(request: CompanyRequest, instance: Instance, platform_f
     can_manage = request.membership.has_role(Role.ADMIN)
     return render(request, "instances/detail.html", {
         **_live_context(request, instance), "can_manage": can_manage,
-        "rename_form": InstanceRenameForm(initial={"label": instance.label}), "pairing_form": PairingCodeForm(),
+        "rename_form": InstanceRenameForm(initial={"label": instance.label}),
+        "pairing_form": pairing_form or PairingCodeForm(),
         "platforms": bots.platform_list(company=request.company, instance=instance) if can_manage else [],
         "platform_form": platform_form or BotPlatformForm(),
     }, status=status)
@@ -90,9 +91,16 @@ def instance_detail_page(request: CompanyRequest, instance: Instance, platform_f
 @require_POST
 def instance_connect(request: CompanyRequest, instance_id) -> HttpResponse:
     instance = _instance_or_404(request, instance_id)
+    # The QR button posts no number; the pairing form posts one, which must be a number.
     form = PairingCodeForm(request.POST)
     number = form.cleaned_data["number"] if form.is_valid() else None
-    instance = services.instance_connect_start(company=request.company, instance=instance, number=number)
+    if "number" in request.POST and number is None:
+        return instance_detail_page(request, instance, pairing_form=form, status=400)
+    try:
+        instance = services.instance_connect_start(company=request.company, instance=instance, number=number)
+    except PhoneNumberInvalid as error:  # refused before the connection was touched
+        form.add_error("number", error.message)
+        return instance_detail_page(request, instance, pairing_form=form, status=400)
     if request.htmx:
         return render(request, "instances/detail.html#instance-live", _live_context(request, instance))
     return redirect("instances:detail", request.company.slug, instance.public_id)

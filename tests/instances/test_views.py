@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from instances.models import GatewayServer, Instance, InstanceState
+from instances.models import GatewayServer, Instance, InstanceState, InstanceStateChange
 from instances.tasks import connect_instance
 from tenants import realtime
 from tests.factories import make_user
@@ -77,6 +77,29 @@ def test_connect_shows_generating_then_the_qr_pushed_live(client_a, company_a, i
     pushed = "".join(listener.drain())
     assert 'data-testid="qr-image"' in pushed and 'hx-swap-oob="true"' in pushed
     assert refreshed(instance_a).qr_data_url in pushed
+
+
+@pytest.mark.parametrize("number", ["abc", "12", ""])
+def test_a_pairing_code_for_a_number_that_is_not_one_is_refused_and_the_qr_in_progress_stays(
+        client_a, client_b, company_a, instance_a, number, django_capture_on_commit_callbacks):
+    """The QR is on screen (connecting); a bad number in the pairing form is a form error on the page, in the
+    person's language, and the connection, its QR and its history are left alone: no task, no state change."""
+    Instance.all_companies.filter(pk=instance_a.pk).update(state="connecting", qr_code="2@qr", qr_count=1)
+    changes = InstanceStateChange.all_companies.filter(instance=instance_a).count()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_a.post(url(company_a, instance_a, "connect"), {"number": number},
+                                 HTTP_ACCEPT_LANGUAGE="pt-br")
+    html = response.content.decode()
+    assert response.status_code == 400 and 'data-testid="pairing-form"' in html
+    expected = ("Este campo é obrigatório." if not number
+                else "Digite o número de telefone com código do país e DDD, apenas dígitos.")
+    assert expected in html, html[html.find('data-testid="pairing-form"'):][:1500]
+    instance = refreshed(instance_a)
+    assert (instance.state, instance.qr_code, instance.qr_count) == ("connecting", "2@qr", 1)
+    assert InstanceStateChange.all_companies.filter(instance=instance_a).count() == changes and callbacks == []
+    # Company B cannot reach A's instance, with or without a number.
+    assert client_b.post(url(company_a, instance_a, "connect"), {"number": "5511988887777"}).status_code == 404
+    assert refreshed(instance_a).state == "connecting"
 
 
 def test_connect_with_the_gateway_down_shows_unreachable(client_a, company_a, instance_a, simulator):
