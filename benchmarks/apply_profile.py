@@ -64,6 +64,7 @@ from benchmarks.stack import (
 
 def _seed(*, members: int, sockets: int) -> tuple:
     from channels.layers import get_channel_layer
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from instances.models import GatewayServer, Instance
@@ -85,7 +86,7 @@ def _seed(*, members: int, sockets: int) -> tuple:
                                            gateway_name="apply-market_apply", token="t",
                                            webhook_secret_hash=uuid.uuid4().hex)
     layer = get_channel_layer()
-    group = realtime.group_for(company, INBOX_TOPIC)
+    group = realtime.language_group(realtime.group_for(company, INBOX_TOPIC), settings.LANGUAGE_CODE)
 
     async def subscribe() -> None:
         for _ in range(sockets):

@@ -165,12 +165,15 @@ def measure_layer(name: str) -> dict:
     with running_stack(web_workers=1, worker_queues=None, simulator=False,
                        extra_env={"BENCH_CHANNEL_LAYER": name}) as stack:
         stack.django()
+        from django.conf import settings
+
         from tenants import realtime, services
 
         company = services.company_create(name=f"Fanout {name}", slug=f"fanout-{name}", max_members=socket_count + 5)
         keys = _agents_with_sessions(company.pk, socket_count)
         result = loadgen.run(_measure(
-            stack, company.slug, realtime.group_for(company, "inbox"), keys,
+            stack, company.slug, realtime.language_group(realtime.group_for(company, "inbox"), settings.LANGUAGE_CODE),
+            keys,
             messages=env_int("BENCH_FANOUT_MESSAGES", 500), rate=env_float("BENCH_FANOUT_RATE", 100),
             size=env_int("BENCH_FANOUT_BYTES", 2000), idle=env_float("BENCH_FANOUT_IDLE", 3)))
         stack.check_alive()

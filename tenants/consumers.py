@@ -7,6 +7,10 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http import HttpRequest
+from django.http.cookie import parse_cookie
+from django.utils import translation
 
 from tenants import realtime
 from tenants.models import Company
@@ -17,6 +21,23 @@ logger = logging.getLogger(__name__)
 MAX_SUBSCRIPTIONS = 50
 # Channel-layer messages pushed to sockets; their handlers only write to the socket.
 PUSH_TYPES = frozenset({"fragment", "force_disconnect"})
+
+
+def socket_language(scope: dict) -> str:
+    """The language of the page that opened the socket, chosen as for its pages: the profile's language, else
+    the language cookie or the browser's Accept-Language (Django's own choice from them), else the default."""
+    user = scope.get("user")
+    if language := getattr(user, "language", ""):
+        return translation.get_supported_language_variant(language)
+    request = HttpRequest()
+    for name, value in scope.get("headers") or ():
+        if name == b"accept-language":
+            request.META["HTTP_ACCEPT_LANGUAGE"] = value.decode("latin-1")
+        elif name == b"cookie":
+            cookies = parse_cookie(value.decode("latin-1"))
+            if settings.LANGUAGE_COOKIE_NAME in cookies:
+                request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = cookies[settings.LANGUAGE_COOKIE_NAME]
+    return translation.get_language_from_request(request)
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
@@ -32,6 +53,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.groups_joined: set[str] = set()
+        self.language = socket_language(self.scope)
         self.user_group = realtime.user_group(user.public_id)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
@@ -50,21 +72,23 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if not isinstance(message, dict) or message.get("action") not in {"subscribe", "unsubscribe"}:
             await self.send(json.dumps({"error": "bad_request"}))
             return
-        group = await self._resolve_group(message)
-        if group is None:
+        topic_group = await self._resolve_group(message)
+        if topic_group is None:
             await self.send(json.dumps({"error": "not_found"}))
             return
+        topic = topic_group.split(".", 2)[2]
+        group = realtime.language_group(topic_group, self.language)  # fragments drawn in this page's language
         if message["action"] == "subscribe":
             if len(self.groups_joined) >= MAX_SUBSCRIPTIONS and group not in self.groups_joined:
                 await self.send(json.dumps({"error": "too_many_subscriptions"}))
                 return
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.add(group)
-            await self.send(json.dumps({"subscribed": group.split(".", 2)[2]}))
+            await self.send(json.dumps({"subscribed": topic}))
         else:
             await self.channel_layer.group_discard(group, self.channel_name)
             self.groups_joined.discard(group)
-            await self.send(json.dumps({"unsubscribed": group.split(".", 2)[2]}))
+            await self.send(json.dumps({"unsubscribed": topic}))
 
     @database_sync_to_async
     def _resolve_group(self, message: dict) -> str | None:

@@ -15,6 +15,7 @@ from uuid import UUID
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
 
 if TYPE_CHECKING:
     from tenants.models import Company
@@ -34,6 +35,19 @@ def group_for(company: Company, topic: str) -> str:
     if not _TOPIC.match(topic):
         raise ValueError(f"invalid realtime topic {topic!r}")
     return f"company.{company.public_id.hex}.{topic}"
+
+
+def language_codes() -> list[str]:
+    """The languages pages are drawn in (settings.LANGUAGES), each fragment rendered once per one listened to."""
+    from django.conf import settings
+
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def language_group(group: str, language: str) -> str:
+    """The group of the sockets of one language on a topic: fragments are rendered in the language of the page
+    that receives them (a worker has no request to take one from), once per language someone listens in."""
+    return f"{group}.{language}"
 
 
 def user_group(user_public_id: UUID) -> str:
@@ -74,7 +88,8 @@ class _Fragment:
     def __init__(self, names: list[str], context: Context, company: Company) -> None:
         self.names, self.context, self.company = names, context, company
 
-    def render(self) -> dict[str, Any] | None:
+    def render(self, languages: Sequence[str]) -> dict[str, dict[str, Any]] | None:
+        """The fragment message in each of `languages` (its context read once), or None: nothing to show."""
         if callable(self.context):
             from tenants.scoping import company_scope
 
@@ -85,7 +100,12 @@ class _Fragment:
         if context is None:
             return None
         context = {**context, "oob": True}
-        return {"type": "fragment", "html": "".join(render_to_string(name, context) for name in self.names)}
+        rendered = {}
+        for language in languages:
+            with translation.override(language):
+                rendered[language] = {"type": "fragment",
+                                      "html": "".join(render_to_string(name, context) for name in self.names)}
+        return rendered
 
 
 Push = tuple[str, "dict[str, Any] | _Fragment"]
@@ -109,10 +129,11 @@ def _run(coroutine, what: str):
 
 
 def _rendered(layer, pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
-    """Fragments rendered for the groups someone listens to; the others dropped unrendered (a conversation
-    nobody has open costs no render and no PUBLISH). Rendered after commit from the objects the caller
-    passed, in this thread (its translation, its database connection)."""
-    pending = {group for group, message in pushes if isinstance(message, _Fragment)}
+    """Fragments rendered for the language groups someone listens to (`language_group`), once per language;
+    the others dropped unrendered (a conversation nobody has open costs no render and no PUBLISH). Rendered
+    after commit from the objects the caller passed, in this thread (its database connection)."""
+    pending = {language_group(group, language) for group, message in pushes if isinstance(message, _Fragment)
+               for language in language_codes()}
     if not pending:
         return pushes  # type: ignore[return-value]
     listened = pending
@@ -121,17 +142,19 @@ def _rendered(layer, pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
         listened = pending if answer is None else answer  # Redis unreachable: render, the send will tell
     out = []
     for group, message in pushes:
-        if isinstance(message, _Fragment):
-            if group not in listened:
-                continue
-            try:
-                message = message.render()
-            except Exception:
-                logger.exception("realtime fragment for %s could not be rendered", group)
-                continue
-            if message is None:
-                continue
-        out.append((group, message))
+        if not isinstance(message, _Fragment):
+            out.append((group, message))
+            continue
+        languages = [language for language in language_codes() if language_group(group, language) in listened]
+        if not languages:
+            continue
+        try:
+            rendered = message.render(languages)
+        except Exception:
+            logger.exception("realtime fragment for %s could not be rendered", group)
+            continue
+        if rendered is not None:
+            out.extend((language_group(group, language), fragment) for language, fragment in rendered.items())
     return out
 
 

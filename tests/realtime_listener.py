@@ -40,8 +40,13 @@ class Listener:
         self.layer = get_channel_layer()
         self.channel = run_in_listener_loop(self.layer.new_channel())
 
-    def join(self, company: Company, topic: str) -> Listener:
-        run_in_listener_loop(self.layer.group_add(realtime.group_for(company, topic), self.channel))
+    def join(self, company: Company, topic: str, language: str | None = None) -> Listener:
+        """Hear the topic as a page in `language` (default: settings.LANGUAGE_CODE) does, and its stream events."""
+        from django.conf import settings
+
+        group = realtime.group_for(company, topic)
+        for joined in (group, realtime.language_group(group, language or settings.LANGUAGE_CODE)):
+            run_in_listener_loop(self.layer.group_add(joined, self.channel))
         return self
 
     def drain(self, timeout: float = 0.3) -> list[str]:

@@ -27,8 +27,10 @@ def _session_cookie(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def _connect(user=None) -> WebsocketCommunicator:
+async def _connect(user=None, accept_language: str = "") -> WebsocketCommunicator:
     headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if accept_language:
+        headers.append((b"accept-language", accept_language.encode()))
     if user is not None:
         cookie = await database_sync_to_async(_session_cookie)(user)
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
@@ -278,3 +280,51 @@ def test_a_fragment_is_rendered_only_for_a_topic_someone_listens_to(company_a, c
     assert rendered == [1]
     assert "spied" in ear_a.drain()[0]
     assert ear_b.drain() == []
+
+
+async def test_each_page_gets_live_fragments_in_its_own_language(owner_a, member_a, owner_b, company_a, company_b):
+    """A fragment pushed from a worker (no request, no language of its own) reaches each socket drawn in the
+    language of the page that opened it: the browser's Accept-Language, or the language chosen in the profile
+    over it. The context is read once; a language nobody listens in is not rendered. Company B's socket, in
+    pt-BR too, hears nothing of A's."""
+    from django.contrib.auth import get_user_model
+
+    await database_sync_to_async(get_user_model().objects.filter(pk=member_a.pk).update)(language="en")
+    portuguese, english = await _connect(owner_a, "pt-BR,pt;q=0.9"), await _connect(member_a, "pt-BR")
+    stranger = await _connect(owner_b, "pt-BR")
+    for socket, slug in ((portuguese, company_a.slug), (english, company_a.slug), (stranger, company_b.slug)):
+        assert (await socket.connect())[0]
+        assert await _subscribe(socket, slug) == {"subscribed": "company"}  # the reply names the topic alone
+    reads = []
+
+    def context() -> dict:
+        reads.append(1)
+        return {"text": "push"}
+
+    def publish():
+        with transaction.atomic():
+            realtime.publish(company=company_a, topic="company", template_name="tests/translated_fragment.html",
+                             context=context)
+
+    await database_sync_to_async(publish)()
+    assert "Excluir push" in await portuguese.receive_from(timeout=5)
+    assert "Delete push" in await english.receive_from(timeout=5)
+    assert reads == [1]
+    assert await portuguese.receive_nothing(timeout=0.2) and await english.receive_nothing(timeout=0.2)
+    assert await stranger.receive_nothing(timeout=0.3)
+    for socket in (portuguese, english, stranger):
+        await socket.disconnect()
+
+
+def test_a_fragment_is_rendered_only_in_the_languages_listened_to(company_a):
+    """Only an English page listens: the fragment is rendered once, in English, and published to that
+    language's group alone."""
+    from tests.realtime_listener import Listener
+
+    ear = Listener().join(company_a, "company", language="en")
+    group = realtime.group_for(company_a, "company")
+    rendered = realtime._rendered(get_channel_layer(), [(group, realtime._Fragment(
+        ["tests/translated_fragment.html"], {"text": "once"}, company_a))])
+    assert rendered == [(realtime.language_group(group, "en"), {
+        "type": "fragment", "html": '<div id="test-translated" hx-swap-oob="true">Delete once</div>\n'})]
+    assert ear.drain() == []  # rendering sends nothing by itself
