@@ -1,6 +1,7 @@
 """The endpoint form of the settings pages."""
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from integrations.catalogue import EVENT_TYPES
@@ -12,7 +13,8 @@ class WebhookEndpointForm(forms.Form):
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
         label=_("Events"), required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(name, f"{name}: {label}") for name, label in EVENT_TYPES.items()],
+        # Lazy: each label translated when the page is drawn (an f-string froze it in English at import).
+        choices=[(name, format_lazy("{}: {}", name, label)) for name, label in EVENT_TYPES.items()],
         help_text=_("None ticked: every event."),
     )
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -36,7 +37,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, _("Profile saved."))
+            # Said in the language the next page is drawn in, which may be the one just chosen.
+            with translation.override(user.language or translation.get_language_from_request(request)):
+                messages.success(request, _("Profile saved."))
             return redirect("profile")
     return render(request, "tenants/profile.html", {"form": form})
 

@@ -37,6 +37,15 @@ def test_create_shows_the_secret_once_and_lists_the_endpoint(client_a, company_a
 
 
 @pytest.mark.django_db
+def test_the_event_list_is_in_the_person_s_language(client_a, company_a, client_b):
+    """The events to tick are described in pt-BR for a pt-BR page (they were frozen in English at import)."""
+    content = client_a.get(base(company_a), HTTP_ACCEPT_LANGUAGE="pt-br").content
+    assert "message.received: Chegou uma mensagem de um cliente" in content.decode()
+    content = client_a.get(base(company_a), HTTP_ACCEPT_LANGUAGE="en").content
+    assert "message.received: A customer&#x27;s message arrived" in content.decode()
+    assert client_b.get(base(company_a)).status_code == 404
+
+
 def test_private_address_is_refused_by_the_form(settings, client_a, company_a):
     settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
     response = client_a.post(base(company_a), {"url": "http://10.0.0.5/hook", "is_active": "on"})

@@ -132,6 +132,10 @@ def test_profile_language_switches_the_interface(client_a, owner_a, company_a):
     content = client_a.get(f"/c/{company_a.slug}/").content.decode()
     assert ">Contatos<" in content
     assert 'lang="pt-br"' in content
+    assert "Perfil salvo." in content  # the confirmation in the language just chosen, not the previous one
+    client_a.post("/accounts/profile/", {"email": owner_a.email, "language": "en"})
+    content = client_a.get(f"/c/{company_a.slug}/").content.decode()
+    assert "Profile saved." in content and ">Contacts<" in content
 
 
 def test_profile_refuses_an_email_someone_else_has(client_a, owner_a, owner_b):
