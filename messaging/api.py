@@ -8,6 +8,8 @@ message that has not failed), 503 the gateway did not answer a delete.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import random
 import time
 import uuid
@@ -35,7 +37,7 @@ from rest_framework.routers import SimpleRouter
 from contacts import selectors as contact_selectors
 from contacts.models import Contact
 from instances.models import Instance
-from messaging import selectors, services
+from messaging import media, selectors, services
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
@@ -259,7 +261,10 @@ class MessageCreateSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=4096, default="",
                                  help_text="The text, or the caption of a media message.")
     media_url = serializers.URLField(required=False, max_length=2000, default="")
-    media_base64 = serializers.CharField(required=False, default="", help_text="The file as base64 (max 16 MB).")
+    media_base64 = serializers.CharField(
+        required=False, default="", help_text="The file as base64 (max 16 MB). An image or sticker must be a PNG, "
+                                              "JPEG, GIF or WEBP, a video or audio one of their usual formats, told "
+                                              "by its first bytes.")
     mimetype = serializers.CharField(required=False, max_length=120, default="")
     filename = serializers.CharField(required=False, max_length=255, default="")
     voice = serializers.BooleanField(required=False, default=False, help_text="An audio sent as a voice note.")
@@ -275,7 +280,20 @@ class MessageCreateSerializer(serializers.Serializer):
     def validate(self, data):
         if not data.get("conversation_id") and not (data.get("instance_id") and data.get("number")):
             raise serializers.ValidationError(_("Give conversation_id, or instance_id and number."))
+        head = _base64_head(data["media_base64"]) if data["media_base64"] else None
+        if head is not None and not media.content_fits(data["kind"], head):
+            raise serializers.ValidationError({"media_base64": [media.not_that_kind(data["kind"])]})
         return data
+
+
+def _base64_head(value: str) -> bytes | None:
+    """The first bytes of a base64 file (a data: URL too), decoding only them; None when they do not decode
+    (the send then says so, decoding the whole: services._media_file)."""
+    payload = value.split("base64,", 1)[-1]
+    try:  # 88 characters, a whole number of base64 quanta: 66 bytes
+        return base64.b64decode(payload[:4 * -(-media.SNIFF_BYTES // 3)], validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 BULK_MAX_MESSAGES = 100

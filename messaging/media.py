@@ -1,4 +1,5 @@
-"""Received media copied into our storage, so it outlives the gateway's short-lived URLs."""
+"""Received media copied into our storage, so it outlives the gateway's short-lived URLs; and what a file we send
+is, told by its first bytes rather than by its name or the type its sender declared."""
 
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 MAX_BYTES = 64 * 1024 * 1024
 # WhatsApp's own CDN serves media encrypted with a key only the phone session holds: nothing to copy.
 ENCRYPTED_HOSTS = {"mmg.whatsapp.net", "media.whatsapp.net"}
+
+SNIFF_BYTES = 64  # enough for every signature below
+PICTURE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}  # what WhatsApp shows as a picture
+# Containers that hold sound alone as well as pictures: the type the file was given says which it is.
+AUDIO_OR_VIDEO = {"video/mp4", "video/3gpp", "video/webm", "audio/ogg"}
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"), (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"),
+    (b"%PDF-", "application/pdf"), (b"OggS", "audio/ogg"), (b"ID3", "audio/mpeg"), (b"fLaC", "audio/flac"),
+    (b"#!AMR", "audio/amr"), (b"\x1a\x45\xdf\xa3", "video/webm"), (b"FLV\x01", "video/x-flv"),
+    (b"\x00\x00\x01\xba", "video/mpeg"), (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "video/x-ms-asf"),
+)
+_RIFF = {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}
+_FTYP_BRANDS = {b"M4A ": "audio/mp4", b"M4B ": "audio/mp4", b"M4P ": "audio/mp4", b"F4A ": "audio/mp4",
+                b"qt  ": "video/quicktime", b"heic": "image/heic", b"heix": "image/heic", b"mif1": "image/heic",
+                b"msf1": "image/heic", b"avif": "image/avif", b"avis": "image/avif"}
 
 
 def _fetch(url: str) -> tuple[bytes, str]:
@@ -61,3 +78,71 @@ def message_download_media(*, company: Company, message: Message) -> bool:
             media_file=message.media_file.name, media_note="", media_mimetype=mimetype[:120])
         events.message_changed(company=company, message=message)
     return True
+
+
+# --- what a file is ---------------------------------------------------------------------------------
+
+
+def sniff_mimetype(head: bytes) -> str | None:
+    """The type a file's first bytes (SNIFF_BYTES of them) show, or None when they match no signature we know.
+
+    Pictures, the common video and audio containers and PDF: enough to tell whether a file is what it claims."""
+    for signature, mimetype in _SIGNATURES:
+        if head.startswith(signature):
+            return mimetype
+    if head[:4] == b"RIFF" and head[8:12] in _RIFF:
+        return _RIFF[head[8:12]]
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "audio/aiff"
+    if head[4:8] == b"ftyp":  # ISO base media: MP4, M4A, MOV, 3GP, HEIF
+        brand = head[8:12]
+        return _FTYP_BRANDS.get(brand) or ("video/3gpp" if brand[:3] in (b"3gp", b"3g2") else "video/mp4")
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame: MP3, or AAC (ADTS)
+        return "audio/aac" if head[1] & 0x06 == 0 else "audio/mpeg"
+    return None
+
+
+def media_kind(mimetype: str) -> str:
+    """The message kind WhatsApp uses for a file of this type; pictures it cannot show go as documents."""
+    if mimetype == "image/webp":
+        return Message.Kind.STICKER
+    if mimetype in PICTURE_TYPES:
+        return Message.Kind.IMAGE
+    major = (mimetype or "").split("/", 1)[0]
+    return {"video": Message.Kind.VIDEO, "audio": Message.Kind.AUDIO}.get(major, Message.Kind.DOCUMENT)
+
+
+def upload_type(head: bytes, declared: str) -> tuple[str, str] | None:
+    """The kind and type to send a file as, decided by its content (`head`); `declared` (its name's or its
+    sender's type) only settles a container that holds audio or video, and names the type of a document.
+    None: it claims to be a picture, a video or an audio and its content is none of those (damaged, or
+    mislabelled)."""
+    found = sniff_mimetype(head)
+    claimed = media_kind(declared)
+    if found is None:
+        return None if claimed != Message.Kind.DOCUMENT else (claimed, declared or "application/octet-stream")
+    if found in AUDIO_OR_VIDEO and claimed in (Message.Kind.AUDIO, Message.Kind.VIDEO):
+        return claimed, declared
+    kind = media_kind(found)
+    if kind == Message.Kind.DOCUMENT and claimed == Message.Kind.DOCUMENT and declared:
+        return kind, declared  # an office file is a ZIP inside: the type it was given says more
+    return kind, found
+
+
+def content_fits(kind: str, head: bytes) -> bool:
+    """Whether a file sent as `kind` (image, sticker, video, audio) has that content; other kinds take any."""
+    found = sniff_mimetype(head) or ""
+    if kind in (Message.Kind.IMAGE, Message.Kind.STICKER):
+        return found in PICTURE_TYPES
+    if kind in (Message.Kind.VIDEO, Message.Kind.AUDIO):
+        return found.startswith(f"{kind}/") or found in AUDIO_OR_VIDEO
+    return True
+
+
+def not_that_kind(kind: str) -> str:
+    """Why a file refused by `content_fits` or `upload_type` was refused."""
+    if kind == Message.Kind.VIDEO:
+        return _("The file is not a video in a format we know (such as MP4, 3GP or WebM); it may be damaged.")
+    if kind == Message.Kind.AUDIO:
+        return _("The file is not an audio in a format we know (such as OGG, MP3, M4A or WAV); it may be damaged.")
+    return _("The file is not a valid image (PNG, JPEG, GIF or WEBP); it may be damaged.")

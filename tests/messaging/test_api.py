@@ -13,6 +13,7 @@ from tests.messaging.sending import send_now
 pytestmark = pytest.mark.django_db
 
 CUSTOMER = "5511955554444"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(40)  # a PNG's signature and header
 
 
 def start(api, instance, number=CUSTOMER, **extra):
@@ -271,7 +272,7 @@ def test_a_refused_bulk_leaves_no_media_file_and_an_accepted_one_stores_it(api_a
     from pathlib import Path
 
     image = {"instance_id": str(instance_a.public_id), "number": "5511944443333", "kind": "image",
-             "media_base64": base64.b64encode(b"\x89PNG fake").decode(), "filename": "nota.png"}
+             "media_base64": base64.b64encode(PNG).decode(), "filename": "nota.png"}
     refused = bulk(api_a, [image, {**image, "kind": "text", "text": " "}])
     assert refused.status_code == 400 and list(refused.json()["errors"]["messages"]) == ["1"]
     media = Path(settings.MEDIA_ROOT)
@@ -283,9 +284,52 @@ def test_a_refused_bulk_leaves_no_media_file_and_an_accepted_one_stores_it(api_a
     assert len([path for path in media.rglob("*") if path.is_file()]) == 1
     with company_scope(company_a):
         stored = Message.objects.get(kind="image")
-        assert stored.media_file.name.startswith("messages/") and stored.media_file.read() == b"\x89PNG fake"
+        assert stored.media_file.name.startswith("messages/") and stored.media_file.read() == PNG
     with company_scope(company_b):
         assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
+def test_base64_media_must_be_what_its_kind_says(api_a, api_b, instance_a, instance_b, company_a, company_b, hooks,
+                                                 settings):
+    """kind image with 100 random bytes as media_base64 (a data: URL too): 400 problem naming media_base64, nothing
+    stored, no file written; in a bulk, named by its index. A real PNG, an OGG audio and random bytes as a document
+    are accepted; a media_url is the gateway's to fetch. Company B's refusal leaves A's messages alone."""
+    import base64
+    from pathlib import Path
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    target = {"instance_id": str(instance_a.public_id), "number": CUSTOMER}
+    damaged = b64(bytes(range(100)))
+    refusals = [({**target, "kind": "image", "media_base64": damaged, "filename": "foto.png"}, "valid image"),
+                ({**target, "kind": "sticker", "media_base64": f"data:image/webp;base64,{damaged}"}, "valid image"),
+                ({**target, "kind": "video", "media_base64": b64(PNG)}, "a video"),
+                ({**target, "kind": "audio", "media_base64": damaged, "voice": True}, "an audio")]
+    for payload, reason in refusals:
+        response = api_a.post("/api/v1/messages", payload, format="json")
+        assert response.status_code == 400 and response["Content-Type"] == "application/problem+json", payload
+        assert list(response.json()["errors"]) == ["media_base64"], payload
+        assert reason in response.json()["errors"]["media_base64"][0], payload
+    in_bulk = bulk(api_a, [{**target, "text": "oi"}, refusals[0][0]])
+    assert in_bulk.status_code == 400 and list(in_bulk.json()["errors"]["messages"]["1"]) == ["media_base64"]
+    assert rows(company_a, Message) == []
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not [path for path in media.rglob("*") if path.is_file()]
+    with hooks.capture():
+        accepted = [api_a.post("/api/v1/messages", payload, format="json") for payload in (
+            {**target, "kind": "image", "media_base64": f"data:image/png;base64,{b64(PNG)}", "filename": "a.png"},
+            {**target, "kind": "audio", "media_base64": b64(b"OggS\x00\x02" + bytes(60)), "voice": True},
+            {**target, "kind": "document", "media_base64": damaged, "filename": "dados.bin"},
+            {**target, "kind": "image", "media_url": "https://example.com/foto.png"})]
+    assert [response.status_code for response in accepted] == [202] * 4, [r.content for r in accepted]
+    with company_scope(company_a):
+        assert list(Message.objects.order_by("pk").values_list("kind", flat=True)) == [
+            "image", "audio", "document", "image"]
+    theirs = api_b.post("/api/v1/messages", {"instance_id": str(instance_b.public_id), "number": CUSTOMER,
+                                             "kind": "image", "media_base64": damaged}, format="json")
+    assert theirs.status_code == 400 and list(theirs.json()["errors"]) == ["media_base64"]
+    assert rows(company_b, Message) == [] and len(rows(company_a, Message)) == 4
 
 
 def test_bulk_send_honours_the_idempotency_key_and_the_key_s_budget(api_a, api_b, instance_a, company_a, hooks,
