@@ -1,7 +1,8 @@
 """Top-level routes: pages, the company prefix, the operator area, the API, health."""
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -28,7 +29,13 @@ api_v1_patterns = [
     re_path(r"^.*$", csrf_exempt(lambda request: problem_response(404, "Not found.", code="not-found"))),
 ]
 
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico before (or without) reading the pages' <link rel="icon">: the same SVG."""
+    return HttpResponseRedirect(static("recado/favicon.svg"), status=301)
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -119,16 +119,26 @@ def message_sent_changed(*, company: Company, message: Message) -> None:
                      template_name=f"{PAGE}#message", context=context)
 
 
+def contact_panel_context(*, company: Company, conversation: Conversation) -> dict:
+    """What the contact panel draws: the contact's tags, the company's, and the bot platform that answers the
+    contact now (None when none routes it: no platform, or its callback is turned off), so the panel never
+    claims a bot answers, nor offers to pause one, where no bot would answer."""
+    from contacts import selectors as contact_selectors
+    from integrations import bots
+
+    contact = conversation.contact
+    platform = bots.platform_for(company=company, contact=contact)
+    return {"company": company, "conversation": conversation, "contact_tags": list(contact.tags.all()),
+            "all_tags": contact_selectors.tag_choices(company=company),
+            "bot_platform": platform if platform is not None and platform.endpoint.is_active else None}
+
+
 def contact_panel_changed(*, company: Company, contact) -> None:
     """The contact panel of its open thread (bot paused or resumed by someone else, by a reply, by time)."""
-    from contacts import selectors as contact_selectors
-
     conversation = (Conversation.objects.filter(company=company, contact=contact)
-                    .select_related("contact", "instance").first())
+                    .select_related("contact", "contact__instance", "instance").first())
     if conversation is None:
         return
     realtime.publish(company=company, topic=conversation_topic(conversation),
-                     template_name=f"{PAGE}#contact-panel", context={
-                         "company": company, "conversation": conversation,
-                         "contact_tags": list(conversation.contact.tags.all()),
-                         "all_tags": contact_selectors.tag_choices(company=company)})
+                     template_name=f"{PAGE}#contact-panel",
+                     context=lambda: contact_panel_context(company=company, conversation=conversation))

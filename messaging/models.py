@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from contacts.models import Contact
 from instances.models import Instance
@@ -95,7 +96,7 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     SENT = "sent", _("Sent")
     DELIVERED = "delivered", _("Delivered")
-    READ = "read", _("Read")
+    READ = "read", pgettext_lazy("message status", "Read")  # "Read" alone is the API key's scope
     PLAYED = "played", _("Played")
     DELETED = "deleted", _("Deleted")
 

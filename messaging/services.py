@@ -28,6 +28,7 @@ from django.db.models import BigIntegerField, Case, Exists, F, Min, OuterRef, Q,
 from django.db.models.functions import Coalesce, Greatest, Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.identity import parse_identifier
 from contacts.models import Contact, ContactIdentifier
@@ -708,8 +709,9 @@ def _record_failure(company: Company, message: Message, error: GatewayError) -> 
 
 
 def _failure_reason(error: GatewayError) -> str:
+    """Stored as written here (English; the API gives it as is) and translated where a page shows it."""
     if isinstance(error, NumberNotOnWhatsApp):
-        return _("This number is not on WhatsApp.")
+        return gettext_noop("This number is not on WhatsApp.")
     return (error.message or type(error).__name__)[:500]
 
 

@@ -19,7 +19,7 @@ from contacts import services as contact_services
 from instances.selectors import instance_list
 from integrations import bots
 from integrations.models import BotPauseChange
-from messaging import selectors, services
+from messaging import events, selectors, services
 from messaging.forms import ComposerForm
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
@@ -56,9 +56,12 @@ def _page_context(request: CompanyRequest, conversation: Conversation | None) ->
         "instances": instance_list(company=company),
         "tags": contact_selectors.tag_choices(company=company),
         "conversation": conversation,
+        # The list's loop rebinds `conversation`: the open one's row is found by this name (aria-current).
+        "current_conversation": conversation.public_id if conversation is not None else None,
     }
     if conversation is not None:
         context.update(_thread_context(request, conversation))
+        context["form"] = ComposerForm(conversation=conversation, company=company)
     else:
         context["company_has_conversations"] = _has_conversations(request, context)
     return context
@@ -75,10 +78,9 @@ def _thread_context(request: CompanyRequest, conversation: Conversation, cursor:
     newest_first, older_cursor = selectors.keyset_page(
         selectors.message_list(company=company, conversation=conversation), field="created_at", cursor=cursor)
     return {
-        "company": company, "conversation": conversation, "thread_messages": newest_first[::-1],
-        "older_cursor": older_cursor, "members": selectors.member_list(company=company),
-        "contact_tags": list(conversation.contact.tags.all()),
-        "all_tags": contact_selectors.tag_choices(company=company),
+        **events.contact_panel_context(company=company, conversation=conversation),
+        "thread_messages": newest_first[::-1], "older_cursor": older_cursor,
+        "members": selectors.member_list(company=company),
     }
 
 
@@ -151,7 +153,7 @@ def message_create(request: CompanyRequest, conversation_id) -> HttpResponse:
                                   sender_label=actor_label(request))
             form = ComposerForm(conversation=conversation, company=request.company)
         except ValidationError as error:
-            form.add_error(None, error)
+            form.add_error(None, error.messages)  # by its reason alone: the field it names may not be the form's
             status = 422
     else:
         status = 422
@@ -208,10 +210,8 @@ def conversation_priority(request: CompanyRequest, conversation_id) -> HttpRespo
 
 
 def _contact_panel(request: CompanyRequest, conversation: Conversation) -> HttpResponse:
-    return render(request, f"{PAGE}#contact-panel", {
-        "company": request.company, "conversation": conversation, "contact_tags": list(conversation.contact.tags.all()),
-        "all_tags": contact_selectors.tag_choices(company=request.company),
-    })
+    return render(request, f"{PAGE}#contact-panel",
+                  events.contact_panel_context(company=request.company, conversation=conversation))
 
 
 @company_member()

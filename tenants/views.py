@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from tenants.access import CompanyRequest, company_member
+from tenants.models import Role
 from tenants.selectors import user_memberships
 
 
@@ -26,4 +27,6 @@ def overview(request: CompanyRequest) -> HttpResponse:
 
 @company_member()
 def settings_hub(request: CompanyRequest) -> HttpResponse:
-    return render(request, "tenants/settings.html", {"company": request.company})
+    """Links to the settings pages; those only admins may open (API keys, webhooks) are shown to admins only."""
+    return render(request, "tenants/settings.html", {
+        "company": request.company, "can_manage": request.membership.has_role(Role.ADMIN)})

@@ -26,11 +26,14 @@
     }
   }
 
+  // The open conversation's row is marked with aria-current, not a class: htmx "settles" the class attribute
+  // of a re-fetched row back to the server's 20 ms after the swap, which wiped a class set here.
   function markCurrent() {
     var current = document.querySelector("[data-current]");
     var id = current && current.dataset.current;
     document.querySelectorAll(".conversation-row").forEach(function (row) {
-      row.classList.toggle("active", !!id && row.dataset.conversation === id);
+      if (id && row.dataset.conversation === id) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
     });
   }
 
@@ -78,7 +81,10 @@
   });
 
   // 422 answers carry the form (or bubble) with its error message: show them instead of dropping them.
+  // A composer that grows (an error above it) shrinks the thread: it stays at the newest message if it was there.
+  var composerStick = false;
   document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "composer") composerStick = nearBottom();
     if (event.detail.xhr && event.detail.xhr.status === 422 && event.detail.serverResponse) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
@@ -89,6 +95,7 @@
     var target = event.detail.target;
     if (target && target.id === "thread-messages") scrollToBottom();
     if (target && target.id === "composer") {
+      if (composerStick) scrollToBottom();
       var box = document.querySelector("[data-composer-text]");
       if (box) box.focus();
     }

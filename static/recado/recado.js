@@ -5,6 +5,37 @@
   "use strict";
   var company = document.body.dataset.company;
 
+  // Pushes go to everyone on a topic, and a page shows only part of it: the row of a conversation in another
+  // tab, the bubble of a message on an older page not loaded. htmx reports each such fragment as an error
+  // (htmx:oobErrorNoTarget) before dropping it; this extension of the socket drops them first, silently. New
+  // rows are unaffected: they come with the list's re-fetch, which the inbox signal (always present) asks for.
+  function oobSelector(element) {
+    var spec = element.getAttribute("hx-swap-oob") || element.getAttribute("data-hx-swap-oob");
+    if (spec === null) return null;
+    var colon = spec.indexOf(":");
+    return colon > 0 ? spec.slice(colon + 1) : (element.id ? "#" + CSS.escape(element.id) : null);
+  }
+
+  function targetMissing(element) {
+    var selector = oobSelector(element);
+    if (!selector) return false;
+    try { return document.querySelector(selector) === null; } catch (ignored) { return false; }
+  }
+
+  htmx.defineExtension("recado-live", {
+    transformResponse: function (text, xhr) {
+      // Socket messages only (they come without an xhr): an answer to the page's own request keeps htmx's checks.
+      if (xhr || typeof text !== "string" || text.indexOf("hx-swap-oob") === -1) return text;
+      var holder = document.createElement("template");
+      holder.innerHTML = text;
+      var dropped = false;
+      Array.prototype.slice.call(holder.content.children).forEach(function (element) {
+        if (targetMissing(element)) { element.remove(); dropped = true; }
+      });
+      return dropped ? holder.innerHTML : text;
+    }
+  });
+
   function subscriptions() {
     return Array.prototype.map.call(document.querySelectorAll("[data-live-topic]"), function (el) {
       return { action: "subscribe", company: company, topic: el.dataset.liveTopic, id: el.dataset.liveId || null };

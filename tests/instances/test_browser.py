@@ -70,11 +70,18 @@ def test_connect_by_live_qr_scan_and_disconnect(hooked_app_url, browser, browser
     assert "+5511988887777" in page.locator("[data-testid=connected-as]").inner_text()
     assert page.locator("[data-testid=connect-dialog]").count() == 0
     assert page.locator("[data-testid=state-badge]").get_attribute("data-state") == "open"
+    # Connected: no "connect" actions any more (they come back below, live, once it disconnects).
+    assert page.locator("[data-testid=connect]").is_hidden()
+    assert page.locator("[data-testid=pairing-form]").is_hidden()
+    assert page.locator("[data-testid=connected-note]").is_visible()
     assert page.evaluate("window.__sameDocument") is True
 
     simulator.control("POST", f"instances/{gateway_name}/disconnect", {"reason": 401})
     page.wait_for_function(
         "() => document.querySelector('[data-testid=state-badge]')?.dataset.state === 'close'", timeout=15_000)
+    assert page.locator("[data-testid=connect]").is_visible()
+    assert page.locator("[data-testid=pairing-form]").is_visible()
+    assert page.locator("[data-testid=connected-note]").is_hidden()
     # The navigation on every page counts it as needing attention, live too.
     page.locator("[data-testid=nav-instances-attention]").wait_for(timeout=15_000)
     assert page.locator("[data-testid=nav-instances-attention]").inner_text() == "1"

@@ -116,6 +116,19 @@ def test_open_state_shows_connected_as_and_no_qr(client_a, company_a, instance_a
     assert "Connected as +5511988887777" in html and "connect-dialog" not in html
 
 
+def test_the_connect_actions_follow_the_live_state_hidden_while_open(client_a, client_b, company_a, instance_a):
+    """The QR and pairing-code forms sit in .connect-actions, which recado.css hides while the live section (the
+    part pushed on every state change) says the phone is connected; the browser test checks they really hide."""
+    Instance.all_companies.filter(pk=instance_a.pk).update(state="open", phone_number="5511988887777")
+    html = client_a.get(url(company_a, instance_a)).content.decode()
+    actions = html.split('class="connect-actions"')[1].split("</div>")[0]
+    assert 'data-testid="connect"' in actions and 'data-testid="pairing-form"' in actions
+    assert html.count('data-testid="connect"') == 1 and html.count('data-testid="pairing-form"') == 1
+    assert 'data-testid="connected-note"' in html
+    assert 'data-instance-state="open"' in client_a.get(url(company_a, instance_a) + "?fragment=live").content.decode()
+    assert client_b.get(url(company_a, instance_a)).status_code == 404
+
+
 def test_expired_qr_offers_try_again(client_a, company_a, instance_a):
     Instance.all_companies.filter(pk=instance_a.pk).update(state="close", state_reason="qr_expired")
     html = client_a.get(url(company_a, instance_a) + "?fragment=live").content.decode()

@@ -19,6 +19,7 @@ from messaging import services
 from messaging.models import Conversation
 from messaging.services import Outgoing
 from tenants.scoping import company_scope
+from tests.factories import make_instance
 from tests.integrations.conftest import receiver  # noqa: F401 (fixture)
 from tests.messaging.test_inbound import CUSTOMER, inbound
 from tests.messaging.test_outbound import conversation_a, queue  # noqa: F401 (fixture)
@@ -181,6 +182,7 @@ def test_pause_api_errors_are_problems(company_a, instance_a, api_a, api_b):
 
 
 def test_inbox_toggle_pauses_and_resumes(company_a, instance_a, conversation_a, client_a, owner_a):  # noqa: F811
+    platform(company_a, instance_a, "vendas", starting=True)
     url = reverse("messaging:bot", args=[company_a.slug, conversation_a.public_id])
     response = client_a.post(url, {"paused": "1"}, headers={"HX-Request": "true"})
     assert response.status_code == 200 and "Resume bot" in response.content.decode()
@@ -190,6 +192,35 @@ def test_inbox_toggle_pauses_and_resumes(company_a, instance_a, conversation_a, 
     assert not contact(company_a).bot_paused
     name = owner_a.get_full_name() or owner_a.get_username()
     assert changes(company_a) == [(True, "inbox", name), (False, "inbox", name)]
+
+
+def test_the_contact_panel_offers_the_bot_toggle_only_where_a_bot_answers(
+        company_a, instance_a, conversation_a, client_a, company_b, client_b):  # noqa: F811
+    page = reverse("messaging:conversation", args=[company_a.slug, conversation_a.public_id])
+
+    def panel(client=client_a) -> str:
+        content = client.get(page).content.decode()
+        return content[content.index('id="contact-panel"'):content.index("</aside>")]
+
+    nothing = panel()  # no platform at all: no claim that a bot answers, nothing to pause
+    assert "No bot answers this contact." in nothing and 'data-testid="bot-toggle"' not in nothing
+    assert "The bot answers" not in nothing
+    platform_b = platform(company_b, make_instance(company=company_b), "vendas", starting=True)
+    assert "No bot answers this contact." in panel()  # another company's platform routes nothing here
+    vendas = platform(company_a, instance_a, "vendas")
+    assert "No bot answers this contact." in panel()  # a platform, but neither starting nor the contact's
+    with company_scope(company_a):
+        bots.instance_set_starting_platform(company=company_a, instance=instance_a, slug="vendas")
+    answering = panel()
+    assert "The bot answers this contact (platform “vendas”)." in answering
+    assert 'name="paused" value="1" data-testid="bot-toggle"' in answering
+    with company_scope(company_a):
+        bots.platform_update(company=company_a, platform=vendas.platform, is_active=False)
+    assert 'data-testid="bot-toggle"' not in panel() and "No bot answers this contact." in panel()
+    with company_scope(company_a):  # paused (by the API, say) while no bot answers: it can still be resumed
+        bots.bot_pause(company=company_a, contact=contact(company_a), reason="api", actor="CRM")
+    assert 'name="paused" value="0" data-testid="bot-toggle"' in panel()
+    assert client_b.get(page).status_code == 404 and platform_b.platform.company_id == company_b.pk
 
 
 def test_inbox_toggle_of_another_company_is_404(company_a, instance_a, conversation_a, client_b):  # noqa: F811

@@ -274,3 +274,82 @@ def test_a_busy_inbox_keeps_refreshing_its_list_and_shows_a_new_customer(
         page.wait_for_timeout(100)
     assert "Cheguei agora" in joana.inner_text()
     assert page.locator("[data-testid=conversation-row]", has_text="Bruno").count() == 0
+
+
+def test_the_inbox_fits_the_window_keeps_the_open_row_marked_and_the_console_clean(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """At 1366x850 the inbox is the window's height (no page scrollbar). The open conversation's row stays
+    marked, readable, through the list's re-fetches (after the page subscribed, after "Assign to me"). A push of
+    a row that is not in the list (a closed conversation, while the Open tab shows) is dropped silently, a send
+    from a resized composer breaks no CSP rule, and the favicon is found: no console errors at all. Company B's
+    conversation never shows."""
+    from messaging import events, services
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "layout", "5511977772222")
+    instance_b = connected_instance(simulator, company_b, "layout-b", "5511977771111")
+    with company_scope(company_a):
+        conversations = {}
+        for number, name in ((CUSTOMER, "Maria"), ("5511944440000", "Closed one"), ("5511944441111", "Other")):
+            contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=number)
+            contact.name = name
+            contact.save(update_fields=["name"])
+            conversations[name], _created = services.conversation_start(company=company_a, instance=instance,
+                                                                        contact=contact)
+        services.conversation_set_status(company=company_a, conversation=conversations["Closed one"],
+                                         status="closed")
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)
+    shown = conversations["Maria"]
+    for number in range(25):  # more than the window holds: the thread scrolls inside itself, the page does not
+        add_message(company_a, shown, text=f"Mensagem {number}")
+
+    browser_context.set_default_timeout(15_000)
+    page, frames = page_hearing_frames(browser_context)
+    page.set_viewport_size({"width": 1366, "height": 850})
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{shown.public_id}/")
+    page.evaluate("""() => { window.__listSwaps = 0; document.body.addEventListener('htmx:afterSettle', (event) => {
+        if (event.detail.target && event.detail.target.id === 'conversation-list') window.__listSwaps++; }); }""")
+    wait_subscribed(page, frames, '"conversation.')
+    page.wait_for_function("() => window.__listSwaps >= 1")  # the re-fetch once subscribed
+
+    def marked() -> list[str]:
+        return page.eval_on_selector_all("[data-testid=conversation-row][aria-current=true]",
+                                         "rows => rows.map(row => row.dataset.conversation)")
+
+    assert marked() == [str(shown.public_id)]
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    colours = page.evaluate("""() => {
+        const row = document.querySelector('[data-testid=conversation-row][aria-current=true]');
+        const other = document.querySelector('[data-testid=conversation-row]:not([aria-current])');
+        const name = row.querySelector('[data-testid=conversation-name]');
+        return [getComputedStyle(name).color, getComputedStyle(row).backgroundColor,
+                getComputedStyle(other).backgroundColor]; }""")
+    assert colours[0] != "rgb(255, 255, 255)" and colours[1] != colours[2], colours
+
+    swaps = page.evaluate("window.__listSwaps")
+    page.get_by_test_id("assign-me").click()
+    page.wait_for_function("(before) => window.__listSwaps > before", arg=swaps)
+    page.get_by_test_id("conversation-assignee").wait_for()
+    assert marked() == [str(shown.public_id)]
+
+    swaps = page.evaluate("window.__listSwaps")
+    events.conversation_changed(company=company_a, conversation=conversations["Closed one"])
+    page.wait_for_function("(before) => window.__listSwaps > before", arg=swaps)
+    assert page.locator("[data-testid=conversation-row]", has_text="Closed one").count() == 0
+
+    page.evaluate("document.querySelector('[data-testid=composer-text]').style.height = '120px'")  # a resize
+    page.fill("[data-testid=composer-text]", "Tudo certo")
+    page.press("[data-testid=composer-text]", "Enter")
+    page.locator("[data-testid=message][data-direction=out]", has_text="Tudo certo").wait_for()
+    page.wait_for_timeout(300)
+    assert marked() == [str(shown.public_id)]
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    assert page.locator("[data-testid=conversation-row]").count() == 2  # Maria and Other; nothing of B
+    assert errors == []

@@ -24,6 +24,7 @@ from tests.messaging.sending import send_now
 pytestmark = pytest.mark.django_db
 
 CUSTOMER = "5511955554444"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(40)  # a PNG's signature and header
 
 
 def make_conversation(company, instance, number=CUSTOMER, name="Maria") -> Conversation:
@@ -186,7 +187,7 @@ def test_composer_sends_text_reply_reaction_and_attachment(agent_client_a, compa
     with django_capture_on_commit_callbacks():
         text = agent_client_a.post(url, {"text": "resposta", "reply_to": str(target.public_id)})
         reaction = agent_client_a.post(url, {"react_to": str(target.public_id), "emoji": "👍"})
-        upload = SimpleUploadedFile("foto.png", b"\x89PNG fake", content_type="image/png")
+        upload = SimpleUploadedFile("foto.png", PNG, content_type="image/png")
         image = agent_client_a.post(url, {"text": "legenda", "attachment": upload})
         empty = agent_client_a.post(url, {"text": "  "})
     assert [text.status_code, reaction.status_code, image.status_code, empty.status_code] == [200, 200, 200, 422]
@@ -203,7 +204,184 @@ def test_composer_sends_text_reply_reaction_and_attachment(agent_client_a, compa
     assert [entry["message_type"] for entry in simulator.sent(instance_a.gateway_name)] == [
         "conversation", "reactionMessage", "imageMessage"]
     media = agent_client_a.get(f"{inbox(company_a)}messages/{sent[2].public_id}/media/")
-    assert media.status_code == 200 and b"".join(media.streaming_content) == b"\x89PNG fake"
+    assert media.status_code == 200 and b"".join(media.streaming_content) == PNG
+
+
+def test_a_failure_reason_and_the_ticks_are_shown_in_the_page_s_language(client_a, client_b, company_a,
+                                                                         instance_a):
+    """The reason is stored as the code wrote it (the API gives it so) and translated where a page shows it;
+    a gateway's own words are shown as they came. A read tick says "Lida", not the API key scope's "Leitura"."""
+    conversation = make_conversation(company_a, instance_a)
+    add_message(company_a, conversation, text="a", direction="out", status="failed", status_rank=5,
+                error="This number is not on WhatsApp.")
+    add_message(company_a, conversation, text="b", direction="out", status="failed", status_rank=5,
+                error="Connection Closed")
+    add_message(company_a, conversation, text="c", direction="out", status="read", status_rank=50)
+    portuguese = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Este número não está no WhatsApp." in portuguese and "Connection Closed" in portuguese
+    assert 'data-status="read" title="Lida"' in portuguese
+    english = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This number is not on WhatsApp." in english and 'data-status="read" title="Read"' in english
+    assert client_b.get(page(company_a, conversation)).status_code == 404
+
+
+def test_tapping_our_reaction_again_takes_it_back(agent_client_a, client_b, company_a, company_b, instance_a,
+                                                 simulator, django_capture_on_commit_callbacks):
+    """👍, then ❤ (it replaces 👍), then ❤ again: an empty reaction goes to WhatsApp and the bubble shows none.
+    Company B cannot react to A's message."""
+    conversation = make_conversation(company_a, instance_a)
+    target = add_message(company_a, conversation, text="chegou?", gateway_message_id="3ATARGET")
+    url = f"{page(company_a, conversation)}send/"
+    with django_capture_on_commit_callbacks():
+        for emoji in ("👍", "❤", "❤"):
+            assert agent_client_a.post(url, {"react_to": str(target.public_id), "emoji": emoji}).status_code == 200
+    with company_scope(company_a):
+        sent = list(Message.objects.filter(kind="reaction").order_by("pk").values_list("emoji", "is_deleted"))
+    assert sent == [("👍", True), ("❤", True), ("", False)]
+    assert send_now(company_a, Message.all_companies.filter(kind="reaction").first()) == "sent"
+    assert [entry["message"]["reactionMessage"]["text"] for entry in simulator.sent(instance_a.gateway_name)] == [
+        "👍", "❤", ""]
+    thread = agent_client_a.get(page(company_a, conversation)).content.decode()
+    assert 'data-testid="reactions"' not in thread
+    assert client_b.post(url, {"react_to": str(target.public_id), "emoji": "👍"}).status_code == 404
+    with company_scope(company_b):
+        assert not Message.objects.exists()
+
+
+def _composer(response) -> str:
+    return response.content.decode()
+
+
+def _alerts(html: str) -> list[str]:
+    return [part.split("</div>", 1)[0] for part in html.split('role="alert">')[1:]]
+
+
+def _textarea(html: str) -> str:
+    import html as html_lib
+
+    inner = html.split('data-testid="composer-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    return html_lib.unescape(inner.removeprefix("\n"))
+
+
+def test_a_too_long_reply_keeps_its_text_and_reply_and_says_only_why(agent_client_a, member_a, company_a,
+                                                                     instance_a):
+    """Over 4096 characters: one error (the length), the text back in the textarea with the reply it quotes, and
+    nothing stored; the textarea carries maxlength; the same in pt-BR."""
+    conversation = make_conversation(company_a, instance_a)
+    target = add_message(company_a, conversation, text="qual o prazo?")
+    url = f"{page(company_a, conversation)}send/"
+    text = "Prezada <Maria> & cia,\r\n" + "x" * 5000
+    refused = agent_client_a.post(url, {"text": text, "reply_to": str(target.public_id)})
+    html = _composer(refused)
+    assert refused.status_code == 422
+    assert _alerts(html) == ["Message: Ensure this value has at most 4096 characters (it has 5023)."]
+    assert _textarea(html) == text and "<Maria>" not in html  # escaped in the page, unescaped by the browser
+    assert f'value="{target.public_id}"' in html and "qual o prazo?" in html and "d-none\" data-reply" not in html
+    assert 'maxlength="4096"' in html and 'maxlength="4096"' in agent_client_a.get(page(company_a,
+                                                                                        conversation)).content.decode()
+    # A line break counts once, as the textarea's maxlength counts it (browsers send CRLF).
+    assert agent_client_a.post(url, {"text": "a\r\n" * 2048}).status_code == 200
+    member_a.language = "pt-br"
+    member_a.save(update_fields=["language"])
+    html = _composer(agent_client_a.post(url, {"text": "y" * 4097}))
+    assert _alerts(html) == ["Mensagem: Certifique-se de que o valor tenha no máximo 4096 caracteres (ele possui "
+                             "4097)."] and _textarea(html) == "y" * 4097
+    with company_scope(company_a):
+        assert list(Message.objects.filter(direction="out").values_list("text", flat=True)) == ["a\n" * 2047 + "a"]
+
+
+def test_a_damaged_picture_is_refused_and_files_go_by_their_content(agent_client_a, client_b, company_a, company_b,
+                                                                    instance_a, instance_b, simulator, settings,
+                                                                    django_capture_on_commit_callbacks):
+    """A "photo.png" of random bytes is refused (its caption and reply kept, nothing stored, no file written);
+    a JPEG named .png goes as a JPEG image, a text file as a document. Company B's message is no reply target
+    in A's conversation, and B's own composer refuses the same damaged file."""
+    from pathlib import Path
+
+    conversation = make_conversation(company_a, instance_a)
+    target = add_message(company_a, conversation, text="manda a foto")
+    url = f"{page(company_a, conversation)}send/"
+    damaged = SimpleUploadedFile("photo.png", bytes(range(100)), content_type="image/png")
+    refused = agent_client_a.post(url, {"text": "segue a foto", "reply_to": str(target.public_id),
+                                        "attachment": damaged})
+    html = _composer(refused)
+    assert refused.status_code == 422
+    assert _alerts(html) == ["Attachment: The file is not a valid image (PNG, JPEG, GIF or WEBP); it may be damaged."]
+    assert _textarea(html) == "segue a foto" and f'value="{target.public_id}"' in html
+    assert "hx-preserve" not in html  # the refused file is not kept for the next Send
+    for name, mimetype in (("clip.mp4", "video/mp4"), ("nota.ogg", "audio/ogg")):
+        fake = SimpleUploadedFile(name, b"not really" * 10, content_type=mimetype)
+        assert "it may be damaged" in _composer(agent_client_a.post(url, {"attachment": fake}))
+    with company_scope(company_a):
+        assert not Message.objects.filter(direction="out").exists()
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not [path for path in media.rglob("*") if path.is_file()]
+    # A file kept by a refusal that is not its own: it stays attached (hx-preserve) with the text.
+    kept = agent_client_a.post(url, {"text": "z" * 4097, "attachment": SimpleUploadedFile("a.txt", b"ok")})
+    assert kept.status_code == 422 and 'data-testid="composer-file" hx-preserve="true"' in _composer(kept)
+
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(40)
+    uploads = [("foto.png", jpeg, "image/png"), ("nota.txt", b"ola", "text/plain"), ("a.png", PNG, "")]
+    with django_capture_on_commit_callbacks():
+        sent = [agent_client_a.post(url, {"text": "foto" if name == "foto.png" else "", "attachment":
+                                          SimpleUploadedFile(name, content, content_type=mimetype)})
+                for name, content, mimetype in uploads]
+    assert [response.status_code for response in sent] == [200, 200, 200]
+    with company_scope(company_a):
+        assert list(Message.objects.filter(direction="out").order_by("pk").values_list(
+            "kind", "media_mimetype", "media_filename")) == [("image", "image/jpeg", "foto.png"),
+                                                             ("document", "text/plain", "nota.txt"),
+                                                             ("image", "image/png", "a.png")]
+    send_now(company_a, Message.all_companies.filter(company=company_a, direction="out").first())
+    assert [entry["message_type"] for entry in simulator.sent(instance_a.gateway_name)] == [
+        "imageMessage", "documentMessage", "imageMessage"]
+
+    theirs = make_conversation(company_b, instance_b)
+    foreign = add_message(company_b, theirs, text="de outra empresa")
+    crossed = agent_client_a.post(url, {"text": "oi", "reply_to": str(foreign.public_id)})
+    assert crossed.status_code == 422 and "That message is not in this conversation." in _composer(crossed)
+    assert str(foreign.public_id) not in _composer(crossed) and "de outra empresa" not in _composer(crossed)
+    damaged.seek(0)
+    own = client_b.post(f"{page(company_b, theirs)}send/", {"text": "b", "attachment": damaged})
+    assert own.status_code == 422 and "it may be damaged" in _composer(own)
+    with company_scope(company_b):
+        assert not Message.objects.filter(direction="out").exists()
+    with company_scope(company_a):
+        assert Message.objects.filter(direction="out").count() == 3
+
+
+@pytest.mark.parametrize(("head", "mimetype"), [
+    (PNG, "image/png"), (b"\xff\xd8\xff\xdb" + bytes(8), "image/jpeg"), (b"GIF89a\x01\x00", "image/gif"),
+    (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "image/webp"), (b"RIFF\x24\x00\x00\x00WAVEfmt ", "audio/wav"),
+    (b"\x00\x00\x00\x18ftypmp42", "video/mp4"), (b"\x00\x00\x00\x18ftypM4A ", "audio/mp4"),
+    (b"\x00\x00\x00\x18ftyp3gp4", "video/3gpp"), (b"\x00\x00\x00\x18ftypheic", "image/heic"),
+    (b"\x1a\x45\xdf\xa3\x9f", "video/webm"), (b"OggS\x00\x02", "audio/ogg"), (b"ID3\x04", "audio/mpeg"),
+    (b"\xff\xfb\x90\x64", "audio/mpeg"), (b"\xff\xf1\x50\x80", "audio/aac"), (b"%PDF-1.7", "application/pdf"),
+    (bytes(range(100)), None), (b"", None), (b"hello", None),
+])
+def test_a_file_s_type_is_told_by_its_first_bytes(head, mimetype):
+    from messaging import media
+
+    assert media.sniff_mimetype(head) == mimetype
+
+
+@pytest.mark.parametrize(("head", "declared", "sent_as"), [
+    (PNG, "image/png", ("image", "image/png")),
+    (b"\xff\xd8\xff\xe0", "image/png", ("image", "image/jpeg")),  # the content, not the name
+    (bytes(range(100)), "image/png", None), (bytes(range(100)), "video/mp4", None),
+    (bytes(range(100)), "audio/mpeg", None),
+    (bytes(range(100)), "text/plain", ("document", "text/plain")), (b"", "", ("document", "application/octet-stream")),
+    (b"\x00\x00\x00\x18ftypisom", "audio/mp4", ("audio", "audio/mp4")),  # a container that holds either
+    (b"\x00\x00\x00\x18ftypisom", "video/mp4", ("video", "video/mp4")),
+    (b"\x00\x00\x00\x18ftypheic", "image/heic", ("document", "image/heic")),  # no picture WhatsApp shows
+    (b"%PDF-1.7", "image/jpeg", ("document", "application/pdf")),
+    (b"PK\x03\x04", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+     ("document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")),
+])
+def test_an_upload_is_sent_as_its_content_says(head, declared, sent_as):
+    from messaging import media
+
+    assert media.upload_type(head, declared) == sent_as
 
 
 def test_controls_assign_status_priority_bot_tags(client_a, company_a, instance_a, owner_a, member_a):
@@ -345,3 +523,71 @@ def test_reading_a_live_message_clears_the_badge(client_a, client_b, company_a, 
     assert Conversation.all_companies.get(pk=conversation.pk).unread_count == 2
     assert client_a.post(f"{page(company_a, conversation)}read/").status_code == 204
     assert Conversation.all_companies.get(pk=conversation.pk).unread_count == 0
+
+
+def test_a_pending_conversation_is_marked_open_directly(client_a, client_b, company_a, instance_a):
+    conversation = make_conversation(company_a, instance_a)
+    base = page(company_a, conversation)
+    pending = client_a.post(f"{base}status/", {"status": "pending"}).content.decode()
+    assert 'data-testid="mark-open"' in pending and 'data-testid="close"' in pending
+    assert 'data-testid="mark-pending"' not in pending and 'data-testid="reopen"' not in pending
+    assert 'name="status" value="open" data-testid="mark-open"' in client_a.get(base).content.decode()
+    assert client_b.post(f"{base}status/", {"status": "open"}).status_code == 404
+    assert Conversation.all_companies.get(pk=conversation.pk).status == "pending"
+    opened = client_a.post(f"{base}status/", {"status": "open"}).content.decode()
+    assert Conversation.all_companies.get(pk=conversation.pk).status == "open"
+    assert 'data-testid="mark-pending"' in opened and 'data-testid="mark-open"' not in opened
+
+
+def test_the_open_conversations_row_is_marked_current_and_only_it(client_a, company_a, instance_a):
+    """aria-current, not a class: htmx settles a re-fetched row's class back to the server's after a swap."""
+    shown = make_conversation(company_a, instance_a, "5511911112222", "Shown")
+    other = make_conversation(company_a, instance_a, "5511933334444", "Other")
+    content = client_a.get(page(company_a, shown)).content.decode()
+    rows = {row.split('data-conversation="')[1].split('"')[0]: row
+            for row in content.split('data-testid="conversation-row"')[1:]}
+    assert 'aria-current="true"' in rows[str(shown.public_id)].split(">")[0]
+    assert 'aria-current' not in rows[str(other.public_id)].split(">")[0]
+    assert content.count('aria-current="true"') == 1
+    # The inbox page and the list fragments (shared by every open thread) mark no row.
+    assert "aria-current" not in client_a.get(inbox(company_a)).content.decode()
+    assert "aria-current" not in client_a.get(inbox(company_a), {"fragment": "list"}).content.decode()
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("see https://example.com.",
+     '<p>see <a href="https://example.com" target="_blank" rel="noopener noreferrer nofollow">'
+     'https://example.com</a>.</p>'),
+    ("*https://example.com/a_b_c* and _x_",
+     '<p><strong><a href="https://example.com/a_b_c" target="_blank" rel="noopener noreferrer nofollow">'
+     'https://example.com/a_b_c</a></strong> and <em>x</em></p>'),
+    ("(https://en.wikipedia.org/wiki/Foo_(bar))",
+     '<p>(<a href="https://en.wikipedia.org/wiki/Foo_(bar)" target="_blank" rel="noopener noreferrer nofollow">'
+     'https://en.wikipedia.org/wiki/Foo_(bar)</a>)</p>'),
+    ('<b>x</b> http://a.test/?q=<script>&x="y" https://b.test/?a=1&b=2',
+     '<p>&lt;b&gt;x&lt;/b&gt; <a href="http://a.test/?q=" target="_blank" rel="noopener noreferrer nofollow">'
+     'http://a.test/?q=</a>&lt;script&gt;&amp;x=&quot;y&quot; <a href="https://b.test/?a=1&amp;b=2" '
+     'target="_blank" rel="noopener noreferrer nofollow">https://b.test/?a=1&amp;b=2</a></p>'),
+    ("https://ok.test/'onmouseover='alert(1)",
+     '<p><a href="https://ok.test/" target="_blank" rel="noopener noreferrer nofollow">https://ok.test/</a>'
+     '&#x27;onmouseover=&#x27;alert(1)</p>'),
+    ("javascript:alert(1) data:text/html,x xhttps://no.test https://",
+     "<p>javascript:alert(1) data:text/html,x xhttps://no.test https://</p>"),
+    ("a\n\nb https://x.test/z\nc",
+     '<p>a</p>\n\n<p>b <a href="https://x.test/z" target="_blank" rel="noopener noreferrer nofollow">'
+     'https://x.test/z</a><br>c</p>'),
+])
+def test_message_text_links_only_http_urls_and_stays_escaped(text, html):
+    from messaging.templatetags.messaging_tags import whatsapp
+
+    assert whatsapp(text) == html
+
+
+def test_links_in_the_thread_are_clickable_and_its_html_escaped(client_a, client_b, company_a, instance_a):
+    conversation = make_conversation(company_a, instance_a)
+    add_message(company_a, conversation, text='<img src=x onerror=alert(1)> *olha* https://example.com/"><script>')
+    content = client_a.get(page(company_a, conversation)).content.decode()
+    assert ('<strong>olha</strong> <a href="https://example.com/" target="_blank" '
+            'rel="noopener noreferrer nofollow">https://example.com/</a>&quot;&gt;&lt;script&gt;') in content
+    assert "<img src=x" not in content and "&lt;img src=x onerror=alert(1)&gt;" in content
+    assert "example.com" not in client_b.get(page(company_a, conversation)).content.decode()

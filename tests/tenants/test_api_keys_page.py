@@ -79,3 +79,15 @@ def test_list_query_count_is_pinned(client_a, company_a, django_assert_max_num_q
 def test_copy_hint_shows_the_header_placeholder(client_a, company_a):
     response = client_a.post(URL.format(slug=company_a.slug), {"name": "ERP", "scopes": ["read"]})
     assert "Bearer &lt;key&gt;" in response.content.decode()
+
+
+def test_the_settings_hub_links_only_pages_the_member_may_open(client_a, agent_client_a, client_b, company_a):
+    """An agent is not shown the API keys and webhooks links (those pages answer 403 to agents)."""
+    hub = f"/c/{company_a.slug}/settings/"
+    owner = client_a.get(hub).content.decode()
+    agent = agent_client_a.get(hub).content.decode()
+    for link in (URL.format(slug=company_a.slug), f"/c/{company_a.slug}/settings/webhooks/"):
+        assert f'href="{link}"' in owner and f'href="{link}"' not in agent
+        assert agent_client_a.get(link).status_code == 403
+    assert f'href="/c/{company_a.slug}/settings/members/"' in agent
+    assert client_b.get(hub).status_code == 404

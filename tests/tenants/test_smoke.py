@@ -12,3 +12,15 @@ def test_me(api_a, company_a):
     response = api_a.get("/api/v1/me")
     assert response.status_code == 200, response.content
     assert response.json()["company"]["slug"] == "alpha"
+
+
+def test_the_favicon_is_linked_and_served_without_login(client, client_a, client_b, company_a):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("/recado/favicon.svg")
+    assert finders.find("recado/favicon.svg") is not None
+    page = client_a.get(f"/c/{company_a.slug}/").content.decode()
+    assert 'rel="icon" href="/static/recado/favicon.svg"' in page
+    assert "{#" not in page and "{% comment" not in page  # the base template's comments stay comments
+    assert client_b.get(f"/c/{company_a.slug}/").status_code == 404
