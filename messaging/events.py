@@ -11,7 +11,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from messaging.models import Conversation, Message
-from messaging.selectors import member_list, message_for_render, reactions_for_render
+from messaging.selectors import contact_panel_context, member_list, message_for_render, reactions_for_render
 from tenants import realtime
 from tenants.models import Company
 from tenants.scoping import first_row
@@ -117,20 +117,6 @@ def message_sent_changed(*, company: Company, message: Message) -> None:
 
     realtime.publish(company=company, topic=conversation_topic(message.conversation),
                      template_name=f"{PAGE}#message", context=context)
-
-
-def contact_panel_context(*, company: Company, conversation: Conversation) -> dict:
-    """What the contact panel draws: the contact's tags, the company's, and the bot platform that answers the
-    contact now (None when none routes it: no platform, or its callback is turned off), so the panel never
-    claims a bot answers, nor offers to pause one, where no bot would answer."""
-    from contacts import selectors as contact_selectors
-    from integrations import bots
-
-    contact = conversation.contact
-    platform = bots.platform_for(company=company, contact=contact)
-    return {"company": company, "conversation": conversation, "contact_tags": list(contact.tags.all()),
-            "all_tags": contact_selectors.tag_choices(company=company),
-            "bot_platform": platform if platform is not None and platform.endpoint.is_active else None}
 
 
 def contact_panel_changed(*, company: Company, contact) -> None:

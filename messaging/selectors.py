@@ -176,6 +176,20 @@ def conversation_for_contact(*, company: Company, contact_id: int) -> Conversati
     return Conversation.objects.filter(company=company, contact_id=contact_id).first()
 
 
+def contact_panel_context(*, company: Company, conversation: Conversation) -> dict:
+    """What the contact panel draws: the contact's tags, the company's, and the bot platform that answers the
+    contact now (None when none routes it: no platform, or its callback is turned off), so the panel never
+    claims a bot answers, nor offers to pause one, where no bot would answer."""
+    from contacts import selectors as contact_selectors
+    from integrations import bots
+
+    contact = conversation.contact
+    platform = bots.platform_for(company=company, contact=contact)
+    return {"company": company, "conversation": conversation, "contact_tags": list(contact.tags.all()),
+            "all_tags": contact_selectors.tag_choices(company=company),
+            "bot_platform": platform if platform is not None and platform.endpoint.is_active else None}
+
+
 def reactions_for_render(*, company: Company) -> QuerySet[Message]:
     """The reactions a bubble shows (prefetched as `reactions`), oldest first."""
     return (Message.objects.filter(company=company, kind=Message.Kind.REACTION, is_deleted=False)

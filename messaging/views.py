@@ -19,7 +19,7 @@ from contacts import services as contact_services
 from instances.selectors import instance_list
 from integrations import bots
 from integrations.models import BotPauseChange
-from messaging import events, selectors, services
+from messaging import selectors, services
 from messaging.forms import ComposerForm
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters
@@ -78,7 +78,7 @@ def _thread_context(request: CompanyRequest, conversation: Conversation, cursor:
     newest_first, older_cursor = selectors.keyset_page(
         selectors.message_list(company=company, conversation=conversation), field="created_at", cursor=cursor)
     return {
-        **events.contact_panel_context(company=company, conversation=conversation),
+        **selectors.contact_panel_context(company=company, conversation=conversation),
         "thread_messages": newest_first[::-1], "older_cursor": older_cursor,
         "members": selectors.member_list(company=company),
     }
@@ -211,7 +211,7 @@ def conversation_priority(request: CompanyRequest, conversation_id) -> HttpRespo
 
 def _contact_panel(request: CompanyRequest, conversation: Conversation) -> HttpResponse:
     return render(request, f"{PAGE}#contact-panel",
-                  events.contact_panel_context(company=request.company, conversation=conversation))
+                  selectors.contact_panel_context(company=request.company, conversation=conversation))
 
 
 @company_member()
