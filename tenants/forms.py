@@ -7,6 +7,10 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.models import ApiKey, Role
 
+# A new account's e-mail address is its username when none is chosen, and Django keeps usernames in 150
+# characters: a longer address would pass the form and fail in the database.
+EMAIL_MAX_LENGTH = 150
+
 
 class LoginForm(AuthenticationForm):
     """Username or e-mail; refuses people whose every company is suspended."""
@@ -30,7 +34,7 @@ class LoginForm(AuthenticationForm):
 class ProfileForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("E-mail"))
+    email = forms.EmailField(label=_("E-mail"), max_length=EMAIL_MAX_LENGTH)
     language = forms.ChoiceField(label=_("Language"), choices=get_user_model().Language.choices, required=False)
 
 
@@ -80,7 +84,7 @@ class _PasswordPairForm(forms.Form):
 class CompanyOwnerForm(_PasswordPairForm):
     """Operator: the first owner of a company (a new account, or an existing one found by e-mail)."""
 
-    email = forms.EmailField(label=_("E-mail"))
+    email = forms.EmailField(label=_("E-mail"), max_length=EMAIL_MAX_LENGTH)
     username = forms.CharField(label=_("Username"), max_length=150, required=False,
                                validators=[get_user_model().username_validator],
                                help_text=_("Optional; the e-mail address works as username too."))
@@ -106,7 +110,7 @@ class InvitationAcceptForm(_PasswordPairForm):
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail"))
+    email = forms.EmailField(label=_("E-mail"), max_length=EMAIL_MAX_LENGTH)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.AGENT)
 
 

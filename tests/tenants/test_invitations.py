@@ -201,3 +201,9 @@ def test_invited_agent_gets_only_agent_rights(client, company_a, owner_a):
     issued = services.invitation_create(company=company_a, invited_by=owner_a, email="new@alpha.test", role="agent")
     client.post(f"/invite/{_token_from(issued.url)}/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert client.get(f"/c/{company_a.slug}/settings/api-keys/").status_code == 403
+
+
+def test_an_address_too_long_to_store_is_a_form_error(client_a, company_a):
+    response = _invite(client_a, company_a, email="a" * 250 + "@alpha.test")
+    assert response.status_code == 400 and b"at most 150 characters" in response.content
+    assert _all_invitations() == []

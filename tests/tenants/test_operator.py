@@ -161,3 +161,10 @@ def test_staff_with_no_company_can_always_log_in(client, operator):
     response = client.post("/accounts/login/", {"username": operator.email, "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/").url == "/operator/"
+
+
+def test_owner_address_too_long_to_store_is_a_form_error(operator_client, company_a):
+    response = operator_client.post(f"/operator/companies/{company_a.public_id}/owner/", {
+        "email": "a" * 250 + "@alpha.test", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 400 and b"at most 150 characters" in response.content
+    assert not User.objects.filter(email__startswith="aaaa").exists()
