@@ -60,7 +60,7 @@ def contact_list(*, company: Company, filters: ContactFilters | None = None) -> 
     if filters.search:
         contacts = contacts.filter(_search(company, filters.search))
     if filters.name:
-        contacts = contacts.filter(Q(name__icontains=filters.name) | Q(custom_name__icontains=filters.name))
+        contacts = contacts.filter(Q(name__fold__contains=filters.name) | Q(custom_name__fold__contains=filters.name))
     if filters.identifier:
         contacts = contacts.filter(_identifier_match(company, filters.identifier))
     if filters.instance is not None:
@@ -81,7 +81,7 @@ def contact_list(*, company: Company, filters: ContactFilters | None = None) -> 
 def _search(company: Company, text: str) -> Q:
     """Name or custom name; digits of the number; a full number in any form (or a LID, a group id)."""
     text = text.strip()
-    query = Q(name__icontains=text) | Q(custom_name__icontains=text)
+    query = Q(name__fold__contains=text) | Q(custom_name__fold__contains=text)  # accents and case ignored
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3 and not re.search(r"[^\d\s().+-]", text):
         query |= Q(identifier__contains=digits)
@@ -144,7 +144,7 @@ def tag_list(*, company: Company, name: str = "") -> QuerySet[Tag]:
     """The company's tags by name, each with `contact_count`."""
     tags = Tag.objects.filter(company=company)
     if name:
-        tags = tags.filter(name__icontains=name.strip())
+        tags = tags.filter(name__fold__contains=name.strip())
     return tags.annotate(contact_count=Count("contact_links")).order_by(Lower("name"), "pk")
 
 

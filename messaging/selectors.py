@@ -94,13 +94,14 @@ def _search_condition(company: Company, text: str, tab: QuerySet[Conversation]) 
     longer than that), the term's messages are collected and the tab read by them instead (`_collected`).
     """
     number = _number_of(text)
-    contact_matches = Q(name__icontains=text) | Q(custom_name__icontains=text)
-    per_row_contact = Q(contact__name__icontains=text) | Q(contact__custom_name__icontains=text)
+    # Names and texts are compared without accents or letter case (tenants/folding.py): "paes" finds "Pães".
+    contact_matches = Q(name__fold__contains=text) | Q(custom_name__fold__contains=text)
+    per_row_contact = Q(contact__name__fold__contains=text) | Q(contact__custom_name__fold__contains=text)
     if number:
         contact_matches |= Q(identifier__contains=number)
         per_row_contact |= Q(contact__identifier__contains=number)
     # A deleted message's text is kept but shown to nobody: it finds nothing.
-    matching_messages = Message.objects.filter(company=company, text__icontains=text, is_deleted=False)
+    matching_messages = Message.objects.filter(company=company, text__fold__contains=text, is_deleted=False)
     per_row_message = Exists(matching_messages.filter(conversation=OuterRef("pk")))
     if len(text) < SEARCH_MIN_INDEXED_LENGTH or connection.vendor != "postgresql":
         return per_row_contact | per_row_message

@@ -223,6 +223,28 @@ def test_filters_combined(api_a, company_a, world):
     problem(api_a.get("/api/v1/contacts?tags=7d1e2f3a-0000-4000-8000-000000000000"), 400)
 
 
+def test_names_and_tags_are_searched_without_accents_or_letter_case(api_a, company_a, company_b, world):
+    """"joao" finds João and "conceicao" finds Conceição, in the search, the name filter and the tag filter;
+    company B's João and its "Promoção" tag are never found by A."""
+    make_contact(company=company_a, instance=world["instance"], identifier="5511911112222", name="João Pedro",
+                 custom_name="Maria da Conceição")
+    make_tag(company=company_a, name="Promoção")
+    foreign = make_instance(company=company_b, name="theirs")
+    make_contact(company=company_b, instance=foreign, identifier="5511911112222", name="João")
+    make_tag(company=company_b, name="Promoção de B")
+
+    def names(query: str) -> list[str]:
+        response = api_a.get(f"/api/v1/contacts?{query}")
+        assert response.status_code == 200, response.content
+        return [c["name"] for c in response.json()["results"]]
+
+    for query in ("search=joao", "search=JOÃO", "name=joão pedro", "search=conceicao", "name=CONCEICAO"):
+        assert names(query) == ["João Pedro"], query
+    assert names("search=jõão") == ["João Pedro"] and names("search=joana") == []  # accents, not letters
+    for term in ("promocao", "PROMOÇÃO", "moç"):
+        assert [t["name"] for t in api_a.get(f"/api/v1/tags?name={term}").json()["results"]] == ["Promoção"], term
+
+
 def test_contact_list_query_count_does_not_grow_with_rows(api_a, company_a, world):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:

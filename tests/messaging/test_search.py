@@ -9,20 +9,25 @@ conversations, with the same words, are never found by A's search, whichever way
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from messaging import selectors
+from messaging.models import Message
 from messaging.selectors import ConversationFilters, conversation_list
 from tenants.scoping import company_scope
 from tests.factories import make_instance
 from tests.messaging.test_pages import add_message, inbox, make_conversation
+from tests.test_settings import run_django
 
 pytestmark = pytest.mark.django_db
 
 TERMS = ["Mariana", "mariana", "98765", "+5511987650001", "+55 (11) 98765-0001", "reembolso", "REEMBOLSO do",
-         "pedido", "ok", "xyzzy", "Cliente VIP", "apagada"]
+         "pedido", "ok", "xyzzy", "Cliente VIP", "apagada", "paes", "PÃES", "joao", "promoção", "Promocao"]
 
 
 @pytest.fixture
@@ -36,6 +41,7 @@ def inbox_a(company_a):
     add_message(company_a, conversations[4], text="Pedido 13 confirmado", direction="out", status="read",
                 status_rank=50)
     add_message(company_a, conversations[0], text="mensagem apagada", is_deleted=True)  # shown to nobody
+    add_message(company_a, conversations[1], text="Tem pães de queijo na promoção?")
     with company_scope(company_a):
         contact = conversations[4].contact
         contact.custom_name = "Cliente VIP"
@@ -48,7 +54,8 @@ def inbox_b(company_b):
     """Company B: the same names, numbers and words as A's inbox."""
     instance = make_instance(company=company_b)
     theirs = make_conversation(company_b, instance, "5511987650001", "Mariana Souza")
-    add_message(company_b, theirs, text="Quero o reembolso do pedido 12, ok")
+    add_message(company_b, theirs, text="Quero o reembolso do pedido 12, ok; tem pães na promoção?")
+    make_conversation(company_b, instance, "5511911110003", "João")
     return theirs
 
 
@@ -118,6 +125,18 @@ def test_search_matches_names_numbers_and_message_texts(company_a, inbox_a):
     assert _found(company_a, "xyzzy") == []
 
 
+def test_search_ignores_accents_and_letter_case_in_names_and_texts(company_a, inbox_a, inbox_b):
+    """People type without accents: "paes" finds "pães", "joao" finds João, and an accented term finds the
+    plain word as well. Company B has the same words and the same João: never found by A."""
+    _mariana_souza, mariana_lima, joao, _ana, pedro = (conversation.pk for conversation in inbox_a)
+    for term in ("paes", "PÃES", "Pães de", "PROMOCAO", "promoção"):
+        assert _found(company_a, term) == [mariana_lima], term
+    for term in ("joao", "JOÃO", "Joáo"):
+        assert _found(company_a, term) == [joao], term
+    assert _found(company_a, "confirmádo") == [pedro]  # an accent the text does not have still matches
+    assert _found(company_a, "pã_s") == []  # LIKE's wildcards are literal characters in a term
+
+
 def test_search_costs_one_lookup_query_on_the_list_and_the_api(client_a, api_a, company_a, inbox_a):
     client_a.get(inbox(company_a))  # warm up the session
     for term in ("reembolso", "pedido", "xyzzy"):
@@ -135,6 +154,69 @@ def test_search_costs_one_lookup_query_on_the_list_and_the_api(client_a, api_a, 
 
 def test_trigram_indexes_exist():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname IN ('message_text_trgm', "
-                       "'contact_search_trgm')")
-        assert {row[0] for row in cursor.fetchall()} == {"message_text_trgm", "contact_search_trgm"}
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%%trgm'")
+        indexes = dict(cursor.fetchall())
+    # On the very expressions the searches compare (accents and case folded), or the search reads every row.
+    assert set(indexes) == {"message_text_fold_trgm", "contact_search_fold_trgm"}
+    assert "recado_fold(text) gin_trgm_ops" in indexes["message_text_fold_trgm"]
+    assert "recado_fold((name)::text) gin_trgm_ops" in indexes["contact_search_fold_trgm"]
+
+
+def test_a_rare_term_is_looked_up_through_the_folded_trigram_index(company_a, inbox_a):
+    """The planner takes the index for the folded comparison Django writes (on a table too small to need it,
+    sequential scans are turned off, and the company's own index left out, so that only an unusable index would
+    still read the table)."""
+    matching = Message.all_companies.filter(text__fold__contains="paes").order_by()
+    sql, params = matching.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "message_text_fold_trgm" in plan, plan
+
+
+_SQLITE_SEARCH = """
+import json, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from contacts import selectors as contact_selectors
+from contacts.models import Contact
+from instances.models import GatewayServer, Instance
+from messaging.models import Conversation, Message
+from messaging.selectors import ConversationFilters, conversation_list
+from tenants.models import Company
+from tenants.scoping import company_scope
+
+server = GatewayServer.objects.create(name="gw", base_url="http://127.0.0.1:9", api_key="k", hook_secret="s",
+                                      hook_secret_hash="sqlite-hash")
+found = {}
+for slug in ("alpha", "beta"):
+    company = Company.objects.create(name=slug, slug=slug)
+    with company_scope(company):
+        instance = Instance.objects.create(company=company, server=server, name="sales", gateway_name=f"{slug}_sales",
+                                           token="t", webhook_secret_hash=f"{slug}-hash")
+        contact = Contact.objects.create(company=company, instance=instance, identifier="5511911112222",
+                                         name=f"João {slug}")
+        conversation = Conversation.objects.create(company=company, instance=instance, contact=contact)
+        Message.objects.create(company=company, conversation=conversation, instance=instance, direction="in",
+                               kind="text", text="Tem PÃES de queijo?", status="delivered", status_rank=40)
+with company_scope(company := Company.objects.get(slug="alpha")):
+    for term in ("paes", "pães", "joao", "JOÃO", "queijo", "pão"):
+        found[term] = [c.contact.name for c in conversation_list(company=company,
+                                                                 filters=ConversationFilters(search=term))]
+    found["contacts"] = [c.name for c in contact_selectors.contact_list(
+        company=company, filters=contact_selectors.ContactFilters(search="joao"))]
+print(json.dumps(found))
+"""
+
+
+def test_search_ignores_accents_on_sqlite_too(tmp_path):
+    """`make run`'s SQLite has no unaccent: tenants/folding.py gives it a recado_fold of its own, which folds
+    non-ASCII letters' case as well (SQLite's LIKE folds only ASCII). Beta's identical rows stay beta's."""
+    result = run_django(["-c", _SQLITE_SEARCH], DJANGO_ENV="development", RECADO_VAR_DIR=str(tmp_path),
+                        REDIS_URL=settings.REDIS_URL, CACHE_KEY_PREFIX=f"sqlite-search-{tmp_path.name}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"paes": ["João alpha"], "pães": ["João alpha"], "joao": ["João alpha"],
+                     "JOÃO": ["João alpha"], "queijo": ["João alpha"], "pão": [], "contacts": ["João alpha"]}
