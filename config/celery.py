@@ -55,4 +55,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=4, minute=20),
         "options": {"queue": "default", "expires": 3600},
     },
+    "messaging.sweep_orphan_media": {
+        "task": "messaging.sweep_orphan_media",
+        "schedule": crontab(hour=4, minute=30),
+        "options": {"queue": "default", "expires": 3600},
+    },
 }

@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from messaging import events
@@ -78,6 +81,53 @@ def message_download_media(*, company: Company, message: Message) -> bool:
             media_file=message.media_file.name, media_note="", media_mimetype=mimetype[:120])
         events.message_changed(company=company, message=message)
     return True
+
+
+# --- files no message references --------------------------------------------------------------------
+
+# A file is written as its message's row is inserted (or, for received media, just before the row is
+# updated), in the same transaction: when that transaction rolls back (a bulk retried after a deadlock, a
+# worker killed), the file stays with no row pointing to it. A sweep finds those files. It leaves alone
+# anything younger than ORPHAN_MEDIA_GRACE, whose transaction may still be open.
+ORPHAN_MEDIA_GRACE = timedelta(hours=6)
+ORPHAN_MEDIA_BATCH = 500
+MEDIA_FOLDER = "messages/{:%Y/%m}/"  # Message.media_file's upload_to
+
+
+def orphan_media_folders(now: datetime) -> list[str]:
+    """The folders a rollback can have left a file in lately: this month's and last month's (a daily sweep
+    covers every month; upload_to puts each file in the folder of the month it was written)."""
+    now = timezone.localtime(now)
+    first = now.replace(day=1)
+    return [MEDIA_FOLDER.format(first - timedelta(days=1)), MEDIA_FOLDER.format(now)]
+
+
+def orphan_media_sweep(*, now: datetime | None = None) -> list[str]:
+    """Delete the files of recent folders that no message references and that are older than the grace
+    period; returns their names. Storage names are not per company, so this reads across companies, and
+    only which names are referenced (STYLE rule 12)."""
+    now = now or timezone.now()
+    deleted: list[str] = []
+    # upload_to names the folder by the process's local time (TIME_ZONE), so do the folders here.
+    for folder in orphan_media_folders(now):
+        try:
+            _dirs, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        old = [folder + name for name in sorted(files)
+               if default_storage.get_modified_time(folder + name) < now - ORPHAN_MEDIA_GRACE]
+        for start in range(0, len(old), ORPHAN_MEDIA_BATCH):
+            batch = old[start:start + ORPHAN_MEDIA_BATCH]
+            # all_companies: which of these names any message references (index message_media_file).
+            referenced = set(Message.all_companies.filter(media_file__in=batch).exclude(media_file="")
+                             .values_list("media_file", flat=True))
+            for name in batch:
+                if name not in referenced:
+                    default_storage.delete(name)
+                    deleted.append(name)
+    if deleted:
+        logger.info("deleted %d stored files no message references", len(deleted))
+    return deleted
 
 
 # --- what a file is ---------------------------------------------------------------------------------

@@ -217,6 +217,7 @@ class Message(TenantOwned):
             # The outbound drain's claim: an instance's unsent messages, oldest first.
             models.Index(fields=["company", "instance", "id"], name="message_outbox",
                          condition=Q(status__in=["queued", "sending"])),
+            # (message_media_file, on media_file alone, is built by migration 0005: see there why.)
         ]
 
     def __str__(self) -> str:

@@ -47,3 +47,9 @@ def sweep_outbox() -> int:
 def download_media(company: Company, message_id: int) -> bool:
     message = Message.objects.filter(company=company, pk=message_id).first()
     return bool(message) and media.message_download_media(company=company, message=message)
+
+
+@shared_task(name="messaging.sweep_orphan_media", soft_time_limit=300, time_limit=330)
+def sweep_orphan_media() -> int:
+    """Beat (daily): delete stored files that no message references (a rolled-back send's, say)."""
+    return len(media.orphan_media_sweep())
