@@ -63,7 +63,8 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_rows(text: str, delimiter: str) -> Iterator[list[str]]:
-    for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+    # Universal newlines: Excel for Mac's "CSV (Macintosh)" ends its lines with a lone \r.
+    for row in csv.reader(io.StringIO(text, newline=None), delimiter=delimiter):
         if any(cell.strip() for cell in row):
             yield [_unescape(cell.strip()) for cell in row]
 

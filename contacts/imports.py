@@ -7,6 +7,8 @@ and a row that changes nothing counts as unchanged, so importing the same file t
 
 from __future__ import annotations
 
+import csv
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -34,8 +36,16 @@ class ImportFileError(Exception):
 def contact_import_create(*, company: Company, instance: Instance, filename: str, raw: bytes,
                           created_by: User | None = None) -> ContactImport:
     """Store an uploaded file for preview; the mapping is guessed from its header."""
+    not_csv = _("This is not a CSV file. Save the spreadsheet as CSV (comma or semicolon separated) and upload that.")
+    if b"\0" in raw:  # a picture, a zip (.xlsx): no text file holds NUL, and PostgreSQL could not store it
+        raise ImportFileError(not_csv)
     text = csv_format.decode(raw)
     delimiter = csv_format.sniff_delimiter(text)
+    try:
+        for _row in csv_format.read_rows(text, delimiter):  # the whole file, or the background run fails later
+            pass
+    except csv.Error as error:
+        raise ImportFileError(not_csv) from error
     rows = list(_first_rows(text, delimiter, 2))
     if not rows:
         raise ImportFileError(_("The file is empty."))

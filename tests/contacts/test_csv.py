@@ -225,3 +225,22 @@ def test_import_runs_on_a_real_worker_after_commit(client_a, company_a, instance
     assert done.status == ContactImport.Status.DONE and done.created_count == 2
     with company_scope(company_a):
         assert ContactTag.objects.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"PK\x03\x04\x14\x00\x06\x00\x08\x00"])
+def test_a_file_that_is_not_text_is_refused_with_a_reason(client_a, company_a, instance_a, content):
+    """A picture or a spreadsheet saved as .xlsx (a zip) renamed to .csv: said so at upload, nothing stored."""
+    response = upload(client_a, company_a, instance_a, content)
+    assert response.status_code == 400 and "not a CSV file" in response.content.decode()
+    assert latest_import(company_a) is None
+
+
+@pytest.mark.django_db
+def test_lines_ended_by_a_lone_carriage_return_import_like_any_other(client_a, company_a, instance_a):
+    """Excel for Mac's "CSV (Macintosh)" format."""
+    response = upload(client_a, company_a, instance_a, b"number,name\r5511987654321,Ana\r5521999998888,Bia\r")
+    assert response.status_code == 302
+    contact_import = latest_import(company_a)
+    start(client_a, company_a, contact_import, {0: "identifier", 1: "name"})
+    assert run(company_a, contact_import).created_count == 2
