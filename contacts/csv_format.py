@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact
@@ -129,6 +130,6 @@ def export_lines(contacts: Iterable[Contact]) -> Iterator[str]:
 def rejected_lines(header: list[str], rejected: list[dict]) -> Iterator[str]:
     """The report of rejected rows: the original cells plus line number and reason."""
     writer = csv.writer(_Line())
-    yield "\ufeff" + writer.writerow(["line", "reason", *header])
+    yield "\ufeff" + writer.writerow([gettext("line"), gettext("reason"), *header])
     for item in rejected:
         yield writer.writerow([item["line"], item["reason"], *map(_escape, item["values"])])

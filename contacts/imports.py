@@ -11,7 +11,7 @@ import csv
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from contacts import csv_format, services
@@ -92,7 +92,8 @@ def contact_import_start(*, company: Company, contact_import: ContactImport, map
         if started:
             from contacts.tasks import run_import as run_import_task
 
-            transaction.on_commit(lambda: run_import_task.delay(company.pk, contact_import.pk))
+            language = translation.get_language()  # the starter's: the worker writes the rejection reasons in it
+            transaction.on_commit(lambda: run_import_task.delay(company.pk, contact_import.pk, language))
     contact_import.refresh_from_db()
     return contact_import
 

@@ -244,3 +244,23 @@ def test_lines_ended_by_a_lone_carriage_return_import_like_any_other(client_a, c
     contact_import = latest_import(company_a)
     start(client_a, company_a, contact_import, {0: "identifier", 1: "name"})
     assert run(company_a, contact_import).created_count == 2
+
+
+@pytest.mark.django_db
+def test_rejected_rows_are_explained_in_the_language_of_who_started_the_import(
+        client_a, owner_a, company_a, instance_a, monkeypatch, django_capture_on_commit_callbacks):
+    """The run happens on a worker, long after the request: the reasons it writes down must not be in the
+    worker's language."""
+    owner_a.language = "pt-br"
+    owner_a.save(update_fields=["language"])
+    monkeypatch.setattr(run_import, "delay", lambda *args, **kwargs: run_import.apply(args=args, kwargs=kwargs).get())
+    upload(client_a, company_a, instance_a, GOOD_BAD_DUPLICATE)
+    contact_import = latest_import(company_a)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        start(client_a, company_a, contact_import, {0: "identifier", 1: "name", 2: "tags", 3: "is_ignored"})
+    for callback in callbacks:  # the worker, outside the request (whose language is reset by now)
+        callback()
+    report = client_a.get(f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/rejected.csv")
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["linha", "motivo"]
+    assert "não é um telefone válido" in rows[1][1] and "Mesmo contato da linha 2" in rows[2][1]
