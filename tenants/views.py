@@ -22,7 +22,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @company_member()
 def overview(request: CompanyRequest) -> HttpResponse:
-    return render(request, "tenants/overview.html", {"company": request.company})
+    """Where to start: the inbox for everyone; adding numbers, people and integrations for admins only."""
+    return render(request, "tenants/overview.html", {
+        "company": request.company, "can_manage": request.membership.has_role(Role.ADMIN)})
 
 
 @company_member()

@@ -24,3 +24,15 @@ def test_the_favicon_is_linked_and_served_without_login(client, client_a, client
     assert 'rel="icon" href="/static/recado/favicon.svg"' in page
     assert "{#" not in page and "{% comment" not in page  # the base template's comments stay comments
     assert client_b.get(f"/c/{company_a.slug}/").status_code == 404
+
+
+def test_overview_offers_agents_the_inbox_and_not_the_admins_chores(client_a, agent_client_a, company_a):
+    """An agent cannot add numbers, invite people or create API keys: the overview does not send them there."""
+    agent_page = agent_client_a.get(f"/c/{company_a.slug}/").content.decode()
+    owner_page = client_a.get(f"/c/{company_a.slug}/").content.decode()
+    inbox = f'href="/c/{company_a.slug}/inbox/"'
+    assert 'data-testid="overview-inbox"' in agent_page and inbox in agent_page
+    assert "Connect a WhatsApp number" not in agent_page and "Invite your team" not in agent_page
+    assert "Create an API key" not in agent_page
+    assert "Connect a WhatsApp number" in owner_page and "Invite your team" in owner_page
+    assert 'data-testid="overview-inbox"' in owner_page
