@@ -10,6 +10,18 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
+# The composer's emoji picker: the faces, gestures and objects a service desk uses most, each one code point
+# (so the template iterates them safely); any other comes from the system's own emoji keyboard.
+COMPOSER_EMOJI = (
+    "😀😁😂🤣😊😍😘😉🙂🙃😅😆😎🤩🤔😐😕😢😭😡😱😴🤗🤝"
+    "👍👎👏🙏👋👌💪👀🎉🎁🔥💯✅❌💬📞📦🚚💳💰🛒📍⏰📅📷💙💚⭐"
+)
+
+
+@register.simple_tag
+def composer_emoji() -> str:
+    return COMPOSER_EMOJI
+
 # WhatsApp's markup: *bold*, _italic_, ~strike~, ```monospace```. Applied after escaping, so it can
 # only ever add these four tags.
 _RULES = (

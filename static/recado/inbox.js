@@ -1,6 +1,8 @@
 // Inbox glue (no inline scripts: the CSP forbids them). Keeps the thread scrolled to the newest message,
 // de-duplicates bubbles that arrive both by push and by a re-fetch, refreshes the conversation list when
-// the server signals activity, and makes the composer keyboard friendly (Enter sends, Shift+Enter newline).
+// the server signals activity, and makes the composer keyboard friendly (Enter sends, Shift+Enter newline,
+// Escape drops a reply, an emoji picker that writes at the caret) and the page too ("/" searches,
+// Alt+Down / Alt+Up open the next / previous conversation).
 (function () {
   "use strict";
   var refreshTimer = null;
@@ -103,15 +105,60 @@
     markCurrent();
   });
 
-  // Enter sends, Shift+Enter adds a line.
+  // Enter sends, Shift+Enter adds a line; Escape closes the emoji picker, else drops the reply being written.
   document.body.addEventListener("keydown", function (event) {
     var box = event.target;
     if (!box.matches || !box.matches("[data-composer-text]")) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       if (box.value.trim() || box.form.querySelector("input[type=file]").files.length) box.form.requestSubmit();
+    } else if (event.key === "Escape") {
+      var picker = box.form.querySelector("[data-emoji-picker]");
+      if (picker && picker.open) picker.open = false;
+      else cancelReply(box.form);
     }
   });
+
+  function typing(element) {
+    return element && (element.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
+  }
+
+  // Keyboard shortcuts of the page: "/" searches; Alt+Down and Alt+Up open the next and the previous
+  // conversation of the list (from the open one, else from the top).
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.isComposing) return;
+    if (event.key === "/" && !event.altKey && !event.ctrlKey && !event.metaKey && !typing(event.target)) {
+      var search = document.getElementById("inbox-q");
+      if (search) { event.preventDefault(); search.focus(); search.select(); }
+      return;
+    }
+    if (event.altKey && !event.ctrlKey && !event.metaKey && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      var rows = Array.prototype.slice.call(document.querySelectorAll(".conversation-row"));
+      if (!rows.length) return;
+      var at = rows.findIndex(function (row) { return row.getAttribute("aria-current") === "true"; });
+      var next = at === -1 ? 0 : at + (event.key === "ArrowDown" ? 1 : -1);
+      if (next < 0 || next >= rows.length || next === at) return;
+      event.preventDefault();
+      rows[next].click();
+    }
+  });
+
+  function cancelReply(form) {
+    form.querySelector("[data-reply-input]").value = "";
+    form.querySelector("[data-reply-preview]").classList.add("d-none");
+  }
+
+  // The emoji picker writes where the caret is, and leaves the caret after the emoji.
+  function insertEmoji(form, emoji) {
+    var box = form.querySelector("[data-composer-text]");
+    var start = box.selectionStart == null ? box.value.length : box.selectionStart;
+    var end = box.selectionEnd == null ? start : box.selectionEnd;
+    if (box.maxLength > 0 && box.value.length - (end - start) + emoji.length > box.maxLength) return;
+    box.setRangeText(emoji, start, end, "end");
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    form.querySelector("[data-emoji-picker]").open = false;
+    box.focus();
+  }
 
   // Reply-to: remember which message the next send quotes.
   document.body.addEventListener("click", function (event) {
@@ -125,9 +172,19 @@
       return;
     }
     var cancel = event.target.closest && event.target.closest("[data-reply-cancel]");
-    if (cancel && form) {
-      form.querySelector("[data-reply-input]").value = "";
-      form.querySelector("[data-reply-preview]").classList.add("d-none");
+    if (cancel && form) cancelReply(form);
+    var emoji = event.target.closest && event.target.closest("[data-emoji]");
+    if (emoji && form) insertEmoji(form, emoji.dataset.emoji);
+  });
+
+  // Escape inside the open picker closes it and goes back to the text.
+  document.body.addEventListener("keydown", function (event) {
+    var picker = event.target.closest && event.target.closest("[data-emoji-picker]");
+    if (picker && picker.open && event.key === "Escape") {
+      event.preventDefault();
+      picker.open = false;
+      var text = picker.closest("form").querySelector("[data-composer-text]");
+      if (text) text.focus();
     }
   });
 })();

@@ -353,3 +353,73 @@ def test_the_inbox_fits_the_window_keeps_the_open_row_marked_and_the_console_cle
     assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
     assert page.locator("[data-testid=conversation-row]").count() == 2  # Maria and Other; nothing of B
     assert errors == []
+
+
+def test_keyboard_shortcuts_and_the_emoji_picker(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """"/" focuses the search; Alt+Down / Alt+Up open the next / previous conversation of the list; the emoji
+    picker writes at the caret (not at the end), closes, and the message reaches the customer's phone with it;
+    Escape drops a reply being written. Company B's conversation is never among those stepped through."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "keys", "5511977773333")
+    instance_b = connected_instance(simulator, company_b, "keys-b", "5511977774444")
+    opened = []
+    with company_scope(company_a):
+        for number, name in (("5511944445555", "Primeira"), ("5511944446666", "Segunda")):
+            contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=number)
+            contact.name = name
+            contact.save(update_fields=["name"])
+            opened.append(services.conversation_start(company=company_a, instance=instance, contact=contact)[0])
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient="5511944447777")
+        services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)
+
+    browser_context.set_default_timeout(15_000)
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    page.get_by_test_id("shortcuts").wait_for()
+    listed = page.eval_on_selector_all("[data-testid=conversation-row]",
+                                       "rows => rows.map(row => row.dataset.conversation)")
+    assert sorted(listed) == sorted(str(conversation.public_id) for conversation in opened)
+
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "inbox-q"
+    page.keyboard.press("Tab")  # out of the search box: "/" typed in a field stays a character
+    page.keyboard.press("Alt+ArrowDown")  # nothing open: the first of the list
+    page.wait_for_url(f"**/inbox/{listed[0]}/**")
+    page.keyboard.press("Alt+ArrowDown")
+    page.wait_for_url(f"**/inbox/{listed[1]}/**")
+    page.keyboard.press("Alt+ArrowDown")  # the last: stays
+    page.keyboard.press("Alt+ArrowUp")
+    page.wait_for_url(f"**/inbox/{listed[0]}/**")
+    wait_subscribed(page, frames, '"conversation.')
+
+    box = page.get_by_test_id("composer-text")
+    box.fill("Bom dia  tudo certo?")
+    box.evaluate("box => box.setSelectionRange(8, 8)")  # between the two spaces
+    page.get_by_test_id("emoji-toggle").click()
+    page.get_by_test_id("emoji-grid").locator("[data-emoji='😊']").click()
+    assert box.input_value() == "Bom dia 😊 tudo certo?"
+    assert page.evaluate("document.activeElement.dataset.testid") == "composer-text"
+    assert not page.locator("[data-emoji-picker]").evaluate("picker => picker.open")
+    page.get_by_test_id("emoji-toggle").click()
+    page.keyboard.press("Escape")
+    assert not page.locator("[data-emoji-picker]").evaluate("picker => picker.open")
+
+    # A reply being written (no message to reply to yet: set as the reply button would), dropped by Escape.
+    page.evaluate("""() => { const form = document.getElementById('composer');
+        form.querySelector('[data-reply-input]').value = 'x';
+        form.querySelector('[data-reply-preview]').classList.remove('d-none'); }""")
+    box.focus()
+    page.keyboard.press("Escape")
+    assert page.locator("[data-reply-input]").input_value() == ""
+    assert page.locator("[data-reply-preview]").evaluate("preview => preview.classList.contains('d-none')")
+
+    box.press("Enter")
+    page.locator("[data-testid=message][data-direction=out]", has_text="Bom dia 😊 tudo certo?").wait_for()
+    sent = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
+    assert [entry["message"]["conversation"] for entry in sent] == ["Bom dia 😊 tudo certo?"]
