@@ -9,6 +9,7 @@ conversations, with the same words, are never found by A's search, whichever way
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -220,3 +221,21 @@ def test_search_ignores_accents_on_sqlite_too(tmp_path):
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found == {"paes": ["João alpha"], "pães": ["João alpha"], "joao": ["João alpha"],
                      "JOÃO": ["João alpha"], "queijo": ["João alpha"], "pão": [], "contacts": ["João alpha"]}
+
+
+def test_the_fold_is_inlined_c_where_allowed_and_plain_sql_where_not_and_both_fold_the_same():
+    """The tests migrate as a superuser: recado_fold calls the IMMUTABLE C wrapper (inlined by the planner).
+    A role that may not create C functions (a managed database) gets the SQL body over unaccent itself."""
+    migration = importlib.import_module("messaging.migrations.0004_search_without_accents")
+    role = f"recado_plain_{connection.settings_dict['NAME']}"[:63]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_functiondef('recado_fold(text)'::regprocedure)")
+        assert "recado_unaccent(" in cursor.fetchone()[0]
+        cursor.execute(f'CREATE ROLE "{role}" NOSUPERUSER')  # rolled back with the test's transaction
+        cursor.execute(f'CREATE SCHEMA recado_plain AUTHORIZATION "{role}"')
+        cursor.execute(f'SET LOCAL ROLE "{role}"')
+        cursor.execute("SET LOCAL search_path = recado_plain")
+        assert migration.define_fold(connection, name="plain_fold") == "public.unaccent"
+        cursor.execute("SELECT recado_plain.plain_fold(%s), public.recado_fold(%s)", ["Pães, São João; ÀÉÎÕÜ ç ß"] * 2)
+        plain, inlined = cursor.fetchone()
+    assert plain == inlined == "PAES, SAO JOAO; AEIOU C SS"
