@@ -82,6 +82,13 @@
     } catch (ignored) { /* a fragment, not a reply */ }
   });
 
+  // One click that cannot be undone (revoking an API key, unlinking the phone) asks first: such forms carry
+  // data-confirm with the question. Plain forms only: htmx requests have hx-confirm.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") resync();
   });

@@ -243,3 +243,9 @@ def test_navigation_badge_counts_instances_needing_attention_live(client_a, comp
     pushed = "".join(listener.drain())
     assert 'id="nav-instances-badge"' in pushed and 'hx-swap-oob="true"' in pushed
     assert 'data-testid="nav-instances-attention"' in pushed and ">1</span>" in pushed
+
+
+def test_disconnecting_asks_first(client_a, company_a, instance_a):
+    """Linking the number again needs the phone in someone's hand: the form carries the question recado.js asks."""
+    html = client_a.get(url(company_a, instance_a)).content.decode()
+    assert f'action="{url(company_a, instance_a, "logout")}" data-confirm="Disconnect this WhatsApp number?' in html

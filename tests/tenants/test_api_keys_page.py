@@ -91,3 +91,11 @@ def test_the_settings_hub_links_only_pages_the_member_may_open(client_a, agent_c
         assert agent_client_a.get(link).status_code == 403
     assert f'href="/c/{company_a.slug}/settings/members/"' in agent
     assert client_b.get(hub).status_code == 404
+
+
+def test_revoking_asks_first(client_a, company_a):
+    """One click would cut an integration off for good: the form carries the question recado.js asks."""
+    issued = make_api_key(company=company_a, name="ERP")
+    html = client_a.get(f"/c/{company_a.slug}/settings/api-keys/").content.decode()
+    revoke = f'action="/c/{company_a.slug}/settings/api-keys/{issued.api_key.public_id}/revoke/" data-confirm="'
+    assert revoke + "Revoke the key “ERP”?" in html

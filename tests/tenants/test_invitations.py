@@ -207,3 +207,10 @@ def test_an_address_too_long_to_store_is_a_form_error(client_a, company_a):
     response = _invite(client_a, company_a, email="a" * 250 + "@alpha.test")
     assert response.status_code == 400 and b"at most 150 characters" in response.content
     assert _all_invitations() == []
+
+
+def test_revoking_an_invitation_asks_first(client_a, company_a, owner_a):
+    issued = services.invitation_create(company=company_a, invited_by=owner_a, email="new@alpha.test", role="agent")
+    html = client_a.get(_members_url(company_a)).content.decode()
+    revoke = _members_url(company_a).replace("members/", f"invitations/{issued.invitation.public_id}/revoke/")
+    assert f'action="{revoke}" data-confirm="Revoke the invitation to new@alpha.test?' in html
