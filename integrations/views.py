@@ -55,7 +55,8 @@ def webhook_list(request: CompanyRequest) -> HttpResponse:
     }, status=400 if form.errors else 200))
 
 
-def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issued=None) -> HttpResponse:
+def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issued=None,
+            rotated: bool = False) -> HttpResponse:
     form = form or WebhookEndpointForm(initial={
         "url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
         "is_active": endpoint.is_active,
@@ -64,8 +65,8 @@ def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issue
         form.fields.pop("event_types", None)  # a platform gets its contacts' messages and bot events, no choice
     deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
     return _secret_page(render(request, "integrations/endpoint.html", {
-        "company": request.company, "endpoint": endpoint, "form": form, "issued": issued, "deliveries": deliveries,
-        "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
+        "company": request.company, "endpoint": endpoint, "form": form, "issued": issued, "rotated": rotated,
+        "deliveries": deliveries, "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
     }, status=400 if form.errors else 200))
 
 
@@ -100,7 +101,7 @@ def webhook_rotate(request: CompanyRequest, endpoint_id) -> HttpResponse:
     """A new secret, shown once; the old one keeps signing for 24 hours."""
     endpoint = _endpoint_or_404(request, endpoint_id)
     issued = services.endpoint_rotate_secret(company=request.company, endpoint=endpoint)
-    return _detail(request, issued.endpoint, issued=issued)
+    return _detail(request, issued.endpoint, issued=issued, rotated=True)
 
 
 @company_member(role=Role.ADMIN)

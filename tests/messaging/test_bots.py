@@ -446,6 +446,18 @@ def test_admins_manage_platforms_on_the_instance_page(company_a, instance_a, cli
         assert not BotPlatform.objects.exists() and not WebhookEndpoint.objects.exists()
 
 
+def test_a_new_platforms_secret_is_not_announced_as_a_rotation(company_a, instance_a, client_a, receiver):  # noqa: F811
+    """There is no old secret yet: no "two signatures for 24 hours"; that is said after a rotation only."""
+    create = reverse("platforms:create", args=[company_a.slug, instance_a.public_id])
+    html = client_a.post(create, {"slug": "vendas", "callback_url": receiver.url}).content.decode()
+    assert "new-webhook-secret" in html and "this is the only time Recado shows it" in html
+    assert "old secret" not in html
+    with company_scope(company_a):
+        endpoint = BotPlatform.objects.get().endpoint
+    rotated = client_a.post(reverse("integrations:rotate", args=[company_a.slug, endpoint.public_id])).content.decode()
+    assert "one with the old secret and one with this one" in rotated
+
+
 def test_platform_pages_of_another_company_are_404(company_a, instance_a, client_b, company_b):
     issued = platform(company_a, instance_a, "vendas")
     create = reverse("platforms:create", args=[company_b.slug, instance_a.public_id])
