@@ -249,3 +249,10 @@ def test_disconnecting_asks_first(client_a, company_a, instance_a):
     """Linking the number again needs the phone in someone's hand: the form carries the question recado.js asks."""
     html = client_a.get(url(company_a, instance_a)).content.decode()
     assert f'action="{url(company_a, instance_a, "logout")}" data-confirm="Disconnect this WhatsApp number?' in html
+
+
+def test_on_a_phone_the_connection_card_comes_before_the_bot_setup(client_a, company_a, instance_a):
+    """Columns stack in page order on a narrow screen: connecting must not wait below the bot platforms' form."""
+    html = client_a.get(url(company_a, instance_a)).content.decode()
+    assert html.index('data-testid="instance-live"') < html.index('data-testid="connect"') < html.index(
+        'data-testid="bot-platforms"')
