@@ -91,6 +91,12 @@ class CompanyOwnerForm(_PasswordPairForm):
 
     field_order = ["email", "username", "password1", "password2"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # An existing account keeps its own password, so the pair is left empty for it; the service asks for it
+        # when the account is new.
+        self.fields["password1"].required = self.fields["password2"].required = False
+
 
 class InvitationAcceptForm(_PasswordPairForm):
     """A new person accepting an invitation: an optional username and a password."""

@@ -97,6 +97,8 @@ def company_owner_create(*, company: Company, email: str, password: str, usernam
     email = email.strip().lower()
     user = get_user_model().objects.filter(email__iexact=email).first()
     if user is None:
+        if not password:
+            raise ValidationError({"password1": _("A new account needs a password.")})
         _check_username_free(username)
         user = get_user_model().objects.create_user(username=username or email, email=email, password=password)
     return member_add(company=company, user=user, role=Role.OWNER)

@@ -168,3 +168,14 @@ def test_owner_address_too_long_to_store_is_a_form_error(operator_client, compan
         "email": "a" * 250 + "@alpha.test", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert response.status_code == 400 and b"at most 150 characters" in response.content
     assert not User.objects.filter(email__startswith="aaaa").exists()
+
+
+def test_existing_user_becomes_owner_without_typing_a_password_for_nothing(operator_client, company_a, owner_b):
+    """Their password is kept, so none is asked for; a new account still needs one."""
+    url = f"/operator/companies/{company_a.public_id}/owner/"
+    response = operator_client.post(url, {"email": owner_b.email.upper()})
+    assert response.status_code == 302
+    assert Membership.all_companies.get(user=owner_b, company=company_a).role == "owner"
+    response = operator_client.post(url, {"email": "new@alpha.test"})
+    assert response.status_code == 400 and b"A new account needs a password." in response.content
+    assert not User.objects.filter(email="new@alpha.test").exists()
