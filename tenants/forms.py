@@ -97,6 +97,12 @@ class CompanyOwnerForm(_PasswordPairForm):
         # when the account is new.
         self.fields["password1"].required = self.fields["password2"].required = False
 
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("password1")) != bool(cleaned.get("password2")) and "password2" not in self.errors:
+            self.add_error("password2", _("The two passwords do not match."))
+        return cleaned
+
 
 class InvitationAcceptForm(_PasswordPairForm):
     """A new person accepting an invitation: an optional username and a password."""

@@ -178,4 +178,6 @@ def test_existing_user_becomes_owner_without_typing_a_password_for_nothing(opera
     assert Membership.all_companies.get(user=owner_b, company=company_a).role == "owner"
     response = operator_client.post(url, {"email": "new@alpha.test"})
     assert response.status_code == 400 and b"A new account needs a password." in response.content
+    response = operator_client.post(url, {"email": "new@alpha.test", "password1": NEW_PASSWORD})
+    assert response.status_code == 400 and b"The two passwords do not match." in response.content
     assert not User.objects.filter(email="new@alpha.test").exists()
