@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError, transaction
 from django.db.models import QuerySet
+from django.http import FileResponse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -743,6 +745,21 @@ class MessageViewSet(_Resolving, TenantViewSet):
         with problems():
             services.message_retry(company=self.company, message=message)
         return Response(MessageSerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="messages_media", responses={(200, "*/*"): OpenApiTypes.BINARY, 404: ERRORS[404]},
+                   description="The message's stored file (received media once copied, a file sent as base64), "
+                               "with its type; the `media.url` of the message events. 404 while there is none.")
+    @action(detail=True, methods=["get"])
+    def media(self, request: Request, id: str) -> FileResponse:
+        message = self.get_object()
+        if not message.media_file:
+            raise exceptions.NotFound(_("This message has no stored file."))
+        response = FileResponse(message.media_file.open("rb"), filename=message.media_filename or None,
+                                as_attachment=message.kind == Message.Kind.DOCUMENT)
+        if message.media_mimetype:
+            response["Content-Type"] = message.media_mimetype
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
 
 
 @contextmanager

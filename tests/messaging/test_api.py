@@ -447,3 +447,31 @@ def test_output_serializers_work_their_fields_out_once_and_answer_as_drf_would(a
 
     with pytest.raises(TypeError):
         Writable(message).data  # noqa: B018
+
+
+def test_the_media_url_of_an_event_serves_the_stored_file_to_its_company_only(api_a, api_b, instance_a, company_a,
+                                                                               hooks):
+    """message.received and message.sent give `media.url` = /api/v1/messages/<id>/media: it answers the stored file
+    to any key of the company with `read` (it was a 404 for everyone), 404 as a problem to another company's key
+    and for a message with no stored file."""
+    import base64
+
+    from integrations.payloads import message_data
+
+    target = {"instance_id": str(instance_a.public_id), "number": CUSTOMER}
+    with hooks.capture():
+        image = api_a.post("/api/v1/messages", {**target, "kind": "image", "filename": "nota.png",
+                                                "media_base64": base64.b64encode(PNG).decode()}, format="json")
+        text = api_a.post("/api/v1/messages", {**target, "text": "sem arquivo"}, format="json")
+    assert image.status_code == 202 and text.status_code == 202
+    with company_scope(company_a):
+        url = message_data(Message.objects.get(public_id=image.json()["id"]))["message"]["media"]["url"]
+    assert url == f"/api/v1/messages/{image.json()['id']}/media"
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_a, scopes=['read']).secret}")
+    served = reader.get(url)
+    assert served.status_code == 200, served.content
+    assert served["Content-Type"] == "image/png" and b"".join(served.streaming_content) == PNG
+    for client, path in ((api_b, url), (api_a, f"/api/v1/messages/{text.json()['id']}/media")):
+        missing = client.get(path)
+        assert missing.status_code == 404 and missing["Content-Type"] == "application/problem+json"
