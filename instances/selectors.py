@@ -49,6 +49,12 @@ def instance_attention_count(*, company: Company) -> int:
     return Instance.objects.filter(company=company, state__in=attention).count()
 
 
+def instance_deletion_impact(*, company: Company, instance: Instance) -> dict[str, int]:
+    """What deleting the instance takes with it (its contacts and conversations cascade), for the confirmation."""
+    return {"contacts": instance.contacts.filter(company=company).count(),
+            "conversations": instance.conversations.filter(company=company).count()}
+
+
 def instance_count(*, company: Company) -> int:
     return Instance.objects.filter(company=company).count()
 

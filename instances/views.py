@@ -151,5 +151,6 @@ def instance_delete(request: CompanyRequest, instance_id) -> HttpResponse:
             error, status = exc.message, 503 if isinstance(exc, GatewayUnavailable) else 422
         else:
             return redirect("instances:list", request.company.slug)
-    context = {"company": request.company, "instance": instance, "error": error}
+    context = {"company": request.company, "instance": instance, "error": error,
+               "impact": selectors.instance_deletion_impact(company=request.company, instance=instance)}
     return render(request, "instances/delete.html", context, status=status)

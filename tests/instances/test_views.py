@@ -8,7 +8,7 @@ from django.test import Client
 from instances.models import GatewayServer, Instance, InstanceState, InstanceStateChange
 from instances.tasks import connect_instance
 from tenants import realtime
-from tests.factories import make_user
+from tests.factories import make_contact, make_user
 from tests.instances.conftest import create_instance
 from tests.simulator.fixtures import free_port
 
@@ -256,3 +256,12 @@ def test_on_a_phone_the_connection_card_comes_before_the_bot_setup(client_a, com
     html = client_a.get(url(company_a, instance_a)).content.decode()
     assert html.index('data-testid="instance-live"') < html.index('data-testid="connect"') < html.index(
         'data-testid="bot-platforms"')
+
+
+def test_the_delete_confirmation_says_what_else_goes(client_a, company_a, instance_a):
+    """Contacts and conversations belong to the number and are deleted with it: the page must say so, counted."""
+    make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana")
+    make_contact(company=company_a, instance=instance_a, identifier="5521999998888", name="Bia")
+    html = client_a.get(url(company_a, instance_a, "delete")).content.decode()
+    assert 'data-testid="delete-impact"' in html and "2 contacts, with their tags" in html
+    assert "conversation" not in html  # none to lose: not listed
