@@ -20,3 +20,14 @@ def test_every_table_scrolls_inside_its_own_box():
                 bare.append(str(path.relative_to(settings.BASE_DIR)))
             previous = match.group()
     assert bare == []
+
+
+def test_selects_sized_by_their_options_stay_inside_the_page():
+    """A `w-auto` select is as wide as its longest option (a 50-character tag name): capped at its container."""
+    uncapped = [
+        f"{path.relative_to(settings.BASE_DIR)}: {select}"
+        for path in sorted(Path(settings.BASE_DIR / "templates").rglob("*.html"))
+        for select in re.findall(r"<select [^>]*>", path.read_text())
+        if re.search(r'class="[^"]*\bw-auto\b', select) and not re.search(r'class="[^"]*\bmw-100\b', select)
+    ]
+    assert uncapped == []
