@@ -311,6 +311,19 @@ class Simulator:
             "instanceId": instance.id,
         }
 
+    @staticmethod
+    def set_settings(instance: SimInstance, body: dict[str, Any]) -> None:
+        """POST /settings/set (validated): the fields given replace the stored ones (an omitted msgCall stays)."""
+        for key in SETTINGS_DEFAULTS:
+            if body.get(key) is not None:
+                instance.settings[key] = body[key]
+        instance.updated_at = iso_now()
+
+    @staticmethod
+    def ignores(instance: SimInstance, remote_jid: str | None) -> bool:
+        """groupsIgnore: the gateway drops a group's message events before storing or emitting them."""
+        return bool(instance.settings.get("groupsIgnore")) and "@g.us" in (remote_jid or "")
+
     def connect(self, instance: SimInstance, number: str | None) -> dict[str, Any]:
         """GET /instance/connect: open → state, connecting → current QR, close → start a session."""
         if instance.state == "open":
@@ -573,6 +586,8 @@ class Simulator:
             raise KeyError(message_key)
         entry["status"] = status
         entry["statuses"].append(status)
+        if self.ignores(instance, entry["remote_jid"]):
+            return {}
         data = {
             "keyId": entry["id"],
             "remoteJid": entry["remote_jid"],
@@ -613,7 +628,10 @@ class Simulator:
         return answer
 
     def inbound(self, instance: SimInstance, wire: dict[str, Any], *, duplicates: int = 0) -> dict[str, Any]:
-        """A message arriving from a customer (or typed on the phone): MESSAGES_UPSERT, maybe repeated."""
+        """A message arriving from a customer (or typed on the phone): MESSAGES_UPSERT, maybe repeated; with
+        groupsIgnore on, a group's message is dropped (neither kept nor emitted) and the answer says so."""
+        if self.ignores(instance, wire["key"]["remoteJid"]):
+            return {"dropped": "groupsIgnore", "data": wire}
         self._remember(instance, wire, origin="phone" if wire["key"]["fromMe"] else "customer")
         envelope = self.emit(instance, "MESSAGES_UPSERT", wire)
         for _ in range(duplicates):

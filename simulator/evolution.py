@@ -209,6 +209,17 @@ async def webhook_find(call: Call) -> Any:
     return call.inst.webhook
 
 
+@endpoint("/settings/set/{name}", "POST", status=201, schema=schemas.SETTINGS_SET)
+async def settings_set(call: Call) -> Any:
+    call.sim.set_settings(call.inst, call.body)
+    return {"settings": {"instanceName": call.inst.name, "settings": call.body}}
+
+
+@endpoint("/settings/find/{name}", "GET")
+async def settings_find(call: Call) -> Any:
+    return dict(call.inst.settings)
+
+
 # --- messages ---------------------------------------------------------------------------------------------
 
 
@@ -357,6 +368,8 @@ ROUTES = [
     delete,
     webhook_set,
     webhook_find,
+    settings_set,
+    settings_find,
     send_text,
     send_media,
     send_audio,

@@ -71,6 +71,20 @@ CREATE = {
         "webhook": {**WEBHOOK_OBJECT, "required": ["url"]},
     },
 }
+# src/validate/settings.schema.ts: the six booleans are required; msgCall and wavoipToken are optional strings.
+SETTINGS_SET = {
+    "properties": {
+        "rejectCall": BOOLEAN,
+        "msgCall": STRING,
+        "groupsIgnore": BOOLEAN,
+        "alwaysOnline": BOOLEAN,
+        "readMessages": BOOLEAN,
+        "readStatus": BOOLEAN,
+        "syncFullHistory": BOOLEAN,
+        "wavoipToken": STRING,
+    },
+    "required": ["rejectCall", "groupsIgnore", "alwaysOnline", "readMessages", "readStatus", "syncFullHistory"],
+}
 WEBHOOK_SET = {"properties": {"webhook": WEBHOOK_OBJECT}, "required": ["webhook"]}
 PRESENCE = {"properties": {"presence": {"type": "string", "enum": list(PRESENCES)}}, "required": ["presence"]}
 

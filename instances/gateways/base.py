@@ -302,6 +302,21 @@ class SentRecord:
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceSettings:
+    """How the number behaves on WhatsApp (the Evolution manager's Settings tab); everything off by default.
+
+    `call_rejection_message` is sent to a caller whose call was rejected (only while `reject_calls` is on)."""
+
+    reject_calls: bool = False
+    call_rejection_message: str = ""
+    ignore_groups: bool = False
+    always_online: bool = False
+    read_messages: bool = False
+    read_status: bool = False
+    sync_full_history: bool = False
+
+
 NO_OPTIONS = SendOptions()
 
 
@@ -338,8 +353,9 @@ class Gateway(abc.ABC):
         number: str | None = None,
         qrcode: bool = False,
         webhook: WebhookConfig | None = None,
+        settings: InstanceSettings | None = None,
     ) -> CreatedInstance:
-        """Create an instance (global key only), optionally with its webhook and a first QR."""
+        """Create an instance (global key only), optionally with its webhook, its settings and a first QR."""
 
     @abc.abstractmethod
     def connect(self, name: str, *, number: str | None = None) -> ConnectResult:
@@ -379,6 +395,14 @@ class Gateway(abc.ABC):
     @abc.abstractmethod
     def find_webhook(self, name: str) -> WebhookConfig | None:
         """The instance webhook, or None when none is set."""
+
+    @abc.abstractmethod
+    def set_settings(self, name: str, settings: InstanceSettings) -> InstanceSettings:
+        """Store the instance's behaviour settings (every field is sent); returns what the gateway stored."""
+
+    @abc.abstractmethod
+    def find_settings(self, name: str) -> InstanceSettings | None:
+        """The instance's behaviour settings, or None when the gateway has none stored."""
 
     @abc.abstractmethod
     def set_presence(self, name: str, presence: str) -> None:

@@ -13,6 +13,7 @@ from .base import (
     ContactCard,
     CreatedInstance,
     InstanceInfo,
+    InstanceSettings,
     ListSection,
     Location,
     Media,
@@ -25,13 +26,16 @@ from .base import (
 from .errors import GatewayUnsupported, GatewayValidationError
 from .evolution_v2 import (
     CREATE_QR_WAIT,
+    SETTINGS_WIRE_V1,
     EvolutionV2Gateway,
     as_dict,
     contact_item,
     list_sections,
     parse_connect,
     parse_created,
+    parse_settings,
     parse_webhook,
+    settings_body,
 )
 from .transport import segment
 
@@ -66,13 +70,14 @@ def create_body_v1(
     number: str | None,
     qrcode: bool,
     webhook: WebhookConfig | None,
+    settings: InstanceSettings | None = None,
 ) -> dict[str, Any]:
-    """The v1 create body: flat snake_case; groups are not ignored (v1 defaults to ignoring them)."""
+    """The v1 create body: flat snake_case, every setting explicit (v1 ignores groups unless told not to)."""
     body: dict[str, Any] = {
         "instanceName": name,
         "integration": integration,
         "qrcode": qrcode,
-        "groups_ignore": False,
+        **settings_body_v1(settings or InstanceSettings()),
     }
     if token:
         body["token"] = token
@@ -86,6 +91,11 @@ def create_body_v1(
             events=list(webhook.events),
         )
     return body
+
+
+def settings_body_v1(settings: InstanceSettings) -> dict[str, Any]:
+    """The v1 settings (create and settings/set): snake_case `reject_call`, `msg_call`, `groups_ignore`…"""
+    return settings_body(settings, SETTINGS_WIRE_V1)
 
 
 def webhook_body_v1(webhook: WebhookConfig) -> dict[str, Any]:
@@ -157,8 +167,10 @@ class EvolutionV1Gateway(EvolutionV2Gateway):
         number: str | None = None,
         qrcode: bool = False,
         webhook: WebhookConfig | None = None,
+        settings: InstanceSettings | None = None,
     ) -> CreatedInstance:
-        body = create_body_v1(name, token=token, integration=integration, number=number, qrcode=qrcode, webhook=webhook)
+        body = create_body_v1(name, token=token, integration=integration, number=number, qrcode=qrcode, webhook=webhook,
+                              settings=settings)
         timeout = self.transport.timeout + (CREATE_QR_WAIT if qrcode else 0)
         return parse_created(self._call("POST", "/instance/create", body=body, timeout=timeout, secrets=(token,)))
 
@@ -172,6 +184,10 @@ class EvolutionV1Gateway(EvolutionV2Gateway):
     def set_webhook(self, name: str, webhook: WebhookConfig) -> WebhookConfig:
         answer = self._call("POST", f"/webhook/set/{segment(name)}", body=webhook_body_v1(webhook))
         return parse_webhook(answer) or webhook
+
+    def set_settings(self, name: str, settings: InstanceSettings) -> InstanceSettings:
+        answer = self._call("POST", f"/settings/set/{segment(name)}", body=settings_body_v1(settings))
+        return parse_settings(answer) or settings
 
     def send_text(self, name: str, number: str, text: str, options: SendOptions = NO_OPTIONS) -> SendResult:
         return self._send("sendText", name, wrapped(number, options, "textMessage", {"text": text}), options)

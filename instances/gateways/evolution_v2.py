@@ -15,6 +15,7 @@ from .base import (
     CreatedInstance,
     Gateway,
     InstanceInfo,
+    InstanceSettings,
     ListSection,
     Location,
     Media,
@@ -250,6 +251,53 @@ def webhook_body(webhook: WebhookConfig) -> dict[str, Any]:
     return body
 
 
+# Our field → the gateway's, in v2 (camelCase) and v1 (snake_case, reference §15).
+SETTINGS_WIRE_V2 = {
+    "reject_calls": "rejectCall",
+    "call_rejection_message": "msgCall",
+    "ignore_groups": "groupsIgnore",
+    "always_online": "alwaysOnline",
+    "read_messages": "readMessages",
+    "read_status": "readStatus",
+    "sync_full_history": "syncFullHistory",
+}
+SETTINGS_WIRE_V1 = {
+    "reject_calls": "reject_call",
+    "call_rejection_message": "msg_call",
+    "ignore_groups": "groups_ignore",
+    "always_online": "always_online",
+    "read_messages": "read_messages",
+    "read_status": "read_status",
+    "sync_full_history": "sync_full_history",
+}
+
+
+def settings_body(settings: InstanceSettings, wire: dict[str, str] = SETTINGS_WIRE_V2) -> dict[str, Any]:
+    """Every setting under the gateway's names (the booleans are all required by settings/set)."""
+    return {wire_name: getattr(settings, ours) for ours, wire_name in wire.items()}
+
+
+def parse_settings(body: object) -> InstanceSettings | None:
+    """settings/find's flat object (or null), settings/set's `{settings: {instanceName, settings: {…}}}`, in
+    camelCase (v2) or snake_case (v1); None when the answer holds no settings."""
+    data = body
+    while isinstance(data, dict) and isinstance(data.get("settings"), dict):
+        data = data["settings"]
+    if not isinstance(data, dict):
+        return None
+    values: dict[str, Any] = {}
+    for ours in SETTINGS_WIRE_V2:
+        for wire in (SETTINGS_WIRE_V2, SETTINGS_WIRE_V1):
+            if wire[ours] in data and data[wire[ours]] is not None:
+                values[ours] = data[wire[ours]]
+                break
+    if not values:
+        return None
+    message = values.pop("call_rejection_message", "")
+    flags = {name: bool(value) for name, value in values.items()}
+    return InstanceSettings(call_rejection_message=message if isinstance(message, str) else "", **flags)
+
+
 def create_body(
     name: str,
     *,
@@ -258,8 +306,9 @@ def create_body(
     number: str | None,
     qrcode: bool,
     webhook: WebhookConfig | None,
+    settings: InstanceSettings | None = None,
 ) -> dict[str, Any]:
-    """The v2 create body: camelCase, nested webhook."""
+    """The v2 create body: camelCase, nested webhook, the settings at the top level."""
     body: dict[str, Any] = {"instanceName": name, "integration": integration, "qrcode": qrcode}
     if token:
         body["token"] = token
@@ -267,6 +316,8 @@ def create_body(
         body["number"] = number
     if webhook is not None:
         body["webhook"] = webhook_body(webhook)
+    if settings is not None:
+        body.update(settings_body(settings))
     return body
 
 
@@ -370,8 +421,10 @@ class EvolutionV2Gateway(Gateway):
         number: str | None = None,
         qrcode: bool = False,
         webhook: WebhookConfig | None = None,
+        settings: InstanceSettings | None = None,
     ) -> CreatedInstance:
-        body = create_body(name, token=token, integration=integration, number=number, qrcode=qrcode, webhook=webhook)
+        body = create_body(name, token=token, integration=integration, number=number, qrcode=qrcode, webhook=webhook,
+                           settings=settings)
         timeout = self.transport.timeout + (CREATE_QR_WAIT if qrcode else 0)
         secrets = (token, *(webhook.headers.values() if webhook else ()))
         return parse_created(self._call("POST", "/instance/create", body=body, timeout=timeout, secrets=secrets))
@@ -404,6 +457,13 @@ class EvolutionV2Gateway(Gateway):
 
     def find_webhook(self, name: str) -> WebhookConfig | None:
         return parse_webhook(self._call("GET", f"/webhook/find/{segment(name)}"))
+
+    def set_settings(self, name: str, settings: InstanceSettings) -> InstanceSettings:
+        answer = self._call("POST", f"/settings/set/{segment(name)}", body=settings_body(settings))
+        return parse_settings(answer) or settings
+
+    def find_settings(self, name: str) -> InstanceSettings | None:
+        return parse_settings(self._call("GET", f"/settings/find/{segment(name)}"))
 
     def set_presence(self, name: str, presence: str) -> None:
         self._call("POST", f"/instance/setPresence/{segment(name)}", body={"presence": presence})
