@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "tenants",
     "instances",
@@ -291,6 +292,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from our own static files: the CSP allows no CDN (and a machine offline reaches none).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Request bodies are JSON (docs/api.md); the multipart parser stays for lenient clients, undocumented.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -224,3 +226,18 @@ def test_schema_describes_every_error_as_problem_json(client):
                 if status.startswith(("4", "5")):
                     assert list(response["content"]) == [PROBLEM], f"{method.upper()} {path} {status}"
             assert set(operation.get("requestBody", {}).get("content", {})) <= {"application/json"}
+
+
+def test_docs_page_loads_everything_from_this_site_under_the_csp(client):
+    """Swagger UI from a CDN was refused by our CSP (and unreachable offline): /api/docs/ was a blank page."""
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/api/docs/")
+    html = response.content.decode()
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"])
+    nonce = nonce.group(1) if nonce else "(none in the policy)"
+    assert "cdn.jsdelivr.net" not in html and "https://" not in html
+    for tag in re.findall(r"<(?:script|style)\b[^>]*>", html):
+        assert 'src="/static/' in tag or f'nonce="{nonce}"' in tag, tag
+    assets = re.findall(r'(?:src|href)="/static/([^"]+)"', html)
+    assert len(assets) >= 3 and all(finders.find(asset) for asset in assets), assets
