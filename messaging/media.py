@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from instances.gateways import GatewayError, MediaFile
 from messaging import events
 from messaging.models import Message
 from tenants.models import Company
@@ -55,30 +56,77 @@ def _fetch(url: str) -> tuple[bytes, str]:
         return b"".join(chunks), answer.headers.get("content-type", "").split(";")[0].strip()
 
 
+class MediaRetryLater(Exception):
+    """The file could not be had now for a reason that may pass (the gateway unreachable, or its WhatsApp
+    session down): the download is worth another try."""
+
+
 def message_download_media(*, company: Company, message: Message) -> bool:
-    """Copy the message's media into default storage; on failure keep the URL and say why in `media_note`."""
+    """Copy the message's media into default storage; on failure keep the URL and say why in `media_note`.
+
+    A plain link (the gateway's S3, a URL we were given) is fetched. WhatsApp's own links hold the file
+    encrypted with a key only the phone session has, so for those (and for a plain link that no longer
+    answers) the gateway is asked to download and decrypt it (`Gateway.media_file`, Evolution's
+    getBase64FromMediaMessage). Raises MediaRetryLater when the gateway could not be asked right now."""
     if message.media_file or not message.media_url:
         return False
-    if urlsplit(message.media_url).hostname in ENCRYPTED_HOSTS or message.media_url.split("?")[0].endswith(".enc"):
-        note = _("The gateway sent only WhatsApp's encrypted link; turn on base64 or S3 media on the gateway to "
-                 "keep received files.")
-        Message.objects.filter(company=company, pk=message.pk).update(media_note=note[:300])
-        return False
-    try:
-        data, content_type = _fetch(message.media_url)
-    except (httpx.HTTPError, ValueError) as error:
-        logger.info("media of message %s not downloaded: %s", message.pk, error)
-        note = _("The file could not be copied from the gateway (%(error)s); the link may expire.") % {
-            "error": str(error)[:150]}
-        Message.objects.filter(company=company, pk=message.pk).update(media_note=note[:300])
-        return False
-    mimetype = message.media_mimetype or content_type
+    error: str | None = None
+    if not _encrypted(message.media_url):
+        try:
+            data, content_type = _fetch(message.media_url)
+        except (httpx.HTTPError, ValueError) as fetch_error:
+            logger.info("media of message %s not fetched: %s", message.pk, fetch_error)
+            error = str(fetch_error)
+        else:
+            return _keep(company, message, data, message.media_mimetype or content_type, None)
+    if message.gateway_message_id:
+        try:
+            media = _from_gateway(message)
+        except GatewayError as gateway_error:
+            if gateway_error.transient:
+                raise MediaRetryLater(gateway_error.message) from gateway_error
+            logger.info("media of message %s not given by the gateway: %s", message.pk, gateway_error)
+            error = gateway_error.message
+        else:
+            return _keep(company, message, media.data, message.media_mimetype or media.mimetype or "",
+                         media.file_name)
+    _note_failure(company, message, error or _("the gateway keeps no copy of this message"))
+    return False
+
+
+def note_retries_exhausted(*, company: Company, message: Message, reason: str) -> None:
+    """The last try failed for a passing reason too: say so on the message (its link stays)."""
+    _note_failure(company, message, reason)
+
+
+def _encrypted(url: str) -> bool:
+    return urlsplit(url).hostname in ENCRYPTED_HOSTS or url.split("?")[0].endswith(".enc")
+
+
+def _from_gateway(message: Message) -> MediaFile:
+    from instances import services as instance_services
+
+    instance = message.instance
+    with instance_services.gateway(instance.server) as gateway:
+        return gateway.media_file(instance.gateway_name, message.gateway_message_id)
+
+
+def _note_failure(company: Company, message: Message, error: str) -> None:
+    note = _("The file could not be copied from the gateway (%(error)s); the link may expire.") % {
+        "error": error[:150]}
+    Message.objects.filter(company=company, pk=message.pk).update(media_note=note[:300])
+    message.media_note = note[:300]
+    events.message_changed(company=company, message=message)
+
+
+def _keep(company: Company, message: Message, data: bytes, mimetype: str, file_name: str | None) -> bool:
     extension = mimetypes.guess_extension(mimetype or "") or ""
-    name = message.media_filename or f"{uuid.uuid4().hex}{extension}"
+    name = message.media_filename or file_name or f"{uuid.uuid4().hex}{extension}"
     with transaction.atomic():
         message.media_file.save(name, ContentFile(data), save=False)
         Message.objects.filter(company=company, pk=message.pk).update(
             media_file=message.media_file.name, media_note="", media_mimetype=mimetype[:120])
+        message.media_note, message.media_mimetype = "", mimetype[:120]
         events.message_changed(company=company, message=message)
     return True
 

@@ -43,10 +43,25 @@ def sweep_outbox() -> int:
     return outbound.sweep_outbox()
 
 
+# A download the gateway could not serve right now (unreachable, or its session down) is tried again after
+# these many seconds, then given up with a note on the message (its link stays).
+DOWNLOAD_RETRY_COUNTDOWNS = (30, 120, 600, 1800)
+
+
 @company_task(name="messaging.download_media", soft_time_limit=60, time_limit=90)
-def download_media(company: Company, message_id: int) -> bool:
-    message = Message.objects.filter(company=company, pk=message_id).first()
-    return bool(message) and media.message_download_media(company=company, message=message)
+def download_media(company: Company, message_id: int, attempt: int = 0) -> bool:
+    message = Message.objects.filter(company=company, pk=message_id).select_related("instance__server").first()
+    if message is None:
+        return False
+    try:
+        return media.message_download_media(company=company, message=message)
+    except media.MediaRetryLater as later:
+        if attempt < len(DOWNLOAD_RETRY_COUNTDOWNS):
+            download_media.apply_async(args=[company.pk, message_id, attempt + 1],
+                                       countdown=DOWNLOAD_RETRY_COUNTDOWNS[attempt])
+        else:
+            media.note_retries_exhausted(company=company, message=message, reason=str(later))
+        return False
 
 
 @shared_task(name="messaging.sweep_orphan_media", soft_time_limit=300, time_limit=330)

@@ -6,7 +6,6 @@ import base64
 import json
 from typing import Any
 
-import segno
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -14,10 +13,10 @@ from starlette.routing import Route
 from . import customers
 from .config import SimulatorConfig
 from .engine import SimInstance, Simulator
+from .messages import SAMPLE_PNG
 
 FAILURE_MODES = ("server_error", "connection_closed", "not_on_whatsapp", "refused", "timeout", "unauthorized")
 STATUSES = ("PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED", "ERROR", "DELETED")
-SAMPLE_PNG = segno.make_qr("Recado simulator sample image").png_data_uri(scale=8)
 
 
 class ControlError(Exception):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
 from . import messages as content
 from .engine import SimInstance
+from .messages import SAMPLE_PNG
 from .wire import digits, lid_for, message_id, to_jid
 
 KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contact", "reaction")
@@ -31,6 +33,12 @@ def build(instance: SimInstance, spec: dict[str, Any], public_url: str) -> dict[
         raise SpecError(f"kind must be one of {', '.join(KINDS)}")
     key, push_name = _key(instance, spec)
     message_type, message = _content(kind, spec, public_url, instance)
+    if kind in MEDIA_KIND:
+        # What the gateway could decrypt for getBase64FromMediaMessage: the bytes given, else the sample picture.
+        source = spec.get("base64") or (SAMPLE_PNG.split(",", 1)[1] if kind == "image" and not spec.get("media_url")
+                                        else None)
+        if source:
+            instance.media[key["id"]] = base64.b64decode(source)
     if spec.get("base64") and kind in MEDIA_KIND and (instance.webhook or {}).get("webhookBase64"):
         message["base64"] = spec["base64"]
     return {
@@ -107,7 +115,10 @@ def _media(kind: str, spec: dict[str, Any], public_url: str) -> tuple[str, dict[
         media.update(ptt=kind == "voice", seconds=int(spec.get("seconds") or 3))
         media["mimetype"] = spec.get("mimetype") or "audio/ogg; codecs=opus"
     message: dict[str, Any] = {message_type: media}
-    if source:
+    if spec.get("cdn_only"):
+        # A gateway without S3 and without webhook base64 (Evolution's default): only WhatsApp's encrypted link.
+        media["url"] = f"{content.CDN}/{abs(hash(source or kind)) % 10**12}.enc"
+    elif source:
         message["mediaUrl"] = source
     return message_type, message
 

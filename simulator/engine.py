@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import secrets
@@ -103,6 +104,8 @@ class SimInstance:
     failures: deque[dict[str, Any]] = field(default_factory=deque)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The files of media messages, by message id, as WhatsApp's servers hold them for getBase64FromMediaMessage.
+    media: dict[str, bytes] = field(default_factory=dict)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
     session_task: asyncio.Task[None] | None = None
 
@@ -555,6 +558,32 @@ class Simulator:
         instance.timeline.append(entry)
         instance.messages[entry["id"]] = entry
         return entry
+
+    def media_base64(self, instance: SimInstance, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /chat/getBase64FromMediaMessage: a stored message's media, looked up by its key's id (2.3.6
+        reads the message from its database; its errors become 400s with the thrown text)."""
+        from .messages import MEDIA_TYPES
+
+        message = body.get("message") if isinstance(body.get("message"), dict) else {}
+        key = message.get("key") if isinstance(message.get("key"), dict) else {}
+        entry = instance.messages.get(str(key.get("id") or ""))
+        if entry is None:
+            raise EvolutionError(400, ["Message not found"])
+        if entry["message_type"] not in MEDIA_TYPES:
+            raise EvolutionError(400, ["The message is not of the media type"])
+        data = instance.media.get(entry["id"])
+        if data is None:  # WhatsApp no longer serves it (or the simulator never had the bytes)
+            raise EvolutionError(400, ["Error: Failed to fetch stream from the media server"])
+        content = entry["wire"]["message"][entry["message_type"]]
+        return {
+            "mediaType": entry["message_type"],
+            "fileName": content.get("fileName"),
+            "caption": content.get("caption"),
+            "size": {"fileLength": str(len(data)), "height": content.get("height"), "width": content.get("width")},
+            "mimetype": content.get("mimetype"),
+            "base64": base64.b64encode(data).decode(),
+            "buffer": None,
+        }
 
     def find_messages(self, instance: SimInstance, query: dict[str, Any]) -> dict[str, Any]:
         """POST /chat/findMessages: the stored messages (ours and the phone's) as 2.3.6's fetchMessages pages them."""

@@ -6,6 +6,8 @@ import base64
 import re
 from typing import Any
 
+import segno
+
 from .wire import EvolutionError, digits, to_jid
 
 MEDIA_DEFAULTS = {
@@ -17,6 +19,9 @@ MEDIA_DEFAULTS = {
     "sticker": ("stickerMessage", "image/webp", "sticker.webp"),
 }
 CDN = "https://mmg.whatsapp.net/o1/v/t62.7118-24/simulated"
+# The picture a simulated customer sends when the test names none (served at /_sim/media/sample.png).
+SAMPLE_PNG = segno.make_qr("Recado simulator sample image").png_data_uri(scale=8)
+MEDIA_TYPES = {message_type for message_type, _mime, _name in MEDIA_DEFAULTS.values()}
 EMOJI_RANGES = re.compile(
     "^(?:[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u3030\u303d\u3297\u3299\u00a9\u00ae]"
     "[\ufe0f\u200d\U0001f3fb-\U0001f3ff\U0001f000-\U0001faff\u2600-\u27bf]*)$"

@@ -179,6 +179,7 @@ DELETE_MESSAGE = {
     "required": ["id", "remoteJid", "fromMe"],
 }
 PROFILE_PICTURE = {"properties": {"number": NUMBER_FIELD}, "required": ["number"]}
+MEDIA_BASE64 = {"properties": {"message": {"type": "object"}, "convertToMp4": BOOLEAN}, "required": ["message"]}
 # Evolution 2.3.6 validates only these (its `where` properties are leftovers the service does not read).
 FIND_MESSAGES = {
     "properties": {

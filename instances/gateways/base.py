@@ -317,6 +317,15 @@ class InstanceSettings:
     sync_full_history: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """A message's media as the gateway decrypted it: the bytes, and what it says they are."""
+
+    data: bytes = field(repr=False)
+    mimetype: str | None = None
+    file_name: str | None = None
+
+
 NO_OPTIONS = SendOptions()
 
 
@@ -478,6 +487,12 @@ class Gateway(abc.ABC):
     @abc.abstractmethod
     def profile_picture_url(self, name: str, number: str) -> str | None:
         """The profile picture URL of a number, or None when hidden or absent."""
+
+    @abc.abstractmethod
+    def media_file(self, name: str, message_id: str) -> MediaFile:
+        """A received (or phone-sent) message's media, downloaded and decrypted by the gateway: what WhatsApp's own
+        links (encrypted, short-lived) cannot give. The gateway must have kept the message (Evolution: message
+        saving on, the default)."""
 
     def find_sent_messages(self, name: str, remote_jid: str, since: datetime, until: datetime) -> list[SentRecord]:
         """What this number sent to one chat between two instants (UTC), newest first, from the gateway's history.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,7 @@ from .base import (
     ListSection,
     Location,
     Media,
+    MediaFile,
     MessageKey,
     NumberCheck,
     SendOptions,
@@ -160,6 +163,21 @@ def parse_send_result(body: object) -> SendResult:
         message_type=data.get("messageType") or _first_message_type(data.get("message")),
         raw=data,
     )
+
+
+def parse_media_file(body: object) -> MediaFile:
+    """getBase64FromMediaMessage's 201: `{mediaType, fileName, caption, size, mimetype, base64, buffer}`."""
+    answer = as_dict(body, "getBase64FromMediaMessage")
+    encoded = answer.get("base64")
+    try:
+        data = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) and encoded else None
+    except (binascii.Error, ValueError):
+        data = None
+    if data is None:
+        raise GatewayProtocolError("getBase64FromMediaMessage answered without the file's base64")
+    mimetype, file_name = answer.get("mimetype"), answer.get("fileName")
+    return MediaFile(data=data, mimetype=mimetype if isinstance(mimetype, str) and mimetype else None,
+                     file_name=file_name if isinstance(file_name, str) and file_name else None)
 
 
 def wire_date(moment: datetime) -> str:
@@ -565,6 +583,12 @@ class EvolutionV2Gateway(Gateway):
             if page >= pages or not records or (oldest is not None and oldest < start):
                 break
         return found
+
+    def media_file(self, name: str, message_id: str) -> MediaFile:
+        # Only the key's id: the gateway reads the message it stored (the webhook's own copy of the media keys
+        # is serialised differently by version, so it is not sent back).
+        body = {"message": {"key": {"id": message_id}}, "convertToMp4": False}
+        return parse_media_file(self._call("POST", f"/chat/getBase64FromMediaMessage/{segment(name)}", body=body))
 
     def profile_picture_url(self, name: str, number: str) -> str | None:
         answer = as_dict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import random
 
@@ -294,15 +295,59 @@ def test_applying_one_plain_text_takes_a_pinned_number_of_queries(company_a, ins
         assert Contact.objects.get().identifier == CUSTOMER
 
 
-def test_an_encrypted_whatsapp_link_is_not_downloaded(company_a, instance_a, simulator, hooks):
+def test_a_picture_with_only_whatsapp_s_encrypted_link_is_copied_through_the_gateway(
+        company_a, company_b, instance_a, instance_b, simulator, hooks, listener, django_capture_on_commit_callbacks):
+    """Evolution's default (no S3, no webhook base64): the webhook carries only WhatsApp's encrypted link. The
+    gateway decrypts it (getBase64FromMediaMessage) and the file is stored, the bubble pushed again. Company B's
+    message with the same gateway id on its own instance is left alone."""
     from messaging.tasks import download_media
+    from simulator.messages import SAMPLE_PNG
 
-    inbound(simulator, instance_a, kind="image", media_url="https://mmg.whatsapp.net/v/t62/abc.enc?oh=1")
+    for instance in (instance_a, instance_b):
+        inbound(simulator, instance, kind="image", caption="o produto", cdn_only=True, id="3AENCRYPTED00001")
+        hooks.deliver(instance)
+    [message] = messages(company_a)
+    assert message.media_url.startswith("https://mmg.whatsapp.net/") and not message.media_file
+    listener.join(company_a, realtime.topic_for("conversation", message.conversation.public_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert download_media.apply(args=[company_a.pk, message.pk]).get() is True
+    [message] = messages(company_a)
+    assert message.media_file.read() == base64.b64decode(SAMPLE_PNG.split(",", 1)[1]) and message.media_note == ""
+    assert f"message-{message.public_id.hex}" in "".join(listener.drain())
+    [theirs] = messages(company_b)
+    assert not theirs.media_file
+
+
+def test_a_file_the_gateway_cannot_give_is_noted_with_its_words_and_one_it_cannot_give_now_is_tried_again(
+        company_a, instance_a, simulator, hooks, django_capture_on_commit_callbacks):
+    """A text id the gateway does not hold as media: its words on the message, no retry. The gateway failing
+    for a passing reason (5xx): another try is scheduled, and after the last one the reason is noted."""
+    from messaging import media
+    from messaging.tasks import DOWNLOAD_RETRY_COUNTDOWNS, download_media
+
+    inbound(simulator, instance_a, kind="image", cdn_only=True, id="3AGONE000000001",
+            media_url="https://example.invalid/x.jpg")  # the simulator holds no bytes for this one
     hooks.deliver(instance_a)
     [message] = messages(company_a)
     assert download_media.apply(args=[company_a.pk, message.pk]).get() is False
     [message] = messages(company_a)
-    assert not message.media_file and "encrypted" in message.media_note
+    assert not message.media_file and "Failed to fetch stream" in message.media_note
+
+    inbound(simulator, instance_a, kind="image", cdn_only=True, id="3ALATER00000001")
+    hooks.deliver(instance_a)
+    later = messages(company_a)[-1]
+    simulator.fail_next(instance_a.gateway_name, mode="server_error", scope="any", count=1)
+    with pytest.raises(media.MediaRetryLater), company_scope(company_a):
+        media.message_download_media(company=company_a, message=later)
+    simulator.fail_next(instance_a.gateway_name, mode="server_error", scope="any", count=1)
+    last = len(DOWNLOAD_RETRY_COUNTDOWNS)
+    assert download_media.apply(args=[company_a.pk, later.pk, last]).get() is False
+    later = messages(company_a)[-1]
+    assert not later.media_file and later.media_note.startswith("The file could not be copied")
+    # Tried again with the gateway back: stored, the note gone.
+    assert download_media.apply(args=[company_a.pk, later.pk]).get() is True
+    later = messages(company_a)[-1]
+    assert later.media_file and later.media_note == ""
 
 
 def test_the_newest_reaction_of_a_person_wins_whatever_the_arrival_order(company_a, instance_a, simulator, hooks,
