@@ -31,6 +31,12 @@ class PhoneNumberInvalid(InstanceNameInvalid):
     field = "number"
 
 
+class InstanceSettingsInvalid(InstanceNameInvalid):
+    """A WhatsApp behaviour setting cannot be stored (the message to callers is too long or malformed)."""
+
+    field = "call_rejection_message"
+
+
 class InstanceNameTaken(InstanceError):
     """The company (or the gateway) already has an instance with this name."""
 

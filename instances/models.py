@@ -91,6 +91,15 @@ class Instance(TenantOwned):
     # The bot platform (slug of one of its BotPlatforms) that gets the messages of contacts bound to none.
     starting_platform = models.SlugField(_("starting platform"), max_length=50, blank=True)
 
+    # WhatsApp behaviour settings, as the gateway last accepted them (instances.services.instance_settings_update).
+    reject_calls = models.BooleanField(_("reject calls"), default=False)
+    call_rejection_message = models.TextField(_("message to callers"), blank=True)
+    ignore_groups = models.BooleanField(_("ignore groups"), default=False)
+    always_online = models.BooleanField(_("always online"), default=False)
+    read_messages = models.BooleanField(_("mark messages as read"), default=False)
+    read_status = models.BooleanField(_("read status updates"), default=False)
+    sync_full_history = models.BooleanField(_("sync full history"), default=False)
+
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

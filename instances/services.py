@@ -7,6 +7,7 @@ inbound events) runs in Celery tasks.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ from instances.errors import (
     InstanceLimitReached,
     InstanceNameInvalid,
     InstanceNameTaken,
+    InstanceSettingsInvalid,
     InstanceTokenInvalid,
     PhoneNumberInvalid,
 )
@@ -42,6 +44,7 @@ from instances.gateways import (
     GatewayUnauthorized,
     InstanceNameInUse,
     InstanceNotFound,
+    InstanceSettings,
     WebhookConfig,
     gateway_for,
     parse_event,
@@ -164,7 +167,8 @@ def instance_create(*, company: Company, name: str, label: str = "", token: str 
 def _create_on_gateway(instance: Instance, secret: str) -> None:
     webhook = WebhookConfig(url=hook_url(secret))
     with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
-        created = gw.create_instance(instance.gateway_name, token=instance.token, webhook=webhook)
+        created = gw.create_instance(instance.gateway_name, token=instance.token, webhook=webhook,
+                                     settings=instance_settings(instance))
     instance.token = created.token or instance.token
     instance.gateway_instance_id = created.instance_id or ""
     instance.raw_state = created.state or ""
@@ -238,6 +242,57 @@ def instance_delete(*, company: Company, instance: Instance) -> None:
 
 def instance_rename(*, company: Company, instance: Instance, label: str) -> Instance:
     Instance.objects.filter(company=company, pk=instance.pk).update(label=label.strip()[:80])
+    instance.refresh_from_db()
+    instance_events.instance_changed(company=company, instance=instance)
+    return instance
+
+
+# --- WhatsApp behaviour settings ---------------------------------------------------------------------------
+
+# As long as a text message may be in Recado (messaging.forms.MAX_TEXT_LENGTH: the composer's and the API's bound).
+CALL_REJECTION_MESSAGE_MAX_LENGTH = 4096
+SETTING_FIELDS = tuple(setting.name for setting in dataclasses.fields(InstanceSettings))
+
+
+def instance_settings(instance: Instance) -> InstanceSettings:
+    """The WhatsApp behaviour settings stored on the instance, as the gateway adapters take them."""
+    return InstanceSettings(**{name: getattr(instance, name) for name in SETTING_FIELDS})
+
+
+def _call_rejection_message(message: str) -> str:
+    message = message.replace("\r\n", "\n").strip()
+    if len(message) > CALL_REJECTION_MESSAGE_MAX_LENGTH:
+        raise InstanceSettingsInvalid(_("The message to callers may have at most %(limit)s characters (it has "
+                                        "%(length)s).") % {"limit": CALL_REJECTION_MESSAGE_MAX_LENGTH,
+                                                           "length": len(message)})
+    if "\x00" in message:
+        raise InstanceSettingsInvalid(_("The message to callers cannot contain a NUL character."))
+    return message
+
+
+def instance_settings_update(
+    *, company: Company, instance: Instance, reject_calls: bool | None = None,
+    call_rejection_message: str | None = None, ignore_groups: bool | None = None, always_online: bool | None = None,
+    read_messages: bool | None = None, read_status: bool | None = None, sync_full_history: bool | None = None,
+) -> Instance:
+    """Change how the number behaves on WhatsApp: the gateway first, stored here only once it accepted, so a
+    refusal or a silent gateway leaves both as they were. A setting left None keeps its stored value; a message to
+    callers is kept while call rejection is off (the gateway sends it only when a call is rejected)."""
+    instance = Instance.objects.select_related("server").get(company=company, pk=instance.pk)  # fresh, in the tenant
+    given = {"reject_calls": reject_calls, "call_rejection_message": call_rejection_message,
+             "ignore_groups": ignore_groups, "always_online": always_online, "read_messages": read_messages,
+             "read_status": read_status, "sync_full_history": sync_full_history}
+    changes = {name: value if name == "call_rejection_message" else bool(value)
+               for name, value in given.items() if value is not None}
+    if "call_rejection_message" in changes:
+        changes["call_rejection_message"] = _call_rejection_message(str(changes["call_rejection_message"]))
+    wanted = dataclasses.replace(instance_settings(instance), **changes)
+    try:
+        with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
+            gw.set_settings(instance.gateway_name, wanted)
+    except GatewayRejected as exc:
+        raise GatewayRejected(_("The gateway refused these settings: %(error)s") % {"error": exc.message}) from exc
+    Instance.objects.filter(company=company, pk=instance.pk).update(**dataclasses.asdict(wanted))
     instance.refresh_from_db()
     instance_events.instance_changed(company=company, instance=instance)
     return instance
