@@ -133,6 +133,8 @@
       return;
     }
     if (event.altKey && !event.ctrlKey && !event.metaKey && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      // Not away from something being typed (it would be lost with the page): only from an empty field.
+      if (typing(event.target) && event.target.value) return;
       var rows = Array.prototype.slice.call(document.querySelectorAll(".conversation-row"));
       if (!rows.length) return;
       var at = rows.findIndex(function (row) { return row.getAttribute("aria-current") === "true"; });

@@ -400,6 +400,9 @@ def test_keyboard_shortcuts_and_the_emoji_picker(
 
     box = page.get_by_test_id("composer-text")
     box.fill("Bom dia  tudo certo?")
+    box.press("Alt+ArrowDown")  # not away from a message being written
+    page.wait_for_timeout(300)
+    assert f"/inbox/{listed[0]}/" in page.url and box.input_value() == "Bom dia  tudo certo?"
     box.evaluate("box => box.setSelectionRange(8, 8)")  # between the two spaces
     page.get_by_test_id("emoji-toggle").click()
     page.get_by_test_id("emoji-grid").locator("[data-emoji='😊']").click()
