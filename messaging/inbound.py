@@ -206,6 +206,9 @@ def _record_new(company: Company, instance: Instance, event: MessageReceived) ->
     reopen = counts and conversation.status == Conversation.Status.CLOSED
     conversation_touch(company=company, conversation=conversation, message=message, unread=counts, reopen=reopen,
                        locked=True)
+    if reopen:  # told before the message that reopened it, as a reopening by hand is
+        integration_services.event_emit(company=company, event_type="conversation.opened",
+                                        payload=integration_payloads.conversation_data(conversation))
     if event.media is not None and event.media.base64:
         _store_base64(company, message, event.media.base64)
     elif message.media_url and not message.media_file:

@@ -167,6 +167,8 @@ def conversation_start(*, company: Company, instance: Instance, contact: Contact
         if fields:
             Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
             conversation.refresh_from_db()
+        if "status" in fields:  # reopened: told as _conversation_update tells it
+            _emit_conversation(company, conversation, "conversation.opened")
         if created or fields:  # an unchanged conversation has nothing to redraw (each push renders three partials)
             events.conversation_changed(company=company, conversation=conversation)
     return conversation, created
@@ -701,10 +703,16 @@ def _record_failure(company: Company, message: Message, error: GatewayError) -> 
         sending.update(status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], error=reason,
                        claimed_until=None, retry_at=timezone.now() + timedelta(seconds=delay))
         return DeliveryOutcome("retry", delay)
+    now = timezone.now()
     with transaction.atomic():
-        sending.update(status=MessageStatus.FAILED, status_rank=STATUS_RANK[MessageStatus.FAILED], error=reason,
-                       failed_at=timezone.now(), claimed_until=None)
+        failed = sending.update(status=MessageStatus.FAILED, status_rank=STATUS_RANK[MessageStatus.FAILED],
+                                error=reason, failed_at=now, claimed_until=None)
         events.message_changed(company=company, message=message)
+        if failed:  # the integrator learns the send's fate as it learns each tick (docs/webhooks.md)
+            message.status, message.status_rank = MessageStatus.FAILED, STATUS_RANK[MessageStatus.FAILED]
+            message.error, message.failed_at, message.claimed_until = reason, now, None
+            integration_services.event_emit(company=company, event_type="message.status",
+                                            payload=integration_payloads.message_status_data(message, now))
     return DeliveryOutcome("failed")
 
 

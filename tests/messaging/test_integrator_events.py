@@ -1,0 +1,75 @@
+"""What an integrator's endpoint is told about a conversation's life and a send's fate, driven as an integrator
+drives it: the API, the customer on the simulator, the events recorded for the company's webhooks."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations import services as integration_services
+from integrations.models import WebhookEvent
+from messaging.models import Message
+from tenants.scoping import company_scope
+from tests.messaging.sending import send_now
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "5511955554444"
+
+
+@pytest.fixture
+def endpoint_a(company_a):
+    with company_scope(company_a):
+        return integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp")
+
+
+def events(company, *types: str) -> list[dict]:
+    with company_scope(company):
+        return [event.payload["data"] for event in WebhookEvent.objects.filter(type__in=types).order_by("pk")]
+
+
+def test_a_send_refused_by_whatsapp_is_told_as_message_status_failed(api_a, instance_a, company_a, endpoint_a,
+                                                                   simulator, hooks):
+    """docs/webhooks.md: message.status `failed` (with `error`). A number not on WhatsApp failed the message
+    and told nobody: the integrator's order notice was lost without a word."""
+    simulator.fail_next(instance_a.gateway_name, count=1, mode="not_on_whatsapp", number=CUSTOMER)
+    with hooks.capture():
+        accepted = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                                   "text": "Seu pedido saiu"}, format="json").json()
+    with company_scope(company_a):
+        message = Message.objects.get(public_id=accepted["id"])
+    with hooks.capture(execute=False):
+        assert send_now(company_a, message) == "failed"
+    [failed] = events(company_a, "message.status")
+    assert failed["message"]["id"] == accepted["id"] and failed["message"]["status"] == "failed"
+    assert failed["message"]["error"] == "This number is not on WhatsApp." and failed["message"]["at"]
+    assert failed["conversation"]["id"] == accepted["conversation"]
+    assert failed["instance"] == {"id": str(instance_a.public_id), "name": instance_a.name}
+
+
+def test_a_closed_conversation_reopened_by_the_customer_or_the_api_is_told_as_opened(api_a, instance_a, company_a,
+                                                                                    endpoint_a, simulator, hooks):
+    """conversation.opened covers reopening: a customer writing to a closed conversation, or POST
+    /conversations for a contact whose conversation was closed (200, reopened), moved it to open and told no
+    one, so an integrator mirroring statuses kept it closed."""
+    simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "oi"})
+    hooks.deliver(instance_a)
+    [opened] = events(company_a, "conversation.opened")
+    conversation = opened["conversation"]["id"]
+    for reopen in ("customer", "api"):
+        with hooks.capture():
+            assert api_a.post(f"/api/v1/conversations/{conversation}/close").json()["status"] == "closed"
+        if reopen == "customer":
+            simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "voltei"})
+            hooks.deliver(instance_a)
+        else:
+            with hooks.capture():
+                again = api_a.post("/api/v1/conversations", {"contact_id": opened["contact"]["id"]}, format="json")
+            assert again.status_code == 200 and again.json()["status"] == "open"
+        told = [(event["conversation"]["id"], event["conversation"]["status"])
+                for event in events(company_a, "conversation.opened", "conversation.closed")]
+        assert told[-2:] == [(conversation, "closed"), (conversation, "open")], reopen
+    with company_scope(company_a):
+        types = list(WebhookEvent.objects.order_by("pk").values_list("type", flat=True))
+    # The reopening is told before the message that caused it.
+    assert types.index("conversation.opened", types.index("conversation.closed")) < len(types) - 1
+    assert len(events(company_a, "conversation.opened")) == 3
