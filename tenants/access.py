@@ -40,10 +40,11 @@ def company_member(role: str | None = None) -> Callable:
             try:
                 if not company.is_active:
                     return render(request, "tenants/suspended.html", {"company": company}, status=403)
-                if role is not None and not membership.has_role(role):
-                    raise PermissionDenied(_("Your role in this company does not allow this."))
+                # Set before the role check: the 403 page then draws this company's menu (the person is a member).
                 request.company = company
                 request.membership = membership
+                if role is not None and not membership.has_role(role):
+                    raise PermissionDenied(_("Your role in this company does not allow this."))
                 return view(request, *args, **kwargs)
             finally:
                 exit_company_scope(token)

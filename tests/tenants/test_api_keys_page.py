@@ -99,3 +99,11 @@ def test_revoking_asks_first(client_a, company_a):
     html = client_a.get(f"/c/{company_a.slug}/settings/api-keys/").content.decode()
     revoke = f'action="/c/{company_a.slug}/settings/api-keys/{issued.api_key.public_id}/revoke/" data-confirm="'
     assert revoke + "Revoke the key “ERP”?" in html
+
+
+def test_the_not_allowed_page_keeps_the_company_navigation(agent_client_a, company_a):
+    """An agent who follows a link to an admin page is still in their company: the menu takes them back to work."""
+    response = agent_client_a.get(f"/c/{company_a.slug}/settings/api-keys/")
+    html = response.content.decode()
+    assert response.status_code == 403 and "Not allowed" in html
+    assert f'href="/c/{company_a.slug}/inbox/"' in html
