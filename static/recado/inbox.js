@@ -1,7 +1,8 @@
 // Inbox glue (no inline scripts: the CSP forbids them). Keeps the thread scrolled to the newest message,
 // de-duplicates bubbles that arrive both by push and by a re-fetch, refreshes the conversation list when
 // the server signals activity, and makes the composer keyboard friendly (Enter sends, Shift+Enter newline,
-// Escape drops a reply, an emoji picker that writes at the caret) and the page too ("/" searches,
+// Escape drops a reply, an emoji picker that writes at the caret, a draft kept per conversation until it is
+// sent) and the page too ("/" searches,
 // Alt+Down / Alt+Up open the next / previous conversation).
 (function () {
   "use strict";
@@ -56,7 +57,42 @@
     refreshTimer = setTimeout(refreshNow, Math.max(0, Math.min(REFRESH_QUIET_MS, refreshDue - now)));
   }
 
-  document.addEventListener("DOMContentLoaded", function () { scrollToBottom(); markCurrent(); });
+  // Drafts: what is typed in a conversation's composer is kept (for this tab) until it is sent, so opening
+  // another conversation and coming back finds it again.
+  function draftKey() {
+    var current = document.querySelector("[data-current]");
+    return current && current.dataset.current ? "recado:draft:" + current.dataset.current : null;
+  }
+
+  function restoreDraft() {
+    var box = document.querySelector("[data-composer-text]"), key = draftKey();
+    if (!box || !key || box.value) return;
+    try { box.value = window.sessionStorage.getItem(key) || ""; } catch (error) { /* storage off */ }
+  }
+
+  function keepDraft(box) {
+    var key = draftKey();
+    if (!key) return;
+    try {
+      if (box.value) window.sessionStorage.setItem(key, box.value);
+      else window.sessionStorage.removeItem(key);
+    } catch (error) { /* storage off or full: the draft is simply not kept */ }
+  }
+
+  document.body.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-composer-text]")) keepDraft(event.target);
+  });
+  // A send the server took: its draft goes (beforeSwap, while the composer is still in the page; the swap
+  // replaces it, and events on the replaced element reach no listener here).
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target, xhr = event.detail.xhr;
+    if (target && target.id === "composer" && xhr && xhr.status >= 200 && xhr.status < 300) {
+      var key = draftKey();
+      try { if (key) window.sessionStorage.removeItem(key); } catch (error) { /* storage off */ }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { restoreDraft(); scrollToBottom(); markCurrent(); });
 
   document.body.addEventListener("htmx:wsBeforeMessage", function () {
     document.body.dataset.stick = nearBottom() ? "1" : "";

@@ -358,9 +358,10 @@ def test_the_inbox_fits_the_window_keeps_the_open_row_marked_and_the_console_cle
 def test_keyboard_shortcuts_and_the_emoji_picker(
     stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
 ):
-    """"/" focuses the search; Alt+Down / Alt+Up open the next / previous conversation of the list; the emoji
-    picker writes at the caret (not at the end), closes, and the message reaches the customer's phone with it;
-    Escape drops a reply being written. Company B's conversation is never among those stepped through."""
+    """"/" focuses the search; Alt+Down / Alt+Up open the next / previous conversation of the list (not away from
+    a message being typed); the emoji picker writes at the caret (not at the end) and closes; Escape drops a
+    reply being written; the draft waits while another conversation is open, and the message reaches the
+    customer's phone with the emoji; once sent, the draft is gone. Company B's conversation is never among those stepped through."""
     from messaging import services
 
     settings.PUBLIC_URL = stack_url
@@ -422,7 +423,18 @@ def test_keyboard_shortcuts_and_the_emoji_picker(
     assert page.locator("[data-reply-input]").input_value() == ""
     assert page.locator("[data-reply-preview]").evaluate("preview => preview.classList.contains('d-none')")
 
+    # The draft waits in its conversation while another one is open, and goes once sent.
+    page.locator(f"[data-conversation='{listed[1]}']").click()
+    page.wait_for_url(f"**/inbox/{listed[1]}/**")
+    assert page.get_by_test_id("composer-text").input_value() == ""
+    page.go_back()
+    page.wait_for_url(f"**/inbox/{listed[0]}/**")
+    box = page.get_by_test_id("composer-text")
+    assert box.input_value() == "Bom dia 😊 tudo certo?"
+    wait_subscribed(page, frames, '"conversation.')
     box.press("Enter")
     page.locator("[data-testid=message][data-direction=out]", has_text="Bom dia 😊 tudo certo?").wait_for()
+    page.reload()
+    assert page.get_by_test_id("composer-text").input_value() == ""
     sent = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
     assert [entry["message"]["conversation"] for entry in sent] == ["Bom dia 😊 tudo certo?"]
