@@ -14,12 +14,14 @@ from instances.api import router as instances_router
 from integrations.api import router as integrations_router
 from messaging.api import router as messaging_router
 from tenants.api import MeView
+from tenants.api import router as tenants_router
 from tenants.problems import problem_response
 
 company_prefix = "c/<slug:company_slug>/"
 
 api_v1_patterns = [
     path("me", MeView.as_view(), name="me"),
+    *tenants_router.urls,
     *instances_router.urls,
     *contacts_router.urls,
     *messaging_router.urls,

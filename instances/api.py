@@ -36,6 +36,7 @@ from instances.errors import (
     InstanceLimitReached,
     InstanceNameInvalid,
     InstanceNameTaken,
+    InstanceSettingsInvalid,
 )
 from instances.models import Instance, InstanceState
 from integrations import bots
@@ -74,6 +75,8 @@ def problems():
     """Use-case errors as the API's problem responses."""
     try:
         yield
+    except InstanceSettingsInvalid as error:
+        raise exceptions.ValidationError({"settings": {error.field: [error.message]}}) from error
     except InstanceNameInvalid as error:
         raise exceptions.ValidationError({error.field: [error.message]}) from error
     except InstanceNameTaken as error:
@@ -86,17 +89,43 @@ def problems():
         raise GatewayRefusedProblem(error.message) from error
 
 
+class InstanceSettingsSerializer(serializers.Serializer):
+    """How the number behaves on WhatsApp (what Evolution's manager calls its settings)."""
+
+    reject_calls = serializers.BooleanField(help_text="Decline incoming WhatsApp calls automatically.")
+    call_rejection_message = serializers.CharField(
+        allow_blank=True, max_length=services.CALL_REJECTION_MESSAGE_MAX_LENGTH,
+        help_text="Sent to the caller when a call is rejected; kept but not sent while `reject_calls` is false.")
+    ignore_groups = serializers.BooleanField(
+        help_text="Group messages are dropped by the gateway: no conversation, webhook or bot sees them.")
+    always_online = serializers.BooleanField(help_text="Show the number as online while it is connected.")
+    read_messages = serializers.BooleanField(help_text="Mark incoming messages as read as soon as they arrive.")
+    read_status = serializers.BooleanField(help_text="Receive contacts' status updates and mark them as seen.")
+    sync_full_history = serializers.BooleanField(
+        help_text="Ask WhatsApp for the whole chat history when a phone is linked (from the next pairing on).")
+
+
+class InstanceSettingsUpdateSerializer(InstanceSettingsSerializer):
+    """Only the settings given change."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
 class InstanceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     phone_number = serializers.CharField(read_only=True, help_text="Digits with country code, once connected.")
     # A plain string: empty until the gateway tells one, which the model's URL format would not allow in the schema.
     profile_picture_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
     starting_platform = serializers.CharField(read_only=True, help_text="Slug of the starting bot platform, or empty.")
+    settings = InstanceSettingsSerializer(source="*", read_only=True)
 
     class Meta:
         model = Instance
         fields = ["id", "name", "label", "state", "phone_number", "owner_jid", "profile_name",
-                  "profile_picture_url", "starting_platform", "state_changed_at", "created_at"]
+                  "profile_picture_url", "starting_platform", "settings", "state_changed_at", "created_at"]
         read_only_fields = fields
 
 
@@ -128,6 +157,9 @@ class InstanceUpdateSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=80, required=False, allow_blank=True)
     starting_platform = serializers.CharField(max_length=50, required=False, allow_blank=True,
                                               help_text="Slug of one of its platforms; empty for none.")
+    settings = InstanceSettingsUpdateSerializer(required=False, help_text=(
+        "WhatsApp behaviour; only the keys given change. Sent to the gateway first: a refusal (422) or a silent "
+        "gateway (503) changes nothing."))
 
 
 class BotPauseRequestSerializer(serializers.Serializer):
@@ -175,8 +207,13 @@ INSTANCE_EXAMPLE = {
     "id": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c", "name": "vendas", "label": "Vendas (loja centro)", "state": "open",
     "phone_number": "5511912345678", "owner_jid": "5511912345678@s.whatsapp.net", "profile_name": "Mercearia Demo",
     "profile_picture_url": "https://pps.whatsapp.net/v/t61.24694-24/412345678_1234567890_n.jpg",
-    "starting_platform": "sales-bot", "state_changed_at": "2026-01-05T11:03:12Z", "created_at": "2026-01-05T11:00:00Z",
+    "starting_platform": "sales-bot",
+    "settings": {"reject_calls": True, "call_rejection_message": "Não atendemos ligações aqui; mande uma mensagem!",
+                 "ignore_groups": True, "always_online": False, "read_messages": False, "read_status": False,
+                 "sync_full_history": False},
+    "state_changed_at": "2026-01-05T11:03:12Z", "created_at": "2026-01-05T11:00:00Z",
 }
+SETTINGS_OFF = dict.fromkeys(INSTANCE_EXAMPLE["settings"], False) | {"call_rejection_message": ""}
 INSTANCE_RESPONSE = OpenApiExample("Instance", value=INSTANCE_EXAMPLE, response_only=True)
 STATE_RESPONSE = OpenApiExample("Connected", response_only=True, value={
     "id": INSTANCE_EXAMPLE["id"], "state": "open", "raw_state": "open", "reason": "gateway_state",
@@ -226,7 +263,7 @@ class InstanceViewSet(TenantViewSet):
                              OpenApiExample("Created", response_only=True, value={
                                  **INSTANCE_EXAMPLE, "state": "created", "phone_number": "", "owner_jid": "",
                                  "profile_name": "", "profile_picture_url": "", "starting_platform": "",
-                                 "state_changed_at": INSTANCE_EXAMPLE["created_at"],
+                                 "settings": SETTINGS_OFF, "state_changed_at": INSTANCE_EXAMPLE["created_at"],
                                  "token": "4f02f68b91cab6d9e26e9e6d983ce5ac"})])
     def create(self, request: Request) -> Response:
         data = InstanceCreateSerializer(data=request.data)
@@ -300,12 +337,18 @@ class InstanceViewSet(TenantViewSet):
 
 
     @extend_schema(operation_id="instances_update", request=InstanceUpdateSerializer,
-                   responses={200: InstanceSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   responses={200: InstanceSerializer, 400: ERRORS[400], 404: ERRORS[404], 422: ERRORS[422],
+                              503: ERRORS[503]},
                    examples=[OpenApiExample("Label and bot", request_only=True, value={
                        "label": INSTANCE_EXAMPLE["label"], "starting_platform": INSTANCE_EXAMPLE["starting_platform"]}),
+                             OpenApiExample("WhatsApp settings", request_only=True, value={"settings": {
+                                 "reject_calls": True, "call_rejection_message": "Não atendemos ligações aqui; mande "
+                                 "uma mensagem!", "ignore_groups": True}}),
                              INSTANCE_RESPONSE])
     def partial_update(self, request: Request, id: str) -> Response:
-        """Change the display label and the starting bot platform (the name is the gateway's and stays)."""
+        """Change the display label, the starting bot platform and the WhatsApp settings (the name is the
+        gateway's and stays). Settings are applied last, on the gateway first: when it refuses or does not answer,
+        nothing of the request is stored."""
         instance = self.get_object()
         data = InstanceUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -316,6 +359,9 @@ class InstanceViewSet(TenantViewSet):
             if "starting_platform" in values:
                 bots.instance_set_starting_platform(company=self.company, instance=instance,
                                                     slug=values["starting_platform"])
+            if values.get("settings"):
+                with problems():
+                    services.instance_settings_update(company=self.company, instance=instance, **values["settings"])
         return Response(InstanceSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="instances_bot_pause", request=BotPauseRequestSerializer,

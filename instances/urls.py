@@ -11,5 +11,6 @@ urlpatterns = [
     path("<uuid:instance_id>/restart/", views.instance_restart, name="restart"),
     path("<uuid:instance_id>/logout/", views.instance_logout, name="logout"),
     path("<uuid:instance_id>/rename/", views.instance_rename, name="rename"),
+    path("<uuid:instance_id>/settings/", views.instance_settings, name="settings"),
     path("<uuid:instance_id>/delete/", views.instance_delete, name="delete"),
 ]

@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from instances import selectors, services
-from instances.errors import GatewayUnavailable, InstanceError, PhoneNumberInvalid
-from instances.forms import InstanceCreateForm, InstanceRenameForm, PairingCodeForm
+from instances.errors import GatewayUnavailable, InstanceError, InstanceSettingsInvalid, PhoneNumberInvalid
+from instances.forms import InstanceCreateForm, InstanceRenameForm, InstanceSettingsForm, PairingCodeForm
 from instances.models import Instance
 from tenants.access import CompanyRequest, company_member
 from tenants.models import Role
@@ -72,7 +72,7 @@ def instance_detail(request: CompanyRequest, instance_id) -> HttpResponse:
 
 
 def instance_detail_page(request: CompanyRequest, instance: Instance, platform_form=None, pairing_form=None,
-                         status: int = 200) -> HttpResponse:
+                         status: int = 200, settings_form=None) -> HttpResponse:
     """The instance page; admins also see its bot platforms and the form to add one."""
     from integrations import bots
     from integrations.forms import BotPlatformForm
@@ -82,6 +82,7 @@ def instance_detail_page(request: CompanyRequest, instance: Instance, platform_f
         **_live_context(request, instance), "can_manage": can_manage,
         "rename_form": InstanceRenameForm(initial={"label": instance.label}),
         "pairing_form": pairing_form or PairingCodeForm(),
+        "settings_form": settings_form or _settings_form(instance),
         "platforms": bots.platform_list(company=request.company, instance=instance) if can_manage else [],
         "platform_form": platform_form or BotPlatformForm(),
     }, status=status)
@@ -137,6 +138,36 @@ def instance_rename(request: CompanyRequest, instance_id) -> HttpResponse:
     if form.is_valid():
         services.instance_rename(company=request.company, instance=instance, label=form.cleaned_data["label"])
     return redirect("instances:detail", request.company.slug, instance.public_id)
+
+
+def _settings_form(instance: Instance) -> InstanceSettingsForm:
+    return InstanceSettingsForm(initial={name: getattr(instance, name) for name in services.SETTING_FIELDS})
+
+
+@company_member(role=Role.ADMIN)
+@require_POST
+def instance_settings(request: CompanyRequest, instance_id) -> HttpResponse:
+    """Save the number's WhatsApp settings; htmx gets the section back, with its errors or a confirmation."""
+    instance = _instance_or_404(request, instance_id)
+    form, status, saved = InstanceSettingsForm(request.POST), 400, False
+    if form.is_valid():
+        try:
+            instance = services.instance_settings_update(company=request.company, instance=instance,
+                                                         **form.cleaned_data)
+        except InstanceSettingsInvalid as error:
+            form.add_error(error.field, error.message)
+        except InstanceError as error:  # the gateway refused or did not answer: nothing changed
+            form.add_error(None, error.message)
+            status = 503 if isinstance(error, GatewayUnavailable) else 422
+        else:
+            form, status, saved = _settings_form(instance), 200, True
+    if not request.htmx:
+        if saved:
+            messages.success(request, _("WhatsApp settings saved."))
+            return redirect("instances:detail", request.company.slug, instance.public_id)
+        return instance_detail_page(request, instance, settings_form=form, status=status)
+    context = {"company": request.company, "instance": instance, "settings_form": form, "settings_saved": saved}
+    return render(request, "instances/detail.html#instance-settings", context, status=status)
 
 
 @company_member(role=Role.ADMIN)

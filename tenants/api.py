@@ -1,4 +1,4 @@
-"""The REST API's scoped base views (STYLE rule 13) and GET /api/v1/me."""
+"""The REST API's scoped base views (STYLE rule 13), GET /api/v1/me and GET /api/v1/members."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from rest_framework import exceptions, generics, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from tenants import selectors
 from tenants.authentication import SCOPE_TOKEN_ATTRIBUTE, ApiKeyAuthentication
-from tenants.models import ApiKey, Company
+from tenants.models import ApiKey, Company, Membership, Role
+from tenants.openapi import page_example
 from tenants.scoping import exit_company_scope
 
 
@@ -150,3 +153,34 @@ class MeView(TenantAPIView, generics.GenericAPIView):
             "company": CompanySerializer(self.company).data,
             "api_key": {"name": api_key.name, "prefix": api_key.prefix, "scopes": api_key.scopes},
         })
+
+
+class MemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="user.public_id",
+                               help_text="The user id conversations are assigned by (`assignee`).")
+    name = serializers.SerializerMethodField()
+    email = serializers.EmailField(source="user.email")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def get_name(self, membership: Membership) -> str:
+        return membership.user.get_full_name() or membership.user.get_username()
+
+
+MEMBER_EXAMPLE = {"id": "9a8b7c6d-2222-4000-8000-000000000002", "name": "Alice", "email": "alice@example.com",
+                  "role": "agent"}
+
+
+class MemberViewSet(TenantViewSet):
+    """The company's people: the ids POST /conversations/{id}/assign and the `assignee` filter take."""
+
+    model = Membership
+    serializer_class = MemberSerializer
+
+    @extend_schema(operation_id="members_list", examples=[page_example(MEMBER_EXAMPLE, "/members", count=1)])
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.membership_list(company=self.company))
+        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+
+
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("members", MemberViewSet, basename="member")
