@@ -193,8 +193,22 @@ def instance_connect(*, company: Company, instance: Instance, number: str | None
     """Ask the gateway for a QR (and a pairing code when a number is given); store it and show it live."""
     number = pairing_number(number)
     with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
-        result = gw.connect(instance.gateway_name, number=number or None)
+        try:
+            result = gw.connect(instance.gateway_name, number=number or None)
+        except InstanceNotFound:  # the gateway lost it (its database reset, deleted in its own manager)
+            _recreate_on_gateway(instance)
+            result = gw.connect(instance.gateway_name, number=number or None)
     return _apply_connect_result(company, instance, result, source=InstanceStateChange.Source.USER)
+
+
+def _recreate_on_gateway(instance: Instance) -> None:
+    """Create a lost instance again under its name. Its webhook URL carries a secret we keep only hashed, so the
+    new one gets a new secret."""
+    secret = secrets.token_urlsafe(32)
+    instance.webhook_secret_hash = hash_secret(secret)
+    Instance.objects.filter(company_id=instance.company_id, pk=instance.pk).update(
+        webhook_secret_hash=instance.webhook_secret_hash)
+    _create_on_gateway(instance, secret)
 
 
 def instance_restart(*, company: Company, instance: Instance) -> Instance:

@@ -316,6 +316,18 @@ def test_instance_removed_on_the_gateway_is_seen_by_the_poll(company_a, instance
     assert refreshed(instance_a).state_reason == Reason.REMOVED_ON_GATEWAY
 
 
+def test_connect_recreates_an_instance_the_gateway_lost(company_a, instance_a, simulator):
+    """The gateway's database was reset or the instance deleted in its own manager: connecting makes it again
+    (with a new webhook secret, the old one being unknown there) instead of failing for good."""
+    simulator.api("DELETE", f"/instance/delete/{instance_a.gateway_name}")
+    old_secret_hash = instance_a.webhook_secret_hash
+    with company_scope(company_a):
+        instance = services.instance_connect(company=company_a, instance=instance_a)
+    assert instance.state == InstanceState.CONNECTING and instance.qr_data_url
+    assert instance_a.gateway_name in sim_names(simulator)
+    assert refreshed(instance_a).webhook_secret_hash != old_secret_hash
+
+
 def test_fan_out_enqueues_only_due_instances(company_a, company_b, gateway_server, simulator,
                                              django_capture_on_commit_callbacks):
     now = timezone.now()
