@@ -125,6 +125,11 @@ class InvitationForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), max_length=EMAIL_MAX_LENGTH)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.AGENT)
 
+    def __init__(self, *args, role_choices: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if role_choices is not None:  # the roles the inviter may hand out
+            self.fields["role"].choices = role_choices
+
 
 class MembershipRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)

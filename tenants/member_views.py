@@ -47,7 +47,7 @@ def _members_page(request: CompanyRequest, *, invite_form: InvitationForm | None
         "company": company,
         "memberships": [_mark_manageable(actor, m) for m in selectors.membership_list(company=company)],
         "invitations": selectors.invitation_list_pending(company=company) if can_manage else [],
-        "invite_form": (invite_form or InvitationForm()) if can_manage else None,
+        "invite_form": (invite_form or InvitationForm(role_choices=_role_choices(actor))) if can_manage else None,
         "can_manage": can_manage,
         "role_choices": _role_choices(actor),
     }, status=400 if invite_form is not None and invite_form.errors else 200)
@@ -122,7 +122,7 @@ def membership_remove(request: CompanyRequest, membership_id) -> HttpResponse:
 @company_member(role=Role.ADMIN)
 @require_POST
 def invitation_create(request: CompanyRequest) -> HttpResponse:
-    form = InvitationForm(request.POST)
+    form = InvitationForm(request.POST, role_choices=_role_choices(request.membership))
     if form.is_valid():
         try:
             issued = services.invitation_create(company=request.company, invited_by=request.user,

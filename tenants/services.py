@@ -114,6 +114,8 @@ def invitation_create(*, company: Company, invited_by: User, email: str, role: s
     """Invite an e-mail address to the company (replacing a pending invitation to the same address)."""
     email = email.strip().lower()
     with company_scope(company), transaction.atomic():
+        if role == Role.OWNER and not Membership.objects.filter(user=invited_by, role=Role.OWNER).exists():
+            raise ValidationError({"role": _("Only an owner can invite an owner.")})  # as for role changes
         if Membership.objects.filter(user__email__iexact=email).exists():
             raise ValidationError({"email": _("This person is already a member of this company.")})
         _check_member_limit(company)

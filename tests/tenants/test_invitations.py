@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tenants import services
@@ -214,3 +215,18 @@ def test_revoking_an_invitation_asks_first(client_a, company_a, owner_a):
     html = client_a.get(_members_url(company_a)).content.decode()
     revoke = _members_url(company_a).replace("members/", f"invitations/{issued.invitation.public_id}/revoke/")
     assert f'action="{revoke}" data-confirm="Revoke the invitation to new@alpha.test?' in html
+
+
+def test_an_admin_cannot_invite_an_owner(client, company_a, owner_a):
+    """Only owners make owners (as for role changes): an admin inviting an owner, say their own second address,
+    would have made themselves one. The form offers admins no owner role either."""
+    admin = make_member(company=company_a, role=Role.ADMIN, email="admin@alpha.test").user
+    client.force_login(admin)
+    page = client.get(_members_url(company_a)).content.decode()
+    invite_form = page[page.index('action="/c/alpha/settings/members/invite/"'):]
+    assert 'value="owner"' not in invite_form and 'value="admin"' in invite_form
+    assert _invite(client, company_a, email="me.again@alpha.test", role=Role.OWNER).status_code == 400
+    with pytest.raises(ValidationError, match="Only an owner can invite an owner"):  # the rule, for any caller
+        services.invitation_create(company=company_a, invited_by=admin, email="me.again@alpha.test", role="owner")
+    assert _all_invitations() == []
+    assert _invite(client, company_a, email="me.again@alpha.test", role=Role.ADMIN).status_code == 302
