@@ -40,7 +40,7 @@ from contacts import selectors as contact_selectors
 from contacts.models import Contact
 from instances.models import Instance
 from messaging import media, selectors, services
-from messaging.models import Conversation, Message
+from messaging.models import MAX_TEXT_LENGTH, Conversation, Message, QuickReply
 from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
 from tenants import realtime
@@ -48,7 +48,8 @@ from tenants.access import actor_label
 from tenants.api import ReadOnlyModelSerializer, TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
-from tenants.openapi import UUID_OR_EMPTY, cursor_example
+from tenants.openapi import UUID_OR_EMPTY, cursor_example, page_example
+from tenants.problems import Conflict
 
 
 class Unprocessable(exceptions.APIException):
@@ -789,6 +790,117 @@ def _plain(value):
     return value
 
 
+# --- quick replies ---------------------------------------------------------------------------------------
+
+class QuickReplySerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = QuickReply
+        fields = ["id", "shortcut", "text", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class QuickReplyWriteSerializer(serializers.Serializer):
+    shortcut = serializers.CharField(max_length=41, help_text=(
+        "Typed after “/” in the inbox's message box: up to 40 of a-z, 0-9, “-” and “_” (a leading “/” and capitals "
+        "are accepted and dropped); unique in the company."))
+    text = serializers.CharField(max_length=MAX_TEXT_LENGTH, help_text=(
+        "The reply; {{contact.name}}, {{contact.first_name}} and {{agent.name}} are filled in when an agent "
+        "inserts it."))
+
+    def validate_shortcut(self, value: str) -> str:
+        try:
+            return services.quick_reply_shortcut_clean(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
+
+
+QUICK_REPLY_EXAMPLE = {"id": "2f0c4a4e-8f5e-4b8a-9a52-1d2f3c4b5a69", "shortcut": "pix",
+                       "text": "Olá {{contact.first_name}}! Nossa chave Pix é o CNPJ 12.345.678/0001-90.",
+                       "created_at": "2026-12-01T12:00:00Z", "updated_at": "2026-12-01T12:00:00Z"}
+
+
+QUICK_REPLY_ERRORS = {
+    400: OpenApiResponse(description="Invalid input: a shortcut not of a-z, 0-9, “-” and “_”, an empty or too long "
+                                     "text."),
+    404: OpenApiResponse(description="Unknown quick reply (another company's ids look the same)."),
+    409: OpenApiResponse(description="The company has a quick reply with that shortcut.", examples=[
+        OpenApiExample("Shortcut taken", value={
+            "type": "https://recado.dev/problems/duplicate-shortcut", "title": "Conflict", "status": 409,
+            "detail": "A quick reply “/pix” already exists."})]),
+}
+
+
+@contextmanager
+def quick_reply_problems():
+    try:
+        yield
+    except services.QuickReplyShortcutTaken as error:
+        raise Conflict(error.message, code="duplicate-shortcut") from error
+    except DjangoValidationError as error:
+        raise exceptions.ValidationError(error.message_dict) from error
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="quick_replies_list",
+                       parameters=[OpenApiParameter("search", str, description="Part of the shortcut or the text.")],
+                       examples=[page_example(QUICK_REPLY_EXAMPLE, "/quick-replies", count=1)]),
+    retrieve=extend_schema(operation_id="quick_replies_retrieve",
+                           responses={200: QuickReplySerializer, 404: QUICK_REPLY_ERRORS[404]},
+                           examples=[OpenApiExample("Quick reply", value=QUICK_REPLY_EXAMPLE, response_only=True)]),
+)
+class QuickReplyViewSet(TenantViewSet):
+    """Saved answers agents insert in the inbox's message box with "/" and a shortcut."""
+
+    model = QuickReply
+    serializer_class = QuickReplySerializer
+    lookup_value_converter = "uuid"
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        search = query_text(self.request, "search") if self.action == "list" else ""
+        return selectors.quick_reply_list(company=self.company, search=search)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(QuickReplySerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(QuickReplySerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="quick_replies_create", request=QuickReplyWriteSerializer,
+                   responses={201: QuickReplySerializer, 400: QUICK_REPLY_ERRORS[400], 409: QUICK_REPLY_ERRORS[409]},
+                   examples=[OpenApiExample("New quick reply", request_only=True, value={
+                       "shortcut": "pix", "text": QUICK_REPLY_EXAMPLE["text"]}),
+                             OpenApiExample("Quick reply", value=QUICK_REPLY_EXAMPLE, response_only=True)])
+    def create(self, request: Request) -> Response:
+        data = QuickReplyWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with quick_reply_problems():
+            reply = services.quick_reply_create(company=self.company, **data.validated_data)
+        return Response(QuickReplySerializer(reply).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="quick_replies_update", request=QuickReplyWriteSerializer,
+                   responses={200: QuickReplySerializer, 400: QUICK_REPLY_ERRORS[400], 404: QUICK_REPLY_ERRORS[404],
+                              409: QUICK_REPLY_ERRORS[409]},
+                   examples=[OpenApiExample("New text", request_only=True, value={"text": "Chave Pix: CNPJ."}),
+                             OpenApiExample("Quick reply", response_only=True,
+                                            value={**QUICK_REPLY_EXAMPLE, "text": "Chave Pix: CNPJ."})])
+    def partial_update(self, request: Request, id: str) -> Response:
+        reply = self.get_object()
+        data = QuickReplyWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        with quick_reply_problems():
+            services.quick_reply_update(company=self.company, quick_reply=reply, **data.validated_data)
+        return Response(QuickReplySerializer(reply).data)
+
+    @extend_schema(operation_id="quick_replies_destroy", responses={204: None, 404: QUICK_REPLY_ERRORS[404]})
+    def destroy(self, request: Request, id: str) -> Response:
+        services.quick_reply_delete(company=self.company, quick_reply=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("messages", MessageViewSet, basename="message")
+router.register("quick-replies", QuickReplyViewSet, basename="quick-reply")

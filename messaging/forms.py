@@ -8,11 +8,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from messaging import media
-from messaging.models import Conversation, Message
-from messaging.services import Outgoing
+from messaging.models import MAX_TEXT_LENGTH, Conversation, Message
+from messaging.services import Outgoing, quick_reply_shortcut_clean
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
-MAX_TEXT_LENGTH = 4096
 
 
 class MessageTextField(forms.CharField):
@@ -99,3 +98,14 @@ class ComposerForm(forms.Form):
             return Outgoing(kind=kind, text=data.get("text") or "", media_upload=upload, mimetype=mimetype,
                             filename=upload.name, quoted=quoted)
         return Outgoing(kind=Message.Kind.TEXT, text=data["text"], quoted=quoted)
+
+
+class QuickReplyForm(forms.Form):
+    shortcut = forms.CharField(label=_("Shortcut"), max_length=41,
+                               help_text=_("Typed after “/” in the message box, e.g. “pix” for /pix."))
+    text = forms.CharField(label=_("Text"), max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 4}),
+                           help_text=_("{{contact.name}}, {{contact.first_name}} and {{agent.name}} are filled in "
+                                       "when the reply is inserted."))
+
+    def clean_shortcut(self) -> str:
+        return quick_reply_shortcut_clean(self.cleaned_data["shortcut"])

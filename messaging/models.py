@@ -15,6 +15,9 @@ from contacts.models import Contact
 from instances.models import Instance
 from tenants.scoping import TenantOwned
 
+# The longest text a message may have in Recado (WhatsApp's own bound): the composer's, the API's, a quick reply's.
+MAX_TEXT_LENGTH = 4096
+
 
 class ConversationStatus(models.TextChoices):
     OPEN = "open", _("Open")
@@ -255,3 +258,22 @@ class Message(TenantOwned):
         if self.kind == Kind.CONTACT and self.contacts:
             return self.contacts[0].get("full_name") or str(_("Contact card"))
         return str(self.get_kind_display())
+
+
+class QuickReply(TenantOwned):
+    """A saved answer agents insert in the composer by typing "/" and its shortcut ("/pix", "/horario")."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shortcut = models.CharField(_("shortcut"), max_length=40)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "shortcut"], name="quick_reply_unique_shortcut_per_company"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from contacts.models import Contact, ContactTag
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, QuickReply
 from tenants.models import Company, Membership, User
 from tenants.scoping import first_row
 
@@ -266,3 +266,16 @@ def keyset_page(queryset: QuerySet, *, field: str, cursor: str = "", size: int =
     rows = rows[:size]
     next_cursor = encode_cursor(getattr(rows[-1], field), rows[-1].pk) if more and rows else ""
     return rows, next_cursor
+
+
+def quick_reply_list(*, company: Company, search: str = "") -> QuerySet[QuickReply]:
+    """The company's quick replies by shortcut; `search` finds a part of the shortcut or of the text."""
+    replies = QuickReply.objects.filter(company=company)
+    if text := search.strip().lstrip("/"):
+        replies = replies.filter(Q(shortcut__fold__contains=text) | Q(text__fold__contains=text))
+    return replies.order_by("shortcut", "pk")
+
+
+def quick_reply_get(*, company: Company, public_id: object) -> QuickReply | None:
+    uuid = _uuid(public_id)
+    return None if uuid is None else first_row(QuickReply.objects.filter(company=company, public_id=uuid))

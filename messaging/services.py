@@ -14,6 +14,7 @@ import base64
 import binascii
 import logging
 import random
+import re
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -56,7 +57,16 @@ from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
 from messaging import events
-from messaging.models import MEDIA_KINDS, STATUS_RANK, STATUS_TIMESTAMP, Conversation, Message, MessageStatus
+from messaging.models import (
+    MAX_TEXT_LENGTH,
+    MEDIA_KINDS,
+    STATUS_RANK,
+    STATUS_TIMESTAMP,
+    Conversation,
+    Message,
+    MessageStatus,
+    QuickReply,
+)
 from tenants.models import Company, User
 from tenants.prepared import Prepared, columns, model_from, width
 from tenants.scoping import current_company, first_row
@@ -1094,3 +1104,77 @@ def _apply_early_statuses(company: Company, sent: list[tuple[Message, SendResult
         message, result = keys[key]
         message_apply_status(company=company, instance=message.instance, gateway_message_id=result.message_id,
                              status=status, remember_unknown=False)
+
+
+# --- quick replies ------------------------------------------------------------------------------------
+
+QUICK_REPLY_SHORTCUT = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+class QuickReplyShortcutTaken(Exception):
+    def __init__(self, shortcut: str) -> None:
+        self.message = _("A quick reply “/%(shortcut)s” already exists.") % {"shortcut": shortcut}
+        super().__init__(self.message)
+
+
+def quick_reply_shortcut_clean(shortcut: str) -> str:
+    """The shortcut as typed after "/" (a leading "/" dropped, lower case); ValidationError when it is not one."""
+    shortcut = (shortcut or "").strip().lstrip("/").lower()
+    if not shortcut:
+        raise ValidationError(_("Enter a shortcut."))
+    if not QUICK_REPLY_SHORTCUT.fullmatch(shortcut):
+        raise ValidationError(_("Use up to 40 letters (a-z), digits, “-” or “_”, starting with a letter or a digit."))
+    return shortcut
+
+
+def _clean_quick_reply(shortcut: str, text: str) -> tuple[str, str]:
+    """The shortcut cleaned (quick_reply_shortcut_clean); the text as written, trimmed."""
+    text = (text or "").strip()
+    errors: dict[str, list[str]] = {}
+    try:
+        shortcut = quick_reply_shortcut_clean(shortcut)
+    except ValidationError as error:
+        errors["shortcut"] = error.messages
+    if not text:
+        errors["text"] = [_("Enter the text of the reply.")]
+    elif len(text) > MAX_TEXT_LENGTH:
+        errors["text"] = [_("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}]
+    elif "\x00" in text:
+        errors["text"] = [_("The text cannot contain NUL characters.")]
+    if errors:
+        raise ValidationError(errors)
+    return shortcut, text
+
+
+def _quick_reply_saved(company: Company, quick_reply: QuickReply, fields: list[str] | None = None) -> QuickReply:
+    try:
+        with transaction.atomic():
+            if fields is None:
+                quick_reply.save()
+            else:
+                quick_reply.save(update_fields=fields)
+    except IntegrityError:
+        raise QuickReplyShortcutTaken(quick_reply.shortcut) from None
+    return quick_reply
+
+
+def quick_reply_create(*, company: Company, shortcut: str, text: str) -> QuickReply:
+    """A new quick reply; QuickReplyShortcutTaken when the company has one with that shortcut."""
+    shortcut, text = _clean_quick_reply(shortcut, text)
+    if QuickReply.objects.filter(company=company, shortcut=shortcut).exists():
+        raise QuickReplyShortcutTaken(shortcut)
+    return _quick_reply_saved(company, QuickReply(company=company, shortcut=shortcut, text=text))
+
+
+def quick_reply_update(*, company: Company, quick_reply: QuickReply, shortcut: str | None = None,
+                       text: str | None = None) -> QuickReply:
+    shortcut, text = _clean_quick_reply(quick_reply.shortcut if shortcut is None else shortcut,
+                                        quick_reply.text if text is None else text)
+    if QuickReply.objects.filter(company=company, shortcut=shortcut).exclude(pk=quick_reply.pk).exists():
+        raise QuickReplyShortcutTaken(shortcut)
+    quick_reply.shortcut, quick_reply.text, quick_reply.updated_at = shortcut, text, timezone.now()
+    return _quick_reply_saved(company, quick_reply, ["shortcut", "text", "updated_at"])
+
+
+def quick_reply_delete(*, company: Company, quick_reply: QuickReply) -> None:
+    QuickReply.objects.filter(company=company, pk=quick_reply.pk).delete()

@@ -5,6 +5,9 @@ from messaging import views
 app_name = "messaging"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("quick-replies/", views.quick_reply_list, name="quick_replies"),
+    path("quick-replies/<uuid:quick_reply_id>/", views.quick_reply_update, name="quick_reply_update"),
+    path("quick-replies/<uuid:quick_reply_id>/delete/", views.quick_reply_delete, name="quick_reply_delete"),
     path("<uuid:conversation_id>/", views.conversation_detail, name="conversation"),
     path("<uuid:conversation_id>/send/", views.message_create, name="send"),
     path("<uuid:conversation_id>/read/", views.conversation_read, name="read"),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import selectors as contact_selectors
 from contacts import services as contact_services
@@ -20,10 +22,11 @@ from instances.selectors import instance_list
 from integrations import bots
 from integrations.models import BotPauseChange
 from messaging import selectors, services
-from messaging.forms import ComposerForm
-from messaging.models import Conversation, Message
+from messaging.forms import ComposerForm, QuickReplyForm
+from messaging.models import Conversation, Message, QuickReply
 from messaging.selectors import ConversationFilters
 from tenants.access import CompanyRequest, actor_label, company_member
+from tenants.models import Role
 
 PAGE = "messaging/inbox.html"
 FILTER_KEYS = ("status", "assignee", "instance", "tag", "q")
@@ -62,6 +65,8 @@ def _page_context(request: CompanyRequest, conversation: Conversation | None) ->
     if conversation is not None:
         context.update(_thread_context(request, conversation))
         context["form"] = ComposerForm(conversation=conversation, company=company)
+        # What "/" offers in the composer (static/recado/inbox.js filters it as the person types).
+        context["quick_replies"] = list(selectors.quick_reply_list(company=company).values("shortcut", "text"))
     else:
         context["company_has_conversations"] = _has_conversations(request, context)
     return context
@@ -277,3 +282,77 @@ def message_media(request: CompanyRequest, message_id) -> FileResponse:
         response["Content-Type"] = message.media_mimetype
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+# --- quick replies --------------------------------------------------------------------------------------
+
+def _quick_reply_or_404(request: CompanyRequest, quick_reply_id) -> QuickReply:
+    quick_reply = selectors.quick_reply_get(company=request.company, public_id=quick_reply_id)
+    if quick_reply is None:
+        raise Http404
+    return quick_reply
+
+
+def _form_errors(form, error: ValidationError) -> None:
+    for field, field_errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, field_errors)
+
+
+def _quick_replies_page(request: CompanyRequest, *, form=None, editing=None, status=200) -> HttpResponse:
+    """Every member may add and edit quick replies (they write them); deleting is for admins, as for tags."""
+    replies = list(selectors.quick_reply_list(company=request.company, search=request.GET.get("q", "")))
+    for reply in replies:
+        reply.form = editing[1] if editing and editing[0] == reply.pk else QuickReplyForm(
+            initial={"shortcut": reply.shortcut, "text": reply.text}, prefix=f"r{reply.public_id.hex}")
+    return render(request, "messaging/quick_replies.html", {
+        "company": request.company, "replies": replies, "form": form or QuickReplyForm(),
+        "can_delete": request.membership.has_role(Role.ADMIN), "q": request.GET.get("q", ""),
+    }, status=status)
+
+
+@company_member()
+@require_http_methods(["GET", "POST"])
+def quick_reply_list(request: CompanyRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _quick_replies_page(request)
+    form = QuickReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            reply = services.quick_reply_create(company=request.company, **form.cleaned_data)
+        except services.QuickReplyShortcutTaken as error:
+            form.add_error("shortcut", error.message)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Quick reply “/%(shortcut)s” created.") % {"shortcut": reply.shortcut})
+            return redirect("messaging:quick_replies", request.company.slug)
+    return _quick_replies_page(request, form=form, status=400)
+
+
+@company_member()
+@require_POST
+def quick_reply_update(request: CompanyRequest, quick_reply_id) -> HttpResponse:
+    reply = _quick_reply_or_404(request, quick_reply_id)
+    form = QuickReplyForm(request.POST, prefix=f"r{reply.public_id.hex}")
+    if form.is_valid():
+        try:
+            services.quick_reply_update(company=request.company, quick_reply=reply, **form.cleaned_data)
+        except services.QuickReplyShortcutTaken as error:
+            form.add_error("shortcut", error.message)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Quick reply “/%(shortcut)s” saved.") % {"shortcut": reply.shortcut})
+            return redirect("messaging:quick_replies", request.company.slug)
+    return _quick_replies_page(request, editing=(reply.pk, form), status=400)
+
+
+@company_member(role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def quick_reply_delete(request: CompanyRequest, quick_reply_id) -> HttpResponse:
+    reply = _quick_reply_or_404(request, quick_reply_id)
+    if request.method == "POST":
+        services.quick_reply_delete(company=request.company, quick_reply=reply)
+        messages.success(request, _("Quick reply “/%(shortcut)s” deleted.") % {"shortcut": reply.shortcut})
+        return redirect("messaging:quick_replies", request.company.slug)
+    return render(request, "messaging/quick_reply_delete.html", {"company": request.company, "reply": reply})

@@ -1,8 +1,8 @@
 // Inbox glue (no inline scripts: the CSP forbids them). Keeps the thread scrolled to the newest message,
 // de-duplicates bubbles that arrive both by push and by a re-fetch, refreshes the conversation list when
 // the server signals activity, and makes the composer keyboard friendly (Enter sends, Shift+Enter newline,
-// Escape drops a reply, an emoji picker that writes at the caret, a draft kept per conversation until it is
-// sent) and the page too ("/" searches,
+// Escape drops a reply, an emoji picker that writes at the caret, quick replies offered on "/", a draft kept
+// per conversation until it is sent) and the page too ("/" searches,
 // Alt+Down / Alt+Up open the next / previous conversation).
 (function () {
   "use strict";
@@ -141,10 +141,111 @@
     markCurrent();
   });
 
+  // Quick replies: "/" and the start of a shortcut, as the first thing in the box, lists the matching ones;
+  // arrows choose, Enter or Tab (or a click) inserts the text with its {{…}} filled in, Escape closes.
+  var quickReplies = null, quickMatches = [], quickActive = 0;
+
+  function replies() {
+    if (quickReplies === null) {
+      var data = document.getElementById("quick-replies");
+      try { quickReplies = data ? JSON.parse(data.textContent) : []; } catch (error) { quickReplies = []; }
+    }
+    return quickReplies;
+  }
+
+  function quickMenu(form) { return form.querySelector("[data-quick-reply-menu]"); }
+
+  function closeQuickMenu(form) {
+    var menu = quickMenu(form);
+    if (menu) { menu.hidden = true; menu.textContent = ""; }
+    quickMatches = [];
+  }
+
+  function showQuickMenu(form) {
+    var menu = quickMenu(form);
+    if (!menu) return;
+    menu.textContent = "";
+    quickMatches.forEach(function (reply, index) {
+      var item = document.createElement("div");
+      item.className = "list-group-item list-group-item-action small";
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", index === quickActive ? "true" : "false");
+      item.dataset.quickReply = String(index);
+      var name = document.createElement("strong");
+      name.textContent = "/" + reply.shortcut;
+      var text = document.createElement("span");
+      text.className = "quick-reply-text text-body-secondary";
+      text.textContent = reply.text;
+      item.appendChild(name);
+      item.appendChild(text);
+      menu.appendChild(item);
+    });
+    menu.hidden = quickMatches.length === 0;
+    var active = menu.querySelector("[aria-selected=true]");
+    if (active && active.scrollIntoView) active.scrollIntoView({ block: "nearest" });
+  }
+
+  function fold(text) {
+    return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function updateQuickMenu(box) {
+    var typed = /^\/(\S*)$/.exec(box.value);
+    if (!typed || !replies().length) { closeQuickMenu(box.form); return; }
+    var term = fold(typed[1]);
+    var starts = [], contains = [];
+    replies().forEach(function (reply) {
+      var shortcut = fold(reply.shortcut);
+      if (shortcut.indexOf(term) === 0) starts.push(reply);
+      else if (term && (shortcut.indexOf(term) !== -1 || fold(reply.text).indexOf(term) !== -1)) contains.push(reply);
+    });
+    quickMatches = starts.concat(contains).slice(0, 8);
+    quickActive = 0;
+    showQuickMenu(box.form);
+  }
+
+  function insertQuickReply(form, reply) {
+    var box = form.querySelector("[data-composer-text]");
+    var contact = form.dataset.contactName || "", agent = form.dataset.agentName || "";
+    var values = { "contact.name": contact, "contact.first_name": contact.split(/\s+/)[0] || "", "agent.name": agent };
+    var text = reply.text.replace(/\{\{\s*(contact\.name|contact\.first_name|agent\.name)\s*\}\}/g, function (all, name) {
+      return values[name];
+    });
+    if (box.maxLength > 0) text = text.slice(0, box.maxLength);
+    box.value = text;
+    box.setSelectionRange(text.length, text.length);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    closeQuickMenu(form);
+    box.focus();
+  }
+
+  document.body.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-composer-text]")) updateQuickMenu(event.target);
+  });
+
   // Enter sends, Shift+Enter adds a line; Escape closes the emoji picker, else drops the reply being written.
   document.body.addEventListener("keydown", function (event) {
     var box = event.target;
     if (!box.matches || !box.matches("[data-composer-text]")) return;
+    if (quickMatches.length && !event.isComposing) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        var step = event.key === "ArrowDown" ? 1 : quickMatches.length - 1;
+        quickActive = (quickActive + step) % quickMatches.length;
+        showQuickMenu(box.form);
+        return;
+      }
+      if ((event.key === "Enter" && !event.shiftKey) || event.key === "Tab") {
+        event.preventDefault();
+        insertQuickReply(box.form, quickMatches[quickActive]);
+        return;
+      }
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeQuickMenu(box.form);
+        return;
+      }
+    }
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       if (box.value.trim() || box.form.querySelector("input[type=file]").files.length) box.form.requestSubmit();
@@ -213,6 +314,10 @@
     if (cancel && form) cancelReply(form);
     var emoji = event.target.closest && event.target.closest("[data-emoji]");
     if (emoji && form) insertEmoji(form, emoji.dataset.emoji);
+    var quick = event.target.closest && event.target.closest("[data-quick-reply]");
+    if (quick && form && quickMatches[Number(quick.dataset.quickReply)]) {
+      insertQuickReply(form, quickMatches[Number(quick.dataset.quickReply)]);
+    }
   });
 
   // Escape inside the open picker closes it and goes back to the text.

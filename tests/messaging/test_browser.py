@@ -361,7 +361,8 @@ def test_keyboard_shortcuts_and_the_emoji_picker(
     """"/" focuses the search; Alt+Down / Alt+Up open the next / previous conversation of the list (not away from
     a message being typed); the emoji picker writes at the caret (not at the end) and closes; Escape drops a
     reply being written; the draft waits while another conversation is open, and the message reaches the
-    customer's phone with the emoji; once sent, the draft is gone. Company B's conversation is never among those stepped through."""
+    customer's phone with the emoji; once sent, the draft is gone. Company B's conversation is never among those
+    stepped through."""
     from messaging import services
 
     settings.PUBLIC_URL = stack_url
@@ -438,3 +439,53 @@ def test_keyboard_shortcuts_and_the_emoji_picker(
     assert page.get_by_test_id("composer-text").input_value() == ""
     sent = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
     assert [entry["message"]["conversation"] for entry in sent] == ["Bom dia 😊 tudo certo?"]
+
+
+def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """Typing "/en" offers the company's replies whose shortcut starts so (then those that contain it); arrows
+    choose, Enter inserts the text with the contact's first name and the agent's name filled in, and a second
+    Enter sends it to the customer's phone. Company B's reply of the same shortcut is never offered."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "quick", "5511977775555")
+    with company_scope(company_a):
+        services.quick_reply_create(company=company_a, shortcut="entrega",
+                                    text="Olá {{contact.first_name}}! Entregamos amanhã. {{agent.name}}")
+        services.quick_reply_create(company=company_a, shortcut="endereco", text="Rua das Flores, 10")
+        services.quick_reply_create(company=company_a, shortcut="pix", text="Chave: CNPJ (pagamento na entrega)")
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        contact.name = "Maria Souza"
+        contact.save(update_fields=["name"])
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    with company_scope(company_b):
+        services.quick_reply_create(company=company_b, shortcut="entrega-b", text="B's")
+
+    browser_context.set_default_timeout(15_000)
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    box = page.get_by_test_id("composer-text")
+    box.focus()
+    page.keyboard.type("/en")
+    menu = page.get_by_test_id("quick-reply-menu")
+    options = menu.locator("[role=option]")
+    options.first.wait_for()
+    assert [text.split("\n")[0] for text in options.all_inner_texts()] == ["/endereco", "/entrega", "/pix"]
+    assert "B's" not in menu.inner_text()
+    page.keyboard.type("t")  # "/ent": the shortcut "entrega" first, then "pix", whose text contains "ent"
+    assert [text.split("\n")[0] for text in options.all_inner_texts()] == ["/entrega", "/pix"]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    assert box.input_value() == "Olá Maria! Entregamos amanhã. Alice"
+    assert menu.is_hidden()
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=message][data-direction=out]", has_text="Entregamos amanhã").wait_for()
+    sent = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
+    assert [entry["message"]["conversation"] for entry in sent] == ["Olá Maria! Entregamos amanhã. Alice"]
+    page.keyboard.type("/zzz")  # nothing matches: no menu, and Enter would send the text as typed
+    assert menu.is_hidden()

@@ -233,7 +233,11 @@ def _victim_values(company_a, owner_a) -> dict[str, str]:
 
         bots.platform_create(company=company_a, instance=instance, slug="victim-bot",
                              callback_url="http://127.0.0.1:9/victim-bot", make_starting=True)
+        from messaging import services as messaging_services
+
+        quick_reply = messaging_services.quick_reply_create(company=company_a, shortcut="victim", text="A's")
     return {
+        "quick_reply_id": str(quick_reply.public_id),
         "slug": "victim-bot",
         "endpoint_id": str(endpoint.public_id),
         "delivery_id": str(delivery.public_id),
