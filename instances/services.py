@@ -899,8 +899,8 @@ def gateway_server_check(*, server: GatewayServer) -> GatewayServer:
             info = gw.server_info()
             with suppress(InstanceNotFound):  # the key was accepted; the made-up instance does not exist
                 gw.fetch_instances("recado-connection-check")
-        ok, message = True, _("Connected: %(client)s version %(version)s") % {
-            "client": info.client_name or "Evolution API", "version": info.version or "?"}
+        # Only the server's own words are stored; the page says "Connected" in each reader's language.
+        ok, message = True, f"{info.client_name or 'Evolution API'} {info.version or '?'}"
     except GatewayError as exc:
         ok, message = False, f"{type(exc).__name__}: {exc.message}"
     GatewayServer.objects.filter(pk=server.pk).update(

@@ -196,7 +196,7 @@ def test_operator_adds_tests_edits_and_disables_a_server(operator_client, simula
     assert server.api_key == simulator.api_key and server.enabled
     operator_client.post(f"/operator/servers/{server.public_id}/test/")
     server.refresh_from_db()
-    assert server.last_check_ok is True and "version" in server.last_check_message
+    assert server.last_check_ok is True and "evolution_simulator" in server.last_check_message
     create_instance(company_a, "sales")
     page = operator_client.get("/operator/servers/").content.decode()
     assert 'data-testid="server-count">1 / 10' in page and "/hooks/evolution/server/" in page
@@ -265,3 +265,18 @@ def test_the_delete_confirmation_says_what_else_goes(client_a, company_a, instan
     html = client_a.get(url(company_a, instance_a, "delete")).content.decode()
     assert 'data-testid="delete-impact"' in html and "2 contacts, with their tags" in html
     assert "conversation" not in html  # none to lose: not listed
+
+
+def test_a_servers_last_check_reads_in_each_operators_language(operator_client, simulator):
+    """The check's result was stored in the language of whoever clicked, and shown so to every operator."""
+    from instances import services
+
+    server = services.gateway_server_create(name="sim", base_url=simulator.base_url, version="v2",
+                                            api_key=simulator.api_key, capacity=5)
+    portuguese = Client()
+    portuguese.force_login(make_user(email="ops@recado.test", is_staff=True, language="pt-br"),
+                           backend="tenants.backends.UsernameOrEmailBackend")
+    portuguese.post(f"/operator/servers/{server.public_id}/test/")
+    english_page = operator_client.get("/operator/servers/").content.decode()
+    assert "Connected: evolution_simulator" in english_page and "Conectado" not in english_page
+    assert "Conectado: evolution_simulator" in portuguese.get("/operator/servers/").content.decode()
