@@ -320,3 +320,12 @@ def test_company_b_key_gets_404_and_changes_nothing(api_b, company_a, instance_a
     assert stored(instance_a)["ignore_groups"] is False
     assert on_gateway(simulator, instance_a)["groupsIgnore"] is False
     assert listener.drain() == []
+
+
+def test_connect_recreating_a_lost_instance_gives_it_the_stored_settings(company_a, instance_a, simulator):
+    update(company_a, instance_a, ignore_groups=True, reject_calls=True, call_rejection_message="Só mensagens")
+    simulator.api("DELETE", f"/instance/delete/{instance_a.gateway_name}")  # the gateway lost it
+    with company_scope(company_a):
+        services.instance_connect(company=company_a, instance=refreshed(instance_a))
+    found = on_gateway(simulator, instance_a)
+    assert (found["groupsIgnore"], found["rejectCall"], found["msgCall"]) == (True, True, "Só mensagens")
