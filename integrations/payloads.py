@@ -86,10 +86,24 @@ def message_data(message) -> dict[str, Any]:
             "gateway_message_id": message.gateway_message_id,
             "quoted_message_id": str(message.quoted.public_id) if message.quoted_id else None,
             "sender": {"type": message.sender_type, "name": message.sender_label},
+            "participant": {"jid": message.participant_jid, "name": message.participant_name}
+            if message.participant_jid else None,
             "media": _media(message),
+            "location": _location(message),
+            "contacts": [{"full_name": card.get("full_name", ""), "phone_number": card.get("phone_number", "")}
+                         for card in message.contacts or ()],
+            "emoji": message.emoji,
+            "reaction_to_message_id": str(message.reaction_target.public_id) if message.reaction_target_id else None,
             "created_at": message.created_at,
         },
     }
+
+
+def _location(message) -> dict[str, Any] | None:
+    if message.latitude is None:
+        return None
+    return {"latitude": message.latitude, "longitude": message.longitude, "name": message.location_name,
+            "address": message.location_address}
 
 
 def message_status_data(message, at) -> dict[str, Any]:

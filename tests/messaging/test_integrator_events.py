@@ -73,3 +73,34 @@ def test_a_closed_conversation_reopened_by_the_customer_or_the_api_is_told_as_op
     # The reopening is told before the message that caused it.
     assert types.index("conversation.opened", types.index("conversation.closed")) < len(types) - 1
     assert len(events(company_a, "conversation.opened")) == 3
+
+
+def test_message_received_carries_what_each_kind_says(api_a, instance_a, company_a, endpoint_a, simulator, hooks):
+    """A delivery ERP told "the customer sent a location" needs the coordinates, a bot in a group needs who wrote,
+    a reaction needs its emoji and target: message.received carried none of them (only kind, text and media),
+    so every such event cost a GET /messages/{id} to be understood."""
+    with hooks.capture():
+        ours = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                               "text": "Qual o endereço?"}, format="json").json()
+    with company_scope(company_a):
+        sent = Message.objects.get(public_id=ours["id"])
+    with hooks.capture(execute=False):
+        assert send_now(company_a, sent) == "sent"
+    sent_id = Message.all_companies.get(pk=sent.pk).gateway_message_id
+    customer = {"from": CUSTOMER, "push_name": "Maria"}
+    simulator.inbound(instance_a.gateway_name, **customer, kind="location", latitude=-23.55, longitude=-46.63,
+                      name="Casa", address="Rua A, 1")
+    simulator.inbound(instance_a.gateway_name, **customer, kind="contact",
+                      contact={"full_name": "João", "phone_number": "5511933332222"})
+    simulator.inbound(instance_a.gateway_name, **customer, kind="reaction", reaction={"message_id": sent_id,
+                                                                                      "emoji": "❤️"})
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511977776666", "push_name": "Zé"},
+                      group="120363025246125888@g.us", text="oi grupo")
+    hooks.deliver(instance_a)
+    received = {event["message"]["kind"]: event["message"] for event in events(company_a, "message.received")}
+    assert received["location"]["location"] == {"latitude": -23.55, "longitude": -46.63, "name": "Casa",
+                                                "address": "Rua A, 1"}
+    assert received["contact"]["contacts"] == [{"full_name": "João", "phone_number": "5511933332222"}]
+    assert (received["reaction"]["emoji"], received["reaction"]["reaction_to_message_id"]) == ("❤️", ours["id"])
+    assert received["text"]["participant"] == {"jid": "5511977776666@s.whatsapp.net", "name": "Zé"}
+    assert received["location"]["participant"] is None and received["text"]["location"] is None
