@@ -304,6 +304,8 @@ def _quick_replies_page(request: CompanyRequest, *, form=None, editing=None, sta
     for reply in replies:
         reply.form = editing[1] if editing and editing[0] == reply.pk else QuickReplyForm(
             initial={"shortcut": reply.shortcut, "text": reply.text}, prefix=f"r{reply.public_id.hex}")
+        for field in reply.form.fields.values():  # said once, by the new reply's form
+            field.help_text = ""
     return render(request, "messaging/quick_replies.html", {
         "company": request.company, "replies": replies, "form": form or QuickReplyForm(),
         "can_delete": request.membership.has_role(Role.ADMIN), "q": request.GET.get("q", ""),

@@ -76,6 +76,7 @@ def test_members_add_and_edit_admins_delete_and_other_companies_see_nothing(
     assert replies(company_a) == [("horario", "8h às 19h")]
     listed = client_a.get(page, {"q": "19H"})
     assert listed.status_code == 200 and 'data-shortcut="horario"' in listed.content.decode()
+    assert listed.content.decode().count("e.g. “pix” for /pix.") == 1  # the new reply's form says it; rows do not
     assert 'data-shortcut="horario"' not in client_a.get(page, {"q": "pix"}).content.decode()
 
     assert agent_client_a.post(f"{edit}delete/").status_code == 403
