@@ -850,6 +850,8 @@ def _apply_qr(company: Company, instance: Instance, event: QrUpdated, stamp: dic
     if connect_expired(instance):
         instance_expire_qr(company=company, instance=instance, source=webhook)
         return "processed"
+    if event.qr_code and event.qr_code == instance.qr_code and event.pairing_code in (None, "", instance.pairing_code):
+        return "ignored"  # the QR our connect call returned, posted by the gateway too: nothing new to show or tell
     instance_record_state(
         company=company, instance=instance, state=InstanceState.CONNECTING, source=webhook,
         reason=Reason.CONNECT_REQUESTED, **stamp,
