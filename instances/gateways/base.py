@@ -317,6 +317,10 @@ class InstanceSettings:
     sync_full_history: bool = False
 
 
+# The largest file `Gateway.media_file` reads (as Recado's own media download): WhatsApp documents can be 2 GB.
+MEDIA_FILE_MAX_BYTES = 64 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class MediaFile:
     """A message's media as the gateway decrypted it: the bytes, and what it says they are."""
@@ -489,10 +493,10 @@ class Gateway(abc.ABC):
         """The profile picture URL of a number, or None when hidden or absent."""
 
     @abc.abstractmethod
-    def media_file(self, name: str, message_id: str) -> MediaFile:
+    def media_file(self, name: str, message_id: str, *, max_bytes: int = MEDIA_FILE_MAX_BYTES) -> MediaFile:
         """A received (or phone-sent) message's media, downloaded and decrypted by the gateway: what WhatsApp's own
         links (encrypted, short-lived) cannot give. The gateway must have kept the message (Evolution: message
-        saving on, the default)."""
+        saving on, the default). A file larger than `max_bytes` is refused (GatewayProtocolError) unread."""
 
     def find_sent_messages(self, name: str, remote_jid: str, since: datetime, until: datetime) -> list[SentRecord]:
         """What this number sent to one chat between two instants (UTC), newest first, from the gateway's history.

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .base import (
+    MEDIA_FILE_MAX_BYTES,
     NO_OPTIONS,
     Button,
     ConnectionState,
@@ -584,11 +585,14 @@ class EvolutionV2Gateway(Gateway):
                 break
         return found
 
-    def media_file(self, name: str, message_id: str) -> MediaFile:
+    def media_file(self, name: str, message_id: str, *, max_bytes: int = MEDIA_FILE_MAX_BYTES) -> MediaFile:
         # Only the key's id: the gateway reads the message it stored (the webhook's own copy of the media keys
         # is serialised differently by version, so it is not sent back).
         body = {"message": {"key": {"id": message_id}}, "convertToMp4": False}
-        return parse_media_file(self._call("POST", f"/chat/getBase64FromMediaMessage/{segment(name)}", body=body))
+        # base64 is 4/3 of the file, and the answer carries a few fields beside it.
+        answer = self._call("POST", f"/chat/getBase64FromMediaMessage/{segment(name)}", body=body,
+                            max_bytes=max_bytes * 4 // 3 + 4096)
+        return parse_media_file(answer)
 
     def profile_picture_url(self, name: str, number: str) -> str | None:
         answer = as_dict(

@@ -161,11 +161,15 @@ class Transport:
         timeout: float | None = None,
         secrets: Iterable[str | None] = (),
         authenticated: bool = True,
+        max_bytes: int | None = None,
     ) -> Any:
-        """Send one request and return its decoded JSON, or raise the matching GatewayError."""
+        """Send one request and return its decoded JSON, or raise the matching GatewayError.
+
+        `max_bytes`: an answer longer than that is not read to its end (GatewayProtocolError), so a gateway
+        handing over a huge file cannot exhaust the worker's memory."""
         hidden = (self._api_key, *secrets)
         try:
-            response = self._send(method, path, body, params, timeout, authenticated)
+            response = self._send(method, path, body, params, timeout, authenticated, max_bytes)
         except httpx.TimeoutException as exc:
             kind = GatewayUnreachable if isinstance(exc, httpx.ConnectTimeout) else GatewayTimeout
             raise kind(f"{method} {path}: the gateway at {self.base_url} did not answer in time") from None
@@ -190,6 +194,7 @@ class Transport:
         params: dict[str, str] | None,
         timeout: float | None,
         authenticated: bool,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """Perform the call and log it without headers or bodies."""
         headers = {"apikey": self._api_key} if authenticated else {}
@@ -200,10 +205,32 @@ class Transport:
         if timeout is not None:
             kwargs["timeout"] = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
         started = time.monotonic()
-        response = self._client.request(method, path, **kwargs)
+        if max_bytes is None:
+            response = self._client.request(method, path, **kwargs)
+        else:
+            response = self._bounded(method, path, kwargs, max_bytes)
         elapsed_ms = (time.monotonic() - started) * 1000
         logger.info("gateway %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed_ms)
         return response
+
+
+    def _bounded(self, method: str, path: str, kwargs: dict[str, Any], max_bytes: int) -> httpx.Response:
+        """The answer read in chunks, given up past `max_bytes` (its Content-Length is checked first)."""
+        with self._client.stream(method, path, **kwargs) as streamed:
+            declared = streamed.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise GatewayProtocolError(f"{method} {path}: the answer is larger than {max_bytes} bytes")
+            chunks, size = [], 0
+            for chunk in streamed.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise GatewayProtocolError(f"{method} {path}: the answer is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            # The chunks are already decoded: the new answer must not say they are compressed.
+            headers = [(name, value) for name, value in streamed.headers.multi_items()
+                       if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+            return httpx.Response(streamed.status_code, headers=headers, content=b"".join(chunks),
+                                  request=streamed.request)
 
 
 def _decode(response: httpx.Response) -> object:

@@ -68,3 +68,15 @@ def test_an_answer_without_the_file_is_a_protocol_error():
     media = parse_media_file({"mediaType": "documentMessage", "fileName": "a.pdf", "mimetype": "application/pdf",
                               "base64": base64.b64encode(b"%PDF").decode(), "buffer": None})
     assert (media.data, media.mimetype, media.file_name) == (b"%PDF", "application/pdf", "a.pdf")
+
+
+def test_a_file_larger_than_asked_is_refused_unread(gateway, gateway_target, open_instance):
+    """WhatsApp documents reach 2 GB: the answer is not read past the bound."""
+    document = bytes(range(256)) * 800  # 200 KB
+    gateway_target.sim.inbound(open_instance, **{"from": CUSTOMER, "kind": "document", "cdn_only": True,
+                                                 "file_name": "big.bin", "id": "3ATOOLARGE00001",
+                                                 "base64": base64.b64encode(document).decode()})
+    with pytest.raises(GatewayProtocolError) as caught:
+        gateway.media_file(open_instance, "3ATOOLARGE00001", max_bytes=100_000)
+    assert "larger than" in caught.value.message and not caught.value.transient
+    assert gateway.media_file(open_instance, "3ATOOLARGE00001").data == document
