@@ -12,7 +12,7 @@ class WebhookEndpointForm(forms.Form):
                          help_text=_("Where Recado POSTs the signed events (https:// recommended)."))
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
-        label=_("Events"), required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Events"), required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         # Lazy: each label translated when the page is drawn (an f-string froze it in English at import).
         choices=[(name, format_lazy("{}: {}", name, label)) for name, label in EVENT_TYPES.items()],
         help_text=_("None ticked: every event."),

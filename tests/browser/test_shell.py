@@ -65,3 +65,30 @@ def test_owner_logs_in_switches_language_and_keeps_one_company_per_tab(app_url, 
         page.reload()
 
     page.screenshot(path="/tmp/recado-shell.png", full_page=True)
+
+
+def test_settings_and_contact_pages_fit_a_phone(app_url, browser, company_a, owner_a, member_a, settings):
+    """At 390 px no page scrolls sideways (a wide table or a select sized by a long tag name did), and a
+    checkbox of a long list stays on the line of its label's first words."""
+    from contacts.models import Tag
+    from integrations import services as integration_services
+    from tenants.scoping import company_scope
+    from tests.factories import make_api_key
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoint's URL is an address
+    make_api_key(company=company_a, name="ERP")
+    with company_scope(company_a):
+        Tag.objects.create(company=company_a, name="Pagamento atrasado desde o mês passado")
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/hooks/recado")
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    log_in(page, app_url, owner_a.email)
+    for path in ("settings/members/", "settings/api-keys/", "settings/webhooks/", "contacts/"):
+        page.goto(f"{app_url}/c/{company_a.slug}/{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto(f"{app_url}/c/{company_a.slug}/settings/webhooks/")
+    checkbox = page.locator("input[name=event_types]").first
+    label = page.locator(f"label[for={checkbox.get_attribute('id')}]")
+    first_line = label.evaluate("label => label.getClientRects()[0].top")
+    assert abs(checkbox.bounding_box()["y"] - first_line) < 12
+    context.close()
