@@ -42,7 +42,7 @@ from instances.models import Instance, InstanceState
 from integrations import bots
 from integrations.models import BotPauseChange
 from tenants.access import actor_label
-from tenants.api import TenantViewSet
+from tenants.api import DownloadNegotiation, TenantViewSet
 from tenants.openapi import page_example
 from tenants.problems import Conflict
 
@@ -306,7 +306,7 @@ class InstanceViewSet(TenantViewSet):
 
     @extend_schema(operation_id="instances_qr_png",
                    responses={(200, "image/png"): OpenApiTypes.BINARY, 404: ERRORS[404]})
-    @action(detail=True, methods=["get"], url_path="qr.png")
+    @action(detail=True, methods=["get"], url_path="qr.png", content_negotiation_class=DownloadNegotiation)
     def qr_png(self, request: Request, id: str) -> HttpResponse:
         png = selectors.instance_qr_png(self.get_object())
         if png is None:

@@ -45,7 +45,7 @@ from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
 from tenants import realtime
 from tenants.access import actor_label
-from tenants.api import ReadOnlyModelSerializer, TenantViewSet, query_text
+from tenants.api import DownloadNegotiation, ReadOnlyModelSerializer, TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
 from tenants.openapi import UUID_OR_EMPTY, cursor_example, page_example
@@ -750,7 +750,7 @@ class MessageViewSet(_Resolving, TenantViewSet):
     @extend_schema(operation_id="messages_media", responses={(200, "*/*"): OpenApiTypes.BINARY, 404: ERRORS[404]},
                    description="The message's stored file (received media once copied, a file sent as base64), "
                                "with its type; the `media.url` of the message events. 404 while there is none.")
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=DownloadNegotiation)
     def media(self, request: Request, id: str) -> FileResponse:
         message = self.get_object()
         if not message.media_file:

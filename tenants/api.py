@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, viewsets
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -62,6 +63,18 @@ def query_text(request: Request, name: str) -> str:
     if "\x00" in value:
         raise exceptions.ValidationError({name: [_("Null characters are not allowed.")]})
     return value
+
+
+class DownloadNegotiation(BaseContentNegotiation):
+    """For routes answering a file (a QR PNG, a message's media): whatever the client accepts, the file is what it
+    gets, and an error is problem+json as everywhere (DRF's negotiation answered `Accept: image/png` with a 406,
+    since the API renders JSON only)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class _CompanyScopedMixin:

@@ -44,3 +44,14 @@ def test_the_gateway_repeating_the_connect_qr_is_not_a_second_qr(company_a, inst
     assert [(event["qr_code"], event["count"]) for event in told] == [
         (first["qr_code"], 1), (first["qr_code"] + "-next", 2)]
     assert Instance.all_companies.get(pk=instance_a.pk).qr_count == 2
+
+
+def test_the_qr_png_answers_a_client_that_accepts_only_images(company_a, instance_a, api_a, simulator):
+    """GET /instances/{id}/qr.png with `Accept: image/png` was a 406 (the API renders JSON only), and its 404 too;
+    a download answers whatever the client accepts, its errors still as problem+json."""
+    base = f"/api/v1/instances/{instance_a.public_id}"
+    none_yet = api_a.get(f"{base}/qr.png", HTTP_ACCEPT="image/png")
+    assert none_yet.status_code == 404 and none_yet["Content-Type"] == "application/problem+json"
+    api_a.post(f"{base}/connect", {}, format="json")
+    png = api_a.get(f"{base}/qr.png", HTTP_ACCEPT="image/png")
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"

@@ -472,6 +472,8 @@ def test_the_media_url_of_an_event_serves_the_stored_file_to_its_company_only(ap
     served = reader.get(url)
     assert served.status_code == 200, served.content
     assert served["Content-Type"] == "image/png" and b"".join(served.streaming_content) == PNG
+    # A client saying what it wants (an image) gets it, not a 406 for not accepting JSON.
+    assert reader.get(url, HTTP_ACCEPT="image/png, image/*").status_code == 200
     for client, path in ((api_b, url), (api_a, f"/api/v1/messages/{text.json()['id']}/media")):
         missing = client.get(path)
         assert missing.status_code == 404 and missing["Content-Type"] == "application/problem+json"
