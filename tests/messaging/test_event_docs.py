@@ -54,3 +54,14 @@ def test_the_documented_message_and_conversation_events_are_what_is_sent(api_a, 
     opened = documented("conversation.opened / conversation.assigned / conversation.closed")
     assert paths(opened) - {"conversation.assignee.id", "conversation.assignee.name"} == paths(conversation)
     assert opened["conversation"]["priority"] in Conversation.Priority.values
+
+
+def test_the_instance_state_reasons_are_documented():
+    """instance.state's `reason` is a key an integrator branches on (`qr_expired`: show a new QR; `logged_out`:
+    scan again); the catalogue showed only `""`, and the reason the example really gets is `gateway_state`."""
+    from instances.reasons import LABELS
+
+    text = (Path(settings.BASE_DIR) / "docs" / "webhooks.md").read_text()
+    section = text.split("### instance.state\n", 1)[1].split("\n### ", 1)[0]
+    assert documented("instance.state")["reason"] in LABELS
+    assert [key for key in LABELS if f"`{key}`" not in section] == []
