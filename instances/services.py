@@ -212,8 +212,15 @@ def _recreate_on_gateway(instance: Instance) -> None:
 
 
 def instance_restart(*, company: Company, instance: Instance) -> Instance:
-    with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
-        result = gw.restart(instance.gateway_name)
+    try:
+        with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
+            result = gw.restart(instance.gateway_name)
+    except GatewayRejected as exc:
+        # Evolution refuses a restart it cannot do with a 200 whose message may be "[object Object]": say why.
+        if instance.state != InstanceState.OPEN:
+            raise GatewayRejected(_("This number is not connected, so there is no session to restart: connect it "
+                                    "with a QR code or a pairing code.")) from exc
+        raise GatewayRejected(_("The gateway could not restart the session; try again in a moment.")) from exc
     return _apply_connect_result(company, instance, result, source=InstanceStateChange.Source.USER)
 
 

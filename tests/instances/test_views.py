@@ -280,3 +280,11 @@ def test_a_servers_last_check_reads_in_each_operators_language(operator_client, 
     english_page = operator_client.get("/operator/servers/").content.decode()
     assert "Connected: evolution_simulator" in english_page and "Conectado" not in english_page
     assert "Conectado: evolution_simulator" in portuguese.get("/operator/servers/").content.decode()
+
+
+def test_restarting_a_disconnected_number_says_why_it_cannot(client_a, company_a, instance_a, simulator):
+    """Evolution answers such a restart with 200 and the message "[object Object]", which was shown as is."""
+    response = client_a.post(url(company_a, instance_a, "restart"), follow=True)
+    html = response.content.decode()
+    assert "[object Object]" not in html
+    assert "This number is not connected, so there is no session to restart" in html
