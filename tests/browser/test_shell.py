@@ -72,11 +72,14 @@ def test_settings_and_contact_pages_fit_a_phone(app_url, browser, company_a, own
     checkbox of a long list stays on the line of its label's first words."""
     from contacts.models import Tag
     from integrations import services as integration_services
+    from tenants import services as tenant_services
     from tenants.scoping import company_scope
     from tests.factories import make_api_key
 
     settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoint's URL is an address
     make_api_key(company=company_a, name="ERP")
+    tenant_services.invitation_create(company=company_a, invited_by=owner_a, role="agent",
+                                      email="maria.aparecida.oliveira@supermercados-exemplo-do-brasil.com.br")
     with company_scope(company_a):
         Tag.objects.create(company=company_a, name="Pagamento atrasado desde o mês passado")
         integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/hooks/recado")
