@@ -14,6 +14,7 @@ import random
 import time
 import uuid
 from contextlib import contextmanager
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError, transaction
@@ -622,16 +623,19 @@ class MessageViewSet(_Resolving, TenantViewSet):
             try:
                 # The live pushes of every message go out together after the commit (one hop, one frame per page).
                 with realtime.coalesced(), transaction.atomic():
-                    conversations = self._bulk_conversations(items)
+                    refusals = _Refusals()  # every refused message is named in one 400, not the first alone
+                    conversations = self._bulk_conversations(items, refusals)
                     if key or any(fields["kind"] == Message.Kind.REACTION for fields in items):
                         # One by one: each message's own key; a reaction replaces our earlier one, in order.
                         results = []
                         for index, fields in enumerate(items):
-                            with _item_errors(index):
-                                results.append(self._send(fields, f"{key}:{index}" if key else None, request,
-                                                          conversation=conversations[index]))
+                            if conversations[index] is not None:
+                                with refusals.item(index):
+                                    results.append(self._send(fields, f"{key}:{index}" if key else None, request,
+                                                              conversation=conversations[index]))
+                        refusals.raise_any()  # rolls back what was stored meanwhile
                     else:
-                        results = self._store_all(items, conversations, request)
+                        results = self._store_all(items, conversations, request, refusals)
                 break
             except OperationalError as error:
                 # Another transaction locked some of these conversations in another order (an inbound drain's
@@ -656,10 +660,10 @@ class MessageViewSet(_Resolving, TenantViewSet):
             return max(1, min(len(request.data["messages"]), BULK_MAX_MESSAGES))
         return 1
 
-    def _bulk_conversations(self, items: list[dict]) -> list[Conversation]:
+    def _bulk_conversations(self, items: list[dict], refusals: _Refusals) -> list[Conversation | None]:
         """Each message's conversation, opened (or found) one chat at a time in a fixed order, then all of them
         locked in id order before any message is stored: two bulk requests sharing chats wait for each other
-        instead of each holding what the other needs."""
+        instead of each holding what the other needs. None for a refused one (each of its messages named)."""
         keys = [(str(fields["conversation_id"]), "") if fields.get("conversation_id")
                 else (str(fields["instance_id"]), fields["number"]) for fields in items]
         first_index = {}
@@ -667,23 +671,29 @@ class MessageViewSet(_Resolving, TenantViewSet):
             first_index.setdefault(item_key, index)
         found: dict[tuple[str, str], Conversation] = {}
         for item_key in sorted(first_index):
-            with _item_errors(first_index[item_key]):
+            with refusals.item(first_index[item_key]):
                 found[item_key] = self._conversation(items[first_index[item_key]])
+        for index, item_key in enumerate(keys):
+            if item_key not in found:
+                refusals.same_as(index, first_index[item_key])
         locked = {conversation.pk: conversation for conversation in
                   Conversation.objects.filter(company=self.company, pk__in=[c.pk for c in found.values()])
                   .order_by("pk").select_for_update(of=("self",))}
-        return [locked.get(found[item_key].pk, found[item_key]) for item_key in keys]
+        return [locked.get(found[item_key].pk, found[item_key]) if item_key in found else None for item_key in keys]
 
-    def _store_all(self, items: list[dict], conversations: list[Conversation], request: Request
-                   ) -> list[tuple[Message, bool]]:
+    def _store_all(self, items: list[dict], conversations: list[Conversation | None], request: Request,
+                   refusals: _Refusals) -> list[tuple[Message, bool]]:
         """Every message built (each refusal named by its index), then stored together (services.messages_store:
         one INSERT; the conversations are locked by _bulk_conversations)."""
         messages = []
         for index, (fields, conversation) in enumerate(zip(items, conversations, strict=True)):
-            with _item_errors(index):
+            if conversation is None:
+                continue
+            with refusals.item(index):
                 messages.append(services.message_build(
                     company=self.company, conversation=conversation, outgoing=self._outgoing(conversation, fields),
                     sender_type=Message.SenderType.API, sender_label=fields["agent_name"] or request.auth.name))
+        refusals.raise_any()
         with problems():
             services.messages_store(company=self.company, messages=messages, locked=True)
         return [(message, True) for message in messages]
@@ -771,6 +781,29 @@ def _item_errors(index: int):
             yield
     except exceptions.ValidationError as error:
         raise exceptions.ValidationError({"messages": {str(index): error.detail}}) from error
+
+
+class _Refusals:
+    """The refused messages of a bulk request by index, gathered so that one 400 names them all."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, Any] = {}
+
+    @contextmanager
+    def item(self, index: int):
+        try:
+            with _item_errors(index):
+                yield
+        except exceptions.ValidationError as error:
+            self.errors.update(error.detail["messages"])
+
+    def same_as(self, index: int, first: int) -> None:
+        """Message `index` is refused for the reason message `first` was (the same chat)."""
+        self.errors[str(index)] = self.errors[str(first)]
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise exceptions.ValidationError({"messages": dict(sorted(self.errors.items(), key=lambda e: int(e[0])))})
 
 
 def _idempotency_key(request: Request, room: int = 0) -> str | None:

@@ -477,3 +477,25 @@ def test_the_media_url_of_an_event_serves_the_stored_file_to_its_company_only(ap
     for client, path in ((api_b, url), (api_a, f"/api/v1/messages/{text.json()['id']}/media")):
         missing = client.get(path)
         assert missing.status_code == 404 and missing["Content-Type"] == "application/problem+json"
+
+
+def test_a_refused_bulk_names_every_refused_message_at_once(api_a, instance_a, company_a):
+    """docs/api.md: the 400 names each refused message by its index. It named only the first one found while
+    building them: an integrator fixing message 1 of a campaign learnt about message 3 on the next try."""
+    conversation_id = start(api_a, instance_a).json()["id"]
+    good = {"conversation_id": conversation_id, "text": "ok"}
+    unknown = "00000000-0000-4000-8000-000000000000"
+    refused = bulk(api_a, [good, {**good, "kind": "reaction"}, good, {**good, "text": " "},
+                           {**good, "reply_to": unknown}, {"conversation_id": unknown, "text": "x"},
+                           {"conversation_id": unknown, "text": "y"}])
+    assert refused.status_code == 400 and refused["Content-Type"] == "application/problem+json"
+    errors = refused.json()["errors"]["messages"]
+    assert list(errors) == ["1", "3", "4", "5", "6"]
+    assert list(errors["1"]) == ["reaction_to"] and list(errors["4"]) == ["reply_to"]
+    assert list(errors["5"]) == list(errors["6"]) == ["conversation_id"]
+    with company_scope(company_a):
+        assert not Message.objects.exists()
+    keyed = bulk(api_a, [{**good, "kind": "reaction"}, good, {**good, "text": ""}], HTTP_IDEMPOTENCY_KEY="campaign-7")
+    assert keyed.status_code == 400 and list(keyed.json()["errors"]["messages"]) == ["0", "2"]
+    with company_scope(company_a):
+        assert not Message.objects.exists()
