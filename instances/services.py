@@ -114,6 +114,8 @@ def gateway_errors() -> Iterator[None]:
     except GatewayError as exc:
         if exc.transient:
             raise GatewayUnavailable(_("The gateway did not answer: %(error)s") % {"error": exc.message}) from exc
+        if exc.message.strip() in ("", "[object Object]"):  # Evolution's connect/restart can say just that
+            raise GatewayRejected(_("The gateway refused without saying why.")) from exc
         raise GatewayRejected(exc.message) from exc
 
 

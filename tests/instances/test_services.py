@@ -343,3 +343,12 @@ def test_fan_out_enqueues_only_due_instances(company_a, company_b, gateway_serve
     with django_capture_on_commit_callbacks() as callbacks:
         assert poll_due_instances.apply().get() == 2
     assert len(callbacks) == 2
+
+
+def test_a_refusal_without_words_is_not_shown_as_object_object():
+    """Evolution's connect and restart can answer 200 {"error": true, "message": "[object Object]"}."""
+    from instances.gateways.errors import GatewayRefused
+
+    with pytest.raises(GatewayRejected) as caught, services.gateway_errors():
+        raise GatewayRefused("[object Object]", status_code=200)
+    assert caught.value.message == "The gateway refused without saying why."
