@@ -17,6 +17,7 @@ from integrations.forms import BotPlatformForm, WebhookEndpointForm
 from integrations.models import WebhookEndpoint
 from tenants.access import CompanyRequest, company_member
 from tenants.models import Role
+from tenants.once import form_once_claim
 
 
 def _endpoint_or_404(request: CompanyRequest, endpoint_id) -> WebhookEndpoint:
@@ -45,6 +46,10 @@ def webhook_list(request: CompanyRequest) -> HttpResponse:
     """The endpoints and a form to add one; a new endpoint's secret appears once, in the POST's response."""
     form = WebhookEndpointForm(request.POST or None, initial={"is_active": True})
     issued = None
+    if request.method == "POST" and form.is_valid() and not form_once_claim(request):
+        messages.info(request, _("That form had already been sent: the endpoint was created then, and its secret "
+                                 "shown once. Rotate its secret if you did not copy it."))
+        return redirect("integrations:list", request.company.slug)
     if request.method == "POST" and form.is_valid():
         issued = _apply(form, lambda **data: services.endpoint_create(company=request.company, **data))
         if issued is not None:
@@ -164,6 +169,10 @@ def platform_create(request: CompanyRequest, instance_id) -> HttpResponse:
     instance = _instance_or_404(request, instance_id)
     form = BotPlatformForm(request.POST)
     issued = None
+    if form.is_valid() and not form_once_claim(request):
+        messages.info(request, _("That form had already been sent: the platform was created then, and its secret "
+                                 "shown once. Rotate its secret if you did not copy it."))
+        return redirect("instances:detail", request.company.slug, instance.public_id)
     if form.is_valid():
         data = form.cleaned_data
         try:

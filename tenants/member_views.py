@@ -14,6 +14,7 @@ from tenants import selectors, services
 from tenants.access import CompanyRequest, company_member
 from tenants.forms import ApiKeyForm, InvitationForm, MembershipRoleForm
 from tenants.models import Membership, Role
+from tenants.once import form_once_claim
 
 # --- members -------------------------------------------------------------------------------------
 
@@ -156,6 +157,10 @@ def api_key_list(request: CompanyRequest) -> HttpResponse:
     """The keys, and a form to create one; a new key's secret appears once, in the POST's response."""
     form = ApiKeyForm(request.POST or None)
     issued = None
+    if request.method == "POST" and form.is_valid() and not form_once_claim(request):
+        messages.info(request, _("That form had already been sent: the key was created then, and its secret "
+                                 "shown once. Create another key if you did not copy it."))
+        return redirect("api_keys", request.company.slug)
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.api_key_create(company=request.company, name=form.cleaned_data["name"],
