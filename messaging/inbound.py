@@ -227,7 +227,10 @@ def _record_new(company: Company, instance: Instance, event: MessageReceived) ->
                                         payload=integration_payloads.message_data(message),
                                         extra_endpoints=[platform.endpoint] if platform else ())
     elif message.sender_type == Message.SenderType.PHONE:
-        # The phone's owner answered from the phone: a human took over, so the bot steps back.
+        # The phone's owner answered from the phone: it left for the customer as our sends do, and a human took
+        # over, so the bot steps back.
+        integration_services.event_emit(company=company, event_type="message.sent",
+                                        payload=integration_payloads.message_data(message))
         bots.auto_pause(company=company, contact=contact, reason=BotPauseChange.Reason.PHONE_OWNER,
                         actor=message.sender_label)
     return message

@@ -104,3 +104,17 @@ def test_message_received_carries_what_each_kind_says(api_a, instance_a, company
     assert (received["reaction"]["emoji"], received["reaction"]["reaction_to_message_id"]) == ("❤️", ours["id"])
     assert received["text"]["participant"] == {"jid": "5511977776666@s.whatsapp.net", "name": "Zé"}
     assert received["location"]["participant"] is None and received["text"]["location"] is None
+
+
+def test_a_message_typed_on_the_phone_is_told_as_sent(company_a, instance_a, endpoint_a, simulator, hooks):
+    """The phone's owner answering from the phone is a message that left for the customer, as docs/webhooks.md
+    describes message.sent; it was stored and shown in the inbox but told to no integrator, so an ERP mirroring
+    the conversation missed every answer not typed in Recado."""
+    simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "tem pão?"})
+    simulator.inbound(instance_a.gateway_name, to=CUSTOMER, from_me=True, text="Tem sim, pode vir")
+    hooks.deliver(instance_a)
+    [sent] = events(company_a, "message.sent")
+    assert (sent["message"]["text"], sent["message"]["direction"], sent["message"]["sender"]["type"]) == (
+        "Tem sim, pode vir", "out", "phone")
+    assert sent["contact"]["identifier"] == CUSTOMER and sent["message"]["status"] == "sent"
+    assert [event["message"]["text"] for event in events(company_a, "message.received")] == ["tem pão?"]
