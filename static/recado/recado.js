@@ -89,6 +89,18 @@
     if (question && !window.confirm(question)) event.preventDefault();
   }, true);
 
+  // Logging out forgets the drafts this tab kept (static/recado/inbox.js): the next person at this browser
+  // must not find them.
+  document.addEventListener("submit", function (event) {
+    if (!event.target.hasAttribute || !event.target.hasAttribute("data-logout")) return;
+    try {
+      for (var i = window.sessionStorage.length - 1; i >= 0; i--) {
+        var key = window.sessionStorage.key(i);
+        if (key && key.indexOf("recado:draft:") === 0) window.sessionStorage.removeItem(key);
+      }
+    } catch (error) { /* storage off */ }
+  });
+
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") resync();
   });

@@ -446,7 +446,8 @@ def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
 ):
     """Typing "/en" offers the company's replies whose shortcut starts so (then those that contain it); arrows
     choose, Enter inserts the text with the contact's first name and the agent's name filled in, and a second
-    Enter sends it to the customer's phone. Company B's reply of the same shortcut is never offered."""
+    Enter sends it to the customer's phone. Company B's reply of the same shortcut is never offered. Logging out
+    forgets the tab's drafts."""
     from messaging import services
 
     settings.PUBLIC_URL = stack_url
@@ -489,3 +490,8 @@ def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
     assert [entry["message"]["conversation"] for entry in sent] == ["Olá Maria! Entregamos amanhã. Alice"]
     page.keyboard.type("/zzz")  # nothing matches: no menu, and Enter would send the text as typed
     assert menu.is_hidden()
+    # Logging out forgets this tab's drafts: the next person at this browser finds none.
+    assert page.evaluate("Object.keys(sessionStorage).some(key => key.startsWith('recado:draft:'))")
+    with page.expect_navigation():
+        page.evaluate("document.querySelector('form[data-logout]').requestSubmit()")
+    assert not page.evaluate("Object.keys(sessionStorage).some(key => key.startsWith('recado:draft:'))")
