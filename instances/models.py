@@ -120,6 +120,12 @@ class Instance(TenantOwned):
         return self.label or self.name
 
     @property
+    def pairing_code_display(self) -> str:
+        """The pairing code as WhatsApp's "Link with phone number" screen shows it: ABCD-EFGH."""
+        code = self.pairing_code
+        return f"{code[:4]}-{code[4:]}" if len(code) == 8 and "-" not in code else code
+
+    @property
     def has_qr(self) -> bool:
         return bool(self.qr_data_url) and self.state == InstanceState.CONNECTING
 

@@ -35,7 +35,9 @@ class ProfileForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("E-mail"), max_length=EMAIL_MAX_LENGTH)
-    language = forms.ChoiceField(label=_("Language"), choices=get_user_model().Language.choices, required=False)
+    # Each language named in itself, so a person who cannot read the page's language still finds theirs.
+    language = forms.ChoiceField(label=_("Language"), required=False, choices=[
+        ("", _("Browser default")), ("en", "English"), ("pt-br", "Português (Brasil)")])
 
 
 class CompanyForm(forms.Form):

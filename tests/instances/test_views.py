@@ -288,3 +288,17 @@ def test_restarting_a_disconnected_number_says_why_it_cannot(client_a, company_a
     html = response.content.decode()
     assert "[object Object]" not in html
     assert "This number is not connected, so there is no session to restart" in html
+
+
+def test_the_pairing_code_is_shown_as_whatsapp_writes_it(client_a, client_b, company_a, instance_a, simulator):
+    """ABCD-EFGH, as the phone's "Link with phone number" screen shows it; company B's owner sees no page."""
+    from instances import services
+    from tenants.scoping import company_scope
+
+    with company_scope(company_a):
+        instance = services.instance_connect(company=company_a, instance=instance_a, number="+55 11 99999-0000")
+    code = instance.pairing_code
+    assert len(code) == 8 and "-" not in code
+    html = client_a.get(url(company_a, instance)).content.decode()
+    assert f'data-testid="pairing-code">{code[:4]}-{code[4:]}</p>' in html
+    assert client_b.get(url(company_a, instance)).status_code == 404

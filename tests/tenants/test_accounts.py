@@ -133,9 +133,13 @@ def test_profile_language_switches_the_interface(client_a, owner_a, company_a):
     assert ">Contatos<" in content
     assert 'lang="pt-br"' in content
     assert "Perfil salvo." in content  # the confirmation in the language just chosen, not the previous one
+    # Each language is named in itself, whatever the page's language (one who cannot read it finds theirs).
+    profile = client_a.get("/accounts/profile/").content.decode()
+    assert ">English</option>" in profile and ">Português (Brasil)</option>" in profile
     client_a.post("/accounts/profile/", {"email": owner_a.email, "language": "en"})
     content = client_a.get(f"/c/{company_a.slug}/").content.decode()
     assert "Profile saved." in content and ">Contacts<" in content
+    assert ">Português (Brasil)</option>" in client_a.get("/accounts/profile/").content.decode()
 
 
 def test_profile_refuses_an_email_someone_else_has(client_a, owner_a, owner_b):
