@@ -133,6 +133,7 @@
     var target = event.detail.target;
     if (target && target.id === "thread-messages") scrollToBottom();
     if (target && target.id === "composer") {
+      quickMatches = [];  // the menu went with the old composer (sent with the mouse while it was open)
       if (composerStick) scrollToBottom();
       var box = document.querySelector("[data-composer-text]");
       if (box) box.focus();

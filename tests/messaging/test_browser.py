@@ -488,6 +488,14 @@ def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
     page.locator("[data-testid=message][data-direction=out]", has_text="Entregamos amanhã").wait_for()
     sent = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
     assert [entry["message"]["conversation"] for entry in sent] == ["Olá Maria! Entregamos amanhã. Alice"]
+    # Sent with the mouse while the menu was open: the new, empty message box offers nothing on Enter.
+    page.keyboard.type("/en")
+    options.first.wait_for()
+    page.get_by_test_id("send").click()
+    page.locator("[data-testid=message][data-direction=out]", has_text="/en").wait_for()
+    page.get_by_test_id("composer-text").press("Enter")
+    assert page.get_by_test_id("composer-text").input_value() == ""
+    page.get_by_test_id("composer-text").focus()
     page.keyboard.type("/zzz")  # nothing matches: no menu, and Enter would send the text as typed
     assert menu.is_hidden()
     # Logging out forgets this tab's drafts: the next person at this browser finds none.
