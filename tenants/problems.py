@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -27,6 +30,17 @@ class Conflict(exceptions.APIException):
     def __init__(self, detail=None, code=None, *, extra: dict | None = None):
         super().__init__(detail, code)
         self.extra = extra or {}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """413: a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django refuses to read it; it was a 500)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload-too-large"
+
+    def __init__(self) -> None:
+        megabytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        super().__init__(_("The request body is too large: at most %(size)s MB.") % {"size": f"{megabytes:g}"})
 
 
 def problem_body(status_code: int, detail, *, code: str | None = None, errors=None, extra=None) -> dict:
@@ -75,6 +89,8 @@ def problem_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)

@@ -499,3 +499,26 @@ def test_a_refused_bulk_names_every_refused_message_at_once(api_a, instance_a, c
     assert keyed.status_code == 400 and list(keyed.json()["errors"]["messages"]) == ["0", "2"]
     with company_scope(company_a):
         assert not Message.objects.exists()
+
+
+def test_a_file_as_large_as_documented_can_be_sent_as_base64(api_a, instance_a, company_a, hooks):
+    """media_base64 is documented up to 16 MB, but a request body over Django's default 2.5 MB was refused
+    with a 500 before the file was even read: a 3 MB PDF could not be sent through the API."""
+    import base64
+
+    document = b"%PDF-1.4\n" + bytes(3 * 1024 * 1024)
+    with hooks.capture():
+        sent = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                               "kind": "document", "filename": "catalogo.pdf",
+                                               "media_base64": base64.b64encode(document).decode()}, format="json")
+    assert sent.status_code == 202, sent.content[:300]
+    with company_scope(company_a):
+        assert Message.objects.get(public_id=sent.json()["id"]).media_file.size == len(document)
+
+
+def test_a_body_over_the_limit_is_a_413_problem_not_a_500(api_a, instance_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                               "text": "x" * 200}, format="json")
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert "too large" in response.json()["detail"] and "at most" in response.json()["detail"]
