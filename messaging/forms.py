@@ -27,6 +27,8 @@ class ComposerForm(forms.Form):
     reply_to = forms.UUIDField(required=False)
     react_to = forms.UUIDField(required=False)
     emoji = forms.CharField(required=False, max_length=16)
+    # A private note for the team instead of a message to the customer.
+    note = forms.BooleanField(required=False, label=_("Private note"))
 
     def __init__(self, *args, conversation: Conversation, company, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +77,12 @@ class ComposerForm(forms.Form):
         cleaned = super().clean()
         if self.errors:  # a field's own error says what is wrong; "write a message" would only add noise
             return cleaned
+        if cleaned.get("note"):
+            if cleaned.get("attachment"):
+                self.add_error("attachment", _("A private note is text only: send the file as a message."))
+            elif not (cleaned.get("text") or "").strip():
+                raise forms.ValidationError(_("Write the note."))
+            return cleaned
         if not (cleaned.get("text") or "").strip() and not cleaned.get("attachment") and not cleaned.get("react_to"):
             raise forms.ValidationError(_("Write a message or attach a file."))
         return cleaned
@@ -82,6 +90,9 @@ class ComposerForm(forms.Form):
     def outgoing(self) -> Outgoing | None:
         """What to send, or None (with form errors) when a referenced message is not in this conversation."""
         quoted, target = self._message("reply_to"), self._message("react_to")
+        for field, message in (("reply_to", quoted), ("react_to", target)):
+            if message is not None and message.kind == Message.Kind.NOTE:  # the customer never saw it
+                self.add_error(field, _("A private note cannot be replied or reacted to on WhatsApp."))
         if self.errors:
             return None
         data = self.cleaned_data

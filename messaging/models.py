@@ -88,6 +88,8 @@ class Kind(models.TextChoices):
     REACTION = "reaction", _("Reaction")
     INTERACTIVE = "interactive", _("Interactive")
     UNKNOWN = "unknown", _("Unsupported message")
+    # Written in the inbox for the team: never sent to WhatsApp, never the conversation's preview.
+    NOTE = "note", _("Private note")
 
 
 MEDIA_KINDS = (Kind.IMAGE, Kind.VIDEO, Kind.AUDIO, Kind.DOCUMENT, Kind.STICKER)

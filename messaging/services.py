@@ -936,7 +936,10 @@ def _dispatch_interactive(gw, name: str, number: str, message: Message, options:
 # --- deleting -------------------------------------------------------------------------------------
 
 def message_delete_for_everyone(*, company: Company, message: Message) -> Message:
-    """Revoke a sent message on WhatsApp; MessagingError (422) when WhatsApp would not allow it."""
+    """Revoke a sent message on WhatsApp; MessagingError (422) when WhatsApp would not allow it. A private note
+    never left Recado: it is marked deleted here alone, with no event for integrators."""
+    if message.kind == Kind.NOTE:
+        return message_mark_deleted(company=company, message=message, deleted_by="agent", emit=False)
     if message.direction != Message.Direction.OUT:
         raise MessagingError(_("Only messages sent from this number can be deleted for everyone."))
     if message.is_deleted:
@@ -958,8 +961,10 @@ def message_delete_for_everyone(*, company: Company, message: Message) -> Messag
     return message_mark_deleted(company=company, message=message, deleted_by="agent")
 
 
-def message_mark_deleted(*, company: Company, message: Message, deleted_by: str = "customer") -> Message:
-    """Shown as deleted, original text kept; also how a revoke event from the gateway lands."""
+def message_mark_deleted(*, company: Company, message: Message, deleted_by: str = "customer",
+                         emit: bool = True) -> Message:
+    """Shown as deleted, original text kept; also how a revoke event from the gateway lands. `emit`: tell
+    integrators (message.deleted); not for a private note, which they were never told of."""
     now = timezone.now()
     rank = STATUS_RANK[MessageStatus.DELETED]
     with transaction.atomic():
@@ -971,21 +976,22 @@ def message_mark_deleted(*, company: Company, message: Message, deleted_by: str 
             message.refresh_from_db()
             events.message_changed(company=company, message=message)
             conversation_preview_follow(company=company, message=message)
-            integration_services.event_emit(
-                company=company, event_type="message.deleted",
-                payload=integration_payloads.message_deleted_data(message, deleted_by=deleted_by))
+            if emit:
+                integration_services.event_emit(
+                    company=company, event_type="message.deleted",
+                    payload=integration_payloads.message_deleted_data(message, deleted_by=deleted_by))
     return message
 
 
 def conversation_preview_follow(*, company: Company, message: Message) -> None:
     """A message changed in place (edited, deleted): while it is still its conversation's newest, the list's
     preview follows it ("Message deleted" rather than the text it no longer shows), and open inboxes redraw the
-    row. Reactions never set the preview, so a change to one leaves it alone."""
-    if message.kind == Kind.REACTION:
+    row. Reactions and private notes never set the preview, so a change to one leaves it alone."""
+    if message.kind in (Kind.REACTION, Kind.NOTE):
         return
     later = (Message.objects.filter(company=company, conversation_id=message.conversation_id)
              .filter(Q(created_at__gt=message.created_at) | Q(created_at=message.created_at, pk__gt=message.pk))
-             .exclude(kind=Kind.REACTION))
+             .exclude(kind__in=(Kind.REACTION, Kind.NOTE)))
     newest = Conversation.objects.filter(~Exists(later), company=company, pk=message.conversation_id)
     if newest.update(last_message_preview=message.preview[:200]):
         conversation = Conversation(pk=message.conversation_id, company=company,
@@ -1178,3 +1184,26 @@ def quick_reply_update(*, company: Company, quick_reply: QuickReply, shortcut: s
 
 def quick_reply_delete(*, company: Company, quick_reply: QuickReply) -> None:
     QuickReply.objects.filter(company=company, pk=quick_reply.pk).delete()
+
+
+# --- private notes ------------------------------------------------------------------------------------
+
+
+def note_add(*, company: Company, conversation: Conversation, text: str, author_label: str) -> Message:
+    """A note for the team in the conversation's thread: stored and pushed to open pages, never sent to
+    WhatsApp, never the list's preview, no unread count, no bot pause, no event for integrators' webhooks."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": [_("Write the note.")]})
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValidationError({"text": [_("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}]})
+    if "\x00" in text:
+        raise ValidationError({"text": [_("The text cannot contain NUL characters.")]})
+    note = Message(company=company, conversation=conversation, instance_id=conversation.instance_id,
+                   direction=Message.Direction.OUT, kind=Kind.NOTE, text=text, sender_type=Message.SenderType.AGENT,
+                   sender_label=author_label[:120], status=MessageStatus.SENT,
+                   status_rank=STATUS_RANK[MessageStatus.SENT], created_at=timezone.now())
+    with transaction.atomic():
+        note.save()
+        events.message_new(company=company, message=note, conversation=conversation)
+    return note

@@ -151,7 +151,15 @@ def message_create(request: CompanyRequest, conversation_id) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     form = ComposerForm(request.POST, request.FILES, conversation=conversation, company=request.company)
     status = 200
-    if form.is_valid() and (outgoing := form.outgoing()) is not None:
+    if form.is_valid() and form.cleaned_data["note"]:
+        try:
+            services.note_add(company=request.company, conversation=conversation, text=form.cleaned_data["text"],
+                              author_label=actor_label(request))
+            form = ComposerForm(conversation=conversation, company=request.company, initial={"note": True})
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+            status = 422
+    elif form.is_valid() and (outgoing := form.outgoing()) is not None:
         try:
             services.message_send(company=request.company, conversation=conversation, outgoing=outgoing,
                                   sender_type=Message.SenderType.AGENT,
