@@ -132,7 +132,8 @@ def contact_get_or_create_by_identity(
     """The contact writing from `identifier` (and/or `lid`), created when new; safe under concurrency.
 
     Used by the inbound pipeline. Two workers racing on the same new number both try the insert; the
-    unique (instance, identifier) rows let one win, and the loser re-reads the winner's contact.
+    unique (instance, identifier) rows let one win, and the loser re-reads the winner's contact. A known contact
+    with no name yet (created by a send, or by the API without one) takes `name`, the customer's WhatsApp name.
     """
     identity = _parsed(identifier)
     extra = [_parsed(lid)] if lid else []
@@ -148,6 +149,11 @@ def contact_get_or_create_by_identity(
                 existing.instance = instance
             _attach_missing(company=company, contact=existing, identities=[identity, *extra],
                             taken={identifier for _pk, identifier, _contact in links})
+            if name and not existing.name:  # first written to (a send by number): the name it answers with
+                existing.name, existing.updated_at = name[:120], timezone.now()
+                if Contact.objects.filter(company=company, pk=existing.pk, name="").update(
+                        name=existing.name, updated_at=existing.updated_at):
+                    _emit(company, "contact.updated", existing)
             return existing, False
         try:
             contact = _insert(company=company, instance=instance, identity=identity, extra=extra,

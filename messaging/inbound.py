@@ -111,12 +111,15 @@ def _by_gateway_id(company: Company, instance: Instance, gateway_message_id: str
 
 def _contact_for(company: Company, instance: Instance, event: MessageReceived) -> Contact | None:
     """The chat's contact through the identity rules: phone digits (keeping the @lid too), a LID alone, a group."""
+    # A group's push name is its member's, and one on a message typed on the phone is the owner's: neither names
+    # the contact.
+    name = "" if event.is_group or event.from_me else event.push_name or ""
     if event.is_group:
-        identifier, lid, name = event.remote_jid, None, ""
+        identifier, lid = event.remote_jid, None
     elif event.phone_number:
-        identifier, lid, name = event.phone_number, event.lid, event.push_name or ""
+        identifier, lid = event.phone_number, event.lid
     elif event.lid:
-        identifier, lid, name = event.lid, None, event.push_name or ""
+        identifier, lid = event.lid, None
     else:
         return None
     try:

@@ -118,3 +118,23 @@ def test_a_message_typed_on_the_phone_is_told_as_sent(company_a, instance_a, end
         "Tem sim, pode vir", "out", "phone")
     assert sent["contact"]["identifier"] == CUSTOMER and sent["message"]["status"] == "sent"
     assert [event["message"]["text"] for event in events(company_a, "message.received")] == ["tem pão?"]
+
+
+def test_a_contact_first_written_to_takes_the_name_the_customer_writes_back_with(api_a, instance_a, company_a,
+                                                                                endpoint_a, simulator, hooks):
+    """The usual integration starts with our message (an order notice by number): the contact is created with no
+    name, and it kept none when the customer answered with their WhatsApp name, so the inbox, the API and every
+    event showed a bare number forever. A message typed on the phone to a new number named the contact after
+    the phone's owner (its push name is the owner's)."""
+    with hooks.capture():
+        api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
+                                        "text": "Seu pedido saiu"}, format="json")
+    simulator.inbound(instance_a.gateway_name, to="5511933332222", from_me=True, text="Oi, aqui é a loja")
+    simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Carla Souza", "text": "Obrigada!"})
+    simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Carla S.", "text": "Até"})
+    hooks.deliver(instance_a)
+    contacts = {row["identifier"]: row for row in api_a.get("/api/v1/contacts").json()["results"]}
+    assert contacts[CUSTOMER]["name"] == "Carla Souza"  # taken once, when it had none
+    assert contacts["5511933332222"]["name"] == ""
+    [updated] = events(company_a, "contact.updated")
+    assert (updated["contact"]["identifier"], updated["contact"]["name"]) == (CUSTOMER, "Carla Souza")
