@@ -503,3 +503,35 @@ def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
     with page.expect_navigation():
         page.evaluate("document.querySelector('form[data-logout]').requestSubmit()")
     assert not page.evaluate("Object.keys(sessionStorage).some(key => key.startsWith('recado:draft:'))")
+
+
+def test_a_private_note_from_the_composer_appears_in_the_thread_and_reaches_no_phone(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings,  # noqa: F811
+):
+    """The switch turns the box amber and says who sees it; Enter adds the note to the thread without a reload,
+    the switch stays on for the next one, and the customer's phone receives nothing."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "notes", "5511977776060")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+
+    browser_context.set_default_timeout(15_000)
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    assert page.get_by_test_id("note-hint").is_hidden()
+    page.get_by_test_id("note-toggle").check()
+    assert page.get_by_test_id("note-hint").is_visible()
+    page.get_by_test_id("composer-text").fill("Cliente VIP: trocar sem custo")
+    page.get_by_test_id("composer-text").press("Enter")
+    note = page.locator("[data-testid=message][data-kind=note]", has_text="Cliente VIP")
+    note.wait_for()
+    assert note.get_by_test_id("note-label").is_visible() and note.get_by_test_id("ticks").count() == 0
+    assert page.get_by_test_id("note-toggle").is_checked() and page.get_by_test_id("composer-text").input_value() == ""
+    page.wait_for_timeout(500)
+    assert simulator.sent(instance.gateway_name) == []
+    assert page.evaluate("window.performance.getEntriesByType('navigation').length") == 1  # no reload
