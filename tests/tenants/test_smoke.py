@@ -36,3 +36,15 @@ def test_overview_offers_agents_the_inbox_and_not_the_admins_chores(client_a, ag
     assert "Create an API key" not in agent_page
     assert "Connect a WhatsApp number" in owner_page and "Invite your team" in owner_page
     assert 'data-testid="overview-inbox"' in owner_page
+
+
+def test_every_page_starts_with_a_way_past_the_menu(client, client_a, client_b, company_a):
+    """Keyboard and screen-reader users skip the navigation: the first link of the body goes to #main, which
+    exists, in the page's language; the login page too. Company B's owner still gets A's pages as 404s."""
+    for response in (client.get("/accounts/login/"), client_a.get(f"/c/{company_a.slug}/")):
+        body = response.content.decode().split("<body", 1)[1]
+        first_link = body[body.index("<a "):][:300]
+        assert 'href="#main"' in first_link and "Skip to content" in first_link and 'id="main"' in body
+    client_a.cookies["django_language"] = "pt-br"
+    assert "Pular para o conteúdo" in client_a.get(f"/c/{company_a.slug}/").content.decode()
+    assert client_b.get(f"/c/{company_a.slug}/").status_code == 404
