@@ -8,6 +8,7 @@ and a row that changes nothing counts as unchanged, so importing the same file t
 from __future__ import annotations
 
 import csv
+from collections import deque
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -41,9 +42,8 @@ def contact_import_create(*, company: Company, instance: Instance, filename: str
         raise ImportFileError(not_csv)
     text = csv_format.decode(raw)
     delimiter = csv_format.sniff_delimiter(text)
-    try:
-        for _row in csv_format.read_rows(text, delimiter):  # the whole file, or the background run fails later
-            pass
+    try:  # read to its end now: a file the csv module cannot parse would otherwise fail the background run
+        deque(csv_format.read_rows(text, delimiter), maxlen=0)
     except csv.Error as error:
         raise ImportFileError(not_csv) from error
     rows = list(_first_rows(text, delimiter, 2))

@@ -34,6 +34,7 @@ from contacts.models import Contact, Tag
 from contacts.streaming import company_stream
 from integrations import bots
 from tenants.access import CompanyRequest, actor_label, company_member
+from tenants.forms import add_errors
 from tenants.models import Role
 
 PAGE_SIZE = 50
@@ -149,20 +150,12 @@ def contact_create(request: CompanyRequest) -> HttpResponse:
             messages.info(request, error.message)
             return redirect("contacts:detail", request.company.slug, error.contact.public_id)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             messages.success(request, _("Contact created."))
             return redirect("contacts:detail", request.company.slug, contact.public_id)
     context = {**_results_context(request, request.GET), "create_form": form, "show_create": True}
     return render(request, "contacts/list.html", context, status=400)
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_form=None, status=200):
@@ -194,7 +187,7 @@ def contact_detail(request: CompanyRequest, contact_id) -> HttpResponse:
             services.contact_update(company=request.company, contact=contact, tags=tags,
                                         actor=actor_label(request), **fields)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             messages.success(request, _("Contact saved."))
             return redirect("contacts:detail", request.company.slug, contact.public_id)
@@ -281,7 +274,7 @@ def tag_list(request: CompanyRequest) -> HttpResponse:
         except services.TagNameTaken as error:
             form.add_error("name", error.message)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             messages.success(request, _("Tag “%(name)s” created.") % {"name": tag.name})
             return redirect("contacts:tags", request.company.slug)

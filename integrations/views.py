@@ -16,6 +16,7 @@ from integrations import bots, selectors, services
 from integrations.forms import BotPlatformForm, WebhookEndpointForm
 from integrations.models import WebhookEndpoint
 from tenants.access import CompanyRequest, company_member
+from tenants.forms import add_errors
 from tenants.models import Role
 from tenants.once import form_once_claim
 
@@ -179,8 +180,7 @@ def platform_create(request: CompanyRequest, instance_id) -> HttpResponse:
             issued = bots.platform_create(company=request.company, instance=instance, slug=data["slug"],
                                           callback_url=data["callback_url"], make_starting=data["is_starting"])
         except ValidationError as error:
-            for field, errors in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_errors(form, error)
     if issued is None:
         from instances.views import instance_detail_page
 

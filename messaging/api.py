@@ -765,12 +765,7 @@ class MessageViewSet(_Resolving, TenantViewSet):
         message = self.get_object()
         if not message.media_file:
             raise exceptions.NotFound(_("This message has no stored file."))
-        response = FileResponse(message.media_file.open("rb"), filename=message.media_filename or None,
-                                as_attachment=message.kind == Message.Kind.DOCUMENT)
-        if message.media_mimetype:
-            response["Content-Type"] = message.media_mimetype
-        response["Cache-Control"] = "private, max-age=86400"
-        return response
+        return media.file_response(message)
 
 
 @contextmanager

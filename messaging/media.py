@@ -13,6 +13,7 @@ import httpx
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -129,6 +130,17 @@ def _keep(company: Company, message: Message, data: bytes, mimetype: str, file_n
         message.media_note, message.media_mimetype = "", mimetype[:120]
         events.message_changed(company=company, message=message)
     return True
+
+
+def file_response(message: Message) -> FileResponse:
+    """A message's stored file as the inbox and the API serve it: its name and type, documents as attachments,
+    cacheable by the browser alone (the caller checked that the file exists and who may read it)."""
+    response = FileResponse(message.media_file.open("rb"), filename=message.media_filename or None,
+                            as_attachment=message.kind == Message.Kind.DOCUMENT)
+    if message.media_mimetype:
+        response["Content-Type"] = message.media_mimetype
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 # --- files no message references --------------------------------------------------------------------

@@ -21,11 +21,12 @@ from contacts import services as contact_services
 from instances.selectors import instance_list
 from integrations import bots
 from integrations.models import BotPauseChange
-from messaging import selectors, services
+from messaging import media, selectors, services
 from messaging.forms import ComposerForm, QuickReplyForm
 from messaging.models import Conversation, Message, QuickReply
 from messaging.selectors import ConversationFilters
 from tenants.access import CompanyRequest, actor_label, company_member
+from tenants.forms import add_errors
 from tenants.models import Role
 
 PAGE = "messaging/inbox.html"
@@ -284,12 +285,7 @@ def message_media(request: CompanyRequest, message_id) -> FileResponse:
     message = _message_or_404(request, message_id)
     if not message.media_file:
         raise Http404
-    response = FileResponse(message.media_file.open("rb"), filename=message.media_filename or None,
-                            as_attachment=message.kind == Message.Kind.DOCUMENT)
-    if message.media_mimetype:
-        response["Content-Type"] = message.media_mimetype
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return media.file_response(message)
 
 
 # --- quick replies --------------------------------------------------------------------------------------
@@ -299,11 +295,6 @@ def _quick_reply_or_404(request: CompanyRequest, quick_reply_id) -> QuickReply:
     if quick_reply is None:
         raise Http404
     return quick_reply
-
-
-def _form_errors(form, error: ValidationError) -> None:
-    for field, field_errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, field_errors)
 
 
 def _quick_replies_page(request: CompanyRequest, *, form=None, editing=None, status=200) -> HttpResponse:
@@ -332,7 +323,7 @@ def quick_reply_list(request: CompanyRequest) -> HttpResponse:
         except services.QuickReplyShortcutTaken as error:
             form.add_error("shortcut", error.message)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_errors(form, error)
         else:
             messages.success(request, _("Quick reply “/%(shortcut)s” created.") % {"shortcut": reply.shortcut})
             return redirect("messaging:quick_replies", request.company.slug)
@@ -350,7 +341,7 @@ def quick_reply_update(request: CompanyRequest, quick_reply_id) -> HttpResponse:
         except services.QuickReplyShortcutTaken as error:
             form.add_error("shortcut", error.message)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_errors(form, error)
         else:
             messages.success(request, _("Quick reply “/%(shortcut)s” saved.") % {"shortcut": reply.shortcut})
             return redirect("messaging:quick_replies", request.company.slug)

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import ApiKey, Role
@@ -10,6 +11,16 @@ from tenants.models import ApiKey, Role
 # A new account's e-mail address is its username when none is chosen, and Django keeps usernames in 150
 # characters: a longer address would pass the form and fail in the database.
 EMAIL_MAX_LENGTH = 150
+
+
+def add_errors(form: forms.Form, error: ValidationError) -> None:
+    """A service's ValidationError shown on the form: each field's errors on that field (when the form has it),
+    the rest above the form."""
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
 
 
 class LoginForm(AuthenticationForm):

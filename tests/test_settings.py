@@ -19,6 +19,29 @@ _INHERITED = {"DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL
               "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS", "CELERY_BROKER_URL", "DEBUG", "RECADO_VAR_DIR"}
 
 
+# The start of a script run_django runs on a fresh SQLite file (as `make run` uses it): migrated, one gateway
+# server, and two companies with an instance each, `companies` and `instances` by slug ("alpha", "beta").
+SQLITE_WORLD = """
+import json, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from instances.models import GatewayServer, Instance
+from tenants.models import Company
+from tenants.scoping import company_scope
+
+server = GatewayServer.objects.create(name="gw", base_url="http://127.0.0.1:9", api_key="k", hook_secret="s",
+                                      hook_secret_hash="sqlite-hash")
+companies, instances = {}, {}
+for slug in ("alpha", "beta"):
+    companies[slug] = Company.objects.create(name=slug, slug=slug)
+    with company_scope(companies[slug]):
+        instances[slug] = Instance.objects.create(company=companies[slug], server=server, name="sales",
+                                                  gateway_name=f"{slug}_sales", token="t",
+                                                  webhook_secret_hash=f"{slug}-hash")
+"""
+
+
 def run_django(args: list[str], **env: str) -> subprocess.CompletedProcess:
     """Run Python in a fresh process with exactly the given Recado variables (nothing inherited from the tests)."""
     clean = {name: value for name, value in os.environ.items() if name not in _INHERITED}

@@ -67,3 +67,13 @@ def instance_name(gateway: Gateway) -> Iterator[str]:
     yield name
     with contextlib.suppress(GatewayError):
         gateway.delete_instance(name)
+
+
+@pytest.fixture
+def open_instance(gateway: Gateway, gateway_target: GatewayTarget, instance_name: str) -> str:
+    """An instance whose QR was scanned (simulator only: a real server needs a phone)."""
+    sim = gateway_target.require_simulator()
+    gateway.create_instance(instance_name)
+    gateway.connect(instance_name)
+    sim.scan(instance_name, number="5511912345678", profile_name="ACME Support")
+    return instance_name

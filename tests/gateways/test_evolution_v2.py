@@ -48,16 +48,6 @@ def png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-@pytest.fixture
-def open_instance(gateway, gateway_target, instance_name):
-    """An instance whose QR was scanned (simulator only: a real server needs a phone)."""
-    sim = gateway_target.require_simulator()
-    gateway.create_instance(instance_name)
-    gateway.connect(instance_name)
-    sim.scan(instance_name, number="5511912345678", profile_name="ACME Support")
-    return instance_name
-
-
 # --- instance lifecycle -------------------------------------------------------------------------------------
 
 

@@ -15,15 +15,6 @@ from simulator.messages import SAMPLE_PNG
 CUSTOMER = "5511988887777"
 
 
-@pytest.fixture
-def open_instance(gateway, gateway_target, instance_name):
-    sim = gateway_target.require_simulator()
-    gateway.create_instance(instance_name)
-    gateway.connect(instance_name)
-    sim.scan(instance_name, number="5511912345678", profile_name="ACME Support")
-    return instance_name
-
-
 def test_a_received_picture_with_only_an_encrypted_link_is_given_by_the_gateway(gateway, gateway_target,
                                                                                open_instance):
     sim = gateway_target.sim

@@ -8,28 +8,19 @@ import json
 
 from django.conf import settings
 
-from tests.test_settings import run_django
+from tests.test_settings import SQLITE_WORLD, run_django
 
-_APPLY = """
-import hashlib, json, django
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
+_APPLY = SQLITE_WORLD + """
+import hashlib
 from benchmarks.ingest import message_event
 from instances import services
-from instances.models import GatewayServer, InboundEvent, Instance
+from instances.models import InboundEvent
 from messaging.models import Conversation, Message
-from tenants.models import Company
-from tenants.scoping import company_scope
 
-server = GatewayServer.objects.create(name="gw", base_url="http://127.0.0.1:9", api_key="k", hook_secret="s",
-                                      hook_secret_hash="sqlite-hash")
 found = {}
-for slug in ("alpha", "beta"):
-    company = Company.objects.create(name=slug, slug=slug)
+for slug, company in companies.items():
     with company_scope(company):
-        instance = Instance.objects.create(company=company, server=server, name="sales", gateway_name=f"{slug}_sales",
-                                           token="t", webhook_secret_hash=f"{slug}-hash")
+        instance = instances[slug]
         for number in range(3):
             body = message_event(instance=instance.gateway_name, number=number, run=slug, text=f"{slug} {number}",
                                  customers=2)  # the third is the first customer's second: a known contact

@@ -5,6 +5,7 @@ company, still references."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,21 +27,17 @@ pytestmark = pytest.mark.django_db
 
 
 class RolledBack(Exception):
-    pass
+    """Raised inside the send's transaction to roll it back after the file was written."""
 
 
 def _store_image(company, conversation, filename: str, *, roll_back: bool) -> None:
     outgoing = Outgoing(kind="image", media_base64=base64.b64encode(PNG).decode(), filename=filename)
-    with company_scope(company):
-        try:
-            with transaction.atomic():
-                message = services.message_build(company=company, conversation=conversation, outgoing=outgoing,
-                                                 sender_type=Message.SenderType.API)
-                services.messages_store(company=company, messages=[message])
-                if roll_back:  # as a bulk retried after a deadlock, or a request that failed after the INSERT
-                    raise RolledBack
-        except RolledBack:
-            pass
+    with company_scope(company), contextlib.suppress(RolledBack), transaction.atomic():
+        message = services.message_build(company=company, conversation=conversation, outgoing=outgoing,
+                                         sender_type=Message.SenderType.API)
+        services.messages_store(company=company, messages=[message])
+        if roll_back:  # as a bulk retried after a deadlock, or a request that failed after the INSERT
+            raise RolledBack
 
 
 def _files(settings) -> set[str]:

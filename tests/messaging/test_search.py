@@ -23,7 +23,7 @@ from messaging.selectors import ConversationFilters, conversation_list
 from tenants.scoping import company_scope
 from tests.factories import make_instance
 from tests.messaging.test_pages import add_message, inbox, make_conversation
-from tests.test_settings import run_django
+from tests.test_settings import SQLITE_WORLD, run_django
 
 pytestmark = pytest.mark.django_db
 
@@ -176,27 +176,16 @@ def test_a_rare_term_is_looked_up_through_the_folded_trigram_index(company_a, in
     assert "message_text_fold_trgm" in plan, plan
 
 
-_SQLITE_SEARCH = """
-import json, django
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
+_SQLITE_SEARCH = SQLITE_WORLD + """
 from contacts import selectors as contact_selectors
 from contacts.models import Contact
-from instances.models import GatewayServer, Instance
 from messaging.models import Conversation, Message
 from messaging.selectors import ConversationFilters, conversation_list
-from tenants.models import Company
-from tenants.scoping import company_scope
 
-server = GatewayServer.objects.create(name="gw", base_url="http://127.0.0.1:9", api_key="k", hook_secret="s",
-                                      hook_secret_hash="sqlite-hash")
 found = {}
-for slug in ("alpha", "beta"):
-    company = Company.objects.create(name=slug, slug=slug)
+for slug, company in companies.items():
     with company_scope(company):
-        instance = Instance.objects.create(company=company, server=server, name="sales", gateway_name=f"{slug}_sales",
-                                           token="t", webhook_secret_hash=f"{slug}-hash")
+        instance = instances[slug]
         contact = Contact.objects.create(company=company, instance=instance, identifier="5511911112222",
                                          name=f"João {slug}")
         conversation = Conversation.objects.create(company=company, instance=instance, contact=contact)
