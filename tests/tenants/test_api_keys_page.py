@@ -90,6 +90,10 @@ def test_the_settings_hub_links_only_pages_the_member_may_open(client_a, agent_c
         assert f'href="{link}"' in owner and f'href="{link}"' not in agent
         assert agent_client_a.get(link).status_code == 403
     assert f'href="/c/{company_a.slug}/settings/members/"' in agent
+    # Quick replies: every member may add them, so everyone finds them here (and from the inbox).
+    quick = f"/c/{company_a.slug}/inbox/quick-replies/"
+    assert f'href="{quick}"' in owner and f'href="{quick}"' in agent and agent_client_a.get(quick).status_code == 200
+    assert f'href="{quick}"' in agent_client_a.get(f"/c/{company_a.slug}/inbox/").content.decode()
     assert client_b.get(hub).status_code == 404
 
 
