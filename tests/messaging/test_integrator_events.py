@@ -27,18 +27,24 @@ def events(company, *types: str) -> list[dict]:
         return [event.payload["data"] for event in WebhookEvent.objects.filter(type__in=types).order_by("pk")]
 
 
+def sent_through_the_api(api, instance, company, hooks, text: str, outcome: str) -> tuple[dict, Message]:
+    """POST /messages by number, then the chat's drain runs once: its answer and the stored message."""
+    with hooks.capture():
+        accepted = api.post("/api/v1/messages", {"instance_id": str(instance.public_id), "number": CUSTOMER,
+                                                 "text": text}, format="json").json()
+    with company_scope(company):
+        message = Message.objects.get(public_id=accepted["id"])
+    with hooks.capture(execute=False):
+        assert send_now(company, message) == outcome
+    return accepted, message
+
+
 def test_a_send_refused_by_whatsapp_is_told_as_message_status_failed(api_a, instance_a, company_a, endpoint_a,
                                                                    simulator, hooks):
     """docs/webhooks.md: message.status `failed` (with `error`). A number not on WhatsApp failed the message
     and told nobody: the integrator's order notice was lost without a word."""
     simulator.fail_next(instance_a.gateway_name, count=1, mode="not_on_whatsapp", number=CUSTOMER)
-    with hooks.capture():
-        accepted = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
-                                                   "text": "Seu pedido saiu"}, format="json").json()
-    with company_scope(company_a):
-        message = Message.objects.get(public_id=accepted["id"])
-    with hooks.capture(execute=False):
-        assert send_now(company_a, message) == "failed"
+    accepted, _message = sent_through_the_api(api_a, instance_a, company_a, hooks, "Seu pedido saiu", "failed")
     [failed] = events(company_a, "message.status")
     assert failed["message"]["id"] == accepted["id"] and failed["message"]["status"] == "failed"
     assert failed["message"]["error"] == "This number is not on WhatsApp." and failed["message"]["at"]
@@ -79,13 +85,7 @@ def test_message_received_carries_what_each_kind_says(api_a, instance_a, company
     """A delivery ERP told "the customer sent a location" needs the coordinates, a bot in a group needs who wrote,
     a reaction needs its emoji and target: message.received carried none of them (only kind, text and media),
     so every such event cost a GET /messages/{id} to be understood."""
-    with hooks.capture():
-        ours = api_a.post("/api/v1/messages", {"instance_id": str(instance_a.public_id), "number": CUSTOMER,
-                                               "text": "Qual o endereço?"}, format="json").json()
-    with company_scope(company_a):
-        sent = Message.objects.get(public_id=ours["id"])
-    with hooks.capture(execute=False):
-        assert send_now(company_a, sent) == "sent"
+    ours, sent = sent_through_the_api(api_a, instance_a, company_a, hooks, "Qual o endereço?", "sent")
     sent_id = Message.all_companies.get(pk=sent.pk).gateway_message_id
     customer = {"from": CUSTOMER, "push_name": "Maria"}
     simulator.inbound(instance_a.gateway_name, **customer, kind="location", latitude=-23.55, longitude=-46.63,
