@@ -1,8 +1,12 @@
-"""Why an instance changed state: stored as a short key, shown translated (gateway messages stay verbatim)."""
+"""Why an instance changed state: stored as a short key or an English sentence, shown translated (gateway
+messages stay verbatim)."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+from tenants.stored_text import sentence, shown
 
 
 class Reason:
@@ -30,6 +34,11 @@ LABELS = {
 }
 
 
+# A refusal a background connect records (instances.services.gateway_errors), with the gateway's own words.
+GATEWAY_SILENT = sentence(gettext_noop("The gateway did not answer: %(error)s"))
+
+
 def reason_label(reason: str) -> str:
-    """A translated sentence for a reason key; anything else (a gateway's message) as it came."""
-    return str(LABELS.get(reason, reason))
+    """A translated sentence for a reason key or a sentence of ours; anything else (a gateway's message) as it came."""
+    label = LABELS.get(reason)
+    return str(label) if label is not None else shown(reason)

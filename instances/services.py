@@ -61,7 +61,7 @@ from instances.gateways.events import (
     QrUpdated,
 )
 from instances.models import GatewayServer, InboundEvent, Instance, InstanceState, InstanceStateChange
-from instances.reasons import Reason
+from instances.reasons import GATEWAY_SILENT, Reason
 from instances.selectors import gateway_server_least_loaded
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
@@ -113,7 +113,7 @@ def gateway_errors() -> Iterator[None]:
         raise GatewayUnavailable(_("The gateway refused Recado's credentials; the operator must fix it.")) from exc
     except GatewayError as exc:
         if exc.transient:
-            raise GatewayUnavailable(_("The gateway did not answer: %(error)s") % {"error": exc.message}) from exc
+            raise GatewayUnavailable(_(GATEWAY_SILENT) % {"error": exc.message}) from exc
         if exc.message.strip() in ("", "[object Object]"):  # Evolution's connect/restart can say just that
             raise GatewayRejected(_("The gateway refused without saying why.")) from exc
         raise GatewayRejected(exc.message) from exc

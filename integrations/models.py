@@ -5,11 +5,20 @@ import uuid
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from instances.fields import EncryptedTextField
 from tenants.scoping import TenantOwned
+from tenants.stored_text import sentence
 
 RESPONSE_EXCERPT_LIMIT = 1024
+
+# What a failed attempt's `error` and the endpoint's `last_error` may say, besides fixed sentences and the
+# receiver's or the network library's own words: stored in English, shown translated (tenants/stored_text.py).
+RECEIVER_ANSWERED = sentence(gettext_noop("HTTP %(code)s from the receiver."))
+TIMED_OUT = sentence(gettext_noop("Timed out after %(seconds)s s."))
+PRIVATE_ADDRESS = sentence(gettext_noop("%(host)s resolves to %(address)s, a private, loopback or reserved address; "
+                                        "webhooks only go to public addresses."))
 
 
 class EndpointKind(models.TextChoices):

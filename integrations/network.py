@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from integrations.models import PRIVATE_ADDRESS
+
 
 class UnsafeDestination(Exception):
     """The URL resolves to an address we refuse to call (or does not resolve at all)."""
@@ -46,7 +48,6 @@ def resolve(url: str) -> list[IpAddress]:
         for address in addresses:
             if _refused(address):
                 raise UnsafeDestination(
-                    _("%(host)s resolves to %(address)s, a private, loopback or reserved address; "
-                      "webhooks only go to public addresses.") % {"host": parts.hostname, "address": address}
+                    _(PRIVATE_ADDRESS) % {"host": parts.hostname, "address": address}
                 )
     return addresses

@@ -24,11 +24,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations import network, selectors, signing
 from integrations.catalogue import EVENT_TYPES, EVENT_VERSION, TEST_EVENT_TYPE
 from integrations.models import (
+    RECEIVER_ANSWERED,
     RESPONSE_EXCERPT_LIMIT,
+    TIMED_OUT,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -36,6 +39,7 @@ from integrations.models import (
 )
 from tenants import realtime
 from tenants.models import Company, Membership, Role
+from tenants.stored_text import english, shown
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +152,8 @@ def _email_admins_disabled(*, company: Company, endpoint: WebhookEndpoint) -> No
     body = _(
         "Recado stopped sending events to %(url)s (company %(company)s).\n\nReason: %(reason)s\n"
         "Last error: %(error)s\n\nFix the receiver, switch the endpoint back on and replay what it missed:\n%(link)s\n"
-    ) % {"url": endpoint.url, "company": company.name, "reason": endpoint.disabled_reason,
-         "error": endpoint.last_error or "-", "link": link}
+    ) % {"url": endpoint.url, "company": company.name, "reason": shown(endpoint.disabled_reason),
+         "error": shown(endpoint.last_error) or "-", "link": link}
     transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
 
 
@@ -314,7 +318,7 @@ def http_post(*, url: str, body: bytes, headers: dict[str, str]) -> AttemptResul
                     continue
             return _send(client, _pinned_request(client, url, addresses[-1], body, headers), elapsed)
     except httpx.TimeoutException:
-        return AttemptResult(None, elapsed(), error=_("Timed out after %(seconds)s s.") % {"seconds": 10})
+        return AttemptResult(None, elapsed(), error=english(TIMED_OUT, seconds=10))
     except httpx.HTTPError as error:
         return AttemptResult(None, elapsed(), error=(str(error) or type(error).__name__)[:500])
 
@@ -377,7 +381,7 @@ def _record(company: Company, delivery: WebhookDelivery, result: AttemptResult, 
         rows.update(status=WebhookDelivery.Status.SUCCEEDED, next_attempt_at=None, last_error="", **common)
         WebhookEndpoint.objects.filter(company=company, pk=endpoint.pk).update(failing_since=None, last_error="")
         return "succeeded"
-    error = result.error or _("HTTP %(code)s from the receiver.") % {"code": result.status_code}
+    error = result.error or english(RECEIVER_ANSWERED, code=result.status_code)
     rows.update(last_error=error[:500], **common)
     WebhookEndpoint.objects.filter(company=company, pk=endpoint.pk).update(last_error=error[:500])
     WebhookEndpoint.objects.filter(company=company, pk=endpoint.pk, failing_since__isnull=True).update(
@@ -386,12 +390,12 @@ def _record(company: Company, delivery: WebhookDelivery, result: AttemptResult, 
     if result.status_code == 410:
         rows.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
         endpoint_disable(company=company, endpoint=endpoint, now=now,
-                         reason=_("The receiver answered 410 Gone: it asked us to stop."))
+                         reason=gettext_noop("The receiver answered 410 Gone: it asked us to stop."))
         return "gone"
     if endpoint.failing_since <= now - FAILING_DISABLE_AFTER:
         rows.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
         endpoint_disable(company=company, endpoint=endpoint, now=now,
-                         reason=_("Every attempt failed for 24 hours."))
+                         reason=gettext_noop("Every attempt failed for 24 hours."))
         return "disabled"
     if attempts >= MAX_ATTEMPTS:
         rows.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)

@@ -16,11 +16,13 @@ from django.db import transaction
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from instances.gateways import GatewayError, MediaFile
 from messaging import events
-from messaging.models import Message
+from messaging.models import MEDIA_NOT_COPIED, Message
 from tenants.models import Company
+from tenants.stored_text import english
 
 logger = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -91,7 +93,7 @@ def message_download_media(*, company: Company, message: Message) -> bool:
         else:
             return _keep(company, message, media.data, message.media_mimetype or media.mimetype or "",
                          media.file_name)
-    _note_failure(company, message, error or _("the gateway keeps no copy of this message"))
+    _note_failure(company, message, error or gettext_noop("the gateway keeps no copy of this message"))
     return False
 
 
@@ -113,8 +115,7 @@ def _from_gateway(message: Message) -> MediaFile:
 
 
 def _note_failure(company: Company, message: Message, error: str) -> None:
-    note = _("The file could not be copied from the gateway (%(error)s); the link may expire.") % {
-        "error": error[:150]}
+    note = english(MEDIA_NOT_COPIED, error=error[:150])
     Message.objects.filter(company=company, pk=message.pk).update(media_note=note[:300])
     message.media_note = note[:300]
     events.message_changed(company=company, message=message)

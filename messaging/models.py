@@ -9,14 +9,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from contacts.models import Contact
 from instances.models import Instance
 from tenants.scoping import TenantOwned
+from tenants.stored_text import sentence
 
 # The longest text a message may have in Recado (WhatsApp's own bound): the composer's, the API's, a quick reply's.
 MAX_TEXT_LENGTH = 4096
+
+# A received file's `media_note` when the copy failed: stored in English, shown translated (tenants/stored_text.py).
+MEDIA_NOT_COPIED = sentence(gettext_noop("The file could not be copied from the gateway (%(error)s); "
+                                         "the link may expire."))
 
 
 class ConversationStatus(models.TextChoices):

@@ -110,6 +110,19 @@ def test_connect_with_the_gateway_down_shows_unreachable(client_a, company_a, in
     assert 'data-state="unreachable"' in html
 
 
+def test_why_the_worker_could_not_connect_reads_in_each_persons_language(client_a, client_b, company_a, instance_a,
+                                                                         simulator):
+    """The worker wrote the reason with no reader's language; the page shows it in the reader's own."""
+    GatewayServer.objects.update(base_url=f"http://127.0.0.1:{free_port()}")
+    connect_instance.apply(args=[company_a.pk, instance_a.pk, ""])
+    assert refreshed(instance_a).state_reason.startswith("The gateway did not answer: ")
+    portuguese = client_a.get(url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "O gateway não respondeu: " in portuguese and "The gateway did not answer" not in portuguese
+    assert "The gateway did not answer: " in client_a.get(url(company_a, instance_a),
+                                                         HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert client_b.get(url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").status_code == 404
+
+
 def test_open_state_shows_connected_as_and_no_qr(client_a, company_a, instance_a):
     Instance.all_companies.filter(pk=instance_a.pk).update(state="open", phone_number="5511988887777")
     html = client_a.get(url(company_a, instance_a) + "?fragment=live").content.decode()
