@@ -99,6 +99,8 @@ class Instance(TenantOwned):
     read_messages = models.BooleanField(_("mark messages as read"), default=False)
     read_status = models.BooleanField(_("read status updates"), default=False)
     sync_full_history = models.BooleanField(_("sync full history"), default=False)
+    # Counts the stored changes of those settings: a change is stored only over the revision it was made from.
+    settings_revision = models.PositiveIntegerField(default=0, editable=False)
 
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_lease_until = models.DateTimeField(null=True, blank=True)

@@ -275,6 +275,8 @@ def instance_rename(*, company: Company, instance: Instance, label: str) -> Inst
 # As long as a text message may be in Recado (messaging.forms.MAX_TEXT_LENGTH: the composer's and the API's bound).
 CALL_REJECTION_MESSAGE_MAX_LENGTH = 4096
 SETTING_FIELDS = tuple(setting.name for setting in dataclasses.fields(InstanceSettings))
+# How many times a settings change is applied again over another one stored while it was on its way.
+SETTINGS_ATTEMPTS = 3
 
 
 def instance_settings(instance: Instance) -> InstanceSettings:
@@ -300,8 +302,11 @@ def instance_settings_update(
 ) -> Instance:
     """Change how the number behaves on WhatsApp: the gateway first, stored here only once it accepted, so a
     refusal or a silent gateway leaves both as they were. A setting left None keeps its stored value; a message to
-    callers is kept while call rejection is off (the gateway sends it only when a call is rejected)."""
-    instance = Instance.objects.select_related("server").get(company=company, pk=instance.pk)  # fresh, in the tenant
+    callers is kept while call rejection is off (the gateway sends it only when a call is rejected).
+
+    Two people saving at once: the gateway takes the whole set each time, so each change is stored only over the
+    revision it was made from. The one that finds another change stored meanwhile applies its own on top of it
+    and pushes the result again, so neither change is lost and the gateway ends with what Recado stores."""
     given = {"reject_calls": reject_calls, "call_rejection_message": call_rejection_message,
              "ignore_groups": ignore_groups, "always_online": always_online, "read_messages": read_messages,
              "read_status": read_status, "sync_full_history": sync_full_history}
@@ -309,13 +314,21 @@ def instance_settings_update(
                for name, value in given.items() if value is not None}
     if "call_rejection_message" in changes:
         changes["call_rejection_message"] = _call_rejection_message(str(changes["call_rejection_message"]))
-    wanted = dataclasses.replace(instance_settings(instance), **changes)
-    try:
-        with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
-            gw.set_settings(instance.gateway_name, wanted)
-    except GatewayRejected as exc:
-        raise GatewayRejected(_("The gateway refused these settings: %(error)s") % {"error": exc.message}) from exc
-    Instance.objects.filter(company=company, pk=instance.pk).update(**dataclasses.asdict(wanted))
+    for _attempt in range(SETTINGS_ATTEMPTS):
+        instance = Instance.objects.select_related("server").get(company=company, pk=instance.pk)  # fresh
+        wanted = dataclasses.replace(instance_settings(instance), **changes)
+        try:
+            with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw:
+                gw.set_settings(instance.gateway_name, wanted)
+        except GatewayRejected as exc:
+            raise GatewayRejected(_("The gateway refused these settings: %(error)s") % {"error": exc.message}) from exc
+        unchanged_since_read = Instance.objects.filter(company=company, pk=instance.pk,
+                                                       settings_revision=instance.settings_revision)
+        if unchanged_since_read.update(**dataclasses.asdict(wanted), settings_revision=F("settings_revision") + 1):
+            break
+    else:
+        raise GatewayUnavailable(_("These settings were being changed by someone else at the same time; "
+                                   "open them again and save."))
     instance.refresh_from_db()
     instance_events.instance_changed(company=company, instance=instance)
     return instance

@@ -3,7 +3,10 @@ simulator's groupsIgnore seen end to end through our hook, the page and the API,
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 
 from instances import services
 from instances.errors import GatewayRejected, GatewayUnavailable, InstanceSettingsInvalid
@@ -329,3 +332,34 @@ def test_connect_recreating_a_lost_instance_gives_it_the_stored_settings(company
         services.instance_connect(company=company_a, instance=refreshed(instance_a))
     found = on_gateway(simulator, instance_a)
     assert (found["groupsIgnore"], found["rejectCall"], found["msgCall"]) == (True, True, "Só mensagens")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_saving_at_once_lose_neither_change_and_the_gateway_ends_as_stored(company_a, instance_a,
+                                                                                      simulator):
+    """Each save sends the gateway the whole set; the gateway's answer takes a second, so both saves read the
+    same settings before either is stored. The later one stores its change over the other's and pushes again."""
+    simulator.control("POST", f"instances/{instance_a.gateway_name}/latency", {"ms": 700})
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def save(**values) -> None:
+        try:
+            start.wait()
+            update(company_a, instance_a, **values)
+        except BaseException as error:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, kwargs={"reject_calls": True}),
+               threading.Thread(target=save, kwargs={"ignore_groups": True})]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert (stored(instance_a)["reject_calls"], stored(instance_a)["ignore_groups"]) == (True, True)
+    gateway = on_gateway(simulator, instance_a)
+    assert (gateway["rejectCall"], gateway["groupsIgnore"]) == (True, True)
+    assert refreshed(instance_a).settings_revision == 2
