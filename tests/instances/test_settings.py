@@ -347,7 +347,7 @@ def test_two_people_saving_at_once_lose_neither_change_and_the_gateway_ends_as_s
         try:
             start.wait()
             update(company_a, instance_a, **values)
-        except BaseException as error:  # noqa: BLE001 (reported by the assertion below)
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()
