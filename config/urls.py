@@ -49,6 +49,7 @@ urlpatterns = [
                                                      permission_classes=[AllowAny]), name="api_docs"),
     path(company_prefix + "instances/", include("instances.urls")),
     path(company_prefix + "instances/<uuid:instance_id>/platforms/", include("integrations.platform_urls")),
+    path(company_prefix + "instances/<uuid:instance_id>/automatic-replies/", include("messaging.auto_reply_urls")),
     path("hooks/evolution/", include("instances.hook_urls")),
     path("operator/servers/", include("instances.operator_urls")),
     path(company_prefix + "inbox/", include("messaging.urls")),

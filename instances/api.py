@@ -41,6 +41,7 @@ from instances.errors import (
 from instances.models import Instance, InstanceState
 from integrations import bots
 from integrations.models import BotPauseChange
+from messaging import auto_replies
 from tenants.access import actor_label
 from tenants.api import DownloadNegotiation, TenantViewSet
 from tenants.openapi import page_example
@@ -87,6 +88,29 @@ def problems():
         raise GatewayUnavailableProblem(error.message, error.retry_after) from error
     except (GatewayRejected, InstanceError) as error:
         raise GatewayRefusedProblem(error.message) from error
+
+
+class AutoReplySerializer(serializers.Serializer):
+    """What the instance answers by itself (messaging/auto_replies.py checks every rule and names the field)."""
+
+    greeting_enabled = serializers.BooleanField(required=False)
+    greeting_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    away_enabled = serializers.BooleanField(required=False)
+    away_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    time_zone = serializers.CharField(required=False, max_length=64,
+                                      help_text="An IANA time zone, e.g. America/Sao_Paulo.")
+    opening_hours = serializers.ListField(
+        required=False, child=serializers.ListField(child=serializers.CharField(), allow_null=True),
+        help_text='Seven days, Monday first: null (closed) or ["HH:MM", "HH:MM"].')
+
+
+AUTO_REPLY_EXAMPLE = {
+    "greeting_enabled": True, "greeting_text": "Olá {{contact.first_name}}! Como podemos ajudar?",
+    "away_enabled": True, "away_text": "Estamos fechados agora; respondemos a partir das 9h.",
+    "time_zone": "America/Sao_Paulo",
+    "opening_hours": [["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"],
+                      ["09:00", "18:00"], ["09:00", "13:00"], None],
+}
 
 
 class InstanceSettingsSerializer(serializers.Serializer):
@@ -363,6 +387,36 @@ class InstanceViewSet(TenantViewSet):
                 with problems():
                     services.instance_settings_update(company=self.company, instance=instance, **values["settings"])
         return Response(InstanceSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="instances_automatic_replies_get", methods=["GET"],
+                   responses={200: AutoReplySerializer, 404: ERRORS[404]},
+                   examples=[OpenApiExample("Greeting and away message", response_only=True,
+                                            value=AUTO_REPLY_EXAMPLE)],
+                   description="The instance's automatic replies: a greeting for a customer who starts (or reopens) "
+                               "a conversation, an away message instead outside the opening hours (at most once per "
+                               "conversation every 12 hours). Groups, ignored contacts and contacts a bot platform "
+                               "answers get neither.")
+    @extend_schema(operation_id="instances_automatic_replies_update", methods=["PUT"],
+                   request=AutoReplySerializer,
+                   responses={200: AutoReplySerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Away at night", request_only=True, value={
+                       "away_enabled": True, "away_text": AUTO_REPLY_EXAMPLE["away_text"],
+                       "opening_hours": AUTO_REPLY_EXAMPLE["opening_hours"]}),
+                             OpenApiExample("Saved", response_only=True, value=AUTO_REPLY_EXAMPLE)],
+                   description="Change the automatic replies; a field left out keeps its value. Turning one on needs "
+                               "its text. `opening_hours`: seven days, Monday first, each `null` (closed) or "
+                               "`[\"HH:MM\", \"HH:MM\"]` (opens, closes the same day), read in `time_zone`.")
+    @action(detail=True, methods=["get", "put"], url_path="automatic-replies")
+    def automatic_replies(self, request: Request, id: str) -> Response:
+        instance = self.get_object()
+        if request.method == "PUT":
+            data = AutoReplySerializer(data=request.data, partial=True)
+            data.is_valid(raise_exception=True)
+            with transaction.atomic():
+                reply = auto_replies.auto_reply_update(company=self.company, instance=instance, **data.validated_data)
+        else:
+            reply = auto_replies.auto_reply_for(company=self.company, instance=instance)
+        return Response(AutoReplySerializer(reply).data)
 
     @extend_schema(operation_id="instances_bot_pause", request=BotPauseRequestSerializer,
                    examples=[OpenApiExample("For an hour", request_only=True,

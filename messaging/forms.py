@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import mimetypes
+import zoneinfo
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -120,3 +122,70 @@ class QuickReplyForm(forms.Form):
 
     def clean_shortcut(self) -> str:
         return quick_reply_shortcut_clean(self.cleaned_data["shortcut"])
+
+
+WEEKDAYS = (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday"))
+
+
+class AutoReplyForm(forms.Form):
+    """An instance's greeting, away message and opening hours (messaging/auto_replies.py checks them again)."""
+
+    greeting_enabled = forms.BooleanField(label=_("Greet customers who start a conversation"), required=False)
+    greeting_text = forms.CharField(label=_("Text of the greeting"), required=False, max_length=MAX_TEXT_LENGTH,
+                                    widget=forms.Textarea(attrs={"rows": 3}))
+    away_enabled = forms.BooleanField(label=_("Answer outside the opening hours"), required=False)
+    away_text = forms.CharField(label=_("Text of the away message"), required=False, max_length=MAX_TEXT_LENGTH,
+                                widget=forms.Textarea(attrs={"rows": 3}))
+    time_zone = forms.ChoiceField(label=_("Time zone"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(zone, zone.replace("_", " ")) for zone in time_zones()]
+        for index, name in enumerate(WEEKDAYS):
+            self.fields[f"day{index}_open"] = forms.BooleanField(label=name, required=False)
+            self.fields[f"day{index}_opens"] = forms.TimeField(
+                label=_("Opens"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+            self.fields[f"day{index}_closes"] = forms.TimeField(
+                label=_("Closes"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+
+    @staticmethod
+    def initial_from(reply) -> dict:
+        initial = {name: getattr(reply, name) for name in
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone")}
+        for index, day in enumerate(reply.opening_hours):
+            initial[f"day{index}_open"] = day is not None
+            initial[f"day{index}_opens"], initial[f"day{index}_closes"] = day or ("09:00", "18:00")
+        return initial
+
+    def days(self) -> list[tuple[forms.BoundField, forms.BoundField, forms.BoundField]]:
+        return [(self[f"day{index}_open"], self[f"day{index}_opens"], self[f"day{index}_closes"])
+                for index in range(len(WEEKDAYS))]
+
+    def clean(self):
+        data = super().clean()
+        hours = []
+        for index in range(len(WEEKDAYS)):
+            opens, closes = data.get(f"day{index}_opens"), data.get(f"day{index}_closes")
+            if not data.get(f"day{index}_open"):
+                hours.append(None)
+            elif opens is None or closes is None:
+                self.add_error(f"day{index}_opens", _("Give the opening and the closing time."))
+            elif opens >= closes:
+                self.add_error(f"day{index}_closes", _("The closing time must come after the opening time."))
+            else:
+                hours.append([opens.strftime("%H:%M"), closes.strftime("%H:%M")])
+        data["opening_hours"] = hours
+        return data
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        return {**{name: data[name] for name in
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone")},
+                "opening_hours": data["opening_hours"]}
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones a person would pick (no "Etc/GMT+3" style names, whose sign reads backwards)."""
+    return tuple(sorted(zone for zone in zoneinfo.available_timezones()
+                        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "posix/", "right/"))))

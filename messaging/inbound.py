@@ -38,7 +38,7 @@ from integrations import bots
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
-from messaging import events
+from messaging import auto_replies, events
 from messaging.models import STATUS_RANK, Conversation, Message, MessageStatus
 from messaging.services import (
     GATEWAY_ID_KNOWN,
@@ -194,8 +194,8 @@ def _record_new(company: Company, instance: Instance, event: MessageReceived) ->
     status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
     # Locked until the event's transaction ends (the touch below would lock it anyway), so the row in hand,
     # moved by the touch as it moves the stored one, is what the live row shows: no re-read.
-    conversation, _created = conversation_get_or_create(company=company, instance=instance, contact=contact,
-                                                        status=status, lock=True)
+    conversation, created = conversation_get_or_create(company=company, instance=instance, contact=contact,
+                                                       status=status, lock=True)
     conversation.contact = contact  # the row in hand (its contact by definition): the payloads need not read it
     conversation.instance = instance
     if event.sent_via_api and _ours_in_flight(company, conversation):
@@ -229,6 +229,9 @@ def _record_new(company: Company, instance: Instance, event: MessageReceived) ->
         integration_services.event_emit(company=company, event_type="message.received",
                                         payload=integration_payloads.message_data(message),
                                         extra_endpoints=[platform.endpoint] if platform else ())
+        if counts:
+            auto_replies.reply_if_due(company=company, instance=instance, conversation=conversation, contact=contact,
+                                      message=message, opened=created or reopen, taken_by_bot=platform is not None)
     elif message.sender_type == Message.SenderType.PHONE:
         # The phone's owner answered from the phone: it left for the customer as our sends do, and a human took
         # over, so the bot steps back.

@@ -130,6 +130,7 @@ class SenderType(models.TextChoices):
     API = "api", _("API")
     PLATFORM = "platform", _("Bot platform")
     PHONE = "phone", _("Phone")
+    AUTOMATION = "automation", _("Automatic reply")
 
 
 class Message(TenantOwned):
@@ -284,3 +285,27 @@ class QuickReply(TenantOwned):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+def default_opening_hours() -> list:
+    """Monday to Friday, 09:00 to 18:00; closed at the weekend (index 0 is Monday, as in Python's weekday())."""
+    return [["09:00", "18:00"]] * 5 + [None, None]
+
+
+class AutoReply(TenantOwned):
+    """What an instance answers by itself (messaging/auto_replies.py): a greeting when a customer opens a
+    conversation, an away message when one writes outside the opening hours. One row per instance, made on its
+    first save; no row means both are off."""
+
+    instance = models.OneToOneField(Instance, on_delete=models.CASCADE, related_name="auto_reply")
+    greeting_enabled = models.BooleanField(_("send a greeting"), default=False)
+    greeting_text = models.TextField(_("greeting"), blank=True)
+    away_enabled = models.BooleanField(_("send an away message"), default=False)
+    away_text = models.TextField(_("away message"), blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
+    # Seven entries, Monday first: ["HH:MM", "HH:MM"] (opens, closes, the same day) or None (closed all day).
+    opening_hours = models.JSONField(_("opening hours"), default=default_opening_hours)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"auto replies of {self.instance_id}"

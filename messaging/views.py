@@ -18,11 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts import selectors as contact_selectors
 from contacts import services as contact_services
-from instances.selectors import instance_list
+from instances.selectors import instance_get, instance_list
 from integrations import bots
 from integrations.models import BotPauseChange
-from messaging import media, selectors, services
-from messaging.forms import ComposerForm, QuickReplyForm
+from messaging import auto_replies, media, selectors, services
+from messaging.forms import AutoReplyForm, ComposerForm, QuickReplyForm
 from messaging.models import Conversation, Message, QuickReply
 from messaging.selectors import ConversationFilters
 from tenants.access import CompanyRequest, actor_label, company_member
@@ -357,3 +357,28 @@ def quick_reply_delete(request: CompanyRequest, quick_reply_id) -> HttpResponse:
         messages.success(request, _("Quick reply “/%(shortcut)s” deleted.") % {"shortcut": reply.shortcut})
         return redirect("messaging:quick_replies", request.company.slug)
     return render(request, "messaging/quick_reply_delete.html", {"company": request.company, "reply": reply})
+
+
+@company_member(role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
+    """An instance's greeting, away message and opening hours: admins, as for its other settings."""
+    instance = instance_get(company=request.company, public_id=instance_id)
+    if instance is None:
+        raise Http404
+    reply = auto_replies.auto_reply_for(company=request.company, instance=instance)
+    if request.method == "GET":
+        form = AutoReplyForm(initial=AutoReplyForm.initial_from(reply))
+        return render(request, "messaging/auto_replies.html", {"company": request.company, "instance": instance,
+                                                               "form": form})
+    form = AutoReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            auto_replies.auto_reply_update(company=request.company, instance=instance, **form.values())
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, _("Automatic replies of %(instance)s saved.") % {"instance": instance.label})
+            return redirect("auto_replies:edit", request.company.slug, instance.public_id)
+    return render(request, "messaging/auto_replies.html", {"company": request.company, "instance": instance,
+                                                           "form": form}, status=400)

@@ -1,0 +1,179 @@
+"""Automatic replies of an instance: a greeting when a customer opens (or reopens) a conversation, an away message
+when one writes outside the opening hours (docs/messaging.md, "Automatic replies").
+
+The rules, decided once here for the inbox, the API and the inbound pipeline:
+- only a customer's own message counts: not the phone owner's, not a reaction, not a group, not an ignored contact,
+  not one a bot platform takes (the bot answers), and not an old message (history sync, a replay) - only one
+  written within FRESH_FOR of now;
+- outside the opening hours the away message is sent instead of the greeting, at most once per conversation every
+  AWAY_REPEAT_AFTER, so a customer who writes five times at night gets one;
+- the reply is a text queued in the same transaction as the message that caused it, so a replayed event (stored
+  once) never answers twice, and it leaves through the outbound drain like any send (throttle, retries).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Contact
+from instances.models import Instance
+from messaging import services
+from messaging.models import MAX_TEXT_LENGTH, AutoReply, Conversation, Message, default_opening_hours
+from tenants.models import Company
+from tenants.prepared import Prepared, columns, model_from
+
+FRESH_FOR = timedelta(minutes=10)
+AWAY_REPEAT_AFTER = timedelta(hours=12)
+DAYS = 7
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_PLACEHOLDER = re.compile(r"\{\{\s*(contact\.name|contact\.first_name)\s*\}\}")
+
+# Read for every customer message the inbound pipeline stores: prepared once per process (tenants/prepared.py).
+_CONFIG = Prepared(lambda p: AutoReply.objects.filter(instance_id=p.instance).order_by()
+                   .values_list(*columns(AutoReply))[:1], instance=int)
+_RECENT_AUTOMATIC = Prepared(lambda p: Message.objects.filter(
+    conversation_id=p.conversation, sender_type=Message.SenderType.AUTOMATION, created_at__gte=p.since)
+    .order_by().values_list("pk")[:1], conversation=int, since=datetime)
+
+
+def auto_reply_for(*, company: Company, instance: Instance) -> AutoReply:
+    """The instance's automatic replies; an unsaved row with everything off when it has none yet."""
+    found = AutoReply.objects.filter(company=company, instance=instance).first()
+    return found if found is not None else AutoReply(company=company, instance=instance)
+
+
+def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled: bool | None = None,
+                      greeting_text: str | None = None, away_enabled: bool | None = None, away_text: str | None = None,
+                      time_zone: str | None = None, opening_hours: list | None = None) -> AutoReply:
+    """Change the instance's automatic replies (a value left None stays). Every problem is a ValidationError naming
+    its field, raised before anything is written."""
+    with transaction.atomic():
+        Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()  # one writer at a time
+        reply = auto_reply_for(company=company, instance=instance)
+        given = {"greeting_enabled": greeting_enabled, "greeting_text": greeting_text, "away_enabled": away_enabled,
+                 "away_text": away_text, "time_zone": time_zone, "opening_hours": opening_hours}
+        for name, value in given.items():
+            if value is not None:
+                setattr(reply, name, value)
+        reply.greeting_text = _clean_text(reply.greeting_text, "greeting_text")
+        reply.away_text = _clean_text(reply.away_text, "away_text")
+        errors: dict[str, list[str]] = {}
+        if reply.greeting_enabled and not reply.greeting_text:
+            errors["greeting_text"] = [_("Write the greeting to send it.")]
+        if reply.away_enabled and not reply.away_text:
+            errors["away_text"] = [_("Write the away message to send it.")]
+        try:
+            reply.time_zone = _clean_time_zone(reply.time_zone)
+        except ValidationError as error:
+            errors["time_zone"] = error.messages
+        try:
+            reply.opening_hours = opening_hours_clean(reply.opening_hours)
+        except ValidationError as error:
+            errors["opening_hours"] = error.messages
+        if errors:
+            raise ValidationError(errors)
+        reply.updated_at = timezone.now()
+        reply.save()
+        Instance.objects.filter(company=company, pk=instance.pk).update(
+            auto_replies_on=reply.greeting_enabled or reply.away_enabled)
+    return reply
+
+
+def _clean_text(text: str, field: str) -> str:
+    text = (text or "").replace("\r\n", "\n").strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValidationError({field: [_("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}]})
+    if "\x00" in text:
+        raise ValidationError({field: [_("Null characters are not allowed.")]})
+    return text
+
+
+def _clean_time_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError(_("“%(zone)s” is not a time zone we know, such as America/Sao_Paulo.")
+                              % {"zone": str(name)[:64]}) from None
+    return name
+
+
+def opening_hours_clean(hours: object) -> list:
+    """Seven days, Monday first, each null (closed) or ["HH:MM", "HH:MM"] with the opening before the closing."""
+    if not isinstance(hours, list) or len(hours) != DAYS:
+        raise ValidationError(_("Give seven days, Monday first, each closed (null) or [opens, closes]."))
+    cleaned = []
+    for index, day in enumerate(hours):
+        if day is None:
+            cleaned.append(None)
+            continue
+        if (not isinstance(day, list | tuple) or len(day) != 2
+                or not all(isinstance(value, str) and _HHMM.match(value) for value in day)):
+            raise ValidationError(_("Day %(day)s: write the hours as HH:MM, e.g. [\"09:00\", \"18:00\"].")
+                                  % {"day": index + 1})
+        if day[0] >= day[1]:
+            raise ValidationError(_("Day %(day)s: the closing time must come after the opening time.")
+                                  % {"day": index + 1})
+        cleaned.append([day[0], day[1]])
+    return cleaned
+
+
+def is_open(reply: AutoReply, moment: datetime) -> bool:
+    """Whether `moment` falls in the opening hours, read in the reply's time zone."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(reply.time_zone))
+    day = (reply.opening_hours or default_opening_hours())[local.weekday()]
+    if day is None:
+        return False
+    opens, closes = (time.fromisoformat(value) for value in day)
+    return opens <= local.time().replace(second=0, microsecond=0) < closes
+
+
+def fill(text: str, contact: Contact) -> str:
+    """The text with {{contact.name}} and {{contact.first_name}} filled in (left out when the name is unknown)."""
+    name = (contact.custom_name or contact.name or "").strip()
+    values = {"contact.name": name, "contact.first_name": name.split()[0] if name else ""}
+    filled = _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+    if filled != text:  # "Olá {{contact.first_name}}, tudo bem?" with no name: "Olá, tudo bem?"
+        filled = re.sub(r"[ \t]+([,.!?;:])", r"\1", re.sub(r"[ \t]{2,}", " ", filled))
+    return filled.strip()
+
+
+def reply_if_due(*, company: Company, instance: Instance, conversation: Conversation, contact: Contact,
+                 message: Message, opened: bool, taken_by_bot: bool) -> Message | None:
+    """Inbound pipeline hook (messaging/inbound.py), inside the transaction that stored `message` with its
+    conversation locked: queue the greeting or the away message when one is due; None when none is."""
+    if (not instance.auto_replies_on or taken_by_bot or contact.type != Contact.Type.INDIVIDUAL
+            or message.direction != Message.Direction.IN or message.kind == Message.Kind.REACTION):
+        return None
+    now = timezone.now()
+    if message.created_at < now - FRESH_FOR:
+        return None
+    row = _CONFIG.first(instance=instance.pk)
+    if row is None:
+        return None
+    reply = model_from(AutoReply, row)
+    if not (reply.greeting_enabled or reply.away_enabled):
+        return None
+    if reply.away_enabled and not is_open(reply, message.created_at):
+        if _RECENT_AUTOMATIC.first(conversation=conversation.pk, since=now - AWAY_REPEAT_AFTER) is not None:
+            return None
+        text = reply.away_text
+    elif opened and reply.greeting_enabled:
+        text = reply.greeting_text
+    else:
+        return None
+    text = fill(text, contact)
+    if not text:
+        return None
+    sent = services.message_build(company=company, conversation=conversation,
+                                  outgoing=services.Outgoing(kind=Message.Kind.TEXT, text=text),
+                                  sender_type=Message.SenderType.AUTOMATION)
+    services.messages_store(company=company, messages=[sent], locked=True)
+    return sent
+

@@ -1,0 +1,292 @@
+"""Automatic replies (messaging/auto_replies.py): the greeting and the away message, end to end from the
+simulator's customer through our hook and the outbound drain back to the simulator; their settings on the page and
+through the API; another company's instance is 404 everywhere."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from rest_framework.test import APIClient
+
+from contacts.models import Contact
+from messaging import auto_replies, services
+from messaging.models import AutoReply, Conversation, Message
+from tenants.scoping import company_scope
+from tests.factories import make_api_key
+from tests.messaging.sending import drain
+from tests.messaging.test_bots import platform
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "5511955554444"
+ALWAYS_OPEN = [["00:00", "23:59"]] * 7
+ALWAYS_CLOSED = [None] * 7
+GREETING = "Olá {{contact.first_name}}, bem-vindo à Mercearia!"
+AWAY = "Estamos fechados agora; respondemos às 9h."
+
+
+def configure(company, instance, **values) -> AutoReply:
+    with company_scope(company):
+        return auto_replies.auto_reply_update(company=company, instance=instance, **values)
+
+
+def customer_writes(simulator, hooks, instance, text: str = "Oi", **spec) -> list[str]:
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria Souza", "text": text, **spec})
+    return hooks.deliver(instance)
+
+
+def automatic(company) -> list[Message]:
+    with company_scope(company):
+        return list(Message.objects.filter(sender_type=Message.SenderType.AUTOMATION).order_by("pk"))
+
+
+def sent_texts(simulator, instance) -> list[str]:
+    return [entry["message"].get("conversation") for entry in simulator.sent(instance.gateway_name)]
+
+
+def test_a_new_conversation_gets_the_greeting_once_with_the_customers_first_name(
+        company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text=GREETING, opening_hours=ALWAYS_OPEN)
+    customer_writes(simulator, hooks, instance_a, "Oi, vocês têm pão?")
+    [reply] = automatic(company_a)
+    assert (reply.text, reply.direction, reply.status) == ("Olá Maria, bem-vindo à Mercearia!", "out", "queued")
+    drain(company_a, reply)
+    assert "Olá Maria, bem-vindo à Mercearia!" in sent_texts(simulator, instance_a)
+    customer_writes(simulator, hooks, instance_a, "Alô?")  # the same open conversation: no second greeting
+    assert len(automatic(company_a)) == 1
+    with company_scope(company_a):
+        conversation = Conversation.objects.get()
+    assert conversation.unread_count == 2  # the greeting answers nobody: the customer still waits for a person
+
+
+def test_the_thread_says_which_message_was_automatic(client_a, client_b, company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text="Bom dia!", opening_hours=ALWAYS_OPEN)
+    customer_writes(simulator, hooks, instance_a)
+    with company_scope(company_a):
+        conversation = Conversation.objects.get()
+    url = f"/c/{company_a.slug}/inbox/{conversation.public_id}/"
+    thread = client_a.get(url, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert thread.count('data-testid="automatic-reply"') == 1 and "Resposta automática ·" in thread
+    assert client_b.get(url).status_code == 404
+
+
+def test_replaying_the_gateways_events_never_greets_twice(company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text=GREETING, opening_hours=ALWAYS_OPEN)
+    simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Oi"})
+    bodies = hooks.new_bodies(instance_a)
+    for _ in range(3):
+        hooks.deliver(instance_a, bodies)
+    assert len(automatic(company_a)) == 1
+
+
+def test_a_reopened_conversation_is_greeted_again(company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text="Bom dia!", opening_hours=ALWAYS_OPEN)
+    customer_writes(simulator, hooks, instance_a)
+    with company_scope(company_a):
+        conversation = Conversation.objects.get()
+        services.conversation_set_status(company=company_a, conversation=conversation, status="closed")
+    customer_writes(simulator, hooks, instance_a, "Voltei")
+    assert [message.text for message in automatic(company_a)] == ["Bom dia!", "Bom dia!"]
+
+
+def test_outside_the_hours_the_away_message_goes_instead_once_per_night(company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text=GREETING, away_enabled=True,
+              away_text=AWAY, opening_hours=ALWAYS_CLOSED)
+    for text in ("Oi", "Alguém aí?", "Preciso de ajuda"):
+        customer_writes(simulator, hooks, instance_a, text)
+    assert [message.text for message in automatic(company_a)] == [AWAY]
+
+
+def test_within_the_hours_no_away_message(company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, away_enabled=True, away_text=AWAY, opening_hours=ALWAYS_OPEN)
+    customer_writes(simulator, hooks, instance_a)
+    assert automatic(company_a) == []
+
+
+@pytest.mark.parametrize("spec", [
+    {"group": "120363025246125486@g.us"},  # a group: nobody greets a group
+    {"timestamp": int(time.time()) - 3600},  # an hour old: history sync or a late replay
+    {"kind": "reaction", "emoji": "👍", "target_id": "3AUNKNOWN"},
+], ids=["group", "old", "reaction"])
+def test_no_automatic_reply_for_what_a_customer_did_not_just_write_to_us(company_a, instance_a, simulator, hooks,
+                                                                          spec):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text="Oi!", away_enabled=True, away_text=AWAY,
+              opening_hours=ALWAYS_CLOSED)
+    customer_writes(simulator, hooks, instance_a, **spec)
+    assert automatic(company_a) == []
+
+
+def test_the_phone_owner_an_ignored_contact_and_a_bots_contact_get_none(company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text="Oi!", opening_hours=ALWAYS_OPEN)
+    simulator.inbound(instance_a.gateway_name, **{"to": CUSTOMER, "from_me": True, "text": "Oi, aqui é a loja"})
+    hooks.deliver(instance_a)
+    assert automatic(company_a) == []
+    with company_scope(company_a):
+        Contact.objects.filter(identifier=CUSTOMER).update(is_ignored=True)
+    customer_writes(simulator, hooks, instance_a)
+    assert automatic(company_a) == []
+    platform(company_a, instance_a, "vendas", starting=True)  # the bot greets its own way
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511944443333", "text": "Oi"})
+    hooks.deliver(instance_a)
+    assert automatic(company_a) == []
+
+
+def test_turned_off_again_nothing_is_sent(company_a, instance_a, simulator, hooks):
+    configure(company_a, instance_a, greeting_enabled=True, greeting_text="Oi!", opening_hours=ALWAYS_OPEN)
+    configure(company_a, instance_a, greeting_enabled=False)
+    instance_a.refresh_from_db()
+    assert instance_a.auto_replies_on is False
+    customer_writes(simulator, hooks, instance_a)
+    assert automatic(company_a) == []
+
+
+def test_another_companys_settings_answer_nothing_here(company_a, company_b, instance_a, instance_b, simulator,
+                                                      hooks):
+    configure(company_b, instance_b, greeting_enabled=True, greeting_text="B says hi", opening_hours=ALWAYS_OPEN)
+    customer_writes(simulator, hooks, instance_a)
+    assert automatic(company_a) == [] and automatic(company_b) == []
+
+
+# --- the rules -----------------------------------------------------------------------------------------------
+
+
+def test_bad_settings_name_their_field_and_write_nothing(company_a, instance_a):
+    cases = [
+        ({"greeting_enabled": True, "greeting_text": "  "}, "greeting_text"),
+        ({"away_enabled": True}, "away_text"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"opening_hours": [["09:00", "18:00"]] * 6}, "opening_hours"),
+        ({"opening_hours": [["9h", "18h"]] + [None] * 6}, "opening_hours"),
+        ({"opening_hours": [["18:00", "09:00"]] + [None] * 6}, "opening_hours"),
+        ({"greeting_text": "x" * 4097}, "greeting_text"),
+        ({"away_text": "a\x00b"}, "away_text"),
+    ]
+    for values, field in cases:
+        with pytest.raises(ValidationError) as raised:
+            configure(company_a, instance_a, **values)
+        assert field in raised.value.message_dict, values
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
+
+
+@pytest.mark.parametrize(("moment", "expected"), [
+    (datetime(2026, 12, 7, 12, 0, tzinfo=UTC), True),  # Monday 09:00 in São Paulo: opens
+    (datetime(2026, 12, 7, 11, 59, tzinfo=UTC), False),  # Monday 08:59 there
+    (datetime(2026, 12, 7, 20, 59, tzinfo=UTC), True),  # Monday 17:59
+    (datetime(2026, 12, 7, 21, 0, tzinfo=UTC), False),  # Monday 18:00: closed
+    (datetime(2026, 12, 6, 13, 0, tzinfo=UTC), False),  # Sunday
+    (datetime(2026, 12, 8, 2, 0, tzinfo=UTC), False),  # Tuesday 02:00 UTC is Monday 23:00 there
+])
+def test_the_hours_are_read_in_the_instances_time_zone(moment, expected):
+    reply = AutoReply(time_zone="America/Sao_Paulo")  # default hours: Monday to Friday 09:00-18:00
+    assert auto_replies.is_open(reply, moment) is expected
+
+
+def test_placeholders_are_filled_and_left_out_cleanly_without_a_name():
+    assert auto_replies.fill(GREETING, Contact(name="Maria Souza")) == "Olá Maria, bem-vindo à Mercearia!"
+    assert auto_replies.fill("{{contact.name}}, oi", Contact(name="Ana", custom_name="Ana Paula")) == "Ana Paula, oi"
+    assert auto_replies.fill(GREETING, Contact(identifier=CUSTOMER)) == "Olá, bem-vindo à Mercearia!"
+
+
+# --- the page ------------------------------------------------------------------------------------------------
+
+
+def page_url(company, instance) -> str:
+    return f"/c/{company.slug}/instances/{instance.public_id}/automatic-replies/"
+
+
+def hours_post(**overrides) -> dict:
+    data = {"time_zone": "America/Sao_Paulo"}
+    for day in range(5):
+        data.update({f"day{day}_open": "on", f"day{day}_opens": "08:00", f"day{day}_closes": "17:30"})
+    return {**data, **overrides}
+
+
+def test_an_admin_sets_them_up_on_the_page_linked_from_the_instance(client_a, company_a, instance_a):
+    detail = client_a.get(f"/c/{company_a.slug}/instances/{instance_a.public_id}/").content.decode()
+    assert page_url(company_a, instance_a) in detail
+    page = client_a.get(page_url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Respostas automáticas" in page and 'value="America/Sao_Paulo" selected' in page
+    response = client_a.post(page_url(company_a, instance_a), hours_post(
+        greeting_enabled="on", greeting_text=" Olá {{contact.first_name}}! ", away_enabled="on", away_text=AWAY))
+    assert response.status_code == 302
+    with company_scope(company_a):
+        reply = AutoReply.objects.get(instance=instance_a)
+    assert (reply.greeting_enabled, reply.greeting_text, reply.away_enabled, reply.away_text) == (
+        True, "Olá {{contact.first_name}}!", True, AWAY)
+    assert reply.opening_hours == [["08:00", "17:30"]] * 5 + [None, None]
+    again = client_a.get(page_url(company_a, instance_a)).content.decode()
+    assert 'value="17:30"' in again and "Olá {{contact.first_name}}!" in again
+
+
+def test_page_errors_are_shown_on_their_fields_and_nothing_is_saved(client_a, company_a, instance_a):
+    response = client_a.post(page_url(company_a, instance_a), hours_post(
+        greeting_enabled="on", greeting_text="", day0_opens="18:00", day0_closes="09:00", time_zone="Mars/Base"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The closing time must come after the opening time." in page
+    assert "Select a valid choice" in page
+    response = client_a.post(page_url(company_a, instance_a), hours_post(greeting_enabled="on", greeting_text=""))
+    assert response.status_code == 400 and "Write the greeting to send it." in response.content.decode()
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
+
+
+def test_agents_get_403_and_another_company_404(agent_client_a, client_b, company_a, company_b, instance_a):
+    assert agent_client_a.get(page_url(company_a, instance_a)).status_code == 403
+    assert client_b.get(page_url(company_a, instance_a)).status_code == 404  # A's slug: not B's company
+    assert client_b.get(page_url(company_b, instance_a)).status_code == 404  # B's slug, A's instance
+    assert client_b.post(page_url(company_b, instance_a), hours_post(greeting_enabled="on",
+                                                                     greeting_text="x")).status_code == 404
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
+
+
+# --- the API -------------------------------------------------------------------------------------------------
+
+
+def api_url(instance) -> str:
+    return f"/api/v1/instances/{instance.public_id}/automatic-replies"
+
+
+def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a, instance_a):
+    assert api_a.get(api_url(instance_a)).json() == {
+        "greeting_enabled": False, "greeting_text": "", "away_enabled": False, "away_text": "",
+        "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None]}
+    response = api_a.put(api_url(instance_a), {"greeting_enabled": True, "greeting_text": "Oi!"}, format="json")
+    assert response.status_code == 200 and response.json()["greeting_enabled"] is True
+    response = api_a.put(api_url(instance_a), {"away_enabled": True, "away_text": AWAY,
+                                               "opening_hours": ALWAYS_CLOSED, "time_zone": "Europe/Lisbon"},
+                         format="json")
+    assert response.json() == {"greeting_enabled": True, "greeting_text": "Oi!", "away_enabled": True,
+                               "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"greeting_enabled": True}, "greeting_text"),
+    ({"time_zone": "Nowhere/Land"}, "time_zone"),
+    ({"opening_hours": [["09:00", "25:00"]] + [None] * 6}, "opening_hours"),
+    ({"opening_hours": "always"}, "opening_hours"),
+    ({"greeting_enabled": "maybe"}, "greeting_enabled"),
+])
+def test_api_errors_are_problems_naming_the_field(api_a, company_a, instance_a, body, field):
+    response = api_a.put(api_url(instance_a), body, format="json")
+    assert response.status_code == 400 and response["content-type"].startswith("application/problem+json")
+    assert field in response.json()["errors"], response.json()
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
+
+
+def test_the_api_of_another_company_is_404_and_a_read_only_key_cannot_change(api_b, company_a, instance_a):
+    assert api_b.get(api_url(instance_a)).status_code == 404
+    assert api_b.put(api_url(instance_a), {"greeting_text": "x"}, format="json").status_code == 404
+    reader = make_api_key(company=company_a, name="BI", scopes=["read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {reader.secret}")
+    assert client.get(api_url(instance_a)).status_code == 200
+    assert client.put(api_url(instance_a), {"greeting_text": "x"}, format="json").status_code == 403
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
