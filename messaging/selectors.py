@@ -9,10 +9,12 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from contacts.models import Contact, ContactTag
+from instances.models import Instance
 from messaging.models import Conversation, Message, QuickReply
 from tenants.models import Company, Membership, User
 from tenants.scoping import first_row
@@ -279,3 +281,68 @@ def quick_reply_list(*, company: Company, search: str = "") -> QuerySet[QuickRep
 def quick_reply_get(*, company: Company, public_id: object) -> QuickReply | None:
     uuid = _uuid(public_id)
     return None if uuid is None else first_row(QuickReply.objects.filter(company=company, public_id=uuid))
+
+
+# --- the company at a glance (the overview page) ---------------------------------------------------------------
+
+# "Active today" is counted up to this many conversations (then shown as "10,000+"): the count walks an index.
+SUMMARY_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """One member's or one number's share of the conversations still to handle."""
+
+    key: object  # the User or the Instance
+    open: int
+    waiting: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class InboxSummary:
+    open: int
+    waiting: int  # open with messages nobody has read yet
+    unassigned: int
+    mine: int
+    pending: int
+    active_today: int  # conversations with a message since midnight (capped at SUMMARY_CAP)
+    active_today_capped: bool
+    agents: list[LoadRow]
+    instances: list[LoadRow]
+
+
+def inbox_summary(*, company: Company, user: User, now: datetime | None = None) -> InboxSummary:
+    """What the team has to handle now, in four queries whatever the company's size: one GROUP BY over the open and
+    pending conversations (the inbox's own indexes), a capped count of today's, the members and the numbers."""
+    now = timezone.localtime(now or timezone.now())
+    groups = list(
+        Conversation.objects.filter(company=company, status__in=(Conversation.Status.OPEN, Conversation.Status.PENDING),
+                                    contact__is_ignored=False)
+        .order_by().values("status", "assignee_id", "instance_id")
+        .annotate(count=Count("pk"), waiting=Count("pk", filter=Q(unread_count__gt=0)))
+    )
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    active = (Conversation.objects.filter(company=company, last_message_at__gte=today, contact__is_ignored=False)
+              .order_by().values("pk")[:SUMMARY_CAP].count())
+
+    def total(**match) -> tuple[int, int]:
+        rows = [row for row in groups if all(row[key] == value for key, value in match.items())]
+        return sum(row["count"] for row in rows), sum(row["waiting"] for row in rows)
+
+    def load(key, field: str) -> LoadRow:
+        opened, waiting = total(status=Conversation.Status.OPEN, **{field: key.pk})
+        return LoadRow(key=key, open=opened, waiting=waiting,
+                       pending=total(status=Conversation.Status.PENDING, **{field: key.pk})[0])
+
+    open_count, waiting = total(status=Conversation.Status.OPEN)
+    return InboxSummary(
+        open=open_count, waiting=waiting,
+        unassigned=total(status=Conversation.Status.OPEN, assignee_id=None)[0],
+        mine=total(status=Conversation.Status.OPEN, assignee_id=user.pk)[0],
+        pending=total(status=Conversation.Status.PENDING)[0],
+        active_today=active, active_today_capped=active >= SUMMARY_CAP,
+        agents=[load(membership.user, "assignee_id") for membership in member_list(company=company)],
+        instances=[load(instance, "instance_id")
+                   for instance in Instance.objects.filter(company=company).order_by("name")],
+    )

@@ -5,6 +5,7 @@ from messaging import views
 app_name = "messaging"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("summary/", views.inbox_summary, name="summary"),
     path("quick-replies/", views.quick_reply_list, name="quick_replies"),
     path("quick-replies/<uuid:quick_reply_id>/", views.quick_reply_update, name="quick_reply_update"),
     path("quick-replies/<uuid:quick_reply_id>/delete/", views.quick_reply_delete, name="quick_reply_delete"),

@@ -382,3 +382,11 @@ def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
             return redirect("auto_replies:edit", request.company.slug, instance.public_id)
     return render(request, "messaging/auto_replies.html", {"company": request.company, "instance": instance,
                                                            "form": form}, status=400)
+
+
+@company_member()
+@require_GET
+def inbox_summary(request: CompanyRequest) -> HttpResponse:
+    """The overview page's "at a glance" panel (loaded and refreshed by htmx): what the team has to handle now."""
+    summary = selectors.inbox_summary(company=request.company, user=request.user)
+    return render(request, "messaging/_summary.html", {"company": request.company, "summary": summary})
