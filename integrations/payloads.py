@@ -92,6 +92,7 @@ def message_data(message) -> dict[str, Any]:
             "location": _location(message),
             "contacts": [{"full_name": card.get("full_name", ""), "phone_number": card.get("phone_number", "")}
                          for card in message.contacts or ()],
+            "interactive": message.interactive or None,
             "emoji": message.emoji,
             "reaction_to_message_id": str(message.reaction_target.public_id) if message.reaction_target_id else None,
             "created_at": message.created_at,

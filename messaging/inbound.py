@@ -28,6 +28,7 @@ from contacts.services import contact_get_or_create_by_identity
 from instances.gateways.base import jid_digits
 from instances.gateways.events import (
     GatewayEvent,
+    InteractiveReply,
     MessageDeleted,
     MessageEdited,
     MessageReceived,
@@ -166,9 +167,18 @@ def _content(event: MessageReceived) -> dict:
     if event.reaction is not None:
         target = (event.reaction.target_id or "")[:100]
         fields.update(emoji=event.reaction.emoji[:32], reaction_target_gateway_id=target)
+    if event.interactive_reply is not None:
+        fields["interactive"] = interactive_reply_data(event.interactive_reply)
     if event.quoted_id:
         fields.update(quoted_gateway_id=event.quoted_id[:100], quoted_text=(event.quoted_text or "")[:1000])
     return fields
+
+
+def interactive_reply_data(reply: InteractiveReply) -> dict:
+    """A tapped option as Message.interactive keeps it (and the API and the events show it): `{"type": "list_reply" |
+    "button_reply", "id", "title", "description"}`; the list or buttons it answers is the message's `quoted`."""
+    return {"type": reply.type, "id": (reply.id or "")[:200], "title": (reply.title or "")[:200],
+            "description": (reply.description or "")[:300]}
 
 
 def _ours_in_flight(company: Company, conversation: Conversation) -> bool:

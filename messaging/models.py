@@ -97,6 +97,8 @@ class Kind(models.TextChoices):
     NOTE = "note", _("Private note")
 
 
+# Message.interactive of a customer's tap on a list row or a button (what we send is "list" or "buttons").
+INTERACTIVE_REPLY_TYPES = ("list_reply", "button_reply")
 MEDIA_KINDS = (Kind.IMAGE, Kind.VIDEO, Kind.AUDIO, Kind.DOCUMENT, Kind.STICKER)
 
 
@@ -164,7 +166,9 @@ class Message(TenantOwned):
     longitude = models.FloatField(null=True, blank=True)
     location_name = models.CharField(max_length=200, blank=True)
     location_address = models.CharField(max_length=300, blank=True)
-    # Contact cards: [{"full_name", "phone_number", "vcard"?}]; interactive: {"type": "list"|"buttons", ...}.
+    # Contact cards: [{"full_name", "phone_number", "vcard"?}]. Interactive: what we send, {"type": "list"|"buttons",
+    # "title", ...}; or a customer's tap on one of its options, {"type": "list_reply"|"button_reply", "id", "title",
+    # "description"} (the list or buttons it answers is `quoted`).
     contacts = models.JSONField(default=list, blank=True)
     interactive = models.JSONField(default=dict, blank=True)
 
@@ -246,6 +250,12 @@ class Message(TenantOwned):
         return self.media_url
 
     @property
+    def interactive_reply(self) -> dict | None:
+        """The option a customer chose in a list or buttons message, when this message is that choice."""
+        reply = self.interactive or {}
+        return reply if reply.get("type") in INTERACTIVE_REPLY_TYPES else None
+
+    @property
     def map_url(self) -> str:
         if self.latitude is None or self.longitude is None:
             return ""
@@ -265,6 +275,8 @@ class Message(TenantOwned):
             return self.location_name or str(_("Location"))
         if self.kind == Kind.CONTACT and self.contacts:
             return self.contacts[0].get("full_name") or str(_("Contact card"))
+        if self.kind == Kind.INTERACTIVE and (self.interactive or {}).get("title"):
+            return str(self.interactive["title"])[:200]
         return str(self.get_kind_display())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 
@@ -11,7 +12,13 @@ from .engine import SimInstance
 from .messages import SAMPLE_PNG
 from .wire import digits, lid_for, message_id, to_jid
 
-KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contact", "reaction")
+KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contact", "reaction",
+         "list_reply", "button_reply")
+# How a tap on a button comes back: as the native-flow reply Evolution v2's sendButtons gets (default), as a
+# classic buttons reply or as a template quick reply.
+BUTTON_REPLY_FORMATS = ("native_flow", "buttons", "template")
+# What a customer can answer by tapping an option.
+ANSWERABLE = ("listMessage", "interactiveMessage", "buttonsMessage")
 MEDIA_KIND = {
     "image": "image",
     "video": "video",
@@ -32,6 +39,8 @@ def build(instance: SimInstance, spec: dict[str, Any], public_url: str) -> dict[
     if kind not in KINDS:
         raise SpecError(f"kind must be one of {', '.join(KINDS)}")
     key, push_name = _key(instance, spec)
+    if kind in ("list_reply", "button_reply"):
+        spec = {**spec, "quoted_id": _answered(instance, spec)["id"]}
     message_type, message = _content(kind, spec, public_url, instance)
     if kind in MEDIA_KIND:
         # What the gateway could decrypt for getBase64FromMediaMessage: the bytes given, else the sample picture.
@@ -96,6 +105,8 @@ def _content(kind: str, spec: dict[str, Any], public_url: str, instance: SimInst
         ]
         message_type, built = content.contacts_content(wire_cards)
         return message_type, {message_type: built}
+    if kind in ("list_reply", "button_reply"):
+        return _choice(kind, spec, instance)
     return "reactionMessage", {"reactionMessage": _reaction(instance, spec)}
 
 
@@ -139,6 +150,62 @@ def _reaction(instance: SimInstance, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _answered(instance: SimInstance, spec: dict[str, Any]) -> dict[str, Any]:
+    """The list or buttons message a tap answers (`reply_to`: its id, as sent through the gateway)."""
+    entry = instance.messages.get(str(spec.get("reply_to") or ""))
+    if entry is None or entry["message_type"] not in ANSWERABLE:
+        raise SpecError("a list_reply or button_reply needs reply_to: the id of a list or buttons message sent here")
+    return entry
+
+
+def options(entry: dict[str, Any]) -> list[dict[str, str]]:
+    """The options a customer can tap in a sent list or buttons message: `[{"id", "title", "description"}]`."""
+    content = entry["wire"]["message"].get(entry["message_type"]) or {}
+    if entry["message_type"] == "listMessage":
+        return [{"id": row.get("rowId", ""), "title": row.get("title", ""), "description": row.get("description", "")}
+                for section in content.get("sections") or [] for row in section.get("rows") or []]
+    if entry["message_type"] == "buttonsMessage":
+        return [{"id": button.get("buttonId", ""), "title": (button.get("buttonText") or {}).get("displayText", ""),
+                 "description": ""} for button in content.get("buttons") or []]
+    found = []
+    for button in (content.get("nativeFlowMessage") or {}).get("buttons") or []:
+        # Evolution's own request shape ({type, displayText, id}) or WhatsApp's ({name, buttonParamsJson}).
+        params = json.loads(button["buttonParamsJson"]) if isinstance(button.get("buttonParamsJson"), str) else button
+        if button.get("type", "reply") == "reply" and button.get("name", "quick_reply") == "quick_reply":
+            found.append({"id": params.get("id", ""), "title": params.get("displayText") or params.get("display_text")
+                          or "", "description": ""})
+    return found
+
+
+def _choice(kind: str, spec: dict[str, Any], instance: SimInstance) -> tuple[str, dict[str, Any]]:
+    """A tap on one of the answered message's options, as WhatsApp sends it back."""
+    entry = _answered(instance, spec)
+    option = next((item for item in options(entry) if item["id"] == spec.get("option_id")), None)
+    if option is None:
+        raise SpecError(f"option_id must be one of the answered message's options: "
+                        f"{', '.join(item['id'] for item in options(entry)) or 'it has none that reply'}")
+    if kind == "list_reply":
+        reply = {"title": option["title"], "listType": "SINGLE_SELECT",
+                 "singleSelectReply": {"selectedRowId": option["id"]}}
+        if option["description"]:
+            reply["description"] = option["description"]
+        return "listResponseMessage", {"listResponseMessage": reply}
+    reply_format = spec.get("format") or "native_flow"
+    if reply_format not in BUTTON_REPLY_FORMATS:
+        raise SpecError(f"format must be one of {', '.join(BUTTON_REPLY_FORMATS)}")
+    if reply_format == "buttons":
+        return "buttonsResponseMessage", {"buttonsResponseMessage": {
+            "selectedButtonId": option["id"], "selectedDisplayText": option["title"], "type": "DISPLAY_TEXT"}}
+    if reply_format == "template":
+        index = [item["id"] for item in options(entry)].index(option["id"])
+        return "templateButtonReplyMessage", {"templateButtonReplyMessage": {
+            "selectedId": option["id"], "selectedDisplayText": option["title"], "selectedIndex": index}}
+    return "interactiveResponseMessage", {"interactiveResponseMessage": {
+        "body": {"text": option["title"], "format": "DEFAULT"},
+        "nativeFlowResponseMessage": {"name": "quick_reply", "paramsJson": json.dumps({"id": option["id"]}),
+                                      "version": 3}}}
+
+
 def _context(instance: SimInstance, spec: dict[str, Any]) -> dict[str, Any] | None:
     """Reply context (quoted message) and mentions, as v2 puts them at the top of `data`."""
     context: dict[str, Any] = {}
@@ -147,7 +214,10 @@ def _context(instance: SimInstance, spec: dict[str, Any]) -> dict[str, Any] | No
         quoted = instance.messages.get(quoted_id)
         author = instance.owner_jid if quoted is None or quoted["from_me"] else quoted["remote_jid"]
         text = quoted["summary"] if quoted else spec.get("quoted_text", "")
-        context.update(stanzaId=quoted_id, participant=author, quotedMessage={"conversation": text})
+        quoted_message = {"conversation": text}
+        if quoted is not None and quoted["message_type"] in ANSWERABLE:
+            quoted_message = {quoted["message_type"]: quoted["wire"]["message"][quoted["message_type"]]}
+        context.update(stanzaId=quoted_id, participant=author, quotedMessage=quoted_message)
     if spec.get("mentioned"):
         context["mentionedJid"] = [to_jid(digits(str(number))) for number in spec["mentioned"]]
     return context or None

@@ -137,9 +137,11 @@ def summary(message_type: str, content: Any) -> str:
         return str(content)
     if not isinstance(content, dict):
         return message_type
-    for field in ("caption", "text", "title", "fileName", "displayName", "name"):
+    for field in ("caption", "text", "title", "selectedDisplayText", "fileName", "displayName", "name"):
         if content.get(field):
             return str(content[field])
+    if isinstance(content.get("body"), dict) and content["body"].get("text"):  # interactive (native-flow) messages
+        return str(content["body"]["text"])
     if message_type == "locationMessage":
         return f"📍 {content.get('degreesLatitude')}, {content.get('degreesLongitude')}"
     return message_type.removesuffix("Message")

@@ -81,10 +81,23 @@ def _message(instance: SimInstance, entry: dict[str, Any]) -> str:
             f"<input type=hidden name=status value={status}><button>{label}</button></form>"
             for status, label in (("DELIVERY_ACK", "✓✓"), ("READ", "read"))
         )
-    text = "<s>deleted</s>" if entry["deleted"] else escape(entry["summary"])
+    text = "<s>deleted</s>" if entry["deleted"] else escape(entry["summary"]) + _choices(base, entry)
     status = escape(entry.get("status") or "")
     meta = f"{who} · {escape(entry['timestamp'][11:19])} · {status} {actions}"
     return f'<div class="msg {side}"><div class=meta>{meta}</div>{text}</div>'
+
+
+def _choices(base: str, entry: dict[str, Any]) -> str:
+    """A sent list's rows or buttons, each a button that taps it as the customer (a list_reply or button_reply)."""
+    if entry["direction"] != "out" or entry["message_type"] not in customers.ANSWERABLE:
+        return ""
+    return "<div>" + "".join(
+        f'<form class=inline method=post action="{base}/choose">'
+        f'<input type=hidden name=message_id value="{escape(entry["id"])}">'
+        f'<input type=hidden name=option_id value="{escape(option["id"])}">'
+        f"<button>{escape(option['title'])}</button></form>"
+        for option in customers.options(entry)
+    ) + "</div>"
 
 
 def _live(instance: SimInstance) -> str:
@@ -128,6 +141,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in parsed.items()}
 
 
+def _has_option(instance: SimInstance, form: dict[str, str]) -> bool:
+    entry = instance.messages.get(form.get("message_id") or "")
+    return entry is not None and any(option["id"] == form.get("option_id") for option in customers.options(entry))
+
+
 async def act(request: Request) -> Response:
     """Handle the page's buttons and form, then go back to the page."""
     instance = _instance(request)
@@ -145,6 +163,13 @@ async def act(request: Request) -> Response:
         sim.set_status(instance, form["message_id"], form.get("status") or "READ")
     elif action == "message" and instance.state == "open" and form.get("text"):
         spec = {"from": form.get("from"), "push_name": form.get("push_name") or None, "text": form["text"]}
+        sim.inbound(instance, customers.build(instance, spec, sim.config.public_url))
+    elif action == "choose" and instance.state == "open" and _has_option(instance, form):
+        # The customer the list or buttons went to taps one of its options.
+        answered = instance.messages[form["message_id"]]
+        kind = "list_reply" if answered["message_type"] == "listMessage" else "button_reply"
+        spec = {"from": answered["remote_jid"].split("@")[0], "kind": kind, "reply_to": answered["id"],
+                "option_id": form["option_id"]}
         sim.inbound(instance, customers.build(instance, spec, sim.config.public_url))
     return RedirectResponse(f"/_sim/phone/{instance.name}", status_code=303)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -179,6 +180,18 @@ class ReactionInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InteractiveReply:
+    """The option a customer tapped: a list row (`list_reply`) or a button (`button_reply`), by its id and title.
+
+    The message it answers is the event's `quoted_id` (contextInfo.stanzaId)."""
+
+    type: str
+    id: str | None
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MessageReceived(GatewayEvent):
     """A message in a chat: from a customer, typed on the phone (`from_me`), or sent through the API."""
 
@@ -200,6 +213,7 @@ class MessageReceived(GatewayEvent):
     location: LocationInfo | None = None
     contacts: tuple[ContactInfo, ...] = ()
     reaction: ReactionInfo | None = None
+    interactive_reply: InteractiveReply | None = None
     quoted_id: str | None = None
     quoted_text: str | None = None
     mentioned: tuple[str, ...] = ()
@@ -459,7 +473,7 @@ def _unwrap(message: dict[str, Any]) -> dict[str, Any]:
 
 def _content_type(message: dict[str, Any], declared: object) -> str | None:
     """The key of the message content: `messageType` when it names a present key, else the first content key."""
-    if isinstance(declared, str) and declared in message:
+    if isinstance(declared, str) and declared in message and declared != "messageContextInfo":
         return declared
     for key in message:
         if key == "conversation" or (key.endswith("Message") and key != "messageContextInfo"):
@@ -538,9 +552,12 @@ def _quoted_text(quoted: object) -> str | None:
         return quoted["conversation"]
     for value in quoted.values():
         if isinstance(value, dict):
-            text = value.get("text") or value.get("caption")
-            if isinstance(text, str):
-                return text
+            # A text or a caption; a quoted list or buttons message (what an option tap answers) by its title.
+            shown = value.get("body") if isinstance(value.get("body"), dict) else {}
+            for text in (value.get("text"), value.get("caption"), value.get("title"), value.get("contentText"),
+                         shown.get("text")):
+                if isinstance(text, str) and text:
+                    return text
     return None
 
 
@@ -564,6 +581,9 @@ def _content_fields(message_type: str | None, content: object, message: dict[str
         return {"kind": "contact", "contacts": tuple(_contact(card) for card in cards or () if isinstance(card, dict))}
     if message_type == "reactionMessage":
         return {"kind": "reaction", "reaction": _reaction(body)}
+    if message_type in REPLY_PARSERS:
+        reply = REPLY_PARSERS[message_type](body)
+        return {"kind": "interactive", "text": reply.title or _interactive_text(body), "interactive_reply": reply}
     if message_type in INTERACTIVE_TYPES:
         return {"kind": "interactive", "text": _interactive_text(body)}
     return {"kind": "unknown"}
@@ -626,6 +646,60 @@ def _interactive_text(body: dict[str, Any]) -> str | None:
             return value
     single = body.get("singleSelectReply")
     return single.get("selectedRowId") if isinstance(single, dict) else None
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string as it came (an option id is compared exactly), else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def _list_reply(body: dict[str, Any]) -> InteractiveReply:
+    """listResponseMessage: `{title, description?, listType, singleSelectReply: {selectedRowId}}`."""
+    single = body.get("singleSelectReply") if isinstance(body.get("singleSelectReply"), dict) else {}
+    return InteractiveReply(type="list_reply", id=_text(single.get("selectedRowId")), title=_text(body.get("title")),
+                            description=_text(body.get("description")))
+
+
+def _buttons_reply(body: dict[str, Any]) -> InteractiveReply:
+    """buttonsResponseMessage (the classic buttons): `{selectedButtonId, selectedDisplayText, type}`."""
+    return InteractiveReply(type="button_reply", id=_text(body.get("selectedButtonId")),
+                            title=_text(body.get("selectedDisplayText")))
+
+
+def _template_reply(body: dict[str, Any]) -> InteractiveReply:
+    """templateButtonReplyMessage (a template's quick reply): `{selectedId, selectedDisplayText, selectedIndex}`."""
+    return InteractiveReply(type="button_reply", id=_text(body.get("selectedId")),
+                            title=_text(body.get("selectedDisplayText")))
+
+
+def _native_flow_reply(body: dict[str, Any]) -> InteractiveReply:
+    """interactiveResponseMessage (a tap on the native-flow buttons Evolution v2 sends): `{body: {text},
+    nativeFlowResponseMessage: {name, paramsJson: "{\"id\": …}", version}}`; `single_select` is a list's row,
+    anything else a button."""
+    flow = body.get("nativeFlowResponseMessage") if isinstance(body.get("nativeFlowResponseMessage"), dict) else {}
+    params = flow.get("paramsJson")
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except ValueError:
+            params = {}
+    params = params if isinstance(params, dict) else {}
+    shown = body.get("body") if isinstance(body.get("body"), dict) else {}
+    option_id = params.get("id")
+    return InteractiveReply(
+        type="list_reply" if flow.get("name") == "single_select" else "button_reply",
+        id=_text(option_id) if isinstance(option_id, str) else str(option_id) if isinstance(option_id, int) else None,
+        title=_text(shown.get("text")) or _text(params.get("title")) or _text(params.get("display_text")),
+        description=_text(params.get("description")),
+    )
+
+
+REPLY_PARSERS = {
+    "listResponseMessage": _list_reply,
+    "buttonsResponseMessage": _buttons_reply,
+    "templateButtonReplyMessage": _template_reply,
+    "interactiveResponseMessage": _native_flow_reply,
+}
 
 
 def _protocol_event(

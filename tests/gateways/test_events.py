@@ -11,6 +11,7 @@ import pytest
 from instances.gateways.events import (
     ConnectionUpdate,
     InstanceRemoved,
+    InteractiveReply,
     LogoutInstance,
     MessageDeleted,
     MessageEdited,
@@ -313,12 +314,85 @@ def test_reaction_and_its_removal():
     assert removal.reaction.emoji == ""
 
 
-def test_list_and_button_replies_are_interactive():
-    reply = {"listResponseMessage": {"title": "Pro", "singleSelectReply": {"selectedRowId": "pro"}}}
-    assert one(upsert(reply, "listResponseMessage")).text == "Pro"
-    button = {"buttonsResponseMessage": {"selectedButtonId": "yes", "selectedDisplayText": "Yes"}}
+# A customer's tap on a list row or a button: the option's id (what a bot branches on), its title, and the message it
+# answers (contextInfo.stanzaId: at the top of `data` in v2, inside the content in v1 and raw Baileys).
+LIST_ID = "3EB0LIST0001"
+ANSWERS_LIST = {"stanzaId": LIST_ID, "participant": "5511999990000@s.whatsapp.net",
+                "quotedMessage": {"listMessage": {"title": "Cardápio", "buttonText": "Ver opções"}}}
+
+
+def test_a_list_reply_keeps_the_row_id_title_and_the_list_it_answers():
+    reply = {"listResponseMessage": {"title": "Calabresa", "description": "Molho, calabresa e cebola",
+                                     "listType": "SINGLE_SELECT", "singleSelectReply": {"selectedRowId": "p1"}},
+             "messageContextInfo": {"deviceListMetadataVersion": 2}}
+    event = one(upsert(reply, "listResponseMessage", contextInfo=ANSWERS_LIST))
+    assert (event.kind, event.text) == ("interactive", "Calabresa")
+    assert event.interactive_reply == InteractiveReply(type="list_reply", id="p1", title="Calabresa",
+                                                       description="Molho, calabresa e cebola")
+    assert (event.quoted_id, event.quoted_text) == (LIST_ID, "Cardápio")
+
+
+def test_a_v1_list_reply_carries_its_context_inside_the_content():
+    reply = {"listResponseMessage": {"title": "Pro", "listType": 1, "singleSelectReply": {"selectedRowId": "plan-pro"},
+                                     "contextInfo": {"stanzaId": LIST_ID}}}
+    event = one(upsert(reply, "listResponseMessage", owner="acme", messageTimestamp="1761039067"), "v1")
+    assert (event.interactive_reply.type, event.interactive_reply.id, event.quoted_id) == ("list_reply", "plan-pro",
+                                                                                         LIST_ID)
+
+
+def test_a_classic_button_reply_keeps_the_button_id():
+    button = {"buttonsResponseMessage": {"selectedButtonId": "yes", "selectedDisplayText": "Sim", "type": 1,
+                                         "contextInfo": {"stanzaId": "3EB0BTN", "quotedMessage": {
+                                             "buttonsMessage": {"contentText": "Confirma?"}}}}}
     event = one(upsert(button, "buttonsResponseMessage"))
-    assert (event.kind, event.text) == ("interactive", "Yes")
+    assert (event.kind, event.text) == ("interactive", "Sim")
+    assert event.interactive_reply == InteractiveReply(type="button_reply", id="yes", title="Sim")
+    assert event.quoted_id == "3EB0BTN"
+
+
+def test_a_template_button_reply_keeps_the_selected_id():
+    reply = {"templateButtonReplyMessage": {"selectedId": "track-1042", "selectedDisplayText": "Rastrear pedido",
+                                            "selectedIndex": 0}}
+    event = one(upsert(reply, "templateButtonReplyMessage", contextInfo={"stanzaId": "3EB0TPL"}))
+    assert event.interactive_reply == InteractiveReply(type="button_reply", id="track-1042", title="Rastrear pedido")
+    assert event.quoted_id == "3EB0TPL"
+
+
+def test_a_native_flow_button_reply_takes_the_id_from_params_json():
+    """Evolution v2's sendButtons sends native-flow quick replies: the tap comes back as interactiveResponseMessage,
+    the button's id inside the JSON string paramsJson and its label in body.text."""
+    reply = {"interactiveResponseMessage": {
+        "body": {"text": "Falar com atendente", "format": "DEFAULT"},
+        "nativeFlowResponseMessage": {"name": "quick_reply", "paramsJson": '{"id":"human"}', "version": 1},
+        "contextInfo": {"stanzaId": "3EB0NATIVE"}}}
+    event = one(upsert(reply, "interactiveResponseMessage"))
+    assert (event.kind, event.text) == ("interactive", "Falar com atendente")
+    assert event.interactive_reply == InteractiveReply(type="button_reply", id="human", title="Falar com atendente")
+    assert event.quoted_id == "3EB0NATIVE"
+
+
+def test_a_native_flow_list_reply_and_odd_params_never_raise():
+    row = {"interactiveResponseMessage": {"nativeFlowResponseMessage": {
+        "name": "single_select", "paramsJson": '{"id": 7, "title": "Sete", "description": "d"}'}}}
+    assert one(upsert(row, "interactiveResponseMessage")).interactive_reply == InteractiveReply(
+        type="list_reply", id="7", title="Sete", description="d")
+    broken = {"interactiveResponseMessage": {"body": {"text": "Ok"},
+                                             "nativeFlowResponseMessage": {"paramsJson": "{not json"}}}
+    event = one(upsert(broken, "interactiveResponseMessage"))
+    assert (event.text, event.interactive_reply) == ("Ok", InteractiveReply(type="button_reply", id=None, title="Ok"))
+
+
+def test_a_reply_declared_as_message_context_info_is_still_found():
+    """Some servers declare `messageType: "messageContextInfo"` for a button tap (the first key of the message)."""
+    button = {"messageContextInfo": {"deviceListMetadataVersion": 2},
+              "buttonsResponseMessage": {"selectedButtonId": "no", "selectedDisplayText": "Não"}}
+    assert one(upsert(button, "messageContextInfo")).interactive_reply.id == "no"
+
+
+def test_a_list_sent_from_the_phone_is_interactive_without_a_reply():
+    sent = {"listMessage": {"title": "Cardápio", "buttonText": "Ver", "sections": []}}
+    event = one(upsert(sent, "listMessage"))
+    assert (event.kind, event.text, event.interactive_reply) == ("interactive", "Cardápio", None)
 
 
 def test_group_message_keeps_the_group_and_the_participant():

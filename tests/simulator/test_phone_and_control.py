@@ -112,6 +112,71 @@ def test_control_routes_reject_bad_requests(simulator):
     )
 
 
+def _upserts(simulator, name: str) -> list[dict]:
+    return [e["body"]["data"] for e in simulator.events(name) if e["config_name"] == "MESSAGES_UPSERT"]
+
+
+def test_a_customer_taps_a_list_row_or_a_button_in_every_wire_format(simulator):
+    simulator.open_instance("acme")
+    menu = simulator.api("POST", "/message/sendList/acme", {
+        "number": CUSTOMER, "title": "Cardápio", "footerText": "", "buttonText": "Ver opções",
+        "sections": [{"title": "Pizzas", "rows": [{"rowId": "p1", "title": "Calabresa", "description": "Com cebola"}]}],
+    }).json()
+    buttons = simulator.api("POST", "/message/sendButtons/acme", {
+        "number": CUSTOMER, "title": "Confirma?",
+        "buttons": [{"type": "reply", "displayText": "Sim", "id": "yes"}, {"type": "reply", "displayText": "Não",
+                                                                           "id": "no"}],
+    }).json()
+    simulator.inbound("acme", **{"from": CUSTOMER, "kind": "list_reply", "reply_to": menu["key"]["id"],
+                                 "option_id": "p1"})
+    for reply_format in ("native_flow", "buttons", "template"):
+        simulator.inbound("acme", **{"from": CUSTOMER, "kind": "button_reply", "reply_to": buttons["key"]["id"],
+                                     "option_id": "no", "format": reply_format})
+    row, native, classic, template = _upserts(simulator, "acme")
+    assert row["message"]["listResponseMessage"] == {
+        "title": "Calabresa", "description": "Com cebola", "listType": "SINGLE_SELECT",
+        "singleSelectReply": {"selectedRowId": "p1"}}
+    assert row["contextInfo"]["stanzaId"] == menu["key"]["id"]
+    assert row["contextInfo"]["quotedMessage"]["listMessage"]["title"] == "Cardápio"
+    assert native["message"]["interactiveResponseMessage"]["nativeFlowResponseMessage"]["paramsJson"] == '{"id": "no"}'
+    assert native["message"]["interactiveResponseMessage"]["body"]["text"] == "Não"
+    assert classic["message"]["buttonsResponseMessage"]["selectedButtonId"] == "no"
+    assert (template["message"]["templateButtonReplyMessage"]["selectedId"], template["messageType"]) == (
+        "no", "templateButtonReplyMessage")
+    assert {data["contextInfo"]["stanzaId"] for data in (native, classic, template)} == {buttons["key"]["id"]}
+
+
+def test_a_tap_needs_a_sent_list_or_buttons_and_one_of_its_options(simulator):
+    simulator.open_instance("acme")
+    text = simulator.api("POST", "/message/sendText/acme", {"number": CUSTOMER, "text": "Oi"}).json()
+    menu = simulator.api("POST", "/message/sendList/acme", {
+        "number": CUSTOMER, "title": "Menu", "footerText": "", "buttonText": "Ver",
+        "sections": [{"title": "S", "rows": [{"rowId": "a", "title": "A"}]}]}).json()
+    tap = {"from": CUSTOMER, "kind": "list_reply", "option_id": "a"}
+    for spec, error in (({**tap}, "reply_to"), ({**tap, "reply_to": text["key"]["id"]}, "reply_to"),
+                        ({**tap, "reply_to": menu["key"]["id"], "option_id": "zz"}, "option_id must be one of"),
+                        ({**tap, "kind": "button_reply", "reply_to": menu["key"]["id"], "format": "fax"}, "format")):
+        response = simulator.client.post("/_sim/instances/acme/inbound", json=spec)
+        assert response.status_code == 400 and error in response.json()["error"], spec
+    assert _upserts(simulator, "acme") == []
+
+
+def test_the_phone_page_shows_a_lists_rows_and_taps_one(simulator):
+    simulator.open_instance("acme")
+    menu = simulator.api("POST", "/message/sendList/acme", {
+        "number": CUSTOMER, "title": "Menu", "footerText": "", "buttonText": "Ver",
+        "sections": [{"title": "S", "rows": [{"rowId": "a", "title": "Opção <A>"}]}]}).json()
+    live = simulator.client.get("/_sim/phone/acme/live").text
+    assert 'name=option_id value="a"' in live and "<button>Opção &lt;A&gt;</button>" in live
+    form = {"message_id": menu["key"]["id"], "option_id": "a"}
+    assert simulator.client.post("/_sim/phone/acme/choose", data=form).status_code == 303
+    [tap] = _upserts(simulator, "acme")
+    assert tap["key"]["remoteJid"] == f"{CUSTOMER}@s.whatsapp.net"
+    assert tap["message"]["listResponseMessage"]["singleSelectReply"] == {"selectedRowId": "a"}
+    assert simulator.client.post("/_sim/phone/acme/choose", data={**form, "option_id": "gone"}).status_code == 303
+    assert len(_upserts(simulator, "acme")) == 1
+
+
 def test_reset_forgets_everything_and_restores_settings(simulator):
     simulator.open_instance("acme")
     simulator.configure(qr_interval=99, latency_ms=5)
