@@ -145,6 +145,10 @@ class MessageSerializer(ReadOnlyModelSerializer):
     quoted = serializers.SerializerMethodField()
     reaction_to = serializers.SerializerMethodField()
     location = serializers.SerializerMethodField()
+    interactive = serializers.JSONField(read_only=True, help_text=(
+        "A list or buttons we sent (`type` list or buttons, as given to POST /messages), or a customer's tap on one "
+        "of their options: `{\"type\": \"list_reply\" | \"button_reply\", \"id\", \"title\", \"description\"}`, "
+        "`id` being the row's or button's id and `quoted` the message it answers. `{}` for other messages."))
 
     class Meta:
         model = Message
@@ -332,6 +336,13 @@ MESSAGE_EXAMPLE = {
     "created_at": "2026-01-05T12:00:00Z", "sent_at": "2026-01-05T12:00:01Z", "delivered_at": "2026-01-05T12:00:03Z",
     "read_at": None, "played_at": None, "failed_at": None, "deleted_at": None,
 }
+# A customer's tap on a row of a list we sent (quoted: that list).
+TAPPED_MESSAGE_EXAMPLE = {
+    **MESSAGE_EXAMPLE, "id": "9b1e4a52-4444-4000-8000-000000000004", "direction": "in", "kind": "interactive",
+    "text": "Calabresa", "gateway_message_id": "3A5F1C2B9D0E4F6A7B8C", "quoted": MESSAGE_EXAMPLE["id"],
+    "interactive": {"type": "list_reply", "id": "p1", "title": "Calabresa", "description": "Com cebola"},
+    "sender_type": "customer", "sender_label": "Maria", "sent_at": None, "delivered_at": "2026-01-05T12:02:00Z",
+}
 # Just stored (or sent again after failing): a worker sends it next.
 QUEUED_MESSAGE_EXAMPLE = {**MESSAGE_EXAMPLE, "status": "queued", "gateway_message_id": None, "sent_at": None,
                           "delivered_at": None}
@@ -515,7 +526,9 @@ class ConversationViewSet(_Resolving, TenantViewSet):
 
 @extend_schema_view(
     retrieve=extend_schema(operation_id="messages_retrieve", responses={200: MessageSerializer, 404: ERRORS[404]},
-                           examples=[OpenApiExample("Message", value=MESSAGE_EXAMPLE, response_only=True)]),
+                           examples=[OpenApiExample("Message", value=MESSAGE_EXAMPLE, response_only=True),
+                                     OpenApiExample("A tapped list row", value=TAPPED_MESSAGE_EXAMPLE,
+                                                    response_only=True)]),
 )
 class MessageViewSet(_Resolving, TenantViewSet):
     """Messages: send any kind (queued, then sent by a worker), read one, delete for everyone, retry."""
