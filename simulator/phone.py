@@ -170,6 +170,10 @@ async def act(request: Request) -> Response:
         kind = "list_reply" if answered["message_type"] == "listMessage" else "button_reply"
         spec = {"from": answered["remote_jid"].split("@")[0], "kind": kind, "reply_to": answered["id"],
                 "option_id": form["option_id"]}
+        names = [entry["push_name"] for entry in instance.timeline
+                 if entry["origin"] == "customer" and entry["remote_jid"] == answered["remote_jid"]]
+        if names and names[-1]:
+            spec["push_name"] = names[-1]  # the customer taps under the name it wrote with
         sim.inbound(instance, customers.build(instance, spec, sim.config.public_url))
     return RedirectResponse(f"/_sim/phone/{instance.name}", status_code=303)
 
