@@ -191,6 +191,19 @@ class ConversationCreateSerializer(serializers.Serializer):
         return data
 
 
+class ConversationUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Conversation.Status.choices, required=False,
+        help_text="`closed` tells conversation.closed and hands the contact back to its bot; leaving `closed` "
+                  "tells conversation.opened.")
+    priority = serializers.ChoiceField(choices=Conversation.Priority.choices, required=False)
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError(_("Give status, priority or both."))
+        return data
+
+
 class AssignSerializer(serializers.Serializer):
     assignee = serializers.UUIDField(allow_null=True, help_text="A member's user id, or null to unassign.")
 
@@ -488,6 +501,40 @@ class ConversationViewSet(_Resolving, TenantViewSet):
             if assignee is None:
                 raise exceptions.ValidationError({"assignee": [_("Unknown member.")]})
         services.conversation_assign(company=self.company, conversation=conversation, assignee=assignee)
+        return Response(ConversationSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="conversations_update", request=ConversationUpdateSerializer,
+                   responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Priority", request_only=True, value={"priority": "urgent"}),
+                             OpenApiExample("Pending", request_only=True, value={"status": "pending"}),
+                             OpenApiExample("Updated", response_only=True, value={
+                                 **CONVERSATION_EXAMPLE, "status": "pending", "priority": "urgent"})],
+                   description="Change the status (open, pending, closed), the priority, or both, as the inbox does; "
+                               "only the fields sent change. Statuses emit what POST …/close and …/reopen emit.")
+    def partial_update(self, request: Request, id: str) -> Response:
+        conversation = self.get_object()
+        data = ConversationUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        with transaction.atomic():
+            if "priority" in fields:
+                services.conversation_set_priority(company=self.company, conversation=conversation,
+                                                   priority=fields["priority"])
+            if "status" in fields:
+                services.conversation_set_status(company=self.company, conversation=conversation,
+                                                 status=fields["status"], actor=actor_label(request))
+        return Response(ConversationSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="conversations_read", request=None,
+                   responses={200: ConversationSerializer, 404: ERRORS[404]},
+                   examples=[OpenApiExample("Read", response_only=True, value={**CONVERSATION_EXAMPLE,
+                                                                               "unread_count": 0})],
+                   description="Mark the conversation read, as opening it in the inbox does: `unread_count` goes to "
+                               "0 (and the inbox's badge with it).")
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, id: str) -> Response:
+        conversation = self.get_object()
+        services.conversation_mark_read(company=self.company, conversation=conversation)
         return Response(ConversationSerializer(self.get_object()).data)
 
     @extend_schema(operation_id="conversations_close", request=None,

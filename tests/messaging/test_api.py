@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from integrations import services as integration_services
+from integrations.models import WebhookEvent
 from messaging.models import Conversation, Message
 from tenants.scoping import company_scope
 from tests.factories import make_api_key
@@ -19,6 +21,20 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(40)  # a PNG's signature an
 def start(api, instance, number=CUSTOMER, **extra):
     return api.post("/api/v1/conversations", {"instance_id": str(instance.public_id), "number": number, **extra},
                     format="json")
+
+
+@pytest.fixture
+def endpoint_a(company_a):
+    """An integrator's webhook of A (so A's events are recorded)."""
+    with company_scope(company_a):
+        return integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp")
+
+
+def told(company) -> list[tuple[str, dict]]:
+    """The conversation events recorded for the company's webhooks, oldest first."""
+    with company_scope(company):
+        return [(event.type, event.payload["data"]) for event in
+                WebhookEvent.objects.filter(type__startswith="conversation.").order_by("pk")]
 
 
 def rows(company, model) -> list:
@@ -163,10 +179,12 @@ def test_another_companys_ids_are_404_and_change_nothing(api_a, api_b, instance_
                          ("post", f"/api/v1/conversations/{conversation_id}/assign"),
                          ("post", f"/api/v1/conversations/{conversation_id}/close"),
                          ("post", f"/api/v1/conversations/{conversation_id}/reopen"),
+                         ("patch", f"/api/v1/conversations/{conversation_id}"),
+                         ("post", f"/api/v1/conversations/{conversation_id}/read"),
                          ("get", f"/api/v1/messages/{message_id}"),
                          ("delete", f"/api/v1/messages/{message_id}"),
                          ("post", f"/api/v1/messages/{message_id}/retry")):
-        data = {"assignee": None} if method != "get" else None
+        data = {"assignee": None, "status": "closed", "priority": "urgent"} if method != "get" else None
         response = getattr(api_b, method)(path, data, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
         assert response["Content-Type"] == "application/problem+json"
@@ -180,6 +198,62 @@ def test_another_companys_ids_are_404_and_change_nothing(api_a, api_b, instance_
     assert conversation_id not in [row["id"] for row in api_b.get("/api/v1/conversations").json()["results"]]
     assert (rows(company_a, Conversation), rows(company_a, Message)) == before
     assert rows(company_b, Message) == []
+
+
+def test_patch_sets_priority_and_status_as_the_inbox_does(api_a, instance_a, company_a, endpoint_a):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    url = f"/api/v1/conversations/{conversation_id}"
+    urgent = api_a.patch(url, {"priority": "urgent"}, format="json")
+    assert urgent.status_code == 200 and (urgent.json()["priority"], urgent.json()["status"]) == ("urgent", "open")
+    pending = api_a.patch(url, {"status": "pending"}, format="json").json()
+    assert (pending["status"], pending["priority"], pending["closed_at"]) == ("pending", "urgent", None)
+    closed = api_a.patch(url, {"status": "closed", "priority": "low"}, format="json").json()
+    assert (closed["status"], closed["priority"]) == ("closed", "low") and closed["closed_at"]
+    assert api_a.patch(url, {"status": "closed"}, format="json").status_code == 200  # no change: nothing told
+    reopened = api_a.patch(url, {"status": "open"}, format="json").json()
+    assert (reopened["status"], reopened["closed_at"]) == ("open", None)
+    # What the inbox's close and reopen tell integrators, once per real change (a priority alone tells nothing).
+    assert [(kind, data["conversation"]["status"]) for kind, data in told(company_a)] == [
+        ("conversation.opened", "open"), ("conversation.closed", "closed"), ("conversation.opened", "open")]
+    with company_scope(company_a):
+        stored = Conversation.objects.get(public_id=conversation_id)
+    assert (stored.status, stored.priority) == ("open", "low")
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"status": "archived"}, ["status"]), ({"priority": "critical"}, ["priority"]),
+    ({"status": "closed", "priority": "critical"}, ["priority"]), ({"status": None}, ["status"]),
+    ({}, ["non_field_errors"]), ({"assignee": None}, ["non_field_errors"]),
+])
+def test_a_bad_patch_is_a_400_naming_the_field_and_changes_nothing(api_a, instance_a, company_a, body, named):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    before = rows(company_a, Conversation)
+    response = api_a.patch(f"/api/v1/conversations/{conversation_id}", body, format="json")
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert list(response.json()["errors"]) == named
+    assert rows(company_a, Conversation) == before
+
+
+def test_read_zeroes_the_unread_count_as_opening_it_in_the_inbox_does(api_a, instance_a, company_a, simulator, hooks):
+    for text in ("oi", "tem pão?"):
+        simulator.inbound(instance_a.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": text})
+    hooks.deliver(instance_a)
+    [conversation] = api_a.get("/api/v1/conversations").json()["results"]
+    assert conversation["unread_count"] == 2
+    read = api_a.post(f"/api/v1/conversations/{conversation['id']}/read")
+    assert read.status_code == 200 and read.json()["unread_count"] == 0
+    assert api_a.get(f"/api/v1/conversations/{conversation['id']}").json()["unread_count"] == 0
+    assert api_a.post(f"/api/v1/conversations/{conversation['id']}/read").json()["unread_count"] == 0
+
+
+def test_patch_and_read_need_the_write_scope(company_a, instance_a, api_a):
+    conversation_id = start(api_a, instance_a).json()["id"]
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(company=company_a, scopes=['read']).secret}")
+    for response in (reader.patch(f"/api/v1/conversations/{conversation_id}", {"priority": "high"}, format="json"),
+                     reader.post(f"/api/v1/conversations/{conversation_id}/read")):
+        assert response.status_code == 403 and "write" in response.json()["detail"]
+    assert api_a.get(f"/api/v1/conversations/{conversation_id}").json()["priority"] == "none"
 
 
 @pytest.mark.parametrize("query", [{"cursor": "(~G"}, {"cursor": "bz1hYmM="}, {"limit": "null"},
