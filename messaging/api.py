@@ -373,9 +373,11 @@ ERRORS = {
 }
 CONVERSATION_FILTERS = [
     OpenApiParameter("status", str, enum=Conversation.Status.values),
-    OpenApiParameter("assignee", str, description="`unassigned`, or a member's user id."),
-    OpenApiParameter("instance", UUID_OR_EMPTY, description="Only conversations on this instance (empty: any)."),
-    OpenApiParameter("tag", UUID_OR_EMPTY, description="Only contacts with this tag (empty: any)."),
+    OpenApiParameter("assignee", str, description="`unassigned`, or a member's user id (another id is a 400)."),
+    OpenApiParameter("instance", UUID_OR_EMPTY, description="Only conversations on this instance (empty: any; an id "
+                                                            "that is not one of the company's instances is a 400)."),
+    OpenApiParameter("tag", UUID_OR_EMPTY, description="Only contacts with this tag (empty: any; an id that is not one "
+                                                       "of the company's tags is a 400)."),
     OpenApiParameter("search", str, description="Contact name or number, or message text."),
 ]
 
@@ -444,9 +446,17 @@ class ConversationViewSet(_Resolving, TenantViewSet):
         assignee = params.get("assignee", "")
         if assignee and assignee != "unassigned":
             _uuid_param(params, "assignee", _("Use unassigned or a member's user id."))
-        filters = ConversationFilters(status=status_filter, assignee=assignee,
-                                      instance=_uuid_param(params, "instance", _("Use an instance id.")),
-                                      tag=_uuid_param(params, "tag", _("Use a tag id.")),
+            if selectors.member_user_get(company=self.company, public_id=assignee) is None:
+                raise exceptions.ValidationError({"assignee": [_("Unknown member.")]})
+        # An id of nothing the company has is a mistake (a typo, another company's id), told as such: an empty
+        # list would read as "none there", as contacts' ?channel= and ?tags= already tell it.
+        instance = _uuid_param(params, "instance", _("Use an instance id."))
+        if instance and contact_selectors.channel_get(company=self.company, public_id=instance) is None:
+            raise exceptions.ValidationError({"instance": [_("Unknown instance.")]})
+        tag = _uuid_param(params, "tag", _("Use a tag id."))
+        if tag and contact_selectors.tags_by_ids(company=self.company, public_ids=[tag])[1]:
+            raise exceptions.ValidationError({"tag": [_("Unknown tag.")]})
+        filters = ConversationFilters(status=status_filter, assignee=assignee, instance=instance, tag=tag,
                                       search=query_text(self.request, "search"))
         return selectors.conversation_list(company=self.company, filters=filters)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from contacts import services as contact_services
 from integrations import services as integration_services
 from integrations.models import WebhookEvent
 from messaging.models import Conversation, Message
@@ -269,6 +270,27 @@ def test_malformed_page_or_filter_is_400_naming_it(api_a, instance_a, query):
         assert response.status_code == 400, (url, query, response.content)
         assert response["Content-Type"] == "application/problem+json"
         assert list(response.json()["errors"]) == list(query)
+
+
+def test_an_unknown_or_foreign_id_filter_is_400_naming_it(api_a, instance_a, company_a, instance_b, company_b,
+                                                            owner_b):
+    """`?instance=` of another company (or of nothing) answered 200 with nothing, which reads as "no conversations
+    there", while contacts' `?channel=` said 400: every id filter of the list now says it does not know the id."""
+    with company_scope(company_b):
+        tag_b = contact_services.tag_create(company=company_b, name="VIP")
+    with company_scope(company_a):
+        tag_a = contact_services.tag_create(company=company_a, name="VIP")
+    start(api_a, instance_a)
+    nobody = "00000000-0000-4000-8000-000000000000"
+    for name, value in (("instance", instance_b.public_id), ("instance", nobody), ("tag", tag_b.public_id),
+                        ("tag", nobody), ("assignee", owner_b.public_id), ("assignee", nobody)):
+        response = api_a.get("/api/v1/conversations", {name: str(value)})
+        assert response.status_code == 400, (name, value, response.content)
+        assert response["Content-Type"] == "application/problem+json"
+        assert list(response.json()["errors"]) == [name]
+    # The company's own ids still filter (a tag nobody carries: an empty list, rightly).
+    assert len(api_a.get("/api/v1/conversations", {"instance": str(instance_a.public_id)}).json()["results"]) == 1
+    assert api_a.get("/api/v1/conversations", {"tag": str(tag_a.public_id)}).json()["results"] == []
 
 
 def test_empty_id_filters_mean_any(api_a, instance_a):
