@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -454,6 +456,29 @@ def test_bulk_send_honours_the_idempotency_key_and_the_key_s_budget(api_a, api_b
         ApiKeyRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     with company_scope(company_a):
         assert Message.objects.count() == 6
+
+
+def test_a_send_over_the_keys_budget_is_a_429_whose_retry_after_is_enough(api_a, instance_a, company_a, hooks,
+                                                                          settings):
+    """docs/api.md "Rate limit": the 429 is a `throttled` problem with Retry-After in whole seconds, nothing of the
+    refused request is stored, and the same request sent again after Retry-After is accepted (the bucket refills)."""
+    from tenants.authentication import ApiKeyRateThrottle
+
+    body = {"instance_id": str(instance_a.public_id), "number": CUSTOMER, "text": "Seu pedido saiu"}
+    ApiKeyRateThrottle.THROTTLE_RATES = {"api_key": "2/s"}
+    try:
+        with hooks.capture():
+            assert [api_a.post("/api/v1/messages", body, format="json").status_code for _ in range(2)] == [202, 202]
+            refused = api_a.post("/api/v1/messages", body, format="json")
+            assert refused.status_code == 429 and refused["Content-Type"] == "application/problem+json"
+            assert refused.json()["type"] == "https://recado.dev/problems/throttled"
+            assert refused["Retry-After"] == "1"  # one unit at 2 per second: half a second, rounded up
+            assert len(rows(company_a, Message)) == 2
+            time.sleep(int(refused["Retry-After"]))
+            assert api_a.post("/api/v1/messages", body, format="json").status_code == 202
+    finally:
+        ApiKeyRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    assert len(rows(company_a, Message)) == 3
 
 
 def test_bulk_reactions_replace_each_other_in_order(api_a, instance_a, company_a, company_b, hooks):
