@@ -535,3 +535,40 @@ def test_a_private_note_from_the_composer_appears_in_the_thread_and_reaches_no_p
     page.wait_for_timeout(500)
     assert simulator.sent(instance.gateway_name) == []
     assert page.evaluate("window.performance.getEntriesByType('navigation').length") == 1  # no reload
+
+
+def test_a_customers_tap_on_a_list_row_appears_live_under_the_list(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings,  # noqa: F811
+):
+    """A list sent (as a bot would, through the API's service) reaches the simulated phone with its rows; the customer
+    taps one there, and the open thread shows "↩ Chose: <row>" under the quoted list without a reload."""
+    from messaging import services
+    from messaging.services import Outgoing
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "menu", "5511977775050")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+        services.message_send(company=company_a, conversation=conversation, sender_type="api", sender_label="Bot",
+                              outgoing=Outgoing(kind="interactive", interactive={
+                                  "type": "list", "title": "Cardápio", "button_text": "Ver opções",
+                                  "sections": [{"title": "Pizzas", "rows": [{"id": "p1", "title": "Calabresa"},
+                                                                            {"id": "p2", "title": "Margherita"}]}]}))
+    wait_until(lambda: simulator.sent(instance.gateway_name), timeout=20, interval=0.3)
+
+    browser_context.set_default_timeout(15_000)
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    phone = browser_context.new_page()
+    phone.goto(f"{simulator.base_url}/_sim/phone/{instance.gateway_name}")
+    phone.get_by_role("button", name="Margherita").click()
+
+    choice = page.get_by_test_id("interactive-reply")
+    choice.wait_for()
+    assert choice.inner_text() == "↩ Chose: Margherita" and choice.get_attribute("data-option-id") == "p2"
+    bubble = page.locator("[data-testid=message][data-direction=in]", has=choice)
+    assert bubble.get_by_test_id("quote").inner_text() == "Cardápio"
+    assert page.evaluate("window.performance.getEntriesByType('navigation').length") == 1  # no reload
