@@ -101,6 +101,8 @@ def test_the_thread_shows_the_choice_under_the_list_it_answers(api_a, company_a,
     assert '<blockquote class="message-quote small" data-testid="quote">Cardápio</blockquote>' in bubble
     assert 'data-testid="interactive-reply" data-option-id="p2">↩ Chose: Margherita</div>' in bubble
     assert 'data-testid="message-text"' not in bubble  # the title is not repeated as a text
+    menu_bubble = page.split(f'id="message-{menu.public_id.hex}"', 1)[1].split('<div id="message-', 1)[0]
+    assert '<li data-option-id="p1">☰ Calabresa</li><li data-option-id="p2">☰ Margherita</li>' in menu_bubble
     assert client_b.get(url).status_code == 404
 
 
