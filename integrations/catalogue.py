@@ -10,6 +10,7 @@ EVENT_TYPES: dict[str, str] = {
     "conversation.opened": _("A conversation was opened or reopened"),
     "conversation.assigned": _("A conversation was assigned"),
     "conversation.closed": _("A conversation was closed"),
+    "conversation.updated": _("A conversation's priority changed, or it moved between open and pending"),
     "contact.created": _("A contact was created"),
     "contact.updated": _("A contact was changed"),
     "instance.state": _("A WhatsApp number connected or disconnected"),

@@ -184,19 +184,22 @@ def conversation_start(*, company: Company, instance: Instance, contact: Contact
     return conversation, created
 
 
-def _emit_conversation(company: Company, conversation: Conversation, event_type: str) -> None:
+def _emit_conversation(company: Company, conversation: Conversation, event_type: str, **extra) -> None:
     integration_services.event_emit(company=company, event_type=event_type,
-                                    payload=integration_payloads.conversation_data(conversation))
+                                    payload={**integration_payloads.conversation_data(conversation), **extra})
 
 
 def _conversation_update(company: Company, conversation: Conversation, actor: str = "", **fields) -> Conversation:
-    """Apply fields; emit conversation.assigned / .closed / .opened for what really changed. Closing also
-    hands the contact back to its bot (a pause lasts at most until the conversation closes)."""
+    """Apply fields; emit conversation.assigned / .closed / .opened for what really changed, and
+    conversation.updated for a change none of those tells (the priority; open ↔ pending). Closing also hands the
+    contact back to its bot (a pause lasts at most until the conversation closes)."""
     with transaction.atomic():
-        before = Conversation.objects.filter(company=company, pk=conversation.pk).values("status", "assignee_id")[0]
+        before = Conversation.objects.filter(company=company, pk=conversation.pk).values(
+            "status", "assignee_id", "priority")[0]
         Conversation.objects.filter(company=company, pk=conversation.pk).update(**fields)
         conversation.refresh_from_db()
         events.conversation_changed(company=company, conversation=conversation)
+        changed = []
         if "assignee" in fields and before["assignee_id"] != conversation.assignee_id:
             _emit_conversation(company, conversation, "conversation.assigned")
         if "status" in fields and before["status"] != conversation.status:
@@ -206,6 +209,12 @@ def _conversation_update(company: Company, conversation: Conversation, actor: st
                                 reason=BotPauseChange.Reason.CONVERSATION_CLOSED)
             elif before["status"] == Conversation.Status.CLOSED:
                 _emit_conversation(company, conversation, "conversation.opened")
+            else:
+                changed.append("status")
+        if "priority" in fields and before["priority"] != conversation.priority:
+            changed.append("priority")
+        if changed:
+            _emit_conversation(company, conversation, "conversation.updated", changed=changed)
     return conversation
 
 

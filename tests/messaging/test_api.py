@@ -215,9 +215,12 @@ def test_patch_sets_priority_and_status_as_the_inbox_does(api_a, instance_a, com
     assert api_a.patch(url, {"status": "closed"}, format="json").status_code == 200  # no change: nothing told
     reopened = api_a.patch(url, {"status": "open"}, format="json").json()
     assert (reopened["status"], reopened["closed_at"]) == ("open", None)
-    # What the inbox's close and reopen tell integrators, once per real change (a priority alone tells nothing).
-    assert [(kind, data["conversation"]["status"]) for kind, data in told(company_a)] == [
-        ("conversation.opened", "open"), ("conversation.closed", "closed"), ("conversation.opened", "open")]
+    # What the inbox's controls tell integrators, once per real change: a priority and open <-> pending are
+    # conversation.updated (naming what changed), closing and reopening their own events.
+    assert [(kind, data["conversation"]["status"], data.get("changed")) for kind, data in told(company_a)] == [
+        ("conversation.opened", "open", None), ("conversation.updated", "open", ["priority"]),
+        ("conversation.updated", "pending", ["status"]), ("conversation.updated", "pending", ["priority"]),
+        ("conversation.closed", "closed", None), ("conversation.opened", "open", None)]
     with company_scope(company_a):
         stored = Conversation.objects.get(public_id=conversation_id)
     assert (stored.status, stored.priority) == ("open", "low")

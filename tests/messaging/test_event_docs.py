@@ -54,6 +54,9 @@ def test_the_documented_message_and_conversation_events_are_what_is_sent(api_a, 
     opened = documented("conversation.opened / conversation.assigned / conversation.closed")
     assert paths(opened) - {"conversation.assignee.id", "conversation.assignee.name"} == paths(conversation)
     assert opened["conversation"]["priority"] in Conversation.Priority.values
+    updated = documented("conversation.updated")
+    assert paths(updated) - {"conversation.assignee.id", "conversation.assignee.name", "changed"} == paths(conversation)
+    assert set(updated["changed"]) <= {"status", "priority"}
 
 
 def test_the_instance_state_reasons_are_documented():

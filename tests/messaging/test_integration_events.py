@@ -90,6 +90,23 @@ def test_conversation_lifecycle_is_emitted_once_per_real_change(company_a, owner
     assert assigned["data"]["contact"]["identifier"] == CUSTOMER
 
 
+def test_priority_and_open_pending_moves_are_told_as_conversation_updated(company_a, instance_a, conversation_a,  # noqa: F811
+                                                                          all_events_endpoint_a):
+    with company_scope(company_a):
+        services.conversation_set_priority(company=company_a, conversation=conversation_a, priority="high")
+        services.conversation_set_priority(company=company_a, conversation=conversation_a, priority="high")  # same
+        services.conversation_set_status(company=company_a, conversation=conversation_a, status="pending")
+        services.conversation_set_status(company=company_a, conversation=conversation_a, status="closed")
+        services.conversation_set_status(company=company_a, conversation=conversation_a, status="pending")
+    told = [(event["type"], event["data"].get("changed"), event["data"]["conversation"]["status"],
+             event["data"]["conversation"]["priority"])
+            for event in _events(company_a) if event["type"].startswith("conversation.")]
+    assert told == [("conversation.updated", ["priority"], "open", "high"),
+                    ("conversation.updated", ["status"], "pending", "high"),
+                    ("conversation.closed", None, "closed", "high"),
+                    ("conversation.opened", None, "pending", "high")]
+
+
 def test_delete_for_everyone_emits_message_deleted(company_a, instance_a, conversation_a, simulator, hooks,  # noqa: F811
                                                    endpoint_a):
     message = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="Oops"))
