@@ -420,6 +420,38 @@ class _Resolving:
         return message
 
 
+class SummaryLoadSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    open = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    pending = serializers.IntegerField()
+
+
+class SummaryInstanceLoadSerializer(SummaryLoadSerializer):
+    state = serializers.CharField()
+
+
+class SummarySerializer(serializers.Serializer):
+    open = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    unassigned = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    active_today = serializers.IntegerField()
+    active_today_capped = serializers.BooleanField()
+    members = SummaryLoadSerializer(many=True)
+    instances = SummaryInstanceLoadSerializer(many=True)
+
+
+SUMMARY_EXAMPLE = {
+    "open": 14, "waiting": 5, "unassigned": 3, "pending": 2, "active_today": 37, "active_today_capped": False,
+    "members": [{"id": "5e6f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "Alice", "open": 11, "waiting": 4,
+                 "pending": 2}],
+    "instances": [{"id": "7d2f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "sales", "state": "open", "open": 14,
+                   "waiting": 5, "pending": 2}],
+}
+
+
 @extend_schema_view(
     list=extend_schema(operation_id="conversations_list", parameters=CONVERSATION_FILTERS,
                        examples=[cursor_example(CONVERSATION_EXAMPLE, "/conversations",
@@ -546,6 +578,28 @@ class ConversationViewSet(_Resolving, TenantViewSet):
         conversation = self.get_object()
         services.conversation_mark_read(company=self.company, conversation=conversation)
         return Response(ConversationSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="conversations_summary", request=None,
+                   responses={200: SummarySerializer},
+                   examples=[OpenApiExample("A morning", response_only=True, value=SUMMARY_EXAMPLE)],
+                   description="What the team has to handle now, as the overview page shows it: open conversations, "
+                               "those waiting for a reply (unread messages), unassigned, pending, and the ones active "
+                               "today (a message since midnight in the deployment's time zone, counted up to 10,000: "
+                               "`active_today_capped` says the count stopped there); then the open, waiting and "
+                               "pending conversations of each member and each instance.")
+    @action(detail=False, methods=["get"])
+    def summary(self, request: Request) -> Response:
+        summary = selectors.inbox_summary(company=self.company, user=None)
+        return Response({
+            "open": summary.open, "waiting": summary.waiting, "unassigned": summary.unassigned,
+            "pending": summary.pending, "active_today": summary.active_today,
+            "active_today_capped": summary.active_today_capped,
+            "members": [{"id": str(row.key.public_id), "name": row.key.get_full_name() or row.key.email,
+                         "open": row.open, "waiting": row.waiting, "pending": row.pending} for row in summary.agents],
+            "instances": [{"id": str(row.key.public_id), "name": row.key.name, "state": row.key.state,
+                           "open": row.open, "waiting": row.waiting, "pending": row.pending}
+                          for row in summary.instances],
+        })
 
     @extend_schema(operation_id="conversations_close", request=None,
                    responses={200: ConversationSerializer, 404: ERRORS[404]},

@@ -312,7 +312,7 @@ class InboxSummary:
     instances: list[LoadRow]
 
 
-def inbox_summary(*, company: Company, user: User, now: datetime | None = None) -> InboxSummary:
+def inbox_summary(*, company: Company, user: User | None, now: datetime | None = None) -> InboxSummary:
     """What the team has to handle now, in four queries whatever the company's size: one GROUP BY over the open and
     pending conversations (the inbox's own indexes), a capped count of today's, the members and the numbers."""
     now = timezone.localtime(now or timezone.now())
@@ -339,7 +339,7 @@ def inbox_summary(*, company: Company, user: User, now: datetime | None = None) 
     return InboxSummary(
         open=open_count, waiting=waiting,
         unassigned=total(status=Conversation.Status.OPEN, assignee_id=None)[0],
-        mine=total(status=Conversation.Status.OPEN, assignee_id=user.pk)[0],
+        mine=total(status=Conversation.Status.OPEN, assignee_id=user.pk)[0] if user is not None else 0,
         pending=total(status=Conversation.Status.PENDING)[0],
         active_today=active, active_today_capped=active >= SUMMARY_CAP,
         agents=[load(membership.user, "assignee_id") for membership in member_list(company=company)],

@@ -83,3 +83,17 @@ def test_another_company_gets_404_and_sees_none_of_it(client_b, company_a, compa
     html = client_b.get(f"/c/{company_b.slug}/inbox/summary/").content.decode()
     assert 'data-testid="summary-instance"' not in html and "5511900000001" not in html
     assert 'data-value="0"' in html
+
+
+def test_the_api_gives_the_same_figures_to_an_integrator(api_a, api_b, company_a, owner_a, owner_b, busy_a):
+    sales, support = busy_a
+    body = api_a.get("/api/v1/conversations/summary").json()
+    assert {key: body[key] for key in ("open", "waiting", "unassigned", "pending", "active_today")} == {
+        "open": 3, "waiting": 2, "unassigned": 2, "pending": 1, "active_today": 4}
+    assert body["active_today_capped"] is False
+    assert {row["name"]: (row["open"], row["waiting"], row["pending"]) for row in body["members"]} == {
+        "Alice": (1, 1, 0), "adam@alpha.test": (0, 0, 1)}
+    assert {row["id"]: (row["state"], row["open"]) for row in body["instances"]} == {
+        str(sales.public_id): (sales.state, 2), str(support.public_id): (support.state, 1)}
+    other = api_b.get("/api/v1/conversations/summary").json()  # company B's key sees B's (empty) world
+    assert (other["open"], other["members"][0]["name"], other["instances"]) == (0, "charlie@bravo.test", [])
