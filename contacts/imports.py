@@ -214,6 +214,7 @@ def _upsert(company: Company, instance: Instance, identifier: str, keys: tuple[s
     missing_tags = [tag for tag in tags if tag.pk not in have]
     if not changed and not missing_tags:
         return "unchanged"
-    services.contact_update(company=company, contact=existing, actor=_("CSV import"), **changed)
-    services.contact_add_tags(company=company, contact=existing, tags=missing_tags)
+    # One update (one contact.updated) for the row's fields and its missing tags together.
+    tags = [*existing.tags.all(), *missing_tags] if missing_tags else None
+    services.contact_update(company=company, contact=existing, actor=_("CSV import"), tags=tags, **changed)
     return "updated"

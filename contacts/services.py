@@ -160,7 +160,7 @@ def contact_get_or_create_by_identity(
                               fields={"name": name[:120]})
         except IntegrityError:
             continue  # someone else inserted one of the keys first: read theirs
-        _emit(company, "contact.created", contact)
+        _emit(company, "contact.created", contact, tags=())
         return contact, True
     raise RuntimeError(f"could not resolve contact {identity.value} after {_CREATE_ATTEMPTS} attempts")
 
@@ -206,7 +206,7 @@ def contact_create(
     try:
         with transaction.atomic():
             contact = _insert(company=company, instance=instance, identity=identity, extra=extra, fields=cleaned)
-            contact_add_tags(company=company, contact=contact, tags=tags)
+            _add_tags(company, contact, tags)
     except IntegrityError:
         existing = contact_find(company=company, instance=instance, keys=keys)
         if existing is None:
@@ -233,17 +233,21 @@ def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | 
             bots.bot_set_paused(company=company, contact=contact, paused=bot_paused, actor=actor,
                                 reason=BotPauseChange.Reason.CONTACT_EDIT)
             changed.append("bot_paused")
-        if tags is not None:
-            contact_set_tags(company=company, contact=contact, tags=tags)
-        if changed or tags is not None:
+        if tags is not None and _set_tags(company, contact, tags) and not changed:
+            _touch(company, contact)
+            changed.append("tags")
+        if changed:
             _emit(company, "contact.updated", contact)
     return contact
 
 
-def _emit(company: Company, event_type: str, contact: Contact) -> None:
-    """contact.created / contact.updated for webhooks and the event stream (docs/webhooks.md)."""
+def _emit(company: Company, event_type: str, contact: Contact, tags: Sequence[Tag] | None = None) -> None:
+    """contact.created / contact.updated for webhooks and the event stream (docs/webhooks.md). The tags are read
+    fresh unless given (a prefetched `contact.tags` may predate the change being announced)."""
+    if tags is None:
+        tags = list(Tag.objects.filter(company=company, contact_links__contact=contact).order_by(Lower("name"), "pk"))
     integration_services.event_emit(company=company, event_type=event_type,
-                                    payload=integration_payloads.contact_data(contact))
+                                     payload=integration_payloads.contact_data(contact, tags))
 
 
 def contact_remove_platform(*, company: Company, contact: Contact) -> Contact:
@@ -280,37 +284,90 @@ def contact_remove_identifier(*, company: Company, contact: Contact, identifier:
 
 # --- tags on contacts ---------------------------------------------------------------------------
 
-def contact_set_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> None:
+def _set_tags(company: Company, contact: Contact, tags: Sequence[Tag]) -> bool:
+    """Replace the contact's tags; whether any link was added or removed."""
+    removed, _detail = ContactTag.objects.filter(company=company, contact=contact).exclude(tag__in=list(tags)).delete()
+    return _add_tags(company, contact, tags) or bool(removed)
+
+
+def _add_tags(company: Company, contact: Contact, tags: Sequence[Tag]) -> bool:
+    """Link the tags the contact does not carry yet; whether any was new."""
+    if not tags:
+        return False
+    have = set(ContactTag.objects.filter(company=company, contact=contact, tag__in=list(tags))
+               .values_list("tag_id", flat=True))
+    new = [ContactTag(company=company, contact=contact, tag=tag) for tag in tags if tag.pk not in have]
+    return bool(ContactTag.objects.bulk_create(new, ignore_conflicts=True)) if new else False
+
+
+def _touch(company: Company, contact: Contact) -> None:
+    contact.updated_at = timezone.now()
+    Contact.objects.filter(company=company, pk=contact.pk).update(updated_at=contact.updated_at)
+
+
+def _tags_changed(company: Company, contact: Contact, changed: bool) -> bool:
+    """A tag edit on one contact is a contact change like any other: updated_at moves and contact.updated goes out
+    (only when a link really came or went)."""
+    if changed:
+        _touch(company, contact)
+        _emit(company, "contact.updated", contact)
+    return changed
+
+
+def contact_set_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> bool:
+    """Replace the contact's tags; whether anything changed (then contact.updated is emitted)."""
     with transaction.atomic():
-        ContactTag.objects.filter(company=company, contact=contact).exclude(tag__in=list(tags)).delete()
-        contact_add_tags(company=company, contact=contact, tags=tags)
+        return _tags_changed(company, contact, _set_tags(company, contact, tags))
 
 
-def contact_add_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> None:
-    ContactTag.objects.bulk_create(
-        [ContactTag(company=company, contact=contact, tag=tag) for tag in tags], ignore_conflicts=True,
-    )
+def contact_add_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> bool:
+    with transaction.atomic():
+        return _tags_changed(company, contact, _add_tags(company, contact, tags))
 
 
-def contact_remove_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> None:
-    ContactTag.objects.filter(company=company, contact=contact, tag__in=list(tags)).delete()
+def contact_remove_tags(*, company: Company, contact: Contact, tags: Sequence[Tag]) -> bool:
+    with transaction.atomic():
+        removed, _detail = ContactTag.objects.filter(company=company, contact=contact, tag__in=list(tags)).delete()
+        return _tags_changed(company, contact, bool(removed))
+
+
+def _bulk_changed(company: Company, contact_ids: Iterable[int]) -> None:
+    """contact.updated for each contact a bulk tag action really changed (as a single contact's tag edit)."""
+    contact_ids = list(contact_ids)
+    if not contact_ids:
+        return
+    now = timezone.now()
+    Contact.objects.filter(company=company, pk__in=contact_ids).update(updated_at=now)
+    contacts = Contact.objects.filter(company=company, pk__in=contact_ids).select_related("instance").order_by("pk")
+    tags_of: dict[int, list[Tag]] = {pk: [] for pk in contact_ids}
+    for link in (ContactTag.objects.filter(company=company, contact_id__in=contact_ids).select_related("tag")
+                 .order_by(Lower("tag__name"), "tag_id")):
+        tags_of[link.contact_id].append(link.tag)
+    with integration_services.webhook_endpoints_read_once(company=company):
+        for contact in contacts:
+            _emit(company, "contact.updated", contact, tags=tags_of[contact.pk])
 
 
 def contacts_add_tag(*, company: Company, contacts: QuerySet[Contact] | Sequence[Contact], tag: Tag) -> int:
-    """Bulk: put `tag` on every contact given; returns how many gained it."""
+    """Bulk: put `tag` on every contact given; returns how many gained it (each of them: contact.updated)."""
     contact_ids = [c.pk for c in contacts]
-    already = set(ContactTag.objects.filter(company=company, tag=tag, contact_id__in=contact_ids)
-                  .values_list("contact_id", flat=True))
-    new = [ContactTag(company=company, contact_id=pk, tag=tag) for pk in contact_ids if pk not in already]
-    ContactTag.objects.bulk_create(new, ignore_conflicts=True)
+    with transaction.atomic():
+        already = set(ContactTag.objects.filter(company=company, tag=tag, contact_id__in=contact_ids)
+                      .values_list("contact_id", flat=True))
+        new = [ContactTag(company=company, contact_id=pk, tag=tag) for pk in contact_ids if pk not in already]
+        created = ContactTag.objects.bulk_create(new, ignore_conflicts=True)
+        _bulk_changed(company, [link.contact_id for link in created])
     return len(new)
 
 
 def contacts_remove_tag(*, company: Company, contacts: QuerySet[Contact] | Sequence[Contact], tag: Tag) -> int:
-    deleted, _detail = ContactTag.objects.filter(
-        company=company, tag=tag, contact_id__in=[c.pk for c in contacts],
-    ).delete()
-    return deleted
+    """Bulk: take `tag` off every contact given; returns how many lost it (each of them: contact.updated)."""
+    with transaction.atomic():
+        links = ContactTag.objects.filter(company=company, tag=tag, contact_id__in=[c.pk for c in contacts])
+        contact_ids = list(links.values_list("contact_id", flat=True))
+        links.filter(contact_id__in=contact_ids).delete()
+        _bulk_changed(company, contact_ids)
+    return len(contact_ids)
 
 
 # --- tags ---------------------------------------------------------------------------------------
@@ -390,3 +447,4 @@ def tags_get_or_create(*, company: Company, names: Iterable[str]) -> list[Tag]:
             except TagNameTaken:  # created meanwhile by someone else
                 found[lower] = Tag.objects.annotate(lower=Lower("name")).get(company=company, lower=lower)
     return [found[lower] for lower in wanted]
+

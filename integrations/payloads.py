@@ -6,6 +6,7 @@ stream filters on it (`?instance=<id>`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def instance_qr_data(instance: Instance) -> dict[str, Any]:
     }
 
 
-def contact_data(contact: Contact) -> dict[str, Any]:
+def contact_data(contact: Contact, tags: Iterable[Any] = ()) -> dict[str, Any]:
+    """contact.created / .updated / .deleted (and the kept contact of contact.merged); `tags`: its Tag rows."""
     return {
         "instance": instance_ref(contact.instance),
         "contact": {
@@ -50,6 +52,7 @@ def contact_data(contact: Contact) -> dict[str, Any]:
             "custom_name": contact.custom_name,
             "is_ignored": contact.is_ignored,
             "bot_paused": contact.bot_paused,
+            "tags": [{"id": str(tag.public_id), "name": tag.name} for tag in tags],
             "created_at": contact.created_at,
             "updated_at": contact.updated_at,
         },
