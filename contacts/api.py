@@ -133,6 +133,12 @@ class ContactCreateSerializer(ContactUpdateSerializer):
                                               help_text="LIDs or other numbers of the same person.")
 
 
+class MergeSerializer(serializers.Serializer):
+    merge = serializers.CharField(max_length=64, help_text=(
+        "Id of the contact to merge into this one (same channel). Its identifiers, tags, conversation and messages "
+        "move here; it is deleted."))
+
+
 class TagIdsSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), allow_empty=False, help_text="Tag ids.")
 
@@ -335,6 +341,51 @@ class ContactViewSet(_TagResolving, TenantViewSet):
     @tags.mapping.delete
     def remove_tags(self, request: Request, id: str) -> Response:
         return self._change_tags(services.contact_remove_tags)
+
+    @extend_schema(operation_id="contacts_merge", request=MergeSerializer,
+                   responses={200: ContactSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+                   examples=[OpenApiExample("Merge a duplicate", request_only=True,
+                                            value={"merge": "a1b2c3d4-0000-4000-8000-000000000002"}),
+                             CONTACT_RESPONSE],
+                   description="Merge another contact of the same channel into this one: its identifiers, tags, "
+                               "conversation and messages, bot history and the fields this one has empty move here, "
+                               "and it is deleted (`contact.updated` and `contact.merged` are emitted). 400 naming "
+                               "`merge` for itself, an unknown id, another channel or a group.")
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, id: str) -> Response:
+        contact = self.get_object()
+        data = MergeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        other = selectors.contact_get(company=self.company, public_id=data.validated_data["merge"])
+        try:
+            with problems():
+                result = services.contact_merge(company=self.company, contact=contact, other=other)
+        except services.ContactGone:
+            raise exceptions.ValidationError({"merge": [_("Unknown contact.")]}) from None
+        return Response(ContactSerializer(self._reload(result.contact)).data)
+
+    @extend_schema(operation_id="contacts_destroy",
+                   responses={200: inline_serializer("ContactDeleted", {
+                       "id": serializers.UUIDField(),
+                       "deleted": inline_serializer("ContactDeletedCounts", {
+                           "conversations": serializers.IntegerField(),
+                           "messages": serializers.IntegerField(help_text="Private notes included."),
+                           "media_files": serializers.IntegerField(help_text="Stored files removed."),
+                       }),
+                   }), 404: ERRORS[404]},
+                   examples=[OpenApiExample("Deleted", response_only=True, value={
+                       "id": CONTACT_EXAMPLE["id"],
+                       "deleted": {"conversations": 1, "messages": 42, "media_files": 3}})],
+                   description="Delete the contact for good (a privacy request) with its conversation, every message "
+                               "and their stored media files; emits `contact.deleted`.")
+    def destroy(self, request: Request, id: str) -> Response:
+        contact = self.get_object()
+        try:
+            summary = services.contact_delete(company=self.company, contact=contact)
+        except services.ContactGone:
+            raise exceptions.NotFound from None
+        return Response({"id": str(contact.public_id), "deleted": {
+            "conversations": summary.conversations, "messages": summary.messages, "media_files": summary.media_files}})
 
     def _change_tags(self, service, allow_empty: bool = False) -> Response:
         contact = self.get_object()

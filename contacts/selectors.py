@@ -214,3 +214,22 @@ def contact_import_get(*, company: Company, public_id: object) -> ContactImport 
 def contact_import_exists(company: Company, public_id: UUID) -> bool:
     """Realtime topic resolver: may a member of `company` follow this import's progress?"""
     return ContactImport.objects.filter(company=company, public_id=public_id).exists()
+
+
+MERGE_CANDIDATES = 20
+
+
+def merge_candidates(*, company: Company, contact: Contact, search: str = "") -> list[Contact]:
+    """Contacts that can be merged into `contact` (same instance, people, not itself), by name, at most 20."""
+    filters = ContactFilters(search=search, instance=contact.instance, type=Contact.Type.INDIVIDUAL, sort="name",
+                             descending=False)
+    return list(contact_list(company=company, filters=filters).exclude(pk=contact.pk)[:MERGE_CANDIDATES])
+
+
+def contact_conversation_summary(*, company: Company, contact: Contact) -> dict:
+    """The contact's conversation (or None) and how many messages it holds, for the merge and delete pages."""
+    from messaging.models import Conversation, Message
+
+    conversation = Conversation.objects.filter(company=company, contact=contact).first()
+    messages = Message.objects.filter(company=company, conversation=conversation) if conversation else None
+    return {"conversation": conversation, "messages": messages.count() if messages is not None else 0}

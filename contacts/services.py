@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,6 +21,7 @@ from integrations import bots
 from integrations import payloads as integration_payloads
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
+from tenants import realtime
 from tenants.models import Company
 from tenants.prepared import Prepared, columns, model_from
 
@@ -448,3 +451,241 @@ def tags_get_or_create(*, company: Company, names: Iterable[str]) -> list[Tag]:
                 found[lower] = Tag.objects.annotate(lower=Lower("name")).get(company=company, lower=lower)
     return [found[lower] for lower in wanted]
 
+
+# --- merge and delete ---------------------------------------------------------------------------
+
+class ContactGone(Exception):
+    """The contact was deleted (or merged into another) meanwhile."""
+
+
+# Which of two conversations' states a merged one takes: the more active one.
+_STATUS_ACTIVITY = {"closed": 0, "pending": 1, "open": 2}
+_PRIORITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3, "urgent": 4}
+# Fields the merged contact fills on the kept one where the kept one's is empty (its own non-empty values win).
+MERGED_FIELDS = ("name", "custom_name", "photo_url", "platform")
+_MERGE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    contact: Contact
+    merged_id: UUID
+    merged_identifier: str
+    conversation: object | None  # the kept contact's conversation afterwards (messaging.Conversation), if any
+    removed_conversation_id: UUID | None  # the merged contact's conversation, whose messages moved into it
+    moved_messages: int
+
+
+def contact_merge_check(*, contact: Contact, other: Contact | None) -> None:
+    """Can `other` be merged into `contact`? ValidationError naming the `merge` field when not."""
+    if other is None:
+        raise ValidationError({"merge": [_("Unknown contact.")]})
+    if other.pk == contact.pk:
+        raise ValidationError({"merge": [_("A contact cannot be merged into itself.")]})
+    if other.instance_id != contact.instance_id:
+        raise ValidationError({"merge": [_("Only contacts of the same instance can be merged: each WhatsApp number "
+                                           "keeps its own contacts.")]})
+    if Contact.Type.GROUP in (contact.type, other.type):
+        raise ValidationError({"merge": [_("Groups cannot be merged.")]})
+
+
+def contact_merge(*, company: Company, contact: Contact, other: Contact) -> MergeResult:
+    """Merge `other` into `contact` in one transaction: its identifiers, tags, conversation and messages, bot
+    history and the fields `contact` has empty move over; `other` is deleted (docs/contacts.md, Merge).
+
+    Both contacts and their conversations are locked first (contacts in primary-key order), so an inbound message
+    applied meanwhile either lands before the merge and moves with it, or resolves its sender afterwards to the
+    kept contact. ContactGone when either was deleted meanwhile."""
+    contact_merge_check(contact=contact, other=other)
+    for attempt in range(_MERGE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                result = _merge(company, contact, other)
+            break
+        except IntegrityError:
+            # A message created the kept contact's first conversation while this one moved the other's to it (the
+            # one-conversation-per-contact constraint): read both again and merge them instead.
+            if attempt == _MERGE_ATTEMPTS - 1:
+                raise
+    _merge_pushes(company, result)
+    return result
+
+
+def _merge(company: Company, contact: Contact, other: Contact) -> MergeResult:
+    from messaging.models import Conversation
+
+    locked = {row.pk: row for row in Contact.objects.select_for_update(of=("self",)).filter(
+        company=company, pk__in=[contact.pk, other.pk]).select_related("instance").order_by("pk")}
+    if len(locked) != 2:
+        raise ContactGone
+    kept, gone = locked[contact.pk], locked[other.pk]
+    conversations = {row.contact_id: row for row in Conversation.objects.select_for_update(of=("self",)).filter(
+        company=company, contact_id__in=[kept.pk, gone.pk]).order_by("pk")}
+    promote = not kept.identifier.isdigit() and gone.identifier.isdigit()  # a LID-only contact gets the number
+    _move_identifiers(company, kept, gone, promote=promote)
+    _add_tags(company, kept, list(Tag.objects.filter(company=company, contact_links__contact=gone)))
+    BotPauseChange.objects.filter(company=company, contact=gone).update(contact=kept)
+    conversation, removed, moved = _merge_conversations(company, conversations.get(kept.pk),
+                                                        conversations.get(gone.pk), kept)
+    changed = {field: getattr(gone, field) for field in MERGED_FIELDS
+               if not getattr(kept, field) and getattr(gone, field)}
+    Contact.objects.filter(company=company, pk=gone.pk).delete()
+    if promote:
+        changed["identifier"] = gone.identifier
+    for field, value in changed.items():
+        setattr(kept, field, value)
+    kept.updated_at = timezone.now()
+    kept.save(update_fields=[*changed, "updated_at"])
+    contact.__dict__.update({field: getattr(kept, field) for field in (*changed, "updated_at")})
+    tags = list(Tag.objects.filter(company=company, contact_links__contact=kept).order_by(Lower("name"), "pk"))
+    _emit(company, "contact.updated", kept, tags=tags)
+    result = MergeResult(contact=kept, merged_id=gone.public_id, merged_identifier=gone.identifier,
+                         conversation=conversation, removed_conversation_id=removed.public_id if removed else None,
+                         moved_messages=moved)
+    integration_services.event_emit(company=company, event_type="contact.merged", payload={
+        **integration_payloads.contact_data(kept, tags),
+        "merged": {"id": str(gone.public_id), "identifier": gone.identifier, "name": gone.name,
+                   "conversation_id": str(removed.public_id) if removed else None},
+        "conversation_id": str(conversation.public_id) if conversation else None,
+    })
+    return result
+
+
+def _move_identifiers(company: Company, kept: Contact, gone: Contact, *, promote: bool) -> None:
+    """The merged contact's forms become the kept one's extra identifiers (its main one a phone or a LID);
+    with `promote`, the merged contact's number becomes the main identifier and the kept LID an extra one."""
+    Kind = ContactIdentifier.Kind
+    rows = ContactIdentifier.objects.filter(company=company, contact=gone)
+    if promote:
+        ContactIdentifier.objects.filter(company=company, contact=kept, kind=Kind.PRIMARY).update(kind=Kind.LID)
+        rows.update(contact=kept)
+        return
+    rows.filter(kind=Kind.PRIMARY, identifier__endswith="@lid").update(kind=Kind.LID)
+    rows.filter(kind=Kind.PRIMARY).update(kind=Kind.PHONE)
+    rows.update(contact=kept)
+
+
+def _merge_conversations(company: Company, kept_conversation, gone_conversation, kept: Contact):
+    """(the kept contact's conversation afterwards, the conversation removed, messages moved).
+
+    Only the merged contact has one: it becomes the kept contact's (same id, so open pages keep working). Both
+    have one (a contact has one conversation per instance): the merged one's messages move into the kept one,
+    which takes the more active status, the higher priority, the newest activity, both unread counts and, when it
+    had none, the other's assignee; the merged conversation is deleted."""
+    from messaging.models import Conversation, Message
+
+    if gone_conversation is None:
+        return kept_conversation, None, 0
+    if kept_conversation is None:
+        Conversation.objects.filter(company=company, pk=gone_conversation.pk).update(contact=kept)
+        gone_conversation.contact = kept
+        return gone_conversation, None, 0
+    moved = Message.objects.filter(company=company, conversation=gone_conversation).update(
+        conversation=kept_conversation)
+    pair = (kept_conversation, gone_conversation)
+    newest = max(pair, key=lambda row: row.last_message_at)
+    status = max((row.status for row in pair), key=_STATUS_ACTIVITY.__getitem__)
+    fields = {
+        "status": status,
+        "closed_at": max((row.closed_at for row in pair if row.closed_at), default=None)
+        if status == Conversation.Status.CLOSED else None,
+        "priority": max((row.priority for row in pair), key=_PRIORITY_RANK.__getitem__),
+        "assignee_id": kept_conversation.assignee_id or gone_conversation.assignee_id,
+        "last_message_at": newest.last_message_at, "last_message_preview": newest.last_message_preview,
+        "unread_count": kept_conversation.unread_count + gone_conversation.unread_count,
+    }
+    Conversation.objects.filter(company=company, pk=kept_conversation.pk).update(**fields)
+    Conversation.objects.filter(company=company, pk=gone_conversation.pk).delete()
+    kept_conversation.__dict__.update(fields)
+    if Message.objects.filter(company=company, conversation=kept_conversation,
+                              status__in=[Message.Status.QUEUED, Message.Status.SENDING]).exists():
+        _wake_outbound(company, kept_conversation)
+    return kept_conversation, gone_conversation, moved
+
+
+def _wake_outbound(company: Company, conversation) -> None:
+    """Unsent messages moved into another conversation belong to its drain slot now: wake it after commit."""
+    from messaging import outbound
+
+    instance_id, slot = conversation.instance_id, outbound.outbound_slot(conversation.pk)
+    transaction.on_commit(lambda: outbound.outbound_wake(company.pk, instance_id, slot))
+
+
+def _merge_pushes(company: Company, result: MergeResult) -> None:
+    """Open inbox pages: the lists and the kept thread are redrawn; a page on the removed conversation goes to the
+    kept one (a language-free nudge each page follows with its own request)."""
+    from messaging import events as messaging_events
+
+    if result.conversation is None:
+        return
+    messaging_events.conversation_changed(company=company, conversation=result.conversation)
+    messaging_events.contact_panel_changed(company=company, contact=result.contact)
+    template = "contacts/merge.html#thread-nudge"
+    if result.moved_messages:
+        realtime.publish(company=company, topic=messaging_events.conversation_topic(result.conversation),
+                         template_name=template,
+                         context={"company": company, "conversation": result.conversation, "reload": True})
+    if result.removed_conversation_id:
+        realtime.publish(company=company, topic=realtime.topic_for(messaging_events.CONVERSATION_TOPIC,
+                                                                   result.removed_conversation_id),
+                         template_name=template, context={"company": company, "contact_id": result.contact.public_id})
+
+
+@dataclass(frozen=True)
+class DeletionSummary:
+    """What deleting a contact takes with it (shown on the confirmation page, returned by the API)."""
+
+    conversations: int
+    messages: int
+    media_files: int
+
+
+def contact_deletion_summary(*, company: Company, contact: Contact) -> DeletionSummary:
+    from messaging.models import Conversation, Message
+
+    messages = Message.objects.filter(company=company, conversation__contact=contact)
+    return DeletionSummary(conversations=Conversation.objects.filter(company=company, contact=contact).count(),
+                           messages=messages.count(), media_files=messages.exclude(media_file="").count())
+
+
+def contact_delete(*, company: Company, contact: Contact) -> DeletionSummary:
+    """Delete a contact for good (a privacy request): its identifiers, tags, bot history, conversation and every
+    message go in one transaction, and the stored media files of those messages after it commits. The contact
+    row is locked first, so a message being applied for it meanwhile either lands before (and goes with it) or
+    resolves its sender afterwards as a new contact. Emits contact.deleted. ContactGone if already gone."""
+    from messaging import events as messaging_events
+    from messaging.models import Conversation, Message
+
+    with transaction.atomic():
+        locked = (Contact.objects.select_for_update(of=("self",)).filter(company=company, pk=contact.pk)
+                  .select_related("instance").first())
+        if locked is None:
+            raise ContactGone
+        conversations = list(Conversation.objects.select_for_update(of=("self",))
+                             .filter(company=company, contact=locked))
+        messages = Message.objects.filter(company=company, conversation__in=conversations)
+        files = list(messages.exclude(media_file="").values_list("media_file", flat=True))
+        summary = DeletionSummary(conversations=len(conversations), messages=messages.count(), media_files=len(files))
+        tags = list(Tag.objects.filter(company=company, contact_links__contact=locked).order_by(Lower("name"), "pk"))
+        payload = integration_payloads.contact_data(locked, tags)
+        Contact.objects.filter(company=company, pk=locked.pk).delete()
+        integration_services.event_emit(company=company, event_type="contact.deleted", payload={
+            **payload, "deleted": {"conversations": [str(row.public_id) for row in conversations],
+                                   "messages": summary.messages, "media_files": summary.media_files}})
+        transaction.on_commit(lambda: _delete_files(files))
+        if conversations:  # open inbox lists re-fetch themselves (and drop its row)
+            realtime.publish(company=company, topic=messaging_events.INBOX_TOPIC,
+                             template_name=f"{messaging_events.PAGE}#inbox-signal",
+                             context={"company": company, "signal": timezone.now().timestamp()})
+        for conversation in conversations:
+            realtime.publish(company=company, topic=messaging_events.conversation_topic(conversation),
+                             template_name="contacts/merge.html#thread-nudge",
+                             context={"company": company, "contact_id": locked.public_id})
+    return summary
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)  # a missing file is no error (storage's contract)

@@ -170,6 +170,7 @@ def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_
         "identifier_form": identifier_form or IdentifierForm(),
         "identifiers": selectors.contact_identifiers(company=request.company, contact=contact),
         "bot_changes": bots.change_list(company=request.company, contact=contact),
+        "can_delete": request.membership.has_role(Role.ADMIN),
     }, status=status)
 
 
@@ -378,3 +379,85 @@ def import_rejected(request: CompanyRequest, import_id) -> HttpResponse:
                             content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rejected-{contact_import.public_id.hex[:8]}.csv"'
     return response
+
+
+# --- merge and delete ---------------------------------------------------------------------------
+
+def _merge_page(request: CompanyRequest, contact: Contact, *, other: Contact | None = None, error: str = "",
+                status: int = 200) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    context = {
+        "company": request.company, "contact": contact, "other": other, "error": error, "search": search,
+        "candidates": selectors.merge_candidates(company=request.company, contact=contact, search=search),
+    }
+    if other is not None:
+        context.update(
+            other_identifiers=selectors.contact_identifiers(company=request.company, contact=other),
+            other_summary=selectors.contact_conversation_summary(company=request.company, contact=other),
+            kept_summary=selectors.contact_conversation_summary(company=request.company, contact=contact),
+            filled=[(Contact._meta.get_field(field).verbose_name, getattr(other, field))
+                    for field in services.MERGED_FIELDS if not getattr(contact, field) and getattr(other, field)],
+        )
+    if request.htmx and request.htmx.target == "merge-candidates":
+        return render(request, "contacts/merge.html#merge-candidates", context)
+    return render(request, "contacts/merge.html", context, status=status)
+
+
+@company_member()
+@require_http_methods(["GET", "POST"])
+def contact_merge(request: CompanyRequest, contact_id) -> HttpResponse:
+    """Pick a contact of the same instance (search), see what moves, confirm: it is merged into this one."""
+    contact = _contact_or_404(request, contact_id)
+    chosen = request.POST.get("merge", "") if request.method == "POST" else request.GET.get("merge", "")
+    if not chosen and request.method == "GET":
+        return _merge_page(request, contact)
+    other = selectors.contact_get(company=request.company, public_id=chosen)
+    try:
+        if request.method == "GET":  # the confirmation step
+            services.contact_merge_check(contact=contact, other=other)
+            return _merge_page(request, contact, other=other)
+        result = services.contact_merge(company=request.company, contact=contact, other=other)
+    except ValidationError as error:
+        return _merge_page(request, contact, error=" ".join(error.messages), status=400)
+    except services.ContactGone:
+        return _merge_page(request, contact, error=_("That contact no longer exists."), status=400)
+    messages.success(request, _("%(other)s was merged into %(name)s.") % {
+        "other": other.display_name, "name": result.contact.display_name})
+    return redirect("contacts:detail", request.company.slug, contact.public_id)
+
+
+@company_member(role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def contact_delete(request: CompanyRequest, contact_id) -> HttpResponse:
+    """Delete a contact for good with its conversation, messages and stored media (a privacy request)."""
+    contact = _contact_or_404(request, contact_id)
+    if request.method == "POST":
+        try:
+            summary = services.contact_delete(company=request.company, contact=contact)
+        except services.ContactGone:
+            raise Http404 from None
+        messages.success(request, ngettext(
+            "%(name)s was deleted with %(count)s message.", "%(name)s was deleted with %(count)s messages.",
+            summary.messages) % {"name": contact.display_name, "count": summary.messages})
+        return redirect("contacts:list", request.company.slug)
+    return render(request, "contacts/delete.html", {
+        "company": request.company, "contact": contact,
+        "summary": services.contact_deletion_summary(company=request.company, contact=contact),
+    })
+
+
+@company_member()
+@require_GET
+def open_conversation(request: CompanyRequest) -> HttpResponse:
+    """Where an inbox page goes when its conversation was merged away or deleted: the contact's conversation, else
+    the inbox (an unknown or foreign id lands on the inbox too: nothing about it is told)."""
+    from messaging import selectors as messaging_selectors
+
+    contact = selectors.contact_get(company=request.company, public_id=request.GET.get("contact", ""))
+    conversation = (messaging_selectors.conversation_for_contact(company=request.company, contact_id=contact.pk)
+                    if contact is not None else None)
+    url = (reverse("messaging:conversation", args=[request.company.slug, conversation.public_id]) if conversation
+           else reverse("messaging:inbox", args=[request.company.slug]))
+    if request.htmx:
+        return HttpResponse(headers={"HX-Redirect": url})
+    return redirect(url)

@@ -13,6 +13,8 @@ EVENT_TYPES: dict[str, str] = {
     "conversation.updated": _("A conversation's priority changed, or it moved between open and pending"),
     "contact.created": _("A contact was created"),
     "contact.updated": _("A contact was changed"),
+    "contact.merged": _("A contact was merged into another"),
+    "contact.deleted": _("A contact was deleted with its conversation"),
     "instance.state": _("A WhatsApp number connected or disconnected"),
     "instance.qr": _("A new QR code is waiting to be scanned"),
     "bot.paused": _("The bot was paused for a number"),
