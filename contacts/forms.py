@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from contacts import selectors
-from contacts.models import ContactType, Tag, color_validator
+from contacts.models import Contact, ContactType, Tag, color_validator
 from contacts.selectors import ContactFilters
 from tenants.models import Company
 
@@ -59,18 +59,26 @@ class ContactForm(forms.Form):
     custom_name = forms.CharField(label=_("Custom name"), max_length=120, required=False,
                                   help_text=_("Shown instead of the WhatsApp name."))
     photo_url = forms.URLField(label=_("Photo URL"), max_length=1000, required=False, assume_scheme="https")
-    platform = forms.SlugField(label=_("Bot platform"), max_length=50, required=False,
-                               help_text=_("Slug of the bot that gets this contact's messages; empty for the "
-                                           "instance's default."))
+    platform = forms.ChoiceField(label=_("Bot platform"), required=False,
+                                 help_text=_("The bot that gets this contact's messages. The instance's bot "
+                                             "platforms are set up on its page."))
     is_ignored = forms.BooleanField(label=_("Ignored (the service desk does not intercept its messages)"),
                                     required=False)
     bot_paused = forms.BooleanField(label=_("Bot paused for this contact"), required=False)
     tags = _TagChoice(label=_("Tags"), queryset=None, required=False, to_field_name="public_id",
                       widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, *args, company: Company, **kwargs) -> None:
+    def __init__(self, *args, company: Company, contact: Contact, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["tags"].queryset = selectors.tag_list(company=company)
+        starting = contact.instance.starting_platform
+        default = (_("The instance's default (%(slug)s)") % {"slug": starting} if starting
+                   else _("None (the instance has no default bot)"))
+        slugs = selectors.platform_slugs(company=company, instance=contact.instance)
+        choices = [("", default)] + [(slug, slug) for slug in slugs]
+        if contact.platform and contact.platform not in slugs:  # bound to a platform deleted since: kept as is
+            choices.append((contact.platform, _("%(slug)s (deleted platform)") % {"slug": contact.platform}))
+        self.fields["platform"].choices = choices
 
 
 class ContactCreateForm(forms.Form):

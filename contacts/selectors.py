@@ -233,3 +233,12 @@ def contact_conversation_summary(*, company: Company, contact: Contact) -> dict:
     conversation = Conversation.objects.filter(company=company, contact=contact).first()
     messages = Message.objects.filter(company=company, conversation=conversation) if conversation else None
     return {"conversation": conversation, "messages": messages.count() if messages is not None else 0}
+
+
+def platform_slugs(*, company: Company, instance: Instance) -> list[str]:
+    """The slugs of the instance's bot platforms, for the contact page's choice."""
+    from integrations.models import BotPlatform
+
+    return list(BotPlatform.objects.filter(company=company, instance=instance).order_by("slug")
+                .values_list("slug", flat=True))
+

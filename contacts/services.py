@@ -175,12 +175,21 @@ def _clean_fields(fields: dict) -> dict:
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
     cleaned = {key: (value.strip() if isinstance(value, str) else value) for key, value in fields.items()}
+    if "platform" in cleaned:  # platform slugs are lower case (integrations.bots)
+        cleaned["platform"] = cleaned["platform"].lower()
     probe = Contact(**cleaned)
     try:
         probe.clean_fields(exclude=[f.name for f in Contact._meta.fields if f.name not in cleaned])
     except ValidationError as error:
         raise ValidationError(error.message_dict) from None
     return cleaned
+
+
+def _check_platform(company: Company, instance: Instance, slug: str) -> None:
+    """A contact's bot platform is one of its instance's platforms (an unknown slug would route nowhere, silently)."""
+    if slug and not bots.platform_get(company=company, instance=instance, slug=slug):
+        raise ValidationError({"platform": [_("The instance %(instance)s has no bot platform “%(slug)s”.")
+                                            % {"instance": instance.display_name, "slug": slug}]})
 
 
 def contact_create(
@@ -202,6 +211,7 @@ def contact_create(
     except ValidationError as error:
         raise ValidationError({"extra_identifiers": error.messages}) from None
     cleaned = _clean_fields(fields)
+    _check_platform(company, instance, cleaned.get("platform", ""))
     keys = [key for item in (identity, *extra) for key in item.keys]
     existing = contact_find(company=company, instance=instance, keys=keys)
     if existing is not None:
@@ -224,6 +234,8 @@ def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | 
     """Change the editable fields given (and, when `tags` is given, replace its tags). Pausing or resuming
     the bot goes through integrations.bots, so it is recorded (with `actor`) and announced like any other."""
     cleaned = _clean_fields(fields)
+    if cleaned.get("platform", contact.platform) != contact.platform:  # a binding to a deleted platform may stay
+        _check_platform(company, contact.instance, cleaned["platform"])
     bot_paused = cleaned.pop("bot_paused", None)
     with transaction.atomic():
         changed = [key for key, value in cleaned.items() if getattr(contact, key) != value]

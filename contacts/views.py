@@ -160,7 +160,7 @@ def contact_create(request: CompanyRequest) -> HttpResponse:
 
 def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_form=None, status=200):
     if form is None:
-        form = ContactForm(company=request.company, initial={
+        form = ContactForm(company=request.company, contact=contact, initial={
             "custom_name": contact.custom_name, "photo_url": contact.photo_url, "platform": contact.platform,
             "is_ignored": contact.is_ignored, "bot_paused": contact.bot_paused,
             "tags": [tag.public_id for tag in contact.tags.all()],
@@ -180,7 +180,7 @@ def contact_detail(request: CompanyRequest, contact_id) -> HttpResponse:
     contact = _contact_or_404(request, contact_id)
     if request.method == "GET":
         return _detail(request, contact)
-    form = ContactForm(request.POST, company=request.company)
+    form = ContactForm(request.POST, company=request.company, contact=contact)
     if form.is_valid():
         fields = dict(form.cleaned_data)
         tags = list(fields.pop("tags"))

@@ -56,3 +56,11 @@ def make_contact(*, company: Company, instance: Instance, identifier: str, **fie
 def make_tag(*, company: Company, name: str, color: str = "#1a7f37") -> Tag:
     with company_scope(company):
         return contact_services.tag_create(company=company, name=name, color=color)
+
+
+def make_platform(*, company: Company, instance: Instance, slug: str) -> None:
+    """A bot platform of the instance (its callback on the discard port: nothing is delivered in these tests)."""
+    from integrations import bots
+
+    with company_scope(company):
+        bots.platform_create(company=company, instance=instance, slug=slug, callback_url="http://127.0.0.1:9/bot")

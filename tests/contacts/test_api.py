@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact, ContactTag, Tag
 from tenants.scoping import company_scope
-from tests.factories import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_platform, make_tag
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -33,6 +33,7 @@ def state(company) -> dict:
 def world(company_a, instance_a):
     vip = make_tag(company=company_a, name="VIP")
     late = make_tag(company=company_a, name="Late", color="#cc0000")
+    make_platform(company=company_a, instance=instance_a, slug="sales-bot")
     ana = make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana", tags=[vip],
                        platform="sales-bot")
     return {"vip": vip, "late": late, "ana": ana, "instance": instance_a}

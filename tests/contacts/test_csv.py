@@ -15,7 +15,7 @@ from contacts import imports
 from contacts.models import Contact, ContactImport, ContactTag, Tag
 from contacts.tasks import run_import
 from tenants.scoping import company_scope
-from tests.factories import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_platform, make_tag
 
 GOOD_BAD_DUPLICATE = (
     "Telefone;Nome;Etiquetas;Ignorado\n"
@@ -164,6 +164,7 @@ def test_export_streams_the_filtered_list_and_round_trips(client_a, agent_client
                                                           instance_a, django_assert_max_num_queries):
     vip = make_tag(company=company_a, name="VIP")
     late = make_tag(company=company_a, name="Late")
+    make_platform(company=company_a, instance=instance_a, slug="sales-bot")
     make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana, \"the\" boss",
                  custom_name="Ana", tags=[vip, late], is_ignored=True, platform="sales-bot",
                  extra_identifiers=["99887766554433@lid"])
@@ -189,6 +190,7 @@ def test_export_streams_the_filtered_list_and_round_trips(client_a, agent_client
 
     # Into another company's fresh instance, the file recreates the same contacts...
     instance_b = make_instance(company=company_b)
+    make_platform(company=company_b, instance=instance_b, slug="sales-bot")
     with company_scope(company_b):
         contact_import = imports.contact_import_create(company=company_b, instance=instance_b, filename="e.csv",
                                                        raw=body.encode())

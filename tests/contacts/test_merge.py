@@ -24,7 +24,7 @@ from messaging.inbound import message_record_inbound
 from messaging.models import Conversation, Message
 from tenants import realtime
 from tenants.scoping import company_scope
-from tests.factories import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_platform, make_tag
 from tests.messaging.test_event_docs import documented, paths
 from tests.realtime_listener import Listener
 
@@ -68,6 +68,7 @@ def endpoint_a(company_a):
 def pair(company_a, instance_a):
     """Ana (by number, with a custom name) and her duplicate: the same person known by her LID."""
     vip, late = make_tag(company=company_a, name="VIP"), make_tag(company=company_a, name="Late")
+    make_platform(company=company_a, instance=instance_a, slug="sales-bot")
     ana = make_contact(company=company_a, instance=instance_a, identifier=ANA_NUMBER, custom_name="Ana Paula",
                        tags=[vip])
     dup = make_contact(company=company_a, instance=instance_a, identifier=ANA_LID, name="Ana WhatsApp",

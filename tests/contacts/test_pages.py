@@ -6,7 +6,7 @@ import pytest
 
 from contacts.models import Contact, ContactIdentifier, ContactTag, Tag
 from tenants.scoping import company_scope
-from tests.factories import make_contact, make_instance, make_tag
+from tests.factories import make_contact, make_instance, make_platform, make_tag
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world(company_a, instance_a):
     vip = make_tag(company=company_a, name="VIP")
+    make_platform(company=company_a, instance=instance_a, slug="sales-bot")
     ana = make_contact(company=company_a, instance=instance_a, identifier="5511987654321", name="Ana", tags=[vip])
     bia = make_contact(company=company_a, instance=instance_a, identifier="5521999998888", name="Bia")
     return {"vip": vip, "ana": ana, "bia": bia, "instance": instance_a}
@@ -150,7 +151,8 @@ def test_detail_edit_and_errors(agent_client_a, company_a, world):
                                             "tags": ["7d1e2f3a-0000-4000-8000-000000000000"]})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "valid “slug”" in html and "Enter a valid URL." in html and "Select a valid choice" in html
+    assert "not a slug is not one of the available choices" in html and "Enter a valid URL." in html
+    assert "7d1e2f3a-0000-4000-8000-000000000000 is not one of the available choices" in html
     assert snapshot(company_a) == before
 
 

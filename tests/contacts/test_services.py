@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from contacts import selectors, services
 from contacts.models import Contact, ContactTag, Tag
 from contacts.selectors import ContactFilters
-from tests.factories import make_instance
+from tests.factories import make_instance, make_platform
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +44,7 @@ def test_create_validates_fields_type_and_identifier(scope_a, instance_a):
 
 def test_update_remove_platform_and_tags(scope_a, instance_a):
     vip, late = (services.tag_create(company=scope_a, name=n) for n in ("VIP", "Late"))
+    make_platform(company=scope_a, instance=instance_a, slug="sales-bot")
     contact = services.contact_create(company=scope_a, instance=instance_a, identifier="5511987654321",
                                       platform="sales-bot", tags=[vip])
     services.contact_update(company=scope_a, contact=contact, custom_name="Dona Ana", bot_paused=True, tags=[late])
