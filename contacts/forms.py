@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from contacts import selectors
 from contacts.models import Contact, ContactType, Tag, color_validator
@@ -12,8 +14,12 @@ from tenants.models import Company
 
 YES_NO = [("", _("Any")), ("yes", _("Yes")), ("no", _("No"))]
 SORTS = [("created", _("Date added")), ("name", _("Name")), ("identifier", _("Number"))]
-ORDERS = [("desc", _("Descending")), ("asc", _("Ascending"))]
+# No order chosen: names and numbers A→Z (0→9), the date added newest first, as a person expects of each.
+ORDERS = [("", pgettext_lazy("contact list order", "Default")), ("asc", _("Ascending")), ("desc", _("Descending"))]
+DEFAULT_DESCENDING = {"created": True, "name": False, "identifier": False}
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# "Select all N matching": one request tags at most this many contacts (each change is a contact.updated event).
+BULK_LIMIT = 5000
 
 
 class _TagChoice(forms.ModelMultipleChoiceField):
@@ -47,11 +53,12 @@ class ContactFilterForm(forms.Form):
         self.is_valid()
         data = self.cleaned_data  # holds the valid fields only
         yes_no = {"yes": True, "no": False}
+        sort = data.get("sort") or "created"
         return ContactFilters(
             search=data.get("q", ""), instance=self.instances.get(data.get("instance") or ""),
             type=data.get("type", ""), tags=[self.tags[key] for key in data.get("tag", []) if key],
             is_ignored=yes_no.get(data.get("ignored")), bot_paused=yes_no.get(data.get("bot_paused")),
-            sort=data.get("sort") or "created", descending=(data.get("order") or "desc") == "desc",
+            sort=sort, descending=data["order"] == "desc" if data.get("order") else DEFAULT_DESCENDING[sort],
         )
 
 
@@ -105,10 +112,12 @@ class TagForm(forms.Form):
 
 
 class BulkTagForm(forms.Form):
-    """Add or remove one tag on the contacts ticked in the list (ids resolved inside the company)."""
+    """Add or remove one tag on the contacts ticked in the list (ids resolved inside the company), or, with
+    `all_matching`, on every contact matching the list's filters (sent along: hx-include), at most BULK_LIMIT."""
 
     action = forms.ChoiceField(choices=[("add", _("Add tag")), ("remove", _("Remove tag"))])
     bulk_tag = forms.ChoiceField(label=_("Tag"), error_messages={"required": _("Choose a tag.")})
+    all_matching = forms.BooleanField(required=False)
 
     def __init__(self, *args, company: Company, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -118,8 +127,17 @@ class BulkTagForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        ids = self.data.getlist("contacts") if hasattr(self.data, "getlist") else []
-        data["contacts"] = selectors.contact_list_by_ids(company=self.company, public_ids=ids)
+        if data.get("all_matching"):
+            filters = ContactFilterForm(self.data, company=self.company).filters()
+            data["contacts"] = selectors.contact_pks_matching(company=self.company, filters=filters,
+                                                              limit=BULK_LIMIT + 1)
+            if len(data["contacts"]) > BULK_LIMIT:
+                limit = number_format(BULK_LIMIT, force_grouping=True)
+                raise forms.ValidationError(_("More than %(limit)s contacts match these filters: narrow them, and "
+                                              "apply the tag in parts.") % {"limit": limit})
+        else:
+            ids = self.data.getlist("contacts") if hasattr(self.data, "getlist") else []
+            data["contacts"] = selectors.contact_list_by_ids(company=self.company, public_ids=ids)
         if not data["contacts"]:
             raise forms.ValidationError(_("Select at least one contact."))
         if data.get("bulk_tag"):

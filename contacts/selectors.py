@@ -242,3 +242,10 @@ def platform_slugs(*, company: Company, instance: Instance) -> list[str]:
     return list(BotPlatform.objects.filter(company=company, instance=instance).order_by("slug")
                 .values_list("slug", flat=True))
 
+
+def contact_pks_matching(*, company: Company, filters: ContactFilters, limit: int) -> list[Contact]:
+    """At most `limit` of the contacts the filters match, as bare rows (the primary key only: no channel, no
+    tags), for a bulk action over every match."""
+    return list(contact_list(company=company, filters=filters).select_related(None).prefetch_related(None)
+                .order_by("pk").only("pk")[:limit])
+

@@ -346,21 +346,40 @@ def contact_remove_tags(*, company: Company, contact: Contact, tags: Sequence[Ta
         return _tags_changed(company, contact, bool(removed))
 
 
+# A bulk action that changed more contacts than this announces them from a task after commit, in batches: each
+# contact.updated is two inserts (event and delivery), seconds for thousands, too long for the request.
+BULK_EVENTS_INLINE = 100
+BULK_EVENTS_BATCH = 500
+
+
 def _bulk_changed(company: Company, contact_ids: Iterable[int]) -> None:
-    """contact.updated for each contact a bulk tag action really changed (as a single contact's tag edit)."""
+    """updated_at moves and contact.updated goes out for each contact a bulk tag action really changed."""
     contact_ids = list(contact_ids)
     if not contact_ids:
         return
-    now = timezone.now()
-    Contact.objects.filter(company=company, pk__in=contact_ids).update(updated_at=now)
-    contacts = Contact.objects.filter(company=company, pk__in=contact_ids).select_related("instance").order_by("pk")
-    tags_of: dict[int, list[Tag]] = {pk: [] for pk in contact_ids}
-    for link in (ContactTag.objects.filter(company=company, contact_id__in=contact_ids).select_related("tag")
-                 .order_by(Lower("tag__name"), "tag_id")):
-        tags_of[link.contact_id].append(link.tag)
-    with integration_services.webhook_endpoints_read_once(company=company):
+    Contact.objects.filter(company=company, pk__in=contact_ids).update(updated_at=timezone.now())
+    if len(contact_ids) <= BULK_EVENTS_INLINE:
+        contacts_announce_updated(company=company, contact_ids=contact_ids)
+        return
+    from contacts.tasks import announce_updated as announce_updated_task
+
+    for start in range(0, len(contact_ids), BULK_EVENTS_BATCH):
+        batch = contact_ids[start:start + BULK_EVENTS_BATCH]
+        transaction.on_commit(lambda batch=batch: announce_updated_task.delay(company.pk, batch))
+
+
+def contacts_announce_updated(*, company: Company, contact_ids: Sequence[int]) -> int:
+    """contact.updated for each of these contacts as it is now (one gone meanwhile is skipped); how many."""
+    with transaction.atomic(), integration_services.webhook_endpoints_read_once(company=company):
+        contacts = list(Contact.objects.filter(company=company, pk__in=list(contact_ids))
+                        .select_related("instance").order_by("pk"))
+        tags_of: dict[int, list[Tag]] = {contact.pk: [] for contact in contacts}
+        for link in (ContactTag.objects.filter(company=company, contact_id__in=list(tags_of)).select_related("tag")
+                     .order_by(Lower("tag__name"), "tag_id")):
+            tags_of[link.contact_id].append(link.tag)
         for contact in contacts:
             _emit(company, "contact.updated", contact, tags=tags_of[contact.pk])
+    return len(contacts)
 
 
 def contacts_add_tag(*, company: Company, contacts: QuerySet[Contact] | Sequence[Contact], tag: Tag) -> int:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from contacts import imports
+from contacts import imports, services
 from contacts.models import ContactImport
 from tenants.models import Company
 from tenants.tasks import company_task
@@ -35,3 +35,11 @@ def run_import(company: Company, import_id: int, language: str = "") -> None:
             logger.exception("contact import %s failed", import_id)
             imports.contact_import_fail(company=company, contact_import=contact_import,
                                         reason=_("The import stopped on an unexpected error; it has been logged."))
+
+
+@company_task(name="contacts.announce_updated", queue="default", soft_time_limit=120, time_limit=150)
+def announce_updated(company: Company, contact_ids: list[int]) -> int:
+    """contact.updated for a batch of contacts a bulk tag action changed (after its commit). A redelivered task
+    announces them again: webhooks are at-least-once, and each body is the contact as it is then."""
+    return services.contacts_announce_updated(company=company, contact_ids=contact_ids)
+

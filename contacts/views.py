@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts import csv_format, imports, selectors, services
 from contacts.forms import (
+    BULK_LIMIT,
     BulkTagForm,
     ContactCreateForm,
     ContactFilterForm,
@@ -63,7 +64,7 @@ def _results_context(request: CompanyRequest, params) -> dict:
     for key in ("page", "csrfmiddlewaretoken", "action", "bulk_tag", "contacts"):
         query.pop(key, None)
     return {"company": company, "filter_form": filter_form, "page": page, "contacts": page.object_list,
-            "query": query.urlencode(), "tags": filter_form.tags.values(),
+            "query": query.urlencode(), "tags": filter_form.tags.values(), "bulk_limit": BULK_LIMIT,
             "can_export": request.membership.has_role(Role.ADMIN)}
 
 
@@ -95,13 +96,18 @@ def contact_bulk_tag(request: CompanyRequest) -> HttpResponse:
             notice = ngettext("Tag “%(tag)s” removed from %(count)s contact.",
                               "Tag “%(tag)s” removed from %(count)s contacts.", changed)
         notice %= {"tag": data["tag"].name, "count": changed}
+        if data.get("all_matching"):
+            matching = len(data["contacts"])
+            notice += " " + ngettext("%(count)s contact matched the filters.",
+                                     "%(count)s contacts matched the filters.", matching) % {"count": matching}
         error = None
     else:
         notice, error = None, " ".join(" ".join(errors) for errors in form.errors.values())
     if not request.htmx:
         (messages.success if notice else messages.error)(request, notice or error)
         return redirect(reverse("contacts:list", args=[request.company.slug]) + "?" + request.POST.get("query", ""))
-    context = {**_results_context(request, request.POST), "bulk_notice": notice, "bulk_error": error}
+    context = {**_results_context(request, request.POST), "bulk_notice": notice, "bulk_error": error,
+               "bulk_tag": request.POST.get("bulk_tag", "")}  # the tag stays chosen (to retry after an error)
     return render(request, "contacts/list.html#contact-results", context)
 
 

@@ -14,7 +14,7 @@ from contacts.models import Contact
 from tenants.scoping import company_scope
 from tests.browser.conftest import log_in
 from tests.browser.test_shell import _WATCH_SOCKET
-from tests.factories import make_contact, make_instance
+from tests.factories import make_contact, make_instance, make_tag
 
 pytestmark = pytest.mark.browser
 
@@ -108,3 +108,39 @@ def test_tag_in_bulk_filter_and_import(app_url, browser_context, company_a, owne
         assert Contact.objects.count() == 5
         assert sorted(Contact.objects.filter(tags__name="VIP").values_list("name", flat=True)) == ["Ana", "Bia", "Dora"]
     assert not [error for error in errors if "Content Security Policy" in error], errors
+
+
+def test_select_all_matching_tags_every_contact_of_the_filters(app_url, browser_context, company_a, owner_a,
+                                                                contact_book):
+    """Gmail-style: ticking the page's box offers the whole filtered list; the notice counts what changed."""
+    for number in range(52):
+        make_contact(company=company_a, instance=contact_book, identifier=f"55119{number:08d}",
+                     name=f"Loja {number:02d}")
+    make_tag(company=company_a, name="Atacado")
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    log_in(page, app_url, owner_a.email)
+    page.goto(f"{app_url}/c/{company_a.slug}/contacts/?q=loja&sort=name")
+    assert page.get_by_test_id("contact-name").first.inner_text() == "Loja 00"  # A→Z without choosing an order
+    banner = page.get_by_test_id("select-matching")
+    assert not banner.is_visible()
+    page.locator("[data-select-all]").check()
+    banner.wait_for()
+    assert "All 50 contacts on this page are selected." in banner.inner_text()
+    page.get_by_test_id("select-all-matching").click()
+    assert "All 52 contacts matching these filters are selected." in banner.inner_text()
+    page.screenshot(path="/tmp/recado-contacts-select-matching.png", full_page=True)
+    page.get_by_test_id("bulk-tag").select_option(label="Atacado")
+    page.get_by_test_id("bulk-add").click()
+    page.get_by_test_id("bulk-notice").wait_for()
+    assert page.get_by_test_id("bulk-notice").inner_text() == (
+        "Tag “Atacado” added to 52 contacts. 52 contacts matched the filters.")
+    # An error (no contact ticked) keeps the chosen tag, so a second try needs no new choice.
+    page.get_by_test_id("bulk-tag").select_option(label="Atacado")
+    page.get_by_test_id("bulk-remove").click()
+    page.get_by_test_id("bulk-error").wait_for()
+    assert page.get_by_test_id("bulk-tag").evaluate("select => select.selectedOptions[0].text") == "Atacado"
+    assert errors == []
+    with company_scope(company_a):
+        assert Contact.objects.filter(tags__name="Atacado").count() == 52

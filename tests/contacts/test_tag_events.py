@@ -82,3 +82,27 @@ def test_the_bulk_action_emits_one_contact_updated_per_contact_changed(client_a,
     client_a.post(bulk, {"action": "add", "bulk_tag": str(world["vip"].public_id),
                          "contacts": [str(world["theirs"].public_id)]})
     assert len(updates(company_a)) == 3 and updates(company_b) == []
+
+
+def test_a_large_bulk_action_announces_its_contacts_from_a_task_after_commit(
+        client_a, company_a, instance_a, world, django_capture_on_commit_callbacks, monkeypatch):
+    """Each event is two inserts: thousands of them would hold the request for seconds, so past BULK_EVENTS_INLINE
+    changed contacts they go out from a task after the commit, in batches of BULK_EVENTS_BATCH."""
+    from config.celery import app
+
+    monkeypatch.setattr("contacts.services.BULK_EVENTS_BATCH", 40)
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the task runs here when the commit enqueues it
+    with company_scope(company_a):
+        Contact.objects.bulk_create([Contact(company=company_a, instance=instance_a, identifier=f"55119{n:08d}",
+                                             name=f"Loja {n:03d}") for n in range(101)])
+    bulk = f"/c/{company_a.slug}/contacts/bulk-tag/"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_a.post(bulk, {"action": "add", "bulk_tag": str(world["late"].public_id),
+                                        "all_matching": "on", "q": "loja"}, headers={"HX-Request": "true"})
+    assert "added to 101 contacts" in response.content.decode()
+    assert updates(company_a) == []  # nothing announced inside the request's transaction
+    for callback in callbacks:  # the commit
+        callback()
+    announced = updates(company_a)
+    assert len(announced) == 101 and all(tags == ["Late"] for _name, tags in announced)
+    assert sorted(name for name, _tags in announced) == [f"Loja {n:03d}" for n in range(101)]
