@@ -567,7 +567,6 @@ def _merge(company: Company, contact: Contact, other: Contact) -> MergeResult:
         setattr(kept, field, value)
     kept.updated_at = timezone.now()
     kept.save(update_fields=[*changed, "updated_at"])
-    contact.__dict__.update({field: getattr(kept, field) for field in (*changed, "updated_at")})
     tags = list(Tag.objects.filter(company=company, contact_links__contact=kept).order_by(Lower("name"), "pk"))
     _emit(company, "contact.updated", kept, tags=tags)
     result = MergeResult(contact=kept, merged_id=gone.public_id, merged_identifier=gone.identifier,
