@@ -399,6 +399,7 @@ def _merge_page(request: CompanyRequest, contact: Contact, *, other: Contact | N
     if other is not None:
         context.update(
             other_identifiers=selectors.contact_identifiers(company=request.company, contact=other),
+            other_bot_changes=bots.change_list(company=request.company, contact=other, limit=1),
             other_summary=selectors.contact_conversation_summary(company=request.company, contact=other),
             kept_summary=selectors.contact_conversation_summary(company=request.company, contact=contact),
             filled=[(Contact._meta.get_field(field).verbose_name, getattr(other, field))

@@ -323,6 +323,7 @@ def test_merge_page_search_confirm_and_merge(client_a, company_a, pair):
     page = confirm.content.decode()
     assert confirm.status_code == 200 and 'data-testid="merge-confirm"' in page
     assert ANA_LID in page and "https://example.com/ana.png" in page
+    assert "Its bot pause history." not in page  # it has none
     with company_scope(company_a):
         assert Contact.objects.count() == 2  # the confirmation step changes nothing
     response = client_a.post(base, {"merge": str(pair["dup"].public_id)})
