@@ -129,7 +129,7 @@ class BulkTagForm(forms.Form):
         data = super().clean()
         if data.get("all_matching"):
             filters = ContactFilterForm(self.data, company=self.company).filters()
-            data["contacts"] = selectors.contact_pks_matching(company=self.company, filters=filters,
+            data["contacts"] = selectors.contact_list_matching_bare(company=self.company, filters=filters,
                                                               limit=BULK_LIMIT + 1)
             if len(data["contacts"]) > BULK_LIMIT:
                 limit = number_format(BULK_LIMIT, force_grouping=True)

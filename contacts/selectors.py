@@ -243,7 +243,7 @@ def platform_slugs(*, company: Company, instance: Instance) -> list[str]:
                 .values_list("slug", flat=True))
 
 
-def contact_pks_matching(*, company: Company, filters: ContactFilters, limit: int) -> list[Contact]:
+def contact_list_matching_bare(*, company: Company, filters: ContactFilters, limit: int) -> list[Contact]:
     """At most `limit` of the contacts the filters match, as bare rows (the primary key only: no channel, no
     tags), for a bulk action over every match."""
     return list(contact_list(company=company, filters=filters).select_related(None).prefetch_related(None)
