@@ -61,7 +61,7 @@ def _results_context(request: CompanyRequest, params) -> dict:
     paginator = Paginator(selectors.contact_list(company=company, filters=filter_form.filters()), PAGE_SIZE)
     page = paginator.get_page(params.get("page"))
     query = params.copy()
-    for key in ("page", "csrfmiddlewaretoken", "action", "bulk_tag", "contacts"):
+    for key in ("page", "csrfmiddlewaretoken", "action", "bulk_tag", "contacts", "all_matching"):
         query.pop(key, None)
     return {"company": company, "filter_form": filter_form, "page": page, "contacts": page.object_list,
             "query": query.urlencode(), "tags": filter_form.tags.values(), "bulk_limit": BULK_LIMIT,

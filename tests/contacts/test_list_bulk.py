@@ -68,6 +68,7 @@ def test_a_bulk_tag_on_every_contact_matching_the_filters(client_a, company_a, c
                                                             "q": "loja", "sort": "name"}, headers=HX)
     notice = response.content.decode()
     assert "Tag “VIP” added to 60 contacts. 60 contacts matched the filters." in notice
+    assert "all_matching" not in notice.split('data-testid="export-link"', 1)[0].rsplit("<a", 1)[1]  # not kept
     with company_scope(company_a):
         tagged = set(ContactTag.objects.filter(tag=book["vip"]).values_list("contact__name", flat=True))
     assert len(tagged) == 60 and all(name.startswith("Loja cliente") for name in tagged)
