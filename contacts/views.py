@@ -176,8 +176,15 @@ def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_
         "identifier_form": identifier_form or IdentifierForm(),
         "identifiers": selectors.contact_identifiers(company=request.company, contact=contact),
         "bot_changes": bots.change_list(company=request.company, contact=contact),
+        "bot_platform": _answering_platform(request, contact),
         "can_delete": request.membership.has_role(Role.ADMIN),
     }, status=status)
+
+
+def _answering_platform(request: CompanyRequest, contact: Contact):
+    """The bot platform this contact's messages go to (as the inbox's panel tells it), or None."""
+    platform = bots.platform_for(company=request.company, contact=contact)
+    return platform if platform is not None and platform.endpoint.is_active and not contact.is_ignored else None
 
 
 @company_member()

@@ -251,3 +251,17 @@ def test_pages_speak_brazilian_portuguese(client_a, owner_a, company_a, world):
     html = client_a.post(url(company_a, "new/"), {"instance": str(world["instance"].public_id),
                                                   "identifier": "12"}).content.decode()
     assert "não é um telefone válido" in html
+
+
+def test_the_bot_card_says_which_bot_answers_or_that_none_does(client_a, client_b, company_a, world):
+    """A platform existing is not a platform answering: only the contact's own or the instance's starting one does."""
+    from integrations import bots
+
+    ana = world["ana"]
+    page = client_a.get(url(company_a, f"{ana.public_id}/")).content.decode()
+    assert "No bot answers this contact." in page and "The bot answers this contact" not in page
+    with company_scope(company_a):
+        bots.instance_set_starting_platform(company=company_a, instance=world["instance"], slug="sales-bot")
+    page = client_a.get(url(company_a, f"{ana.public_id}/"), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "sales-bot" in page.split('data-testid="bot-status"', 1)[1].split("</p>", 1)[0]
+    assert client_b.get(url(company_a, f"{ana.public_id}/")).status_code == 404
