@@ -13,6 +13,7 @@ from contacts.identity import IdentityKind, parse_identifier
 from contacts.models import Contact, ContactIdentifier
 from tenants.scoping import company_scope
 from tests.factories import make_instance
+from tests.threads import run_side_by_side
 
 
 @pytest.mark.parametrize("raw", [
@@ -117,10 +118,7 @@ def test_concurrent_creation_of_the_same_contact_gives_one_row(company_a, instan
 
     # Both forms of the same number, at the same moment, from two connections.
     threads = [threading.Thread(target=create, args=(raw,)) for raw in ("5511987654321", "551187654321")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side(threads)
     assert errors == []
     assert len(results) == 2
     assert results[0][0].pk == results[1][0].pk

@@ -27,6 +27,7 @@ from tenants.scoping import company_scope
 from tests.factories import make_contact, make_instance, make_platform, make_tag
 from tests.messaging.test_event_docs import documented, paths
 from tests.realtime_listener import Listener
+from tests.threads import run_side_by_side
 
 PROBLEM = "application/problem+json"
 ANA_NUMBER = "5511987654321"
@@ -211,10 +212,7 @@ def test_an_inbound_message_applied_during_the_merge_moves_with_it(company_a, in
             connection.close()
 
     threads = [threading.Thread(target=receive), threading.Thread(target=merge)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side(threads)
     assert errors == []
     with company_scope(company_a):
         assert list(Contact.objects.values_list("pk", flat=True)) == [ana.pk]
@@ -261,10 +259,7 @@ def test_a_message_whose_sender_was_read_before_the_merge_committed_is_applied_a
             connection.close()
 
     threads = [threading.Thread(target=merge), threading.Thread(target=drain)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side(threads)
     with company_scope(company_a):
         if isinstance(outcomes[0], inbound_services.InboundEventFailed):  # the usual interleaving
             assert not Message.objects.filter(text="during").exists()

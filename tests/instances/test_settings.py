@@ -16,6 +16,7 @@ from messaging.models import Message
 from tenants import realtime
 from tenants.scoping import company_scope
 from tests.instances.test_hooks import bodies, hook_path, post, process_pending, refreshed
+from tests.threads import run_side_by_side
 
 pytestmark = pytest.mark.django_db
 
@@ -354,10 +355,7 @@ def test_two_people_saving_at_once_lose_neither_change_and_the_gateway_ends_as_s
 
     threads = [threading.Thread(target=save, kwargs={"reject_calls": True}),
                threading.Thread(target=save, kwargs={"ignore_groups": True})]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side(threads)
     assert errors == []
     assert (stored(instance_a)["reject_calls"], stored(instance_a)["ignore_groups"]) == (True, True)
     gateway = on_gateway(simulator, instance_a)

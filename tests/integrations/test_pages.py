@@ -132,16 +132,21 @@ def test_another_companys_endpoint_is_404_and_nothing_changes(client_b, company_
     assert receiver.requests == []
 
 
+def deliver_one_event(company, receiver, *, answer: int) -> str:
+    """Emit one event to the company's endpoint and run its first attempt, the receiver answering `answer`."""
+    receiver.statuses = [answer]
+    with company_scope(company):
+        services.event_emit(company=company, event_type="contact.created", payload={})
+        delivery = WebhookDelivery.objects.get()
+    return tasks.deliver_webhook.apply(args=[company.pk, delivery.pk]).get()
+
+
 @pytest.mark.django_db
 def test_a_failed_attempt_is_stored_in_english_and_shown_in_each_readers_language(
         client_a, client_b, company_a, endpoint_a, receiver):
     """The worker writes the failure with no reader's language known; each page shows it in its own."""
-    receiver.statuses = [503]
     endpoint = endpoint_a.endpoint
-    with company_scope(company_a):
-        services.event_emit(company=company_a, event_type="contact.created", payload={})
-        delivery = WebhookDelivery.objects.get()
-    assert tasks.deliver_webhook.apply(args=[company_a.pk, delivery.pk]).get() == "retrying"
+    assert deliver_one_event(company_a, receiver, answer=503) == "retrying"
     with company_scope(company_a):
         endpoint.refresh_from_db()
     assert endpoint.last_error == "HTTP 503 from the receiver."  # the API's words, whatever the language
@@ -155,12 +160,8 @@ def test_a_failed_attempt_is_stored_in_english_and_shown_in_each_readers_languag
 
 @pytest.mark.django_db
 def test_a_disabled_endpoints_reason_reads_in_portuguese(client_a, company_a, endpoint_a, receiver):
-    receiver.statuses = [410]
     endpoint = endpoint_a.endpoint
-    with company_scope(company_a):
-        services.event_emit(company=company_a, event_type="contact.created", payload={})
-        delivery = WebhookDelivery.objects.get()
-    assert tasks.deliver_webhook.apply(args=[company_a.pk, delivery.pk]).get() == "gone"
+    assert deliver_one_event(company_a, receiver, answer=410) == "gone"
     page = client_a.get(f"{base(company_a)}{endpoint.public_id}/", HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
     assert "O receptor respondeu 410 Gone: pediu para pararmos." in page
     assert "HTTP 410 do receptor." in page

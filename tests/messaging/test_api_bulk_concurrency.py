@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from messaging.models import Message
 from tenants.scoping import company_scope
+from tests.threads import run_side_by_side
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,10 +46,7 @@ def test_parallel_bulk_sends_over_shared_chats_all_succeed(api_key_a, instance_a
 
     threads = [threading.Thread(target=worker, args=(seed, api_key_a, instance_a)) for seed in range(6)]
     threads.append(threading.Thread(target=worker, args=(99, api_key_b, instance_b)))  # company B, same numbers
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_side_by_side(threads, timeout=120)
     assert statuses == [202] * len(statuses) and len(statuses) == 28, statuses
     with company_scope(company_a):
         assert Message.objects.count() == 6 * 4 * len(NUMBERS)
