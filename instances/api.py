@@ -102,6 +102,9 @@ class AutoReplySerializer(serializers.Serializer):
     opening_hours = serializers.ListField(
         required=False, child=serializers.ListField(child=serializers.CharField(), allow_null=True),
         help_text='Seven days, Monday first: null (closed) or ["HH:MM", "HH:MM"].')
+    auto_assign = serializers.BooleanField(
+        required=False, help_text="Give each conversation a customer opens to the available member with the fewest "
+                                  "open conversations.")
 
 
 AUTO_REPLY_EXAMPLE = {
@@ -110,6 +113,7 @@ AUTO_REPLY_EXAMPLE = {
     "time_zone": "America/Sao_Paulo",
     "opening_hours": [["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"],
                       ["09:00", "18:00"], ["09:00", "13:00"], None],
+    "auto_assign": True,
 }
 
 

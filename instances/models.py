@@ -101,8 +101,8 @@ class Instance(TenantOwned):
     sync_full_history = models.BooleanField(_("sync full history"), default=False)
     # Counts the stored changes of those settings: a change is stored only over the revision it was made from.
     settings_revision = models.PositiveIntegerField(default=0, editable=False)
-    # Whether a greeting or an away message is on (messaging.auto_replies keeps it): the inbound pipeline reads the
-    # instance's AutoReply row only then, so a company that uses neither pays no query per message.
+    # Whether a greeting, an away message or automatic assignment is on (messaging.auto_replies keeps it): the
+    # inbound pipeline reads the instance's AutoReply row only then, so a company that uses none pays no query.
     auto_replies_on = models.BooleanField(default=False, editable=False)
 
     last_polled_at = models.DateTimeField(null=True, blank=True)

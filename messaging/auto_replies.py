@@ -1,5 +1,6 @@
 """Automatic replies of an instance: a greeting when a customer opens (or reopens) a conversation, an away message
-when one writes outside the opening hours (docs/messaging.md, "Automatic replies").
+when one writes outside the opening hours; and automatic assignment of the conversations customers open
+(docs/messaging.md, "Automatic replies" and "Automatic assignment").
 
 The rules, decided once here for the inbox, the API and the inbound pipeline:
 - only a customer's own message counts: not the phone owner's, not a reaction, not a group, not an ignored contact,
@@ -19,6 +20,7 @@ from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +28,7 @@ from contacts.models import Contact
 from instances.models import Instance
 from messaging import services
 from messaging.models import MAX_TEXT_LENGTH, AutoReply, Conversation, Message, default_opening_hours
-from tenants.models import Company
+from tenants.models import Company, Membership, User
 from tenants.prepared import Prepared, columns, model_from
 
 FRESH_FOR = timedelta(minutes=10)
@@ -51,14 +53,16 @@ def auto_reply_for(*, company: Company, instance: Instance) -> AutoReply:
 
 def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled: bool | None = None,
                       greeting_text: str | None = None, away_enabled: bool | None = None, away_text: str | None = None,
-                      time_zone: str | None = None, opening_hours: list | None = None) -> AutoReply:
+                      time_zone: str | None = None, opening_hours: list | None = None,
+                      auto_assign: bool | None = None) -> AutoReply:
     """Change the instance's automatic replies (a value left None stays). Every problem is a ValidationError naming
     its field, raised before anything is written."""
     with transaction.atomic():
         Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()  # one writer at a time
         reply = auto_reply_for(company=company, instance=instance)
         given = {"greeting_enabled": greeting_enabled, "greeting_text": greeting_text, "away_enabled": away_enabled,
-                 "away_text": away_text, "time_zone": time_zone, "opening_hours": opening_hours}
+                 "away_text": away_text, "time_zone": time_zone, "opening_hours": opening_hours,
+                 "auto_assign": auto_assign}
         for name, value in given.items():
             if value is not None:
                 setattr(reply, name, value)
@@ -82,7 +86,7 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
         reply.updated_at = timezone.now()
         reply.save()
         Instance.objects.filter(company=company, pk=instance.pk).update(
-            auto_replies_on=reply.greeting_enabled or reply.away_enabled)
+            auto_replies_on=reply.greeting_enabled or reply.away_enabled or reply.auto_assign)
     return reply
 
 
@@ -144,22 +148,46 @@ def fill(text: str, contact: Contact) -> str:
     return filled.strip()
 
 
-def reply_if_due(*, company: Company, instance: Instance, conversation: Conversation, contact: Contact,
-                 message: Message, opened: bool, taken_by_bot: bool) -> Message | None:
-    """Inbound pipeline hook (messaging/inbound.py), inside the transaction that stored `message` with its
-    conversation locked: queue the greeting or the away message when one is due; None when none is."""
-    if (not instance.auto_replies_on or taken_by_bot or contact.type != Contact.Type.INDIVIDUAL
-            or message.direction != Message.Direction.IN or message.kind == Message.Kind.REACTION):
+def on_customer_message(*, company: Company, instance: Instance, conversation: Conversation, contact: Contact,
+                        message: Message, opened: bool, taken_by_bot: bool) -> Message | None:
+    """Inbound pipeline hook (messaging/inbound.py), inside the transaction that stored a customer's `message`
+    with its conversation locked: give the conversation to a member when it was just opened and assignment is on,
+    then queue the greeting or the away message when one is due (returned; None when none is)."""
+    if not instance.auto_replies_on or taken_by_bot or message.direction != Message.Direction.IN:
         return None
-    now = timezone.now()
-    if message.created_at < now - FRESH_FOR:
+    if message.kind == Message.Kind.REACTION or message.created_at < timezone.now() - FRESH_FOR:
         return None
     row = _CONFIG.first(instance=instance.pk)
     if row is None:
         return None
-    reply = model_from(AutoReply, row)
-    if not (reply.greeting_enabled or reply.away_enabled):
+    config = model_from(AutoReply, row)
+    if config.auto_assign and opened:
+        assign_if_due(company=company, conversation=conversation)
+    if contact.type != Contact.Type.INDIVIDUAL or not (config.greeting_enabled or config.away_enabled):
         return None
+    return _reply(company=company, conversation=conversation, contact=contact, message=message, opened=opened,
+                  reply=config)
+
+
+def assign_if_due(*, company: Company, conversation: Conversation) -> None:
+    """Give the conversation to the available member with the fewest open conversations (the earliest member on a
+    tie), unless an available member already has it (a reopened conversation stays with its person)."""
+    members = (Membership.objects.filter(company=company, available=True)
+               .annotate(load=Count("user__assigned_conversations", filter=Q(
+                   user__assigned_conversations__company=company,
+                   user__assigned_conversations__status=Conversation.Status.OPEN)))
+               .order_by("load", "pk").values_list("user_id", flat=True))
+    if conversation.assignee_id is not None and members.filter(user_id=conversation.assignee_id).exists():
+        return
+    chosen = members.first()
+    if chosen is not None and chosen != conversation.assignee_id:
+        services.conversation_assign(company=company, conversation=conversation,
+                                     assignee=User.objects.get(pk=chosen))
+
+
+def _reply(*, company: Company, conversation: Conversation, contact: Contact, message: Message, opened: bool,
+           reply: AutoReply) -> Message | None:
+    now = timezone.now()
     if reply.away_enabled and not is_open(reply, message.created_at):
         if _RECENT_AUTOMATIC.first(conversation=conversation.pk, since=now - AWAY_REPEAT_AFTER) is not None:
             return None

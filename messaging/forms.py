@@ -137,6 +137,9 @@ class AutoReplyForm(forms.Form):
     away_text = forms.CharField(label=_("Text of the away message"), required=False, max_length=MAX_TEXT_LENGTH,
                                 widget=forms.Textarea(attrs={"rows": 3}))
     time_zone = forms.ChoiceField(label=_("Time zone"))
+    auto_assign = forms.BooleanField(
+        label=_("Give each conversation a customer opens to the available member with the fewest open conversations"),
+        required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -151,7 +154,7 @@ class AutoReplyForm(forms.Form):
     @staticmethod
     def initial_from(reply) -> dict:
         initial = {name: getattr(reply, name) for name in
-                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone")}
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")}
         for index, day in enumerate(reply.opening_hours):
             initial[f"day{index}_open"] = day is not None
             initial[f"day{index}_opens"], initial[f"day{index}_closes"] = day or ("09:00", "18:00")
@@ -180,7 +183,7 @@ class AutoReplyForm(forms.Form):
     def values(self) -> dict:
         data = self.cleaned_data
         return {**{name: data[name] for name in
-                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone")},
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")},
                 "opening_hours": data["opening_hours"]}
 
 

@@ -240,8 +240,9 @@ def _record_new(company: Company, instance: Instance, event: MessageReceived) ->
                                         payload=integration_payloads.message_data(message),
                                         extra_endpoints=[platform.endpoint] if platform else ())
         if counts:
-            auto_replies.reply_if_due(company=company, instance=instance, conversation=conversation, contact=contact,
-                                      message=message, opened=created or reopen, taken_by_bot=platform is not None)
+            auto_replies.on_customer_message(company=company, instance=instance, conversation=conversation,
+                                             contact=contact, message=message, opened=created or reopen,
+                                             taken_by_bot=platform is not None)
     elif message.sender_type == Message.SenderType.PHONE:
         # The phone's owner answered from the phone: it left for the customer as our sends do, and a human took
         # over, so the bot steps back.

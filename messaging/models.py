@@ -305,9 +305,9 @@ def default_opening_hours() -> list:
 
 
 class AutoReply(TenantOwned):
-    """What an instance answers by itself (messaging/auto_replies.py): a greeting when a customer opens a
-    conversation, an away message when one writes outside the opening hours. One row per instance, made on its
-    first save; no row means both are off."""
+    """What an instance does by itself (messaging/auto_replies.py): a greeting when a customer opens a
+    conversation, an away message when one writes outside the opening hours, and giving a conversation a customer
+    opens to a member. One row per instance, made on its first save; no row means all are off."""
 
     instance = models.OneToOneField(Instance, on_delete=models.CASCADE, related_name="auto_reply")
     greeting_enabled = models.BooleanField(_("send a greeting"), default=False)
@@ -317,6 +317,8 @@ class AutoReply(TenantOwned):
     time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
     # Seven entries, Monday first: ["HH:MM", "HH:MM"] (opens, closes, the same day) or None (closed all day).
     opening_hours = models.JSONField(_("opening hours"), default=default_opening_hours)
+    # A conversation a customer opens goes to the available member with the fewest open conversations.
+    auto_assign = models.BooleanField(_("assign new conversations"), default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -186,3 +187,18 @@ def api_key_revoke(request: CompanyRequest, api_key_id) -> HttpResponse:
     services.api_key_revoke(company=request.company, api_key=api_key)
     messages.success(request, _("The key “%(name)s” was revoked; calls using it now get 401.") % {"name": api_key.name})
     return redirect("api_keys", request.company.slug)
+
+
+@company_member()
+@require_POST
+def availability(request: CompanyRequest) -> HttpResponse:
+    """The member's own switch for automatic assignment; back to the page it was used on (same site only)."""
+    available = request.POST.get("available") == "1"
+    services.membership_set_available(company=request.company, membership=request.membership, available=available)
+    messages.success(request, _("You are available for new conversations.") if available
+                     else _("You are away: automatic assignment gives you no new conversations."))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = reverse("company_overview", args=[request.company.slug])
+    return redirect(back)

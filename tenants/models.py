@@ -74,6 +74,9 @@ class Membership(TenantOwned):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.AGENT)
+    # Whether automatic assignment may give this member new conversations (messaging/auto_replies.py); each member
+    # switches it in the user menu (away, off shift), as Chatwoot's availability.
+    available = models.BooleanField(_("available for new conversations"), default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -182,6 +182,13 @@ def _owner_count() -> int:
 
 
 @transaction.atomic
+def membership_set_available(*, company: Company, membership: Membership, available: bool) -> Membership:
+    """Whether automatic assignment may give this member new conversations (their own switch, in the user menu)."""
+    Membership.objects.filter(company=company, pk=membership.pk).update(available=available)
+    membership.available = available
+    return membership
+
+
 def membership_change_role(*, company: Company, actor: Membership, membership: Membership, role: str) -> Membership:
     """Change a member's role; only owners make or unmake owners, and the last owner stays."""
     with company_scope(company):

@@ -17,6 +17,7 @@ company_patterns = [
     path("", views.overview, name="company_overview"),
     path("settings/", views.settings_hub, name="company_settings"),
     path("settings/members/", member_views.member_list, name="members"),
+    path("settings/availability/", member_views.availability, name="availability"),
     path("settings/members/invite/", member_views.invitation_create, name="invitation_create"),
     path("settings/members/<uuid:membership_id>/role/", member_views.membership_role, name="membership_role"),
     path("settings/members/<uuid:membership_id>/remove/", member_views.membership_remove, name="membership_remove"),

@@ -12,8 +12,11 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
+from integrations import services as integration_services
+from integrations.models import WebhookEvent
 from messaging import auto_replies, services
 from messaging.models import AutoReply, Conversation, Message
+from tenants.models import Membership
 from tenants.scoping import company_scope
 from tests.factories import make_api_key
 from tests.messaging.sending import drain
@@ -255,14 +258,16 @@ def api_url(instance) -> str:
 def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a, instance_a):
     assert api_a.get(api_url(instance_a)).json() == {
         "greeting_enabled": False, "greeting_text": "", "away_enabled": False, "away_text": "",
-        "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None]}
+        "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None],
+        "auto_assign": False}
     response = api_a.put(api_url(instance_a), {"greeting_enabled": True, "greeting_text": "Oi!"}, format="json")
     assert response.status_code == 200 and response.json()["greeting_enabled"] is True
     response = api_a.put(api_url(instance_a), {"away_enabled": True, "away_text": AWAY,
                                                "opening_hours": ALWAYS_CLOSED, "time_zone": "Europe/Lisbon"},
                          format="json")
     assert response.json() == {"greeting_enabled": True, "greeting_text": "Oi!", "away_enabled": True,
-                               "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED}
+                               "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED,
+                               "auto_assign": False}
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -290,3 +295,91 @@ def test_the_api_of_another_company_is_404_and_a_read_only_key_cannot_change(api
     assert client.put(api_url(instance_a), {"greeting_text": "x"}, format="json").status_code == 403
     with company_scope(company_a):
         assert not AutoReply.objects.exists()
+
+
+# --- automatic assignment ------------------------------------------------------------------------------------
+
+
+def assignees(company) -> dict[str, str | None]:
+    with company_scope(company):
+        return {conversation.contact.identifier: (conversation.assignee.email if conversation.assignee else None)
+                for conversation in Conversation.objects.select_related("contact", "assignee")}
+
+
+def test_each_new_conversation_goes_to_the_available_member_with_the_fewest_open(
+        company_a, instance_a, owner_a, member_a, simulator, hooks, company_b, owner_b):
+    configure(company_a, instance_a, auto_assign=True)
+    with company_scope(company_a):
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp")
+    for number in ("5511900000001", "5511900000002", "5511900000003"):
+        simulator.inbound(instance_a.gateway_name, **{"from": number, "text": "Oi"})
+        hooks.deliver(instance_a)
+    got = assignees(company_a)
+    # Alice (the earlier member) first, then Adam (now fewer), then Alice again: two and one.
+    assert sorted(got.values()) == ["adam@alpha.test", "alice@alpha.test", "alice@alpha.test"]
+    assert got["5511900000001"] == "alice@alpha.test" and got["5511900000002"] == "adam@alpha.test"
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511900000001", "text": "de novo"})
+    hooks.deliver(instance_a)
+    assert assignees(company_a) == got  # an open conversation keeps its member; nobody from company B is chosen
+    with company_scope(company_a):  # integrators are told, as for an assignment by hand
+        told = [event.payload["data"]["conversation"]["assignee"]["name"]
+                for event in WebhookEvent.objects.filter(type="conversation.assigned").order_by("pk")]
+    assert told == ["Alice", "adam@alpha.test", "Alice"]
+
+
+def test_an_away_member_gets_none_and_a_returning_conversation_leaves_an_away_one(
+        company_a, instance_a, owner_a, member_a, simulator, hooks, client_a):
+    configure(company_a, instance_a, auto_assign=True)
+    response = client_a.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0",
+                                                                           "next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == f"/c/{company_a.slug}/"  # never off-site
+    for number in ("5511900000001", "5511900000002"):
+        simulator.inbound(instance_a.gateway_name, **{"from": number, "text": "Oi"})
+        hooks.deliver(instance_a)
+    assert set(assignees(company_a).values()) == {"adam@alpha.test"}
+    with company_scope(company_a):
+        conversation = Conversation.objects.get(contact__identifier="5511900000001")
+        services.conversation_set_status(company=company_a, conversation=conversation, status="closed")
+        services.conversation_assign(company=company_a, conversation=conversation, assignee=owner_a)
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511900000001", "text": "voltei"})
+    hooks.deliver(instance_a)
+    assert assignees(company_a)["5511900000001"] == "adam@alpha.test"  # Alice is away: the reopened one moves
+
+
+def test_assignment_off_a_bots_contact_and_nobody_available_leave_it_unassigned(
+        company_a, instance_a, owner_a, member_a, simulator, hooks):
+    customer_writes(simulator, hooks, instance_a)
+    assert set(assignees(company_a).values()) == {None}  # off by default
+    configure(company_a, instance_a, auto_assign=True)
+    with company_scope(company_a):
+        Membership.objects.update(available=False)
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511900000009", "text": "Oi"})
+    hooks.deliver(instance_a)
+    with company_scope(company_a):
+        Membership.objects.update(available=True)
+    platform(company_a, instance_a, "vendas", starting=True)
+    simulator.inbound(instance_a.gateway_name, **{"from": "5511900000008", "text": "Oi"})
+    hooks.deliver(instance_a)
+    assert set(assignees(company_a).values()) == {None}
+
+
+def test_the_menu_switch_shows_the_state_and_an_agent_may_use_it(agent_client_a, company_a, member_a, client_b):
+    page = agent_client_a.get(f"/c/{company_a.slug}/", HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert 'data-available="true"' in page and "Disponível" in page
+    agent_client_a.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0", "next": "/c/alpha/inbox/"})
+    page = agent_client_a.get(f"/c/{company_a.slug}/").content.decode()
+    assert 'data-available="false"' in page
+    with company_scope(company_a):
+        assert Membership.objects.get(user=member_a).available is False
+    assert client_b.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0"}).status_code == 404
+
+
+def test_the_page_and_the_api_switch_assignment(client_a, api_a, company_a, instance_a):
+    assert api_a.get(api_url(instance_a)).json()["auto_assign"] is False
+    assert api_a.put(api_url(instance_a), {"auto_assign": True}, format="json").json()["auto_assign"] is True
+    instance_a.refresh_from_db()
+    assert instance_a.auto_replies_on is True
+    page = client_a.get(page_url(company_a, instance_a)).content.decode()
+    assert 'data-testid="auto_assign" checked' not in page and 'checked data-testid="auto_assign"' in page
+    client_a.post(page_url(company_a, instance_a), hours_post())  # the box unticked
+    assert api_a.get(api_url(instance_a)).json()["auto_assign"] is False
