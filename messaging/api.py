@@ -428,6 +428,10 @@ class SummaryLoadSerializer(serializers.Serializer):
     pending = serializers.IntegerField()
 
 
+class SummaryMemberLoadSerializer(SummaryLoadSerializer):
+    available = serializers.BooleanField(help_text="False: away, automatic assignment gives them nothing new.")
+
+
 class SummaryInstanceLoadSerializer(SummaryLoadSerializer):
     state = serializers.CharField()
 
@@ -439,14 +443,14 @@ class SummarySerializer(serializers.Serializer):
     pending = serializers.IntegerField()
     active_today = serializers.IntegerField()
     active_today_capped = serializers.BooleanField()
-    members = SummaryLoadSerializer(many=True)
+    members = SummaryMemberLoadSerializer(many=True)
     instances = SummaryInstanceLoadSerializer(many=True)
 
 
 SUMMARY_EXAMPLE = {
     "open": 14, "waiting": 5, "unassigned": 3, "pending": 2, "active_today": 37, "active_today_capped": False,
-    "members": [{"id": "5e6f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "Alice", "open": 11, "waiting": 4,
-                 "pending": 2}],
+    "members": [{"id": "5e6f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "Alice", "available": True, "open": 11,
+                 "waiting": 4, "pending": 2}],
     "instances": [{"id": "7d2f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "sales", "state": "open", "open": 14,
                    "waiting": 5, "pending": 2}],
 }
@@ -595,7 +599,8 @@ class ConversationViewSet(_Resolving, TenantViewSet):
             "pending": summary.pending, "active_today": summary.active_today,
             "active_today_capped": summary.active_today_capped,
             "members": [{"id": str(row.key.public_id), "name": row.key.get_full_name() or row.key.email,
-                         "open": row.open, "waiting": row.waiting, "pending": row.pending} for row in summary.agents],
+                         "available": not row.away, "open": row.open, "waiting": row.waiting,
+                         "pending": row.pending} for row in summary.agents],
             "instances": [{"id": str(row.key.public_id), "name": row.key.name, "state": row.key.state,
                            "open": row.open, "waiting": row.waiting, "pending": row.pending}
                           for row in summary.instances],

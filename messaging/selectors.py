@@ -297,6 +297,7 @@ class LoadRow:
     open: int
     waiting: int
     pending: int
+    away: bool = False  # a member who gets no new conversations from automatic assignment
 
 
 @dataclass(frozen=True)
@@ -330,9 +331,9 @@ def inbox_summary(*, company: Company, user: User | None, now: datetime | None =
         rows = [row for row in groups if all(row[key] == value for key, value in match.items())]
         return sum(row["count"] for row in rows), sum(row["waiting"] for row in rows)
 
-    def load(key, field: str) -> LoadRow:
+    def load(key, field: str, away: bool = False) -> LoadRow:
         opened, waiting = total(status=Conversation.Status.OPEN, **{field: key.pk})
-        return LoadRow(key=key, open=opened, waiting=waiting,
+        return LoadRow(key=key, open=opened, waiting=waiting, away=away,
                        pending=total(status=Conversation.Status.PENDING, **{field: key.pk})[0])
 
     open_count, waiting = total(status=Conversation.Status.OPEN)
@@ -342,7 +343,8 @@ def inbox_summary(*, company: Company, user: User | None, now: datetime | None =
         mine=total(status=Conversation.Status.OPEN, assignee_id=user.pk)[0] if user is not None else 0,
         pending=total(status=Conversation.Status.PENDING)[0],
         active_today=active, active_today_capped=active >= SUMMARY_CAP,
-        agents=[load(membership.user, "assignee_id") for membership in member_list(company=company)],
+        agents=[load(membership.user, "assignee_id", away=not membership.available)
+                for membership in member_list(company=company)],
         instances=[load(instance, "instance_id")
                    for instance in Instance.objects.filter(company=company).order_by("name")],
     )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from messaging import selectors
 from messaging.models import Conversation
+from tenants.models import Membership
 from tenants.scoping import company_scope
 from tests.factories import make_contact, make_instance
 
@@ -76,6 +77,10 @@ def test_the_overview_loads_the_panel_and_every_member_sees_it(client_a, agent_c
     assert "Aguardando resposta" in html and "Por número" in html
     assert f"/c/{company_a.slug}/inbox/?status=open&amp;assignee=unassigned" in html
     assert html.count('data-testid="summary-instance"') == 2
+    assert 'data-testid="away"' not in html
+    with company_scope(company_a):
+        Membership.objects.filter(role="agent").update(available=False)
+    assert agent_client_a.get(f"/c/{company_a.slug}/inbox/summary/").content.decode().count('data-testid="away"') == 1
 
 
 def test_another_company_gets_404_and_sees_none_of_it(client_b, company_a, company_b, busy_a):
@@ -85,14 +90,17 @@ def test_another_company_gets_404_and_sees_none_of_it(client_b, company_a, compa
     assert 'data-value="0"' in html
 
 
-def test_the_api_gives_the_same_figures_to_an_integrator(api_a, api_b, company_a, owner_a, owner_b, busy_a):
+def test_the_api_gives_the_same_figures_to_an_integrator(api_a, api_b, company_a, owner_a, owner_b, member_a,
+                                                         busy_a):
     sales, support = busy_a
+    with company_scope(company_a):
+        Membership.objects.filter(user=member_a).update(available=False)
     body = api_a.get("/api/v1/conversations/summary").json()
     assert {key: body[key] for key in ("open", "waiting", "unassigned", "pending", "active_today")} == {
         "open": 3, "waiting": 2, "unassigned": 2, "pending": 1, "active_today": 4}
     assert body["active_today_capped"] is False
-    assert {row["name"]: (row["open"], row["waiting"], row["pending"]) for row in body["members"]} == {
-        "Alice": (1, 1, 0), "adam@alpha.test": (0, 0, 1)}
+    assert {row["name"]: (row["open"], row["waiting"], row["pending"], row["available"])
+            for row in body["members"]} == {"Alice": (1, 1, 0, True), "adam@alpha.test": (0, 0, 1, False)}
     assert {row["id"]: (row["state"], row["open"]) for row in body["instances"]} == {
         str(sales.public_id): (sales.state, 2), str(support.public_id): (support.state, 1)}
     other = api_b.get("/api/v1/conversations/summary").json()  # company B's key sees B's (empty) world
