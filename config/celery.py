@@ -39,6 +39,11 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"queue": "webhooks", "expires": 30},
     },
+    "messaging.close_inactive_conversations": {
+        "task": "messaging.close_inactive_conversations",
+        "schedule": 600.0,
+        "options": {"queue": "default", "expires": 600},
+    },
     "integrations.resume_expired_bot_pauses": {
         "task": "integrations.resume_expired_bot_pauses",
         "schedule": 60.0,

@@ -105,6 +105,10 @@ class AutoReplySerializer(serializers.Serializer):
     auto_assign = serializers.BooleanField(
         required=False, help_text="Give each conversation a customer opens to the available member with the fewest "
                                   "open conversations.")
+    auto_close_hours = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="Close an open conversation with nothing unread after this many hours without a message (1 to "
+                  "720); null or 0: never.")
 
 
 AUTO_REPLY_EXAMPLE = {
@@ -113,7 +117,7 @@ AUTO_REPLY_EXAMPLE = {
     "time_zone": "America/Sao_Paulo",
     "opening_hours": [["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"],
                       ["09:00", "18:00"], ["09:00", "13:00"], None],
-    "auto_assign": True,
+    "auto_assign": True, "auto_close_hours": 24,
 }
 
 
@@ -416,8 +420,11 @@ class InstanceViewSet(TenantViewSet):
         if request.method == "PUT":
             data = AutoReplySerializer(data=request.data, partial=True)
             data.is_valid(raise_exception=True)
+            values = dict(data.validated_data)
+            if "auto_close_hours" in values and values["auto_close_hours"] is None:
+                values["auto_close_hours"] = 0  # null: never
             with transaction.atomic():
-                reply = auto_replies.auto_reply_update(company=self.company, instance=instance, **data.validated_data)
+                reply = auto_replies.auto_reply_update(company=self.company, instance=instance, **values)
         else:
             reply = auto_replies.auto_reply_for(company=self.company, instance=instance)
         return Response(AutoReplySerializer(reply).data)

@@ -30,8 +30,13 @@ from messaging import services
 from messaging.models import MAX_TEXT_LENGTH, AutoReply, Conversation, Message, default_opening_hours
 from tenants.models import Company, Membership, User
 from tenants.prepared import Prepared, columns, model_from
+from tenants.scoping import company_scope
 
 FRESH_FOR = timedelta(minutes=10)
+AUTO_CLOSE_MAX_HOURS = 24 * 30
+# Conversations closed per instance and run of the beat task (the next run, ten minutes later, goes on).
+AUTO_CLOSE_BATCH = 500
+AUTO_CLOSE_ACTOR = "Recado (inactivity)"
 AWAY_REPEAT_AFTER = timedelta(hours=12)
 DAYS = 7
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -54,9 +59,9 @@ def auto_reply_for(*, company: Company, instance: Instance) -> AutoReply:
 def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled: bool | None = None,
                       greeting_text: str | None = None, away_enabled: bool | None = None, away_text: str | None = None,
                       time_zone: str | None = None, opening_hours: list | None = None,
-                      auto_assign: bool | None = None) -> AutoReply:
-    """Change the instance's automatic replies (a value left None stays). Every problem is a ValidationError naming
-    its field, raised before anything is written."""
+                      auto_assign: bool | None = None, auto_close_hours: int | None = None) -> AutoReply:
+    """Change the instance's automatic replies (a value left None stays; `auto_close_hours` 0 switches closing
+    off). Every problem is a ValidationError naming its field, raised before anything is written."""
     with transaction.atomic():
         Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()  # one writer at a time
         reply = auto_reply_for(company=company, instance=instance)
@@ -66,6 +71,8 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
         for name, value in given.items():
             if value is not None:
                 setattr(reply, name, value)
+        if auto_close_hours is not None:
+            reply.auto_close_hours = auto_close_hours or None  # 0: never
         reply.greeting_text = _clean_text(reply.greeting_text, "greeting_text")
         reply.away_text = _clean_text(reply.away_text, "away_text")
         errors: dict[str, list[str]] = {}
@@ -81,6 +88,9 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
             reply.opening_hours = opening_hours_clean(reply.opening_hours)
         except ValidationError as error:
             errors["opening_hours"] = error.messages
+        if reply.auto_close_hours is not None and not 1 <= reply.auto_close_hours <= AUTO_CLOSE_MAX_HOURS:
+            errors["auto_close_hours"] = [_("Give between 1 and %(max)s hours, or 0 to keep conversations open.")
+                                          % {"max": AUTO_CLOSE_MAX_HOURS}]
         if errors:
             raise ValidationError(errors)
         reply.updated_at = timezone.now()
@@ -205,3 +215,28 @@ def _reply(*, company: Company, conversation: Conversation, contact: Contact, me
     services.messages_store(company=company, messages=[sent], locked=True)
     return sent
 
+
+
+def close_inactive(*, now: datetime | None = None) -> int:
+    """Beat: close every open conversation that has had no message for its instance's `auto_close_hours` and has
+    nothing unread (a customer waiting for a reply is never closed on). Reads across companies by design (one
+    query for the instances that want it); each close runs in its company, conversation by conversation, re-checked
+    under a lock so a message arriving meanwhile keeps it open. Returns how many were closed."""
+    now = now or timezone.now()
+    closed = 0
+    configs = AutoReply.all_companies.filter(auto_close_hours__isnull=False).select_related("company")
+    for config in configs.order_by("pk"):
+        cutoff = now - timedelta(hours=config.auto_close_hours)
+        with company_scope(config.company):
+            stale = Conversation.objects.filter(company=config.company, instance_id=config.instance_id,
+                                                status=Conversation.Status.OPEN, unread_count=0,
+                                                last_message_at__lt=cutoff)
+            for pk in list(stale.order_by("last_message_at").values_list("pk", flat=True)[:AUTO_CLOSE_BATCH]):
+                with transaction.atomic():
+                    conversation = stale.select_for_update().filter(pk=pk).select_related("contact").first()
+                    if conversation is None:  # a message came in, or someone closed it, since the list was read
+                        continue
+                    services.conversation_set_status(company=config.company, conversation=conversation,
+                                                     status=Conversation.Status.CLOSED, actor=AUTO_CLOSE_ACTOR)
+                    closed += 1
+    return closed

@@ -140,6 +140,9 @@ class AutoReplyForm(forms.Form):
     auto_assign = forms.BooleanField(
         label=_("Give each conversation a customer opens to the available member with the fewest open conversations"),
         required=False)
+    auto_close_hours = forms.IntegerField(
+        label=_("Close a conversation after this many hours without a message"), required=False, min_value=0,
+        help_text=_("Only when nothing is waiting for a reply. Empty or 0: never."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -154,7 +157,8 @@ class AutoReplyForm(forms.Form):
     @staticmethod
     def initial_from(reply) -> dict:
         initial = {name: getattr(reply, name) for name in
-                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")}
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign",
+                    "auto_close_hours")}
         for index, day in enumerate(reply.opening_hours):
             initial[f"day{index}_open"] = day is not None
             initial[f"day{index}_opens"], initial[f"day{index}_closes"] = day or ("09:00", "18:00")
@@ -184,7 +188,7 @@ class AutoReplyForm(forms.Form):
         data = self.cleaned_data
         return {**{name: data[name] for name in
                    ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")},
-                "opening_hours": data["opening_hours"]}
+                "opening_hours": data["opening_hours"], "auto_close_hours": data.get("auto_close_hours") or 0}
 
 
 @functools.cache

@@ -319,6 +319,9 @@ class AutoReply(TenantOwned):
     opening_hours = models.JSONField(_("opening hours"), default=default_opening_hours)
     # A conversation a customer opens goes to the available member with the fewest open conversations.
     auto_assign = models.BooleanField(_("assign new conversations"), default=False)
+    # An open conversation with nothing unread and no message for this many hours is closed (None: never).
+    auto_close_hours = models.PositiveIntegerField(_("close inactive conversations after (hours)"), null=True,
+                                                   blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from messaging import media, outbound
+from messaging import auto_replies, media, outbound
 from messaging.models import Message
 from tenants.models import Company
 from tenants.scoping import first_row
@@ -68,3 +68,9 @@ def download_media(company: Company, message_id: int, attempt: int = 0) -> bool:
 def sweep_orphan_media() -> int:
     """Beat (daily): delete stored files that no message references (a rolled-back send's, say)."""
     return len(media.orphan_media_sweep())
+
+
+@shared_task(name="messaging.close_inactive_conversations", soft_time_limit=240, time_limit=270)
+def close_inactive_conversations() -> int:
+    """Beat (every ten minutes): close the open conversations inactive for their instance's auto_close_hours."""
+    return auto_replies.close_inactive()

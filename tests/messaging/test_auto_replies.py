@@ -5,10 +5,11 @@ through the API; another company's instance is 404 everywhere."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
@@ -16,9 +17,10 @@ from integrations import services as integration_services
 from integrations.models import WebhookEvent
 from messaging import auto_replies, services
 from messaging.models import AutoReply, Conversation, Message
+from messaging.tasks import close_inactive_conversations
 from tenants.models import Membership
 from tenants.scoping import company_scope
-from tests.factories import make_api_key
+from tests.factories import make_api_key, make_contact, make_instance
 from tests.messaging.sending import drain
 from tests.messaging.test_bots import platform
 
@@ -259,7 +261,7 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
     assert api_a.get(api_url(instance_a)).json() == {
         "greeting_enabled": False, "greeting_text": "", "away_enabled": False, "away_text": "",
         "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None],
-        "auto_assign": False}
+        "auto_assign": False, "auto_close_hours": None}
     response = api_a.put(api_url(instance_a), {"greeting_enabled": True, "greeting_text": "Oi!"}, format="json")
     assert response.status_code == 200 and response.json()["greeting_enabled"] is True
     response = api_a.put(api_url(instance_a), {"away_enabled": True, "away_text": AWAY,
@@ -267,7 +269,7 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
                          format="json")
     assert response.json() == {"greeting_enabled": True, "greeting_text": "Oi!", "away_enabled": True,
                                "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED,
-                               "auto_assign": False}
+                               "auto_assign": False, "auto_close_hours": None}
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -383,3 +385,55 @@ def test_the_page_and_the_api_switch_assignment(client_a, api_a, company_a, inst
     assert 'data-testid="auto_assign" checked' not in page and 'checked data-testid="auto_assign"' in page
     client_a.post(page_url(company_a, instance_a), hours_post())  # the box unticked
     assert api_a.get(api_url(instance_a)).json()["auto_assign"] is False
+
+
+# --- closing inactive conversations --------------------------------------------------------------------------
+
+
+def aged(company, instance, number: str, *, hours: float, status: str = "open", unread: int = 0) -> Conversation:
+    with company_scope(company):
+        contact = make_contact(company=company, instance=instance, identifier=number)
+        return Conversation.objects.create(company=company, instance=instance, contact=contact, status=status,
+                                           unread_count=unread,
+                                           last_message_at=timezone.now() - timedelta(hours=hours))
+
+
+def statuses(company) -> dict[str, str]:
+    with company_scope(company):
+        return dict(Conversation.objects.values_list("contact__identifier", "status"))
+
+
+def test_conversations_quiet_for_the_set_hours_with_nothing_unread_are_closed(
+        company_a, instance_a, company_b, instance_b, simulator):
+    configure(company_a, instance_a, auto_close_hours=2)
+    configure(company_b, instance_b, auto_close_hours=48)
+    with company_scope(company_a):
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/erp")
+    aged(company_a, instance_a, "5511900000001", hours=3)  # quiet, nothing unread: closed
+    aged(company_a, instance_a, "5511900000002", hours=3, unread=1)  # the customer waits for us: stays open
+    aged(company_a, instance_a, "5511900000003", hours=1)  # not quiet long enough
+    aged(company_a, instance_a, "5511900000004", hours=30, status="pending")  # only open ones
+    other = make_instance(company=company_a, name="support")  # no setting: never
+    aged(company_a, other, "5511900000005", hours=300)
+    aged(company_b, instance_b, "5511900000001", hours=3)  # company B asked for 48 hours
+    assert auto_replies.close_inactive() == 1
+    assert statuses(company_a) == {"5511900000001": "closed", "5511900000002": "open", "5511900000003": "open",
+                                   "5511900000004": "pending", "5511900000005": "open"}
+    assert statuses(company_b) == {"5511900000001": "open"}
+    with company_scope(company_a):
+        told = list(WebhookEvent.objects.filter(type="conversation.closed").values_list("type", flat=True))
+    assert told == ["conversation.closed"]
+    assert close_inactive_conversations.apply().get() == 0  # the beat's task: nothing more to close
+
+
+def test_closing_settings_are_checked_and_switched_off_with_0_or_null(api_a, client_a, company_a, instance_a):
+    for bad in (721, -1, "soon"):
+        response = api_a.put(api_url(instance_a), {"auto_close_hours": bad}, format="json")
+        assert response.status_code == 400 and "auto_close_hours" in response.json()["errors"]
+    assert api_a.put(api_url(instance_a), {"auto_close_hours": 24}, format="json").json()["auto_close_hours"] == 24
+    assert api_a.put(api_url(instance_a), {"auto_close_hours": None}, format="json").json()["auto_close_hours"] is None
+    response = client_a.post(page_url(company_a, instance_a), hours_post(auto_close_hours="12"))
+    assert response.status_code == 302
+    assert api_a.get(api_url(instance_a)).json()["auto_close_hours"] == 12
+    response = client_a.post(page_url(company_a, instance_a), hours_post(auto_close_hours="9999"))
+    assert response.status_code == 400 and "Give between 1 and 720 hours" in response.content.decode()
