@@ -30,7 +30,6 @@ from messaging import services
 from messaging.models import MAX_TEXT_LENGTH, AutoReply, Conversation, Message, default_opening_hours
 from tenants.models import Company, Membership, User
 from tenants.prepared import Prepared, columns, model_from
-from tenants.scoping import company_scope
 
 FRESH_FOR = timedelta(minutes=10)
 AUTO_CLOSE_MAX_HOURS = 24 * 30
@@ -217,26 +216,22 @@ def _reply(*, company: Company, conversation: Conversation, contact: Contact, me
 
 
 
-def close_inactive(*, now: datetime | None = None) -> int:
-    """Beat: close every open conversation that has had no message for its instance's `auto_close_hours` and has
-    nothing unread (a customer waiting for a reply is never closed on). Reads across companies by design (one
-    query for the instances that want it); each close runs in its company, conversation by conversation, re-checked
-    under a lock so a message arriving meanwhile keeps it open. Returns how many were closed."""
+def close_inactive(*, company: Company, now: datetime | None = None) -> int:
+    """Close the company's open conversations that have had no message for their instance's `auto_close_hours`
+    and have nothing unread (a customer waiting for a reply is never closed on), conversation by conversation,
+    each re-checked under its lock so a message arriving meanwhile keeps it open. Returns how many were closed."""
     now = now or timezone.now()
     closed = 0
-    configs = AutoReply.all_companies.filter(auto_close_hours__isnull=False).select_related("company")
-    for config in configs.order_by("pk"):
-        cutoff = now - timedelta(hours=config.auto_close_hours)
-        with company_scope(config.company):
-            stale = Conversation.objects.filter(company=config.company, instance_id=config.instance_id,
-                                                status=Conversation.Status.OPEN, unread_count=0,
-                                                last_message_at__lt=cutoff)
-            for pk in list(stale.order_by("last_message_at").values_list("pk", flat=True)[:AUTO_CLOSE_BATCH]):
-                with transaction.atomic():
-                    conversation = stale.select_for_update().filter(pk=pk).select_related("contact").first()
-                    if conversation is None:  # a message came in, or someone closed it, since the list was read
-                        continue
-                    services.conversation_set_status(company=config.company, conversation=conversation,
-                                                     status=Conversation.Status.CLOSED, actor=AUTO_CLOSE_ACTOR)
-                    closed += 1
+    configs = AutoReply.objects.filter(company=company, auto_close_hours__isnull=False).order_by("pk")
+    for instance_id, hours in configs.values_list("instance_id", "auto_close_hours"):
+        stale = Conversation.objects.filter(company=company, instance_id=instance_id, status=Conversation.Status.OPEN,
+                                            unread_count=0, last_message_at__lt=now - timedelta(hours=hours))
+        for pk in list(stale.order_by("last_message_at").values_list("pk", flat=True)[:AUTO_CLOSE_BATCH]):
+            with transaction.atomic():
+                conversation = stale.select_for_update().filter(pk=pk).select_related("contact").first()
+                if conversation is None:  # a message came in, or someone closed it, since the list was read
+                    continue
+                services.conversation_set_status(company=company, conversation=conversation,
+                                                 status=Conversation.Status.CLOSED, actor=AUTO_CLOSE_ACTOR)
+                closed += 1
     return closed

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from messaging import auto_replies, media, outbound
-from messaging.models import Message
+from messaging.models import AutoReply, Message
 from tenants.models import Company
 from tenants.scoping import first_row
 from tenants.tasks import company_task
@@ -70,7 +70,18 @@ def sweep_orphan_media() -> int:
     return len(media.orphan_media_sweep())
 
 
-@shared_task(name="messaging.close_inactive_conversations", soft_time_limit=240, time_limit=270)
+@company_task(name="messaging.close_inactive_for_company", soft_time_limit=240, time_limit=270)
+def close_inactive_for_company(company: Company) -> int:
+    return auto_replies.close_inactive(company=company)
+
+
+@shared_task(name="messaging.close_inactive_conversations", soft_time_limit=20, time_limit=30)
 def close_inactive_conversations() -> int:
-    """Beat (every ten minutes): close the open conversations inactive for their instance's auto_close_hours."""
-    return auto_replies.close_inactive()
+    """Beat (every ten minutes): one close_inactive_for_company per company that closes inactive conversations."""
+    # all_companies: the beat's scan reads only the ids of companies with auto_close_hours set; each close runs in
+    # its company's scope.
+    companies = set(AutoReply.all_companies.filter(auto_close_hours__isnull=False)
+                    .values_list("company_id", flat=True))
+    for company_id in sorted(companies):
+        close_inactive_for_company.delay(company_id)
+    return len(companies)

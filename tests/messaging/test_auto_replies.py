@@ -17,7 +17,7 @@ from integrations import services as integration_services
 from integrations.models import WebhookEvent
 from messaging import auto_replies, services
 from messaging.models import AutoReply, Conversation, Message
-from messaging.tasks import close_inactive_conversations
+from messaging.tasks import close_inactive_conversations, close_inactive_for_company
 from tenants.models import Membership
 from tenants.scoping import company_scope
 from tests.factories import make_api_key, make_contact, make_instance
@@ -416,14 +416,17 @@ def test_conversations_quiet_for_the_set_hours_with_nothing_unread_are_closed(
     other = make_instance(company=company_a, name="support")  # no setting: never
     aged(company_a, other, "5511900000005", hours=300)
     aged(company_b, instance_b, "5511900000001", hours=3)  # company B asked for 48 hours
-    assert auto_replies.close_inactive() == 1
+    assert close_inactive_conversations.apply().get() == 2  # the beat enqueues one run per company that wants it
+    assert close_inactive_for_company.apply(args=[company_a.pk]).get() == 1  # each as its worker runs it
+    assert close_inactive_for_company.apply(args=[company_b.pk]).get() == 0
+    with company_scope(company_a):
+        assert auto_replies.close_inactive(company=company_a) == 0  # what that run closed is closed
     assert statuses(company_a) == {"5511900000001": "closed", "5511900000002": "open", "5511900000003": "open",
                                    "5511900000004": "pending", "5511900000005": "open"}
     assert statuses(company_b) == {"5511900000001": "open"}
     with company_scope(company_a):
         told = list(WebhookEvent.objects.filter(type="conversation.closed").values_list("type", flat=True))
     assert told == ["conversation.closed"]
-    assert close_inactive_conversations.apply().get() == 0  # the beat's task: nothing more to close
 
 
 def test_closing_settings_are_checked_and_switched_off_with_0_or_null(api_a, client_a, company_a, instance_a):

@@ -38,6 +38,8 @@ ALL_COMPANIES_ALLOWED = {
     "integrations/tasks.py": "the beat scan re-enqueues due webhook deliveries, and the daily retention scan enqueues "
                              "one purge per company with old events, across companies (ids only)",
     "integrations/consumers.py": "the event stream's API key names the company",
+    "messaging/tasks.py": "the beat's scan for companies that close inactive conversations reads their ids only; "
+                          "each close runs in its company's scope",
     "messaging/media.py": "the nightly sweep of stored files no message references: storage names are not per "
                           "company, and it reads only which names are referenced",
     "messaging/outbound.py": "the outbound sweep wakes the drain of each message left unsent too long, across "
