@@ -28,8 +28,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from contacts import selectors, services
-from contacts.models import Contact, ContactIdentifier, ContactType, Tag
+from contacts import csv_format, imports, selectors, services
+from contacts.models import Contact, ContactIdentifier, ContactImport, ContactType, Tag
 from contacts.selectors import ContactFilters
 from instances.models import Instance
 from integrations import bots
@@ -482,6 +482,138 @@ class TagViewSet(TenantViewSet):
         return self.get_paginated_response(ContactSerializer(page, many=True).data)
 
 
+# --- CSV imports ---------------------------------------------------------------------------------
+
+MAX_IMPORT_CHARACTERS = 5 * 1024 * 1024  # the page's upload limit (contacts/forms.py), as text
+
+
+class ContactImportSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    channel = serializers.UUIDField(source="instance.public_id")
+    filename = serializers.CharField()
+    status = serializers.ChoiceField(choices=ContactImport.Status.choices,
+                                     help_text="queued → running → done (or failed, with `error`).")
+    has_header = serializers.BooleanField()
+    mapping = serializers.DictField(child=serializers.CharField(),
+                                    help_text="Column index (from 0) → contact field.")
+    total_rows = serializers.IntegerField()
+    processed_rows = serializers.IntegerField()
+    created_count = serializers.IntegerField()
+    updated_count = serializers.IntegerField()
+    unchanged_count = serializers.IntegerField()
+    rejected_count = serializers.IntegerField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ContactImportDetailSerializer(ContactImportSerializer):
+    rejected = serializers.ListField(child=serializers.DictField(), help_text=(
+        "Each refused row: its `line` in the file, its `values` and the `reason`."))
+
+
+class ContactImportCreateSerializer(serializers.Serializer):
+    channel = serializers.UUIDField(help_text="The instance whose contacts these are.")
+    csv = serializers.CharField(required=False, trim_whitespace=False, max_length=MAX_IMPORT_CHARACTERS,
+                                help_text="The file's text (UTF-8): comma, semicolon or tab separated.")
+    file = serializers.FileField(required=False, help_text="Or the file itself, as multipart/form-data.")
+    filename = serializers.CharField(required=False, max_length=200, default="api.csv")
+    has_header = serializers.BooleanField(required=False, help_text="Default: whether a header row was recognised.")
+    mapping = serializers.DictField(
+        required=False, child=serializers.ChoiceField(choices=[key for key in csv_format.FIELDS if key]),
+        help_text="Column index (from 0) → contact field; default: guessed from the header (English or Portuguese "
+                  "names such as phone/telefone, name/nome, tags/etiquetas).")
+
+    def validate_mapping(self, value: dict) -> dict:
+        if any(not key.isdigit() for key in value):
+            raise serializers.ValidationError(_("Name each column by its index, from 0."))
+        return value
+
+    def validate(self, data):
+        if ("csv" in data) == ("file" in data):
+            raise serializers.ValidationError({"csv": [_("Send the CSV as `csv` text or as a `file`, one of them.")]})
+        upload = data.pop("file", None)
+        if upload is not None:
+            if upload.size > MAX_IMPORT_CHARACTERS:
+                raise serializers.ValidationError({"file": [_("The file is larger than 5 MB; split it into "
+                                                              "smaller files.")]})
+            data["raw"], data["filename"] = upload.read(), upload.name or data["filename"]
+        else:
+            data["raw"] = data.pop("csv").encode()
+        return data
+
+
+IMPORT_EXAMPLE = {
+    "id": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", "channel": "84d7e0c1-5b2a-4c3d-9e8f-7a6b5c4d3e2f",
+    "filename": "erp.csv", "status": "done", "has_header": True,
+    "mapping": {"0": "identifier", "1": "name", "2": "tags"}, "total_rows": 3, "processed_rows": 3,
+    "created_count": 2, "updated_count": 0, "unchanged_count": 0, "rejected_count": 1, "error": "",
+    "created_at": "2026-01-05T10:00:00Z", "finished_at": "2026-01-05T10:00:02Z",
+    "rejected": [{"line": 4, "values": ["12", "Zé", ""],
+                  "reason": "“12” is not a valid phone number. Write it with the country code, e.g. 5511987654321."}],
+}
+IMPORT_SUMMARY_EXAMPLE = {key: value for key, value in IMPORT_EXAMPLE.items() if key != "rejected"}
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="contact_imports_list", description="The company's CSV imports, newest first.",
+                       examples=[page_example(IMPORT_SUMMARY_EXAMPLE, "/contacts/imports")]),
+    retrieve=extend_schema(operation_id="contact_imports_retrieve", responses={200: ContactImportDetailSerializer},
+                           examples=[OpenApiExample("Done", response_only=True, value=IMPORT_EXAMPLE)]),
+)
+class ContactImportViewSet(TenantViewSet):
+    """Contacts from a CSV file, imported in the background as the Contacts page's import does."""
+
+    model = ContactImport
+    serializer_class = ContactImportSerializer
+    lookup_value_converter = "uuid"
+
+    def scoped_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("instance").order_by("-created_at", "-pk")
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ContactImportSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(ContactImportDetailSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="contact_imports_create", request=ContactImportCreateSerializer,
+                   responses={202: ContactImportSerializer, 400: ERRORS[400]},
+                   examples=[OpenApiExample("CSV text", request_only=True, value={
+                       "channel": IMPORT_EXAMPLE["channel"], "filename": "erp.csv",
+                       "csv": "telefone;nome;etiquetas\n5511987654321;Maria;VIP|Atacado\n"}),
+                             OpenApiExample("Queued", response_only=True, status_codes=["202"], value={
+                                 **IMPORT_SUMMARY_EXAMPLE, "status": "queued",
+                                 "total_rows": 0, "processed_rows": 0, "created_count": 0, "rejected_count": 0,
+                                 "finished_at": None})],
+                   description="Queue an import: each row creates or updates a contact of `channel` (upserts: "
+                               "sending the same file again changes nothing). Poll `GET …/imports/{id}` for the "
+                               "counts and the refused rows. Up to 5 MB.")
+    def create(self, request: Request) -> Response:
+        data = ContactImportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        instance = selectors.channel_get(company=self.company, public_id=fields["channel"])
+        if instance is None:
+            raise exceptions.ValidationError({"channel": [_("Unknown channel.")]})
+        with transaction.atomic():  # a refused mapping leaves no import behind
+            try:
+                contact_import = imports.contact_import_create(company=self.company, instance=instance,
+                                                               filename=fields["filename"], raw=fields["raw"])
+            except imports.ImportFileError as error:
+                raise exceptions.ValidationError({"csv": [error.message]}) from error
+            try:
+                contact_import = imports.contact_import_start(
+                    company=self.company, contact_import=contact_import,
+                    mapping=fields.get("mapping", contact_import.mapping),
+                    has_header=fields.get("has_header", contact_import.has_header))
+            except DjangoValidationError as error:
+                raise exceptions.ValidationError({"mapping": error.messages}) from error
+        return Response(ContactImportSerializer(contact_import).data, status=status.HTTP_202_ACCEPTED)
+
+
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("contacts/imports", ContactImportViewSet, basename="contact-import")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("tags", TagViewSet, basename="tag")
