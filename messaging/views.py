@@ -7,7 +7,7 @@ itself (hx-get) after a reconnect.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -48,7 +48,8 @@ def _list_context(request: CompanyRequest) -> dict:
     conversations = selectors.conversation_list(company=request.company, filters=filters, user=request.user)
     rows, next_cursor = selectors.keyset_page(conversations, field="last_message_at",
                                               cursor=request.GET.get("cursor", ""))
-    query = "&".join(f"{key}={value}" for key, value in params.items() if value)
+    # Encoded: a search for "#123", "P&G" or "+55" must come back whole in the list's re-fetch and next page.
+    query = urlencode({key: value for key, value in params.items() if value})
     return {"company": request.company, "conversations": rows, "next_cursor": next_cursor, "params": params,
             "query": query}
 

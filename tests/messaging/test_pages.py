@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -121,6 +122,38 @@ def test_a_nul_in_the_search_is_dropped_not_a_500(client_a, company_a, instance_
     make_conversation(company_a, instance_a, "5511911112222", "Maria")
     response = client_a.get(inbox(company_a), {"q": "Ma\x00ria", "fragment": "list"})
     assert response.status_code == 200 and "Maria" in response.content.decode()
+
+
+def _fragment_url(content: str, fragment: str) -> str:
+    """The hx-get address of the list's own re-fetch (or its next page), as the browser will request it."""
+    start = content.index('hx-get="', content.index(f"fragment={fragment}") - 400)
+    start = content.index('hx-get="', start) + len('hx-get="')
+    return html.unescape(content[start:content.index('"', start)])
+
+
+def test_the_list_re_fetches_the_search_it_shows_even_with_a_hash_an_ampersand_or_a_plus(
+        client_a, company_a, instance_a, instance_b, company_b):
+    """An order number ("#123"), "P&G" or "+55": the list's live re-fetch and its next page ask for the same
+    search (the words were put in the address as typed: "#" cut it, so the whole page landed inside the list)."""
+    from urllib.parse import urlsplit
+
+    for number in range(31):
+        conversation = make_conversation(company_a, instance_a, f"55119{number:08d}", f"Person {number}")
+        add_message(company_a, conversation, text=f"pedido #123 & P&G +55 n{number}")
+    add_message(company_a, make_conversation(company_a, instance_a, "5511988887777", "Other"), text="pedido 123")
+    add_message(company_b, make_conversation(company_b, instance_b), text="pedido #123 & P&G +55 de B")
+    search = {"q": "pedido #123 & P&G +55", "instance": str(instance_a.public_id)}
+    content = client_a.get(inbox(company_a), search).content.decode()
+    assert content.count('data-testid="conversation-row"') == 30
+    for fragment, rows in (("list", 30), ("more", 1)):
+        url = _fragment_url(content, fragment)
+        assert "#" not in url, url
+        response = client_a.get(url)
+        fetched = response.content.decode()
+        assert response.status_code == 200 and "<html" not in fetched, (url, fetched[:200])
+        assert urlsplit(url).path == inbox(company_a) and response.wsgi_request.GET["q"] == search["q"]
+        assert fetched.count('data-testid="conversation-row"') == rows
+        assert "Other" not in fetched and "de B" not in fetched
 
 
 def test_list_is_paged_by_cursor_with_a_fixed_number_of_queries(client_a, company_a, instance_a):
