@@ -113,10 +113,31 @@
 
   // The periodic re-fetch of the thread would throw away older pages someone is reading: skip it then
   // (it runs again once they are back at the newest messages).
+  // The list's re-fetch brings its first page back alone, at the top: while someone has scrolled down the list
+  // (further pages loaded) it waits, or on a busy inbox they would be thrown back up every two seconds. The rows
+  // in view still change live (redrawn by id); back near the top, the list re-fetches itself.
+  var listStale = false;
+
+  function listScrolled() {
+    var list = document.getElementById("conversation-list");
+    return Boolean(list) && list.scrollTop > 80;
+  }
+
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.id === "thread-messages" && !nearBottom()) event.preventDefault();
+    if (elt && elt.id === "conversation-list" && listScrolled()) {
+      event.preventDefault();
+      listStale = true;
+    }
   });
+
+  document.addEventListener("scroll", function (event) {
+    if (listStale && event.target.id === "conversation-list" && !listScrolled()) {
+      listStale = false;
+      htmx.trigger(event.target, "recado:resync");
+    }
+  }, true);  // scroll events do not bubble
 
   // 422 answers carry the form (or bubble) with its error message: show them instead of dropping them.
   // A composer that grows (an error above it) shrinks the thread: it stays at the newest message if it was there.

@@ -572,3 +572,56 @@ def test_a_customers_tap_on_a_list_row_appears_live_under_the_list(
     bubble = page.locator("[data-testid=message][data-direction=in]", has=choice)
     assert bubble.get_by_test_id("quote").inner_text() == "Cardápio"
     assert page.evaluate("window.performance.getEntriesByType('navigation').length") == 1  # no reload
+
+
+def test_a_list_scrolled_down_stays_where_it_is_while_the_inbox_is_busy(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """An agent scrolls down the list (its second page loaded) while customers write: the list is not thrown back
+    to its first page and its top on every signal (on a busy inbox nobody could get past the first page); the rows
+    in view still change live, and back at the top the list re-fetches itself, the customer who wrote first.
+    Company B's customer never shows."""
+    from messaging import services
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "busy", "5511977770000")
+    instance_b = connected_instance(simulator, company_b, "busy-b", "5511966660000")
+    with company_scope(company_a):
+        for number in range(40):
+            contact = services.contact_for_recipient(company=company_a, instance=instance,
+                                                     recipient=f"55119444{number:05d}")
+            contact.name = f"Cliente {number:02d}"
+            contact.save(update_fields=["name"])
+            conversation, _created = services.conversation_start(company=company_a, instance=instance,
+                                                                 contact=contact)
+            services.conversation_touch(company=company_a, conversation=conversation,
+                                        message=add_message(company_a, conversation, text=f"msg {number}"))
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    wait_subscribed(page, frames, '"inbox"')
+    rows = page.locator("[data-testid=conversation-row]")
+    page.wait_for_timeout(500)  # the re-fetch once subscribed
+    listing = page.locator("#conversation-list")
+    listing.evaluate("list => list.scrollTop = list.scrollHeight")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=conversation-row]').length === 40")
+    listing.evaluate("list => list.scrollTop = list.scrollHeight")
+    scrolled = listing.evaluate("list => list.scrollTop")
+    assert scrolled > 500
+
+    simulator.inbound(instance.gateway_name, **{"from": "5511944400002", "push_name": "Cliente 02",
+                                                "text": "ainda estou aqui"})
+    simulator.inbound(instance_b.gateway_name, **{"from": "5511944400002", "push_name": "Bruno", "text": "de B"})
+    changed = page.locator("[data-testid=conversation-row]", has_text="ainda estou aqui")
+    changed.wait_for()  # its row, in view, redrawn by id
+    page.wait_for_timeout(2500)  # past the list's longest wait for a re-fetch
+    assert rows.count() == 40 and abs(page.locator("#conversation-list").evaluate("list => list.scrollTop")
+                                      - scrolled) < 5
+
+    page.locator("#conversation-list").evaluate("list => list.scrollTop = 0")
+    page.wait_for_function("""() => { const first = document.querySelector('[data-testid=conversation-row]');
+        return first && first.textContent.includes('ainda estou aqui'); }""")
+    assert rows.count() == 30
+    assert page.locator("[data-testid=conversation-row]", has_text="Bruno").count() == 0
