@@ -342,6 +342,16 @@
     }
   });
 
+  // A conversation opened from the list keeps the list as it is (tab, "mine", filters, search: the page's own
+  // query), so the list beside it still shows it marked and Alt+Down goes on in that list. The rows' own links
+  // cannot carry it: a pushed row is the same for everyone.
+  ["click", "auxclick"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var row = event.target.closest && event.target.closest(".conversation-row");
+      if (row && row.pathname) row.search = window.location.search;
+    }, true);
+  });
+
   // Escape inside the open picker closes it and goes back to the text.
   document.body.addEventListener("keydown", function (event) {
     var picker = event.target.closest && event.target.closest("[data-emoji-picker]");

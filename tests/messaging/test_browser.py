@@ -625,3 +625,49 @@ def test_a_list_scrolled_down_stays_where_it_is_while_the_inbox_is_busy(
         return first && first.textContent.includes('ainda estou aqui'); }""")
     assert rows.count() == 30
     assert page.locator("[data-testid=conversation-row]", has_text="Bruno").count() == 0
+
+
+def test_a_conversation_opened_from_the_closed_tab_keeps_that_tab_in_the_list(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """Reading closed conversations one after the other: the one opened (by a click or Alt+Down) stays marked in
+    the Closed tab's list, instead of the list going back to the Open tab (where it is not, so nothing was marked
+    and Alt+Down jumped to the Open tab's first conversation). Company B's closed conversation never shows."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "tabs", "5511977771212")
+    instance_b = connected_instance(simulator, company_b, "tabs-b", "5511977771313")
+    with company_scope(company_a):
+        for number, name, status in (("5511944440001", "Aberta", "open"), ("5511944440002", "Fechada 1", "closed"),
+                                     ("5511944440003", "Fechada 2", "closed")):
+            contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=number)
+            contact.name = name
+            contact.save(update_fields=["name"])
+            conversation, _created = services.conversation_start(company=company_a, instance=instance,
+                                                                 contact=contact)
+            services.conversation_set_status(company=company_a, conversation=conversation, status=status)
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient="5511944440004")
+        conversation_b, _created = services.conversation_start(company=company_b, instance=instance_b,
+                                                               contact=contact_b)
+        services.conversation_set_status(company=company_b, conversation=conversation_b, status="closed")
+
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/?status=closed")
+    ids = "rows => rows.map(row => row.dataset.conversation)"
+    closed = page.eval_on_selector_all("[data-testid=conversation-row]", ids)
+    assert len(closed) == 2
+    page.locator(f"[data-conversation='{closed[0]}']").click()
+    page.wait_for_url(f"**/inbox/{closed[0]}/?status=closed")
+
+    def listed_and_marked() -> tuple[list[str], list[str]]:
+        return (page.eval_on_selector_all("[data-testid=conversation-row]", ids),
+                page.eval_on_selector_all("[data-testid=conversation-row][aria-current=true]", ids))
+
+    assert listed_and_marked() == (closed, [closed[0]])
+    page.keyboard.press("Alt+ArrowDown")
+    page.wait_for_url(f"**/inbox/{closed[1]}/?status=closed")
+    assert listed_and_marked() == (closed, [closed[1]])
+    assert page.locator(".nav-link.active", has_text="Closed").count() == 1
