@@ -240,6 +240,22 @@ def test_composer_sends_text_reply_reaction_and_attachment(agent_client_a, compa
     assert media.status_code == 200 and b"".join(media.streaming_content) == PNG
 
 
+def test_a_screen_reader_hears_new_messages_and_the_ticks(client_a, client_b, company_a, instance_a):
+    """The thread's messages are a log (aria-live polite: a message added at its end is read out), named in the
+    page's language, and each tick says its status (a title alone is not read out; "✓✓" says nothing)."""
+    conversation = make_conversation(company_a, instance_a)
+    add_message(company_a, conversation, text="c", direction="out", status="delivered", status_rank=40)
+    english = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<div id="thread-messages-list" role="log" aria-label="Messages">' in english
+    assert 'role="img" aria-label="Delivered"' in english
+    portuguese = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert '<div id="thread-messages-list" role="log" aria-label="Mensagens">' in portuguese
+    assert 'role="img" aria-label="Entregue"' in portuguese
+    fragment = client_a.get(page(company_a, conversation), {"fragment": "messages"}).content.decode()
+    assert 'role="log"' in fragment  # the thread's re-fetch keeps it
+    assert client_b.get(page(company_a, conversation), {"fragment": "messages"}).status_code == 404
+
+
 def test_a_failure_reason_and_the_ticks_are_shown_in_the_page_s_language(client_a, client_b, company_a,
                                                                          instance_a):
     """The reason is stored as the code wrote it (the API gives it so) and translated where a page shows it;
@@ -252,9 +268,10 @@ def test_a_failure_reason_and_the_ticks_are_shown_in_the_page_s_language(client_
     add_message(company_a, conversation, text="c", direction="out", status="read", status_rank=50)
     portuguese = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
     assert "Este número não está no WhatsApp." in portuguese and "Connection Closed" in portuguese
-    assert 'data-status="read" title="Lida"' in portuguese
+    assert 'data-status="read" title="Lida" role="img" aria-label="Lida"' in portuguese
     english = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "This number is not on WhatsApp." in english and 'data-status="read" title="Read"' in english
+    assert "This number is not on WhatsApp." in english
+    assert 'data-status="read" title="Read" role="img" aria-label="Read"' in english
     assert client_b.get(page(company_a, conversation)).status_code == 404
 
 
