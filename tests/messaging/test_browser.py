@@ -671,3 +671,58 @@ def test_a_conversation_opened_from_the_closed_tab_keeps_that_tab_in_the_list(
     page.wait_for_url(f"**/inbox/{closed[1]}/?status=closed")
     assert listed_and_marked() == (closed, [closed[1]])
     assert page.locator(".nav-link.active", has_text="Closed").count() == 1
+
+
+def test_on_a_phone_an_opened_conversation_takes_the_screen_with_its_composer(
+    stack_url, browser, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """At 390 px, tapping a conversation shows its thread and the whole composer on the first screen (the list stood
+    above them: the thread began two screens down); "← Todas as conversas" leads back to the list as it was (the
+    tab kept). At 1366 px the list stays beside the thread and the link is not shown. Company B's conversation
+    never shows."""
+    from messaging import services
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "phone", "5511977771414")
+    instance_b = connected_instance(simulator, company_b, "phone-b", "5511977771515")
+    with company_scope(company_a):
+        for number in range(32):
+            contact = services.contact_for_recipient(company=company_a, instance=instance,
+                                                     recipient=f"55119444{number:05d}")
+            conversation, _created = services.conversation_start(company=company_a, instance=instance,
+                                                                 contact=contact)
+            services.conversation_touch(company=company_a, conversation=conversation,
+                                        message=add_message(company_a, conversation, text=f"msg {number}"))
+    for number in range(20):
+        add_message(company_a, conversation, text=f"histórico {number}")
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient="5511944440099")
+        services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)
+
+    context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844}, has_touch=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/?status=open&assignee=unassigned")
+    assert page.locator(f"[data-conversation='{conversation.public_id}']").count() == 1
+    page.locator(f"[data-conversation='{conversation.public_id}']").tap()
+    page.wait_for_url(f"**/inbox/{conversation.public_id}/**")
+    page.get_by_test_id("send").wait_for()
+    assert page.locator("[data-testid=conversation-list]").is_hidden()
+    for testid in ("thread-header", "composer-text", "send"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (testid, box)
+    page.screenshot(path="/tmp/recado-inbox-phone.png")
+    back = page.get_by_test_id("inbox-back")
+    assert back.inner_text() == "← Todas as conversas"
+    back.tap()
+    page.wait_for_url(re.compile(r"/inbox/\?status=open&assignee=unassigned$"))
+    assert page.locator("[data-testid=conversation-row]").count() == 30
+    assert page.locator(".nav-link.active", has_text="Sem responsável").count() == 1
+
+    page.set_viewport_size({"width": 1366, "height": 850})
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    assert page.get_by_test_id("conversation-list").is_visible() and page.get_by_test_id("inbox-back").is_hidden()
+    assert page.locator("[data-testid=conversation-row]").count() == 30  # B's is not among them
+    context.close()
