@@ -142,8 +142,25 @@
   // 422 answers carry the form (or bubble) with its error message: show them instead of dropping them.
   // A composer that grows (an error above it) shrinks the thread: it stays at the newest message if it was there.
   var composerStick = false;
+  // What is typed while a send is on its way is not lost with the old box: the answer's fresh composer takes what
+  // was typed after the sent text (a refused send's composer, its error above: all that is in the box now).
+  var composerSent = null, composerTyped = "";
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var box = event.detail.elt && event.detail.elt.id === "composer" &&
+      event.detail.elt.querySelector("[data-composer-text]");
+    if (box) composerSent = box.value;
+  });
   document.body.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "composer") composerStick = nearBottom();
+    if (event.detail.target && event.detail.target.id === "composer") {
+      composerStick = nearBottom();
+      var box = event.detail.target.querySelector("[data-composer-text]");
+      var now = box ? box.value : "", accepted = event.detail.xhr && event.detail.xhr.status < 300;
+      composerTyped = now;
+      if (accepted && composerSent !== null && now.indexOf(composerSent) === 0) {
+        composerTyped = now.slice(composerSent.length).replace(/^\s+/, "");
+      }
+      composerSent = null;
+    }
     if (event.detail.xhr && event.detail.xhr.status === 422 && event.detail.serverResponse) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
@@ -157,6 +174,11 @@
       quickMatches = [];  // the menu went with the old composer (sent with the mouse while it was open)
       if (composerStick) scrollToBottom();
       var box = document.querySelector("[data-composer-text]");
+      if (box && composerTyped && box.value !== composerTyped) {
+        box.value = composerTyped;
+        box.dispatchEvent(new Event("input", { bubbles: true }));  // kept as the draft too
+      }
+      composerTyped = "";
       if (box) box.focus();
     }
     dedupe();

@@ -726,3 +726,55 @@ def test_on_a_phone_an_opened_conversation_takes_the_screen_with_its_composer(
     assert page.get_by_test_id("conversation-list").is_visible() and page.get_by_test_id("inbox-back").is_hidden()
     assert page.locator("[data-testid=conversation-row]").count() == 30  # B's is not among them
     context.close()
+
+
+def test_what_is_typed_while_a_send_is_on_its_way_is_kept(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """An agent sends and goes on typing the next message before the server has answered (a slow network, here a
+    second): the answer's fresh composer used to replace the box with what was typed meanwhile, and those words
+    were lost. They stay in the box (and in the draft), and reach the customer with the next Enter; the first
+    message is sent once. Company B's number receives nothing."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "typing", "5511977771616")
+    instance_b = connected_instance(simulator, company_b, "typing-b", "5511977771717")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    answered = []
+
+    def slow_network(route) -> None:
+        page.wait_for_timeout(1000)
+        route.continue_()
+        answered.append(route.request.url)
+
+    page.route(re.compile(r"/send/$"), slow_network)
+    box = page.get_by_test_id("composer-text")
+    box.fill("Primeira mensagem")
+    box.press("Enter")
+    page.keyboard.type("e a segunda", delay=10)
+    page.locator("[data-testid=message][data-direction=out]", has_text="Primeira mensagem").wait_for()
+    page.wait_for_function("() => document.querySelector('[data-testid=composer-text]')"
+                           " && !document.querySelector('[data-testid=composer-text]').value.includes('Primeira')")
+    page.wait_for_timeout(300)
+    assert answered
+    assert page.get_by_test_id("composer-text").input_value() == "e a segunda"
+    assert page.evaluate(f"sessionStorage.getItem('recado:draft:{conversation.public_id}')") == "e a segunda"
+    page.unroute(re.compile(r"/send/$"))
+    page.get_by_test_id("composer-text").press("Enter")
+    page.locator("[data-testid=message][data-direction=out]", has_text="e a segunda").wait_for()
+
+    def both_sent():
+        entries = simulator.sent(instance.gateway_name)
+        return entries if len(entries) >= 2 else None
+
+    sent = wait_until(both_sent, timeout=20, interval=0.5)
+    assert [entry["message"]["conversation"] for entry in sent] == ["Primeira mensagem", "e a segunda"]
+    assert simulator.sent(instance_b.gateway_name) == []
