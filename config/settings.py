@@ -228,7 +228,9 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
+    # Media from an https address too: a file sent by URL (the API's media_url) or received and not copied yet.
     "img-src": [CSP.SELF, "data:", "https:"],
+    "media-src": [CSP.SELF, "https:"],
     "connect-src": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],

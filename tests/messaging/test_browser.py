@@ -778,3 +778,38 @@ def test_what_is_typed_while_a_send_is_on_its_way_is_kept(
     sent = wait_until(both_sent, timeout=20, interval=0.5)
     assert [entry["message"]["conversation"] for entry in sent] == ["Primeira mensagem", "e a segunda"]
     assert simulator.sent(instance_b.gateway_name) == []
+
+
+def test_a_video_or_audio_kept_at_its_https_address_plays_in_the_thread_without_a_csp_violation(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, owner_b, settings,  # noqa: F811
+):
+    """A file sent through the API by `media_url`, or received and not copied yet, is shown from its https address.
+    Pictures could load from one (img-src https:); a video or an audio could not (default-src 'self'), so their
+    players stayed empty with a CSP violation in the console. Company B's page never shows A's messages."""
+    from messaging import services
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "media", "5511977771818")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    add_message(company_a, conversation, kind="video", text="o vídeo", media_url="https://media.example.test/v.mp4")
+    add_message(company_a, conversation, kind="audio", media_url="https://media.example.test/a.ogg")
+    add_message(company_a, conversation, kind="image", media_url="https://media.example.test/i.png")
+
+    page = browser_context.new_page()
+    page.add_init_script("""window.__violations = [];
+        document.addEventListener('securitypolicyviolation', (event) => window.__violations.push(
+            event.effectiveDirective + ' ' + event.blockedURI));""")
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    page.locator("[data-testid=message][data-kind=audio]").wait_for()
+    page.wait_for_timeout(1000)  # the players ask for their files (the address answers nothing here)
+    assert page.evaluate("window.__violations") == []
+    other = browser_context.browser.new_context(locale="en-US")
+    page_b = other.new_page()
+    log_in(page_b, stack_url, owner_b.email)
+    assert page_b.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/").status == 404
+    assert page_b.goto(f"{stack_url}/c/{company_b.slug}/inbox/{conversation.public_id}/").status == 404
+    other.close()
