@@ -105,10 +105,22 @@
     if (document.body.dataset.stick === "1") scrollToBottom();
     // A customer's message landed in the thread being read: it is read, so the unread badge goes.
     var box = thread();
-    if (box && document.visibilityState === "visible" && text.indexOf('beforeend:#thread-messages-list') !== -1 &&
-        text.indexOf('data-direction="in"') !== -1) {
+    if (box && text.indexOf('beforeend:#thread-messages-list') !== -1 && text.indexOf('data-direction="in"') !== -1) {
+      if (document.visibilityState === "visible") htmx.ajax("POST", box.dataset.readUrl, { swap: "none" });
+      else unseen = true;
+    }
+  });
+
+  // One that arrived while the tab was hidden is seen when the agent comes back: then it is read (its badge,
+  // or the open row's, goes for the whole team).
+  var unseen = false;
+  document.addEventListener("visibilitychange", function () {
+    var box = thread();
+    if (!box || document.visibilityState !== "visible") return;
+    if (unseen || document.querySelector(".conversation-row[aria-current=true] [data-testid=unread-badge]")) {
       htmx.ajax("POST", box.dataset.readUrl, { swap: "none" });
     }
+    unseen = false;
   });
 
   // The periodic re-fetch of the thread would throw away older pages someone is reading: skip it then

@@ -813,3 +813,46 @@ def test_a_video_or_audio_kept_at_its_https_address_plays_in_the_thread_without_
     assert page_b.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/").status == 404
     assert page_b.goto(f"{stack_url}/c/{company_b.slug}/inbox/{conversation.public_id}/").status == 404
     other.close()
+
+
+def test_a_message_that_arrived_while_the_tab_was_hidden_is_read_when_the_agent_comes_back(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """A customer writes in the open thread while the agent is in another tab: it stays unread then (nobody saw it).
+    Back in the inbox tab the agent sees it, so it is read: the badge goes for the whole team, instead of staying
+    until the next message or a reload. Company B's conversation of that number keeps its own count."""
+    from messaging import services
+    from messaging.models import Conversation
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "hidden", "5511977771919")
+    instance_b = connected_instance(simulator, company_b, "hidden-b", "5511977772020")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "para B"})
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+
+    def visibility(state: str) -> None:
+        page.evaluate("""(state) => {
+            Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+            document.dispatchEvent(new Event('visibilitychange')); }""", state)
+
+    visibility("hidden")
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Alguém aí?"})
+    page.locator("[data-testid=message]", has_text="Alguém aí?").wait_for()
+    page.wait_for_timeout(500)
+
+    def unread() -> int:
+        return Conversation.all_companies.get(pk=conversation.pk).unread_count
+
+    assert unread() == 1
+    visibility("visible")
+    assert wait_until(lambda: unread() == 0, timeout=10, interval=0.2)
+    page.locator(f"[data-conversation='{conversation.public_id}'] [data-testid=unread-badge]").wait_for(
+        state="detached")
+    assert Conversation.all_companies.get(company=company_b).unread_count == 1
