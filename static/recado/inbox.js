@@ -376,6 +376,41 @@
     }
   });
 
+  // Focus survives the redraws. A control used from the keyboard (Assign to me, Close, a priority chosen with the
+  // arrows, a tag, a reaction) is replaced by the answer and again by the push every open page gets; htmx gives
+  // focus back only to an element with an id, and only after its own answers, so it fell to the body. It goes
+  // back to the same control, else one of the same name in the same region ("Reopen" for "Close"), else the
+  // region's first control.
+  var focusWas = null;
+
+  function rememberFocus() {
+    var element = document.activeElement;
+    var region = element && element !== document.body && element.closest("[id]");
+    focusWas = region ? { element: element, region: region.id, name: element.getAttribute("name"),
+                          value: element.getAttribute("value") } : null;
+  }
+
+  function restoreFocus() {
+    var was = focusWas;
+    if (!was || document.contains(was.element)) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var region = document.getElementById(was.region);
+    if (!region) return;
+    var named = was.name ? "[name='" + CSS.escape(was.name) + "']" : null;
+    var choices = [named && was.value !== null ? named + "[value='" + CSS.escape(was.value) + "']" : null, named,
+                   "button, select, input:not([type=hidden]), textarea, a[href]"];
+    for (var i = 0; i < choices.length; i++) {
+      var target = choices[i] && (region.matches(choices[i]) ? region : region.querySelector(choices[i]));
+      if (target) { target.focus({ preventScroll: true }); break; }
+    }
+  }
+
+  document.body.addEventListener("htmx:beforeSwap", rememberFocus);
+  document.body.addEventListener("htmx:wsBeforeMessage", rememberFocus);
+  document.body.addEventListener("htmx:afterSwap", restoreFocus);  // at once: a push may come before the settle
+  document.body.addEventListener("htmx:afterSettle", restoreFocus);
+  document.body.addEventListener("htmx:wsAfterMessage", restoreFocus);
+
   // A conversation opened from the list keeps the list as it is (tab, "mine", filters, search: the page's own
   // query), so the list beside it still shows it marked and Alt+Down goes on in that list. The rows' own links
   // cannot carry it: a pushed row is the same for everyone.

@@ -856,3 +856,63 @@ def test_a_message_that_arrived_while_the_tab_was_hidden_is_read_when_the_agent_
     page.locator(f"[data-conversation='{conversation.public_id}'] [data-testid=unread-badge]").wait_for(
         state="detached")
     assert Conversation.all_companies.get(company=company_b).unread_count == 1
+
+
+def test_keyboard_focus_stays_on_the_controls_through_their_answers_and_pushes(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """Keyboard only: "Assign to me", the priority chosen with the arrows, "Close" and a tag's checkbox each
+    redraw their region twice (the answer, then the push every open page gets), and focus fell to the page's
+    body each time: the next arrow in the priority list scrolled the page instead (only "Low" could be chosen),
+    and a screen reader lost its place. Focus comes back to the same control, or to the one that took its place
+    ("Reopen" for "Close"). Company B's tag is not offered."""
+    from contacts import services as contact_services
+    from messaging import services
+    from messaging.models import Conversation
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "focus", "5511977772121")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+        tag = contact_services.tag_create(company=company_a, name="VIP")
+    with company_scope(company_b):
+        contact_services.tag_create(company=company_b, name="Only B")
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    focused = "() => document.activeElement.dataset.testid || document.activeElement.id"
+
+    def pushed_after(action) -> None:
+        """Do it, and wait for the push that follows the answer (the header or panel every open page gets)."""
+        before = len(frames)
+        action()
+        for _tick in range(100):
+            if any('hx-swap-oob' in frame for frame in frames[before:]):
+                break
+            page.wait_for_timeout(50)
+        page.wait_for_timeout(300)
+
+    pushed_after(lambda: (page.get_by_test_id("assign-me").focus(), page.keyboard.press("Enter")))
+    page.get_by_test_id("conversation-assignee").wait_for()
+    assert page.evaluate(focused) == "assign-me"
+
+    page.get_by_test_id("priority-select").focus()
+    pushed_after(lambda: page.keyboard.press("ArrowDown"))
+    assert page.evaluate(focused) == "priority-select"
+    pushed_after(lambda: page.keyboard.press("ArrowDown"))
+    assert page.get_by_test_id("priority-select").input_value() == "medium"
+    assert Conversation.all_companies.get(pk=conversation.pk).priority == "medium"
+
+    page.get_by_test_id("close").focus()
+    pushed_after(lambda: page.keyboard.press("Enter"))
+    page.get_by_test_id("reopen").wait_for()
+    assert page.evaluate(focused) == "reopen"
+
+    checkbox = f"tag-{tag.public_id.hex}"
+    page.locator(f"#{checkbox}").focus()
+    pushed_after(lambda: page.keyboard.press("Space"))
+    assert page.evaluate(focused) == checkbox and page.locator(f"#{checkbox}").is_checked()
+    assert page.locator("#contact-panel", has_text="Only B").count() == 0
