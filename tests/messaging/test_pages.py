@@ -118,6 +118,36 @@ def test_list_newest_first_with_unread_badges_and_tabs(client_a, company_a, inst
     assert "Newer" not in client_a.get(inbox(company_a), {"assignee": "mine", "fragment": "list"}).content.decode()
 
 
+def test_the_tabs_keep_the_search_and_the_filters_and_say_which_is_shown(client_a, client_b, company_a, company_b,
+                                                                       instance_a):
+    """Searching "Maria" on one number, then looking in Closed or Mine: the tabs kept only the status and the
+    assignee, so the search and the filters were dropped on every switch. The shown tabs carry aria-current."""
+    from urllib.parse import parse_qs, urlsplit
+
+    conversation = make_conversation(company_a, instance_a, name="Maria")
+    with company_scope(company_a):
+        services.conversation_set_status(company=company_a, conversation=conversation, status="closed")
+    search = {"status": "open", "assignee": "unassigned", "q": "Mar & Ia", "instance": str(instance_a.public_id)}
+    content = client_a.get(inbox(company_a), search).content.decode()
+
+    def tab(testid: str) -> dict:
+        start = content.index(f'data-testid="{testid}"')
+        link = content[content.rindex("<a ", 0, start):start]
+        href = html.unescape(link.split('href="')[1].split('"')[0])
+        return {key: values[0] for key, values in parse_qs(urlsplit(href).query).items()} | {
+            "current": 'aria-current="page"' in link}
+
+    kept = {"q": "Mar & Ia", "instance": str(instance_a.public_id)}
+    assert tab("tab-closed") == {**kept, "status": "closed", "assignee": "unassigned", "current": False}
+    assert tab("tab-open") == {**kept, "status": "open", "assignee": "unassigned", "current": True}
+    assert tab("tab-mine") == {**kept, "status": "open", "assignee": "mine", "current": False}
+    assert tab("tab-unassigned")["current"] is True
+    assert tab("tab-all") == {**kept, "status": "open", "current": False}
+    closed = {**search, "status": "closed", "assignee": "", "q": "Mari"}
+    assert client_a.get(inbox(company_a), closed).content.decode().count('data-testid="conversation-row"') == 1
+    assert client_b.get(inbox(company_b), closed).content.decode().count('data-testid="conversation-row"') == 0
+
+
 def test_a_nul_in_the_search_is_dropped_not_a_500(client_a, company_a, instance_a):
     make_conversation(company_a, instance_a, "5511911112222", "Maria")
     response = client_a.get(inbox(company_a), {"q": "Ma\x00ria", "fragment": "list"})
@@ -600,7 +630,8 @@ def test_the_open_conversations_row_is_marked_current_and_only_it(client_a, comp
     assert 'aria-current' not in rows[str(other.public_id)].split(">")[0]
     assert content.count('aria-current="true"') == 1
     # The inbox page and the list fragments (shared by every open thread) mark no row.
-    assert "aria-current" not in client_a.get(inbox(company_a)).content.decode()
+    # (The tab shown is aria-current="page".)
+    assert 'aria-current="true"' not in client_a.get(inbox(company_a)).content.decode()
     assert "aria-current" not in client_a.get(inbox(company_a), {"fragment": "list"}).content.decode()
 
 
