@@ -179,9 +179,23 @@
     }
   });
 
+  // An older page goes above what is being read, which stays in place: left at the very top, the new page's own
+  // "older" marker was in view at once, and one scroll up loaded every page down to the first message.
+  var olderFromBottom = null;
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target, box = thread();
+    if (box && target && target.matches && target.matches("[data-testid=older-messages]")) {
+      olderFromBottom = box.scrollHeight - box.scrollTop;
+    }
+  });
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (target && target.id === "thread-messages") scrollToBottom();
+    if (olderFromBottom !== null && thread()) {
+      thread().scrollTop = thread().scrollHeight - olderFromBottom;
+      olderFromBottom = null;
+    }
     if (target && target.id === "composer") {
       quickMatches = [];  // the menu went with the old composer (sent with the mouse while it was open)
       if (composerStick) scrollToBottom();

@@ -916,3 +916,52 @@ def test_keyboard_focus_stays_on_the_controls_through_their_answers_and_pushes(
     pushed_after(lambda: page.keyboard.press("Space"))
     assert page.evaluate(focused) == checkbox and page.locator(f"#{checkbox}").is_checked()
     assert page.locator("#contact-panel", has_text="Only B").count() == 0
+
+
+def test_scrolling_up_the_thread_loads_one_older_page_and_keeps_the_place(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """Scrolled to the top of a long thread, the next older page is put above what is being read, which stays
+    where it is. The view stayed at the very top, so that page's own "older" marker was in view at once: one
+    scroll up loaded every page down to the first message (a thread of thousands, all of them) and left the
+    reader at the conversation's start. Company B's messages are never among them."""
+    from messaging import services
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "older", "5511977772323")
+    instance_b = connected_instance(simulator, company_b, "older-b", "5511977772424")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        conversation_b, _created = services.conversation_start(company=company_b, instance=instance_b,
+                                                               contact=contact_b)
+    for number in range(95):
+        add_message(company_a, conversation, text=f"linha {number:02d}")
+    add_message(company_b, conversation_b, text="linha de B")
+
+    page, frames = page_hearing_frames(browser_context)
+    page.set_viewport_size({"width": 1366, "height": 850})
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    page.wait_for_timeout(500)  # the re-fetch once subscribed
+    bubbles = page.locator("[data-testid=message]")
+    assert bubbles.count() == 30
+    page.locator("#thread-messages").evaluate("thread => thread.scrollTop = 0")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 60")
+    page.wait_for_timeout(1500)
+    assert bubbles.count() == 60  # one page, not all of them
+
+    def in_view(text: str) -> bool:
+        return page.evaluate("""(text) => {
+            const thread = document.getElementById('thread-messages').getBoundingClientRect();
+            const bubble = [...document.querySelectorAll('[data-testid=message]')]
+                .find((element) => element.textContent.includes(text)).getBoundingClientRect();
+            return bubble.top >= thread.top - 1 && bubble.bottom <= thread.bottom + 1; }""", text)
+
+    assert in_view("linha 65") and not in_view("linha 35")  # the place kept: the new page is above it
+    texts = page.locator("[data-testid=message-text]").all_inner_texts()
+    assert texts == [f"linha {number:02d}" for number in range(35, 95)]
