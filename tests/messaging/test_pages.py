@@ -286,6 +286,26 @@ def test_a_screen_reader_hears_new_messages_and_the_ticks(client_a, client_b, co
     assert client_b.get(page(company_a, conversation), {"fragment": "messages"}).status_code == 404
 
 
+def test_a_picture_sticker_video_or_audio_without_a_file_name_is_named_for_a_screen_reader(client_a, client_b,
+                                                                                         company_a, instance_a):
+    """A received picture has no file name: its alt was empty, which tells a screen reader to skip it as decoration
+    (the customer's photo of a broken product went unheard); the players had no name at all. Each is named by its
+    kind, in the page's language, or by its file name when it has one."""
+    conversation = make_conversation(company_a, instance_a)
+    for kind in ("image", "sticker", "video", "audio"):
+        add_message(company_a, conversation, kind=kind, media_url=f"https://media.example.test/{kind}")
+    add_message(company_a, conversation, kind="image", media_url="https://media.example.test/x",
+                media_filename="nf.png")
+    english = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'alt="Image"' in english and 'alt="Sticker"' in english and 'alt="nf.png"' in english
+    assert 'alt=""' not in english
+    assert '<video aria-label="Video"' in english and '<audio aria-label="Audio"' in english
+    portuguese = client_a.get(page(company_a, conversation), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert 'alt="Imagem"' in portuguese and 'alt="Figurinha"' in portuguese
+    assert '<video aria-label="Vídeo"' in portuguese and '<audio aria-label="Áudio"' in portuguese
+    assert client_b.get(page(company_a, conversation)).status_code == 404
+
+
 def test_a_failure_reason_and_the_ticks_are_shown_in_the_page_s_language(client_a, client_b, company_a,
                                                                          instance_a):
     """The reason is stored as the code wrote it (the API gives it so) and translated where a page shows it;
