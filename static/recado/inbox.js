@@ -102,6 +102,12 @@
     dedupe();
     markCurrent();
     if (text.indexOf('id="inbox-signal"') !== -1) refreshList();
+    if (threadFetching && text.indexOf("beforeend:#thread-messages-list") !== -1) {
+      (text.match(/id="message-[0-9a-f]{32}"/g) || []).forEach(function (found) {
+        var bubble = document.getElementById(found.slice(4, -1));
+        if (bubble) pushedDuringFetch.push(bubble);
+      });
+    }
     if (document.body.dataset.stick === "1") scrollToBottom();
     // A customer's message landed in the thread being read: it is read, so the unread badge goes.
     var box = thread();
@@ -135,9 +141,14 @@
     return Boolean(list) && list.scrollTop > 80;
   }
 
+  // A message pushed while the thread's re-fetch is on its way can be missing from its answer (read before the
+  // message was stored): the swap wiped it off the screen until the next re-fetch. It is put back after the swap.
+  var threadFetching = false, pushedDuringFetch = [];
+
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.id === "thread-messages" && !nearBottom()) event.preventDefault();
+    else if (elt && elt.id === "thread-messages") { threadFetching = true; pushedDuringFetch = []; }
     if (elt && elt.id === "conversation-list" && listScrolled()) {
       event.preventDefault();
       listStale = true;
@@ -189,9 +200,20 @@
     }
   });
 
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "thread-messages") { threadFetching = false; pushedDuringFetch = []; }
+  });
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
-    if (target && target.id === "thread-messages") scrollToBottom();
+    if (target && target.id === "thread-messages") {
+      var list = document.getElementById("thread-messages-list");
+      pushedDuringFetch.forEach(function (bubble) {
+        if (list && !document.getElementById(bubble.id)) list.appendChild(bubble);
+      });
+      pushedDuringFetch = [];
+      scrollToBottom();
+    }
     if (olderFromBottom !== null && thread()) {
       thread().scrollTop = thread().scrollHeight - olderFromBottom;
       olderFromBottom = null;

@@ -965,3 +965,50 @@ def test_scrolling_up_the_thread_loads_one_older_page_and_keeps_the_place(
     assert in_view("linha 65") and not in_view("linha 35")  # the place kept: the new page is above it
     texts = page.locator("[data-testid=message-text]").all_inner_texts()
     assert texts == [f"linha {number:02d}" for number in range(35, 95)]
+
+
+def test_a_message_pushed_while_the_thread_re_fetches_itself_stays(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """The thread re-fetches itself (after a reconnect, back in the tab, every minute). A customer's message pushed
+    while that answer is on its way (read before the message was stored) was appended, then wiped by the answer's
+    swap: gone from the screen until the next minute's re-fetch. It stays, once. Company B's customer's message of
+    the same moment never shows."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "refetch", "5511977772525")
+    instance_b = connected_instance(simulator, company_b, "refetch-b", "5511977772626")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    page.wait_for_timeout(500)  # the re-fetch once subscribed
+    read: list[str] = []
+
+    def answer_late(route) -> None:
+        response = route.fetch()  # the server reads the thread now, before the customer writes
+        read.append(route.request.url)
+        for _tick in range(100):  # until the customer's message has been pushed to this page
+            if any("Mandei agora" in frame for frame in frames):
+                break
+            page.wait_for_timeout(100)
+        route.fulfill(response=response)
+
+    page.route(re.compile(r"fragment=messages"), answer_late)
+    page.evaluate("htmx.trigger(document.getElementById('thread-messages'), 'recado:resync')")
+    for _tick in range(50):
+        if read:
+            break
+        page.wait_for_timeout(100)
+    assert read
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Mandei agora"})
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "Mandei de B"})
+    page.wait_for_function("() => window.htmx && !document.querySelector('#thread-messages.htmx-request')")
+    page.wait_for_timeout(1000)
+    assert page.locator("[data-testid=message]", has_text="Mandei agora").count() == 1
+    assert page.locator("[data-testid=message]", has_text="Mandei de B").count() == 0
