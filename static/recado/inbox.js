@@ -171,7 +171,7 @@
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var box = event.detail.elt && event.detail.elt.id === "composer" &&
       event.detail.elt.querySelector("[data-composer-text]");
-    if (box) composerSent = box.value;
+    if (box) { composerSent = box.value; closeQuickMenu(box.form); }
   });
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "composer") {

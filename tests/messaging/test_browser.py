@@ -1012,3 +1012,51 @@ def test_a_message_pushed_while_the_thread_re_fetches_itself_stays(
     page.wait_for_timeout(1000)
     assert page.locator("[data-testid=message]", has_text="Mandei agora").count() == 1
     assert page.locator("[data-testid=message]", has_text="Mandei de B").count() == 0
+
+
+def test_the_quick_reply_menu_closes_as_the_send_leaves(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """"/en" sent with the mouse while its menu is open, on a slow network: an Enter before the answer inserted the
+    menu's first reply into the box (kept, since what is typed meanwhile is), to be sent by mistake. The menu closes
+    as the send leaves; the Enter sends nothing twice and the box ends empty. Company B's reply is never offered."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "menu", "5511977772727")
+    with company_scope(company_a):
+        services.quick_reply_create(company=company_a, shortcut="endereco", text="Rua das Flores, 10")
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    with company_scope(company_b):
+        services.quick_reply_create(company=company_b, shortcut="entrega-b", text="B's")
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    answered: list[str] = []
+
+    def slow_network(route) -> None:
+        response = route.fetch()
+        page.wait_for_timeout(1500)
+        route.fulfill(response=response)
+        answered.append(route.request.url)
+
+    page.route(re.compile(r"/send/$"), slow_network)
+    page.get_by_test_id("composer-text").focus()
+    page.keyboard.type("/en")
+    menu = page.get_by_test_id("quick-reply-menu")
+    assert menu.locator("[role=option]").all_inner_texts() == ["/endereco\nRua das Flores, 10"]
+    page.get_by_test_id("send").click()
+    page.wait_for_timeout(200)
+    assert menu.is_hidden()
+    page.get_by_test_id("composer-text").press("Enter")  # before the answer
+    assert page.get_by_test_id("composer-text").input_value() == "/en"
+    page.wait_for_function("() => document.querySelector('[data-testid=composer-text]').value === ''")
+    page.wait_for_timeout(1000)
+    assert page.get_by_test_id("composer-text").input_value() == ""
+    sent = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
+    page.wait_for_timeout(1000)
+    assert [entry["message"]["conversation"] for entry in simulator.sent(instance.gateway_name)] == ["/en"] == [
+        entry["message"]["conversation"] for entry in sent]
