@@ -129,8 +129,6 @@
     unseen = false;
   });
 
-  // The periodic re-fetch of the thread would throw away older pages someone is reading: skip it then
-  // (it runs again once they are back at the newest messages).
   // The list's re-fetch brings its first page back alone, at the top: while someone has scrolled down the list
   // (further pages loaded) it waits, or on a busy inbox they would be thrown back up every two seconds. The rows
   // in view still change live (redrawn by id); back near the top, the list re-fetches itself.
@@ -145,6 +143,8 @@
   // message was stored): the swap wiped it off the screen until the next re-fetch. It is put back after the swap.
   var threadFetching = false, pushedDuringFetch = [];
 
+  // The periodic re-fetch of the thread would throw away older pages someone is reading: skip it then
+  // (it runs again once they are back at the newest messages).
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.id === "thread-messages" && !nearBottom()) event.preventDefault();
