@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.models import Company, Membership
 from tenants.scoping import enter_company_scope, exit_company_scope
@@ -30,7 +32,7 @@ def company_member(role: str | None = None) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, company_slug: str, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return _to_login(request)
             # One query for the company and the membership: no such company and not a member are the same 404.
             membership = membership_for_slug(user=request.user, slug=company_slug)
             if membership is None:
@@ -52,6 +54,17 @@ def company_member(role: str | None = None) -> Callable:
         return wrapper
 
     return decorator
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    """To the login page, and back afterwards. A live request (htmx: a send, a list's re-fetch) is told to go there
+    (HX-Redirect, back to the page it was made from): a redirect it followed had htmx draw the login page inside
+    the composer or the list, and the composer's draft forgotten as if sent."""
+    htmx = getattr(request, "htmx", None)
+    if not htmx:
+        return redirect_to_login(request.get_full_path())
+    page = htmx.current_url_abs_path  # None for another site's address
+    return HttpResponseClientRedirect(redirect_to_login(page).url if page else resolve_url(settings.LOGIN_URL))
 
 
 def actor_label(request) -> str:

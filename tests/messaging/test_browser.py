@@ -23,6 +23,7 @@ from tests.browser.conftest import (  # noqa: F401 (fixtures)
     log_in,
     running_stack,
 )
+from tests.factories import PASSWORD
 from tests.simulator.fixtures import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -1060,3 +1061,42 @@ def test_the_quick_reply_menu_closes_as_the_send_leaves(
     page.wait_for_timeout(1000)
     assert [entry["message"]["conversation"] for entry in simulator.sent(instance.gateway_name)] == ["/en"] == [
         entry["message"]["conversation"] for entry in sent]
+
+
+def test_a_send_after_logging_out_in_another_tab_leads_to_the_login_page_and_keeps_the_draft(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """Logged out in another tab, the agent presses Enter on a message: the login page was drawn inside the composer
+    and the message was gone (its draft forgotten as if sent). The page goes to the login page instead; once logged
+    in again the agent is back in the conversation with the message still in the box, and nothing reached the
+    customer meanwhile. Company B's number receives nothing either."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "session", "5511977772828")
+    instance_b = connected_instance(simulator, company_b, "session-b", "5511977772929")
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+
+    page, frames = page_hearing_frames(browser_context)
+    log_in(page, stack_url, owner_a.email)
+    thread = f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/?status=open"
+    page.goto(thread)
+    wait_subscribed(page, frames, '"conversation.')
+    other = browser_context.new_page()
+    other.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    with other.expect_navigation():
+        other.evaluate("document.querySelector('form[data-logout]').requestSubmit()")
+
+    page.get_by_test_id("composer-text").fill("Seu pedido saiu para entrega")
+    page.get_by_test_id("composer-text").press("Enter")
+    page.wait_for_url(re.compile(r"/accounts/login/\?next="))
+    assert page.locator("[data-testid=composer]").count() == 0
+    page.fill("input[name=username]", owner_a.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(thread)
+    assert page.get_by_test_id("composer-text").input_value() == "Seu pedido saiu para entrega"
+    page.wait_for_timeout(500)
+    assert simulator.sent(instance.gateway_name) == [] and simulator.sent(instance_b.gateway_name) == []

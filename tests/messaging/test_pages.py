@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from urllib.parse import quote
 
 import pytest
 from channels.db import database_sync_to_async
@@ -146,6 +147,29 @@ def test_the_tabs_keep_the_search_and_the_filters_and_say_which_is_shown(client_
     closed = {**search, "status": "closed", "assignee": "", "q": "Mari"}
     assert client_a.get(inbox(company_a), closed).content.decode().count('data-testid="conversation-row"') == 1
     assert client_b.get(inbox(company_b), closed).content.decode().count('data-testid="conversation-row"') == 0
+
+
+def test_a_live_request_after_the_session_ended_leads_to_the_login_page_instead_of_drawing_it_in_place(
+        client_a, company_a, instance_a):
+    """Logged out in another tab (or the session expired): the composer's send, the list's re-fetch and a header
+    control were redirected to the login page, which htmx drew inside the composer, the list or the header, and
+    the composer's draft was forgotten as if sent. An htmx request is told to go to the login page (HX-Redirect,
+    back to the page it came from) and nothing is stored; a plain request is redirected as before."""
+    conversation = make_conversation(company_a, instance_a)
+    thread = page(company_a, conversation)
+    client_a.post("/accounts/logout/")
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver{thread}?status=closed"}
+    for response in (client_a.post(f"{thread}send/", {"text": "Olá"}, **htmx),
+                     client_a.get(inbox(company_a), {"fragment": "list"}, **htmx),
+                     client_a.post(f"{thread}status/", {"status": "closed"}, **htmx)):
+        assert response.status_code == 200 and response.content == b""
+        assert response["HX-Redirect"] == "/accounts/login/?next=" + quote(f"{thread}?status=closed")
+    assert not Message.all_companies.exists()
+    assert Conversation.all_companies.get(pk=conversation.pk).status == "open"
+    elsewhere = {**htmx, "HTTP_HX_CURRENT_URL": "https://elsewhere.test/phish"}  # only this site's own pages
+    assert client_a.get(inbox(company_a), {"fragment": "list"}, **elsewhere)["HX-Redirect"] == "/accounts/login/"
+    plain = client_a.get(thread)
+    assert plain.status_code == 302 and plain["Location"] == "/accounts/login/?next=" + quote(thread)
 
 
 def test_a_nul_in_the_search_is_dropped_not_a_500(client_a, company_a, instance_a):
