@@ -95,6 +95,8 @@ class ComposerForm(forms.Form):
         for field, message in (("reply_to", quoted), ("react_to", target)):
             if message is not None and message.kind == Message.Kind.NOTE:  # the customer never saw it
                 self.add_error(field, _("A private note cannot be replied or reacted to on WhatsApp."))
+        if target is not None and target.kind != Message.Kind.NOTE and not target.gateway_message_id:
+            self.add_error("react_to", _("This message has not reached WhatsApp: it cannot be reacted to."))
         if self.errors:
             return None
         data = self.cleaned_data

@@ -330,6 +330,28 @@ def test_a_picture_sticker_video_or_audio_without_a_file_name_is_named_for_a_scr
     assert client_b.get(page(company_a, conversation)).status_code == 404
 
 
+def test_a_message_that_never_reached_whatsapp_offers_no_reactions_and_refuses_one(agent_client_a, client_b,
+                                                                                   company_a, instance_a):
+    """A failed send (no WhatsApp id) offered the quick reactions; a tap stored a reaction that pointed at nothing on
+    the phone and failed unseen. Its bubble offers none (a received or sent message still does), and a reaction
+    posted for it is refused with the reason, nothing stored."""
+    conversation = make_conversation(company_a, instance_a)
+    failed = add_message(company_a, conversation, text="não foi", direction="out", status="failed", status_rank=5)
+    sent = add_message(company_a, conversation, text="foi", direction="out", status="sent", status_rank=30,
+                       gateway_message_id="BAE5SENT")
+    received = add_message(company_a, conversation, text="oi", gateway_message_id="3EB0IN")
+    content = agent_client_a.get(page(company_a, conversation)).content.decode()
+    assert f'name="react_to" value="{failed.public_id}"' not in content
+    assert f'name="react_to" value="{sent.public_id}"' in content
+    assert f'name="react_to" value="{received.public_id}"' in content
+    response = agent_client_a.post(f"{page(company_a, conversation)}send/", {"react_to": str(failed.public_id),
+                                                                            "emoji": "👍"})
+    assert response.status_code == 422 and "has not reached WhatsApp" in response.content.decode()
+    assert Message.all_companies.filter(kind="reaction").count() == 0
+    assert client_b.post(f"{page(company_a, conversation)}send/", {"react_to": str(sent.public_id)}).status_code == 404
+    assert Message.all_companies.filter(kind="reaction").count() == 0
+
+
 def test_a_failure_reason_and_the_ticks_are_shown_in_the_page_s_language(client_a, client_b, company_a,
                                                                          instance_a):
     """The reason is stored as the code wrote it (the API gives it so) and translated where a page shows it;
