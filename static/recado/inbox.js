@@ -247,10 +247,20 @@
 
   function quickMenu(form) { return form.querySelector("[data-quick-reply-menu]"); }
 
+  // The box keeps focus while the arrows move through the list: it points at the reply being chosen
+  // (aria-activedescendant), which a screen reader then reads out.
+  function pointAt(form, id) {
+    var box = form.querySelector("[data-composer-text]");
+    if (!box) return;
+    if (id) box.setAttribute("aria-activedescendant", id);
+    else box.removeAttribute("aria-activedescendant");
+  }
+
   function closeQuickMenu(form) {
     var menu = quickMenu(form);
     if (menu) { menu.hidden = true; menu.textContent = ""; }
     quickMatches = [];
+    pointAt(form, null);
   }
 
   function showQuickMenu(form) {
@@ -262,6 +272,7 @@
       item.className = "list-group-item list-group-item-action small";
       item.setAttribute("role", "option");
       item.setAttribute("aria-selected", index === quickActive ? "true" : "false");
+      item.id = "quick-reply-option-" + index;
       item.dataset.quickReply = String(index);
       var name = document.createElement("strong");
       name.textContent = "/" + reply.shortcut;
@@ -273,6 +284,7 @@
       menu.appendChild(item);
     });
     menu.hidden = quickMatches.length === 0;
+    pointAt(form, quickMatches.length ? "quick-reply-option-" + quickActive : null);
     var active = menu.querySelector("[aria-selected=true]");
     if (active && active.scrollIntoView) active.scrollIntoView({ block: "nearest" });
   }

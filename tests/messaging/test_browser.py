@@ -1100,3 +1100,45 @@ def test_a_send_after_logging_out_in_another_tab_leads_to_the_login_page_and_kee
     assert page.get_by_test_id("composer-text").input_value() == "Seu pedido saiu para entrega"
     page.wait_for_timeout(500)
     assert simulator.sent(instance.gateway_name) == [] and simulator.sent(instance_b.gateway_name) == []
+
+
+def test_a_screen_reader_hears_the_quick_reply_chosen_with_the_arrows(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """The message box offers quick replies in a list the arrows move through; focus stays in the box, so a screen
+    reader said nothing of the reply being chosen. The box points at it (aria-activedescendant, as a combobox's
+    list), following the arrows, and lets go when the list closes. Company B's reply is never among them."""
+    from messaging import services
+
+    settings.PUBLIC_URL = stack_url
+    instance = connected_instance(simulator, company_a, "aria", "5511977773030")
+    with company_scope(company_a):
+        services.quick_reply_create(company=company_a, shortcut="endereco", text="Rua das Flores, 10")
+        services.quick_reply_create(company=company_a, shortcut="entrega", text="Entregamos amanhã.")
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    with company_scope(company_b):
+        services.quick_reply_create(company=company_b, shortcut="entrega-b", text="B's")
+
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    box = page.get_by_test_id("composer-text")
+    assert box.get_attribute("aria-autocomplete") == "list"
+    box.focus()
+    page.keyboard.type("/e")
+    options = page.get_by_test_id("quick-reply-menu").locator("[role=option]")
+    options.first.wait_for()
+    assert options.count() == 2
+
+    def pointed() -> str:
+        active = box.get_attribute("aria-activedescendant")
+        return page.locator(f"#{active}").inner_text().split("\n")[0] if active else ""
+
+    assert pointed() == "/endereco"
+    page.keyboard.press("ArrowDown")
+    assert pointed() == "/entrega"
+    assert page.get_by_test_id("quick-reply-menu").get_by_role("option", selected=True).inner_text().startswith(
+        "/entrega")
+    page.keyboard.press("Escape")
+    assert box.get_attribute("aria-activedescendant") is None
