@@ -302,7 +302,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # A conversation's status is read (Conversation) and written (PATCH /conversations/{id}): one enum for both.
-    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "messaging.models.ConversationStatus"},
+    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "messaging.models.ConversationStatus",
+                            "ContactImportStatusEnum": "contacts.models.ContactImport.Status"},
     # Request bodies are JSON (docs/api.md); the multipart parser stays for lenient clients, undocumented.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # Every error as the problem+json it is (401/403/429 everywhere, 400/404/415 where they can happen).
