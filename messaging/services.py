@@ -332,6 +332,11 @@ def _validate(outgoing: Outgoing) -> None:
         raise ValidationError({"contacts": [_("Give at least one contact card.")]})
     if kind == Kind.REACTION and outgoing.reaction_target is None:
         raise ValidationError({"reaction_to": [_("Say which message the reaction is for.")]})
+    target = outgoing.reaction_target
+    if kind == Kind.REACTION and target.status == MessageStatus.FAILED and not target.gateway_message_id:
+        # WhatsApp knows a message by its id: a reaction to a send that never reached it would point at nothing
+        # on the phone. (One still queued is fine: its chat's drain sends it first and the reaction then names it.)
+        raise ValidationError({"reaction_to": [_("This message has not reached WhatsApp: it cannot be reacted to.")]})
     if kind == Kind.INTERACTIVE and not outgoing.interactive:
         raise ValidationError({"interactive": [_("Describe the list or the buttons.")]})
 

@@ -154,6 +154,24 @@ def test_invalid_messages_are_400(api_a, instance_a):
         assert response.status_code == 400, (payload, response.content)
 
 
+def test_a_reaction_to_a_send_that_failed_is_refused_one_still_queued_is_not(api_a, instance_a, company_a, hooks):
+    """WhatsApp knows a message by its id: a failed send has none, so a reaction to it would point at nothing."""
+    conversation_id = start(api_a, instance_a).json()["id"]
+    with hooks.capture():
+        target = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "text": "alvo"},
+                            format="json").json()["id"]
+        queued = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "kind": "reaction",
+                                                 "reaction_to": target, "emoji": "👍"}, format="json")
+    assert queued.status_code == 202  # its chat's drain sends the target first, then names it
+    with company_scope(company_a):
+        Message.objects.filter(public_id=target).update(status="failed", status_rank=25)
+    before = rows(company_a, Message)
+    refused = api_a.post("/api/v1/messages", {"conversation_id": conversation_id, "kind": "reaction",
+                                              "reaction_to": target, "emoji": "❤"}, format="json")
+    assert refused.status_code == 400 and "reaction_to" in refused.json()["errors"]
+    assert rows(company_a, Message) == before
+
+
 def test_delete_for_everyone_and_its_422(api_a, instance_a, company_a, simulator, hooks):
     conversation_id = start(api_a, instance_a).json()["id"]
     with hooks.capture():
