@@ -57,6 +57,30 @@ def page_hearing_frames(browser_context):  # noqa: F811
     return page, frames
 
 
+
+def conversation_beside_company_b(simulator, company_a, company_b, name: str, number_a: str, number_b: str):
+    """A connected number of company A with a conversation with CUSTOMER, and one of company B (which must
+    receive nothing of what the test does): (instance, instance_b, conversation)."""
+    from messaging import services
+
+    instance = connected_instance(simulator, company_a, name, number_a)
+    instance_b = connected_instance(simulator, company_b, f"{name}-b", number_b)
+    with company_scope(company_a):
+        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
+        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    return instance, instance_b, conversation
+
+
+def thread_opened(context, stack_url: str, user, conversation):
+    """A page logged in as `user` on the conversation's thread, once its socket listens to the conversation:
+    (page, the socket's frames)."""
+    page, frames = page_hearing_frames(context)
+    log_in(page, stack_url, user.email)
+    page.goto(f"{stack_url}/c/{conversation.company.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    return page, frames
+
+
 def wait_subscribed(page, frames: list[str], topic: str) -> None:
     """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
     for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
@@ -466,10 +490,7 @@ def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
         services.quick_reply_create(company=company_b, shortcut="entrega-b", text="B's")
 
     browser_context.set_default_timeout(15_000)
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     box = page.get_by_test_id("composer-text")
     box.focus()
     page.keyboard.type("/en")
@@ -520,10 +541,7 @@ def test_a_private_note_from_the_composer_appears_in_the_thread_and_reaches_no_p
         conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
 
     browser_context.set_default_timeout(15_000)
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     assert page.get_by_test_id("note-hint").is_hidden()
     page.get_by_test_id("note-toggle").check()
     assert page.get_by_test_id("note-hint").is_visible()
@@ -559,10 +577,7 @@ def test_a_customers_tap_on_a_list_row_appears_live_under_the_list(
     wait_until(lambda: simulator.sent(instance.gateway_name), timeout=20, interval=0.3)
 
     browser_context.set_default_timeout(15_000)
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     phone = browser_context.new_page()
     phone.goto(f"{simulator.base_url}/_sim/phone/{instance.gateway_name}")
     phone.get_by_role("button", name="Margherita").click()
@@ -736,19 +751,12 @@ def test_what_is_typed_while_a_send_is_on_its_way_is_kept(
     second): the answer's fresh composer used to replace the box with what was typed meanwhile, and those words
     were lost. They stay in the box (and in the draft), and reach the customer with the next Enter; the first
     message is sent once. Company B's number receives nothing."""
-    from messaging import services
 
     settings.PUBLIC_URL = stack_url
-    instance = connected_instance(simulator, company_a, "typing", "5511977771616")
-    instance_b = connected_instance(simulator, company_b, "typing-b", "5511977771717")
-    with company_scope(company_a):
-        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
-        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "typing", "5511977771616", "5511977771717")
 
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     answered = []
 
     def slow_network(route) -> None:
@@ -822,21 +830,14 @@ def test_a_message_that_arrived_while_the_tab_was_hidden_is_read_when_the_agent_
     """A customer writes in the open thread while the agent is in another tab: it stays unread then (nobody saw it).
     Back in the inbox tab the agent sees it, so it is read: the badge goes for the whole team, instead of staying
     until the next message or a reload. Company B's conversation of that number keeps its own count."""
-    from messaging import services
     from messaging.models import Conversation
 
     settings.PUBLIC_URL = stack_url
-    instance = connected_instance(simulator, company_a, "hidden", "5511977771919")
-    instance_b = connected_instance(simulator, company_b, "hidden-b", "5511977772020")
-    with company_scope(company_a):
-        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
-        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "hidden", "5511977771919", "5511977772020")
     simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "para B"})
 
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
 
     def visibility(state: str) -> None:
         page.evaluate("""(state) => {
@@ -880,10 +881,7 @@ def test_keyboard_focus_stays_on_the_controls_through_their_answers_and_pushes(
     with company_scope(company_b):
         contact_services.tag_create(company=company_b, name="Only B")
 
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     focused = "() => document.activeElement.dataset.testid || document.activeElement.id"
 
     def pushed_after(action) -> None:
@@ -930,11 +928,8 @@ def test_scrolling_up_the_thread_loads_one_older_page_and_keeps_the_place(
     from tests.messaging.test_pages import add_message
 
     settings.PUBLIC_URL = stack_url
-    instance = connected_instance(simulator, company_a, "older", "5511977772323")
-    instance_b = connected_instance(simulator, company_b, "older-b", "5511977772424")
-    with company_scope(company_a):
-        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
-        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    _instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "older", "5511977772323", "5511977772424")
     with company_scope(company_b):
         contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
         conversation_b, _created = services.conversation_start(company=company_b, instance=instance_b,
@@ -975,19 +970,12 @@ def test_a_message_pushed_while_the_thread_re_fetches_itself_stays(
     while that answer is on its way (read before the message was stored) was appended, then wiped by the answer's
     swap: gone from the screen until the next minute's re-fetch. It stays, once. Company B's customer's message of
     the same moment never shows."""
-    from messaging import services
 
     settings.PUBLIC_URL = stack_url
-    instance = connected_instance(simulator, company_a, "refetch", "5511977772525")
-    instance_b = connected_instance(simulator, company_b, "refetch-b", "5511977772626")
-    with company_scope(company_a):
-        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
-        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "refetch", "5511977772525", "5511977772626")
 
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     page.wait_for_timeout(500)  # the re-fetch once subscribed
     read: list[str] = []
 
@@ -1032,10 +1020,7 @@ def test_the_quick_reply_menu_closes_as_the_send_leaves(
     with company_scope(company_b):
         services.quick_reply_create(company=company_b, shortcut="entrega-b", text="B's")
 
-    page, frames = page_hearing_frames(browser_context)
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    wait_subscribed(page, frames, '"conversation.')
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     answered: list[str] = []
 
     def slow_network(route) -> None:
@@ -1070,14 +1055,10 @@ def test_a_send_after_logging_out_in_another_tab_leads_to_the_login_page_and_kee
     and the message was gone (its draft forgotten as if sent). The page goes to the login page instead; once logged
     in again the agent is back in the conversation with the message still in the box, and nothing reached the
     customer meanwhile. Company B's number receives nothing either."""
-    from messaging import services
 
     settings.PUBLIC_URL = stack_url
-    instance = connected_instance(simulator, company_a, "session", "5511977772828")
-    instance_b = connected_instance(simulator, company_b, "session-b", "5511977772929")
-    with company_scope(company_a):
-        contact = services.contact_for_recipient(company=company_a, instance=instance, recipient=CUSTOMER)
-        conversation, _created = services.conversation_start(company=company_a, instance=instance, contact=contact)
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "session", "5511977772828", "5511977772929")
 
     page, frames = page_hearing_frames(browser_context)
     log_in(page, stack_url, owner_a.email)
