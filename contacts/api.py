@@ -484,9 +484,6 @@ class TagViewSet(TenantViewSet):
 
 # --- CSV imports ---------------------------------------------------------------------------------
 
-MAX_IMPORT_CHARACTERS = 5 * 1024 * 1024  # the page's upload limit (contacts/forms.py), as text
-
-
 class ContactImportSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     channel = serializers.UUIDField(source="instance.public_id")
@@ -514,7 +511,7 @@ class ContactImportDetailSerializer(ContactImportSerializer):
 
 class ContactImportCreateSerializer(serializers.Serializer):
     channel = serializers.UUIDField(help_text="The instance whose contacts these are.")
-    csv = serializers.CharField(required=False, trim_whitespace=False, max_length=MAX_IMPORT_CHARACTERS,
+    csv = serializers.CharField(required=False, trim_whitespace=False, max_length=imports.MAX_FILE_BYTES,
                                 help_text="The file's text (UTF-8): comma, semicolon or tab separated.")
     file = serializers.FileField(required=False, help_text="Or the file itself, as multipart/form-data.")
     filename = serializers.CharField(required=False, max_length=200, default="api.csv")
@@ -534,7 +531,7 @@ class ContactImportCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError({"csv": [_("Send the CSV as `csv` text or as a `file`, one of them.")]})
         upload = data.pop("file", None)
         if upload is not None:
-            if upload.size > MAX_IMPORT_CHARACTERS:
+            if upload.size > imports.MAX_FILE_BYTES:
                 raise serializers.ValidationError({"file": [_("The file is larger than 5 MB; split it into "
                                                               "smaller files.")]})
             data["raw"], data["filename"] = upload.read(), upload.name or data["filename"]

@@ -7,7 +7,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from contacts import selectors
+from contacts import imports, selectors
 from contacts.models import Contact, ContactType, Tag, color_validator
 from contacts.selectors import ContactFilters
 from tenants.models import Company
@@ -17,7 +17,6 @@ SORTS = [("created", _("Date added")), ("name", _("Name")), ("identifier", _("Nu
 # No order chosen: names and numbers A→Z (0→9), the date added newest first, as a person expects of each.
 ORDERS = [("", pgettext_lazy("contact list order", "Default")), ("asc", _("Ascending")), ("desc", _("Descending"))]
 DEFAULT_DESCENDING = {"created": True, "name": False, "identifier": False}
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # "Select all N matching": one request tags at most this many contacts (each change is a contact.updated event).
 BULK_LIMIT = 5000
 
@@ -157,6 +156,6 @@ class ImportUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
+        if upload.size > imports.MAX_FILE_BYTES:
             raise forms.ValidationError(_("The file is larger than 5 MB; split it into smaller files."))
         return upload

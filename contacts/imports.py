@@ -23,6 +23,8 @@ from tenants import realtime
 from tenants.models import Company, User
 
 PREVIEW_ROWS = 5
+# The largest file an import takes, from the page or the API.
+MAX_FILE_BYTES = 5 * 1024 * 1024
 BATCH = 100
 # Pushed to the import's topic: a language-free nudge; each page then fetches its progress in its own language.
 NUDGE_TEMPLATE = "contacts/import_detail.html#import-nudge"

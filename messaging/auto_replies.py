@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from contacts.models import Contact
 from instances.models import Instance
 from messaging import services
-from messaging.models import MAX_TEXT_LENGTH, AutoReply, Conversation, Message, default_opening_hours
+from messaging.models import AutoReply, Conversation, Message, default_opening_hours
 from tenants.models import Company, Membership, User
 from tenants.prepared import Prepared, columns, model_from
 
@@ -72,13 +72,16 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
                 setattr(reply, name, value)
         if auto_close_hours is not None:
             reply.auto_close_hours = auto_close_hours or None  # 0: never
-        reply.greeting_text = _clean_text(reply.greeting_text, "greeting_text")
-        reply.away_text = _clean_text(reply.away_text, "away_text")
         errors: dict[str, list[str]] = {}
+        for field in ("greeting_text", "away_text"):
+            text = (getattr(reply, field) or "").replace("\r\n", "\n").strip()
+            setattr(reply, field, text)
+            if problem := services.text_problem(text):
+                errors[field] = [problem]
         if reply.greeting_enabled and not reply.greeting_text:
-            errors["greeting_text"] = [_("Write the greeting to send it.")]
+            errors.setdefault("greeting_text", [_("Write the greeting to send it.")])
         if reply.away_enabled and not reply.away_text:
-            errors["away_text"] = [_("Write the away message to send it.")]
+            errors.setdefault("away_text", [_("Write the away message to send it.")])
         try:
             reply.time_zone = _clean_time_zone(reply.time_zone)
         except ValidationError as error:
@@ -99,13 +102,6 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
     return reply
 
 
-def _clean_text(text: str, field: str) -> str:
-    text = (text or "").replace("\r\n", "\n").strip()
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ValidationError({field: [_("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}]})
-    if "\x00" in text:
-        raise ValidationError({field: [_("Null characters are not allowed.")]})
-    return text
 
 
 def _clean_time_zone(name: str) -> str:

@@ -1147,6 +1147,15 @@ def quick_reply_shortcut_clean(shortcut: str) -> str:
     return shortcut
 
 
+def text_problem(text: str) -> str | None:
+    """Why a text Recado keeps for WhatsApp (a note, a quick or an automatic reply) cannot be stored, or None."""
+    if len(text) > MAX_TEXT_LENGTH:
+        return _("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}
+    if "\x00" in text:
+        return _("The text cannot contain NUL characters.")
+    return None
+
+
 def _clean_quick_reply(shortcut: str, text: str) -> tuple[str, str]:
     """The shortcut cleaned (quick_reply_shortcut_clean); the text as written, trimmed."""
     text = (text or "").strip()
@@ -1157,10 +1166,8 @@ def _clean_quick_reply(shortcut: str, text: str) -> tuple[str, str]:
         errors["shortcut"] = error.messages
     if not text:
         errors["text"] = [_("Enter the text of the reply.")]
-    elif len(text) > MAX_TEXT_LENGTH:
-        errors["text"] = [_("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}]
-    elif "\x00" in text:
-        errors["text"] = [_("The text cannot contain NUL characters.")]
+    elif problem := text_problem(text):
+        errors["text"] = [problem]
     if errors:
         raise ValidationError(errors)
     return shortcut, text
@@ -1209,10 +1216,8 @@ def note_add(*, company: Company, conversation: Conversation, text: str, author_
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": [_("Write the note.")]})
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ValidationError({"text": [_("Use at most %(count)s characters.") % {"count": MAX_TEXT_LENGTH}]})
-    if "\x00" in text:
-        raise ValidationError({"text": [_("The text cannot contain NUL characters.")]})
+    if problem := text_problem(text):
+        raise ValidationError({"text": [problem]})
     note = Message(company=company, conversation=conversation, instance_id=conversation.instance_id,
                    direction=Message.Direction.OUT, kind=Kind.NOTE, text=text, sender_type=Message.SenderType.AGENT,
                    sender_label=author_label[:120], status=MessageStatus.SENT,
