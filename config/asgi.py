@@ -1,12 +1,17 @@
-"""ASGI entry point: HTTP through Django (gateway hooks by a shorter path, instances/hooks.py), WebSockets
-through Channels with session auth and origin checks."""
+"""ASGI entry point: HTTP through Django, each request in one hand-off to a worker thread (config/handler.py;
+gateway hooks by a shorter path, instances/hooks.py), WebSockets through Channels with session auth and origin
+checks."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()  # before importing anything that touches models
+django.setup(set_prefix=False)  # before importing anything that touches models
+
+from config.handler import OneHopASGIHandler  # noqa: E402
+
+django_asgi_app = OneHopASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
