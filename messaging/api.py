@@ -46,7 +46,7 @@ from messaging.selectors import ConversationFilters
 from messaging.services import Outgoing
 from tenants import realtime
 from tenants.access import actor_label
-from tenants.api import DownloadNegotiation, ReadOnlyModelSerializer, TenantViewSet, query_text
+from tenants.api import DownloadNegotiation, ReadOnlyModelSerializer, SparseInputSerializer, TenantViewSet, query_text
 from tenants.authentication import StrictLimitMixin
 from tenants.models import ApiKey
 from tenants.openapi import UUID_OR_EMPTY, cursor_example, page_example
@@ -273,7 +273,7 @@ SEND_KINDS = ["text", "image", "video", "audio", "document", "sticker", "locatio
               "interactive"]
 
 
-class MessageCreateSerializer(serializers.Serializer):
+class MessageCreateSerializer(SparseInputSerializer):
     conversation_id = serializers.UUIDField(required=False, help_text="Send in this conversation (session).")
     instance_id = serializers.UUIDField(required=False, help_text="With `number`: the instance to send through.")
     number = serializers.CharField(required=False, max_length=80,

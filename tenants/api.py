@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, viewsets
+from rest_framework.fields import empty
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +39,25 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 
+class SparseInputSerializer(serializers.Serializer):
+    """An input serializer that builds only the fields a request can use: those it gives, the required ones and
+    those with a default.
+
+    DRF deep-copies every declared field for every serializer it makes, nested serializers included; for a plain
+    text send that was most of the cost of validating it (a location, contact cards and a list or buttons that
+    the request does not mention, each rebuilt). A field the data leaves out that is neither required nor has a
+    default validates to nothing (DRF skips it), so leaving it out changes no outcome. Only for a serializer
+    given a JSON-style mapping on its own: form input names nested values by prefixes (`contacts[0]name`), and
+    a list's child serves every item with one set of fields."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        data = getattr(self, "initial_data", None)
+        if self.parent is not None or not isinstance(data, Mapping) or isinstance(data, QueryDict):
+            return super().get_fields()
+        return {name: copy.deepcopy(field) for name, field in self._declared_fields.items()
+                if name in data or field.required or field.default is not empty}
+
+
 class ReadOnlyModelSerializer(serializers.ModelSerializer):
     """An output-only ModelSerializer (every field read-only) whose fields are worked out once per class.
 
@@ -54,6 +77,44 @@ class ReadOnlyModelSerializer(serializers.ModelSerializer):
             specs = {name: (type(field), field._args, field._kwargs) for name, field in fields.items()}
             cls._field_specs = specs
         return {name: kind(*args, **kwargs) for name, (kind, args, kwargs) in specs.items()}
+
+    @classmethod
+    def _output_fields(cls) -> tuple[serializers.Field, ...]:
+        """One bound set of field objects per class, shared by every serializer of the class to write its output.
+
+        Building 30 field objects per message was still most of the cost of answering one (a send's response,
+        every row of a list). Writing a value is read-only for the kinds allowed here: none keeps per-call state
+        or reads the serializer's context (a file or hyperlinked field would: those are refused)."""
+        shared = cls.__dict__.get("_shared_output_fields")
+        if shared is None:
+            shared = tuple(field for field in cls().fields.values() if not field.write_only)
+            unsafe = [field.field_name for field in shared if not isinstance(field, _CONTEXT_FREE_FIELDS)]
+            if unsafe:
+                raise TypeError(f"{cls.__name__}: fields {unsafe} may read the context; they cannot be shared")
+            cls._shared_output_fields = shared
+        return shared
+
+    def to_representation(self, instance) -> dict[str, Any]:
+        """DRF's Serializer.to_representation over the class's shared fields; a method field calls this serializer's
+        method (the shared field's parent is the serializer that built them)."""
+        output = {}
+        for field in self._output_fields():
+            if isinstance(field, serializers.SerializerMethodField):
+                output[field.field_name] = getattr(self, field.method_name)(instance)
+                continue
+            try:
+                attribute = field.get_attribute(instance)
+            except serializers.SkipField:
+                continue
+            output[field.field_name] = None if attribute is None else field.to_representation(attribute)
+        return output
+
+
+# Field kinds whose to_representation reads only the value and the field's own settings.
+_CONTEXT_FREE_FIELDS = (serializers.CharField, serializers.DateTimeField, serializers.ChoiceField,
+                        serializers.SerializerMethodField, serializers.UUIDField, serializers.BooleanField,
+                        serializers.JSONField, serializers.IntegerField, serializers.FloatField,
+                        serializers.DecimalField, serializers.DateField)
 
 
 def query_text(request: Request, name: str) -> str:

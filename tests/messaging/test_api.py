@@ -559,8 +559,9 @@ def test_an_api_send_reads_its_conversation_for_the_inbox_only_when_someone_list
 
 
 def test_output_serializers_work_their_fields_out_once_and_answer_as_drf_would(api_a, instance_a, company_a, hooks):
-    """MessageSerializer and ConversationSerializer derive their fields from the model once per class; every
-    serializer still gets its own field objects, and the output is what DRF's ModelSerializer gives."""
+    """MessageSerializer and ConversationSerializer derive their fields from the model once per class and write
+    their output with one shared set of them; every serializer still gets its own field objects (`fields`), and
+    the output is what DRF's ModelSerializer gives."""
     from rest_framework import serializers
 
     from messaging.api import ConversationSerializer, MessageSerializer
@@ -573,12 +574,18 @@ def test_output_serializers_work_their_fields_out_once_and_answer_as_drf_would(a
     with company_scope(company_a):
         message = Message.objects.select_related("conversation").get()
         conversation = Conversation.objects.select_related("contact", "instance").get()
-    for cached, obj in ((MessageSerializer, message), (ConversationSerializer, conversation)):
-        class Plain(cached):  # DRF's own field building, every time
+    located = Message(company=company_a, conversation=message.conversation, direction="out", kind="location",
+                      latitude=-23.55, longitude=-46.63, location_name="Loja", status="queued")
+    for cached, obj in ((MessageSerializer, message), (MessageSerializer, located),
+                        (ConversationSerializer, conversation)):
+        class Plain(cached):  # DRF's own field building and output, every time
             def get_fields(self):
                 return serializers.ModelSerializer.get_fields(self)
 
+            to_representation = serializers.ModelSerializer.to_representation
+
         assert cached(obj).data == Plain(obj).data
+        assert cached([obj, obj], many=True).data == Plain([obj, obj], many=True).data
         first, second = cached(obj).fields, cached(obj).fields
         assert all(first[name] is not second[name] for name in first)
 
@@ -589,6 +596,29 @@ def test_output_serializers_work_their_fields_out_once_and_answer_as_drf_would(a
 
     with pytest.raises(TypeError):
         Writable(message).data  # noqa: B018
+
+
+def test_a_send_builds_only_the_input_fields_it_uses_and_validates_as_before():
+    """MessageCreateSerializer (SparseInputSerializer) leaves out the optional fields a request does not give (a
+    location, cards, a list or buttons: nested serializers DRF rebuilt for every send); what a request gives is
+    validated as before, and a list's child (the bulk route) keeps every field for every item."""
+    from messaging.api import BulkMessageCreateSerializer, MessageCreateSerializer
+
+    number = {"instance_id": "0b7e3f52-1d7c-4e8e-9c1a-5d6e7f8a9b0c", "number": "5511987654321"}
+    text = MessageCreateSerializer(data={**number, "text": "olá"})
+    assert text.is_valid(), text.errors
+    assert not {"location", "contacts", "interactive", "reply_to"} & set(text.fields)
+    assert text.validated_data["kind"] == "text" and text.validated_data["voice"] is False  # defaults still there
+    located = MessageCreateSerializer(data={**number, "kind": "location", "location": {"latitude": 91}})
+    assert not located.is_valid()
+    assert set(located.errors["location"]) == {"latitude", "longitude"}
+    bulk = BulkMessageCreateSerializer(data={"messages": [{**number, "text": "1"},
+                                                          {**number, "kind": "location",
+                                                           "location": {"latitude": 1, "longitude": 2}}]})
+    assert bulk.is_valid(), bulk.errors
+    assert bulk.validated_data["messages"][1]["location"] == {"latitude": 1, "longitude": 2, "name": "",
+                                                              "address": ""}
+    assert "location" not in bulk.validated_data["messages"][0]
 
 
 def test_the_media_url_of_an_event_serves_the_stored_file_to_its_company_only(api_a, api_b, instance_a, company_a,
