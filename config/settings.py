@@ -64,14 +64,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    # django-htmx's and axes's middleware, marked sync so the chain needs one thread hand-off under ASGI.
-    "tenants.middleware.SyncHtmxMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # Last, so it sees the final response of a locked-out login.
-    "tenants.middleware.SyncAxesMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
-
-# axes looks for its middleware by its dotted path; ours is that class, marked sync (tenants/middleware.py).
-SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# The chain is loaded sync, as WSGI loads it, even under ASGI (config/handler.py): one thread hand-off per request.
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

@@ -1,8 +1,6 @@
 """Request middleware of the tenants app."""
 
-from axes.middleware import AxesMiddleware
 from django.utils import translation
-from django_htmx.middleware import HtmxMiddleware
 
 
 class UserLanguageMiddleware:
@@ -18,16 +16,3 @@ class UserLanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
-
-
-# Under ASGI, Django runs a middleware that can be either sync or async as async. Ours and Django's own are
-# sync, so these two, last in the chain, made every request go from the sync middlewares back to the event
-# loop and into a thread again for the (sync) view: three thread hand-offs per request instead of one, a
-# fifth of the web process's CPU for a small API call (py-spy, docs/performance.md#send). Marked sync, the whole
-# chain runs in the one thread Django hands the request to.
-class SyncHtmxMiddleware(HtmxMiddleware):
-    async_capable = False
-
-
-class SyncAxesMiddleware(AxesMiddleware):
-    async_capable = False
