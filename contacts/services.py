@@ -545,10 +545,17 @@ def contact_merge(*, company: Company, contact: Contact, other: Contact) -> Merg
 def _merge(company: Company, contact: Contact, other: Contact) -> MergeResult:
     from messaging.models import Conversation
 
-    locked = {row.pk: row for row in Contact.objects.select_for_update(of=("self",)).filter(
-        company=company, pk__in=[contact.pk, other.pk]).select_related("instance").order_by("pk")}
-    if len(locked) != 2:
-        raise ContactGone
+    locked = {}
+    for pk in sorted((contact.pk, other.pk)):  # primary-key order, as every merge locks them
+        # The merged contact is deleted: FOR UPDATE. The kept one is only updated: FOR NO KEY UPDATE, which still
+        # excludes other merges but lets a concurrent insert naming it (its first conversation, a tag) pass its
+        # foreign-key check and commit; FOR UPDATE would deadlock with it (the merge waiting on that insert's
+        # unique key, the insert's check on the merge's lock) and kill one side.
+        row = Contact.objects.select_for_update(of=("self",), no_key=pk == contact.pk).filter(
+            company=company, pk=pk).select_related("instance").first()
+        if row is None:
+            raise ContactGone
+        locked[pk] = row
     kept, gone = locked[contact.pk], locked[other.pk]
     conversations = {row.contact_id: row for row in Conversation.objects.select_for_update(of=("self",)).filter(
         company=company, contact_id__in=[kept.pk, gone.pk]).order_by("pk")}

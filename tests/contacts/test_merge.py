@@ -272,6 +272,73 @@ def test_a_message_whose_sender_was_read_before_the_merge_committed_is_applied_a
             "during", "first", "second"]
 
 
+def _wait_until_blocked(timeout: float = 10) -> None:
+    """Until another connection of this test database waits for a lock (a row or a transaction it must outlast)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no connection waited for a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_that_meets_the_kept_contacts_new_conversation_is_retried_and_merges_both(company_a, instance_a,
+                                                                                         endpoint_a):
+    """An inbound message opens the kept contact's first conversation while the merge moves the other's to it: the
+    merge waits for the message's transaction, meets the one-conversation-per-contact constraint when it commits,
+    and is retried, merging both conversations. Neither side fails (no deadlock: the kept contact's lock lets the
+    message's foreign-key check through)."""
+    ana = make_contact(company=company_a, instance=instance_a, identifier=ANA_NUMBER, name="Ana")
+    dup = make_contact(company=company_a, instance=instance_a, identifier=ANA_LID)
+    conversation(company_a, dup, texts=["older"])
+    inbound_holds, merge_waits, errors = threading.Event(), threading.Event(), []
+
+    def receive() -> None:
+        try:
+            with company_scope(company_a), transaction.atomic():
+                assert message_record_inbound(company=company_a, instance=instance_a, event=_inbound("new-1"))
+                inbound_holds.set()
+                assert merge_waits.wait(timeout=10)  # the merge now waits for this transaction's conversation
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            inbound_holds.set()
+            connection.close()
+
+    def merge() -> None:
+        try:
+            inbound_holds.wait(timeout=10)
+            with company_scope(company_a):
+                services.contact_merge(company=company_a, contact=ana, other=dup)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def watch() -> None:
+        try:
+            inbound_holds.wait(timeout=10)
+            _wait_until_blocked()
+        finally:
+            merge_waits.set()
+            connection.close()
+
+    run_side_by_side([threading.Thread(target=receive), threading.Thread(target=merge), threading.Thread(target=watch)])
+    assert errors == []
+    with company_scope(company_a):
+        assert list(Contact.objects.values_list("pk", flat=True)) == [ana.pk]
+        only = Conversation.objects.get()
+        assert only.contact_id == ana.pk
+        assert sorted(Message.objects.filter(conversation=only).values_list("text", flat=True)) == [
+            "message new-1", "older"]
+        assert event_types(company_a).count("contact.merged") == 1  # the failed attempt's events rolled back
+
+
+
 # --- API ------------------------------------------------------------------------------------------
 
 @pytest.mark.django_db
