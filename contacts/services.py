@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,6 +19,7 @@ from contacts.models import DEFAULT_TAG_COLOR, Contact, ContactIdentifier, Conta
 from instances.models import Instance
 from integrations import bots
 from integrations import payloads as integration_payloads
+from integrations import selectors as integration_selectors
 from integrations import services as integration_services
 from integrations.models import BotPauseChange
 from tenants import realtime
@@ -256,13 +257,14 @@ def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | 
     return contact
 
 
-def _emit(company: Company, event_type: str, contact: Contact, tags: Sequence[Tag] | None = None) -> None:
+def _emit(company: Company, event_type: str, contact: Contact, tags: Sequence[Tag] | None = None,
+          dedupe_key: str | None = None) -> None:
     """contact.created / contact.updated for webhooks and the event stream (docs/webhooks.md). The tags are read
     fresh unless given (a prefetched `contact.tags` may predate the change being announced)."""
     if tags is None:
         tags = list(Tag.objects.filter(company=company, contact_links__contact=contact).order_by(Lower("name"), "pk"))
     integration_services.event_emit(company=company, event_type=event_type,
-                                     payload=integration_payloads.contact_data(contact, tags))
+                                     payload=integration_payloads.contact_data(contact, tags), dedupe_key=dedupe_key)
 
 
 def contact_remove_platform(*, company: Company, contact: Contact) -> Contact:
@@ -363,22 +365,36 @@ def _bulk_changed(company: Company, contact_ids: Iterable[int]) -> None:
         return
     from contacts.tasks import announce_updated as announce_updated_task
 
+    action = uuid4().hex  # names this action's batches, so a redelivered one is told from a new change
     for start in range(0, len(contact_ids), BULK_EVENTS_BATCH):
         batch = contact_ids[start:start + BULK_EVENTS_BATCH]
-        transaction.on_commit(lambda batch=batch: announce_updated_task.delay(company.pk, batch))
+        transaction.on_commit(lambda batch=batch: announce_updated_task.delay(company.pk, batch, action))
 
 
-def contacts_announce_updated(*, company: Company, contact_ids: Sequence[int]) -> int:
-    """contact.updated for each of these contacts as it is now (one gone meanwhile is skipped); how many."""
+def _announce_key(batch_key: str, contact_id: int) -> str:
+    return f"contact.updated:{batch_key}:{contact_id}"
+
+
+def contacts_announce_updated(*, company: Company, contact_ids: Sequence[int], batch_key: str = "") -> int:
+    """contact.updated for each of these contacts as it is now (one gone meanwhile is skipped); how many.
+
+    `batch_key` (the bulk action's id): each event is recorded under it and the contact, so a run of the same batch
+    again (a redelivered task) skips the contacts announced by the first and sends no second delivery."""
     with transaction.atomic(), integration_services.webhook_endpoints_read_once(company=company):
-        contacts = list(Contact.objects.filter(company=company, pk__in=list(contact_ids))
+        wanted = list(contact_ids)
+        if batch_key:
+            done = integration_selectors.event_dedupe_keys_recorded(
+                company=company, keys=[_announce_key(batch_key, pk) for pk in wanted])
+            wanted = [pk for pk in wanted if _announce_key(batch_key, pk) not in done]
+        contacts = list(Contact.objects.filter(company=company, pk__in=wanted)
                         .select_related("instance").order_by("pk"))
         tags_of: dict[int, list[Tag]] = {contact.pk: [] for contact in contacts}
         for link in (ContactTag.objects.filter(company=company, contact_id__in=list(tags_of)).select_related("tag")
                      .order_by(Lower("tag__name"), "tag_id")):
             tags_of[link.contact_id].append(link.tag)
         for contact in contacts:
-            _emit(company, "contact.updated", contact, tags=tags_of[contact.pk])
+            _emit(company, "contact.updated", contact, tags=tags_of[contact.pk],
+                  dedupe_key=_announce_key(batch_key, contact.pk) if batch_key else None)
     return len(contacts)
 
 

@@ -38,8 +38,9 @@ def run_import(company: Company, import_id: int, language: str = "") -> None:
 
 
 @company_task(name="contacts.announce_updated", queue="default", soft_time_limit=120, time_limit=150)
-def announce_updated(company: Company, contact_ids: list[int]) -> int:
-    """contact.updated for a batch of contacts a bulk tag action changed (after its commit). A redelivered task
-    announces them again: webhooks are at-least-once, and each body is the contact as it is then."""
-    return services.contacts_announce_updated(company=company, contact_ids=contact_ids)
+def announce_updated(company: Company, contact_ids: list[int], batch_key: str = "") -> int:
+    """contact.updated for a batch of contacts a bulk tag action changed (after its commit). `batch_key` names the
+    action: a redelivered task finds its events recorded under it and sends nothing twice (one enqueued before
+    the key existed has none and announces its batch again, as webhooks are at-least-once)."""
+    return services.contacts_announce_updated(company=company, contact_ids=contact_ids, batch_key=batch_key)
 

@@ -70,10 +70,17 @@ class WebhookEvent(TenantOwned):
     event_id = models.CharField(max_length=40, unique=True, editable=False)  # "evt_<32 hex>"
     type = models.CharField(max_length=40)
     payload = models.JSONField()  # the whole body: type, id, timestamp, version, company, data
+    # Set by an emitter that may run twice for the same change (a redelivered Celery task): the second run meets
+    # the unique key and records no event and no delivery (integrations.services.event_emit).
+    dedupe_key = models.CharField(max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001 (partial unique)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["company", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "dedupe_key"], condition=models.Q(dedupe_key__isnull=False),
+                                    name="webhook_event_dedupe_key_once"),
+        ]
 
 
 class WebhookDelivery(TenantOwned):

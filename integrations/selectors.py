@@ -7,7 +7,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tenants.models import Company
 from tenants.prepared import Prepared, columns, model_from
 from tenants.scoping import current_company
@@ -56,3 +56,8 @@ def delivery_get(*, company: Company, endpoint: WebhookEndpoint, public_id: UUID
                 .select_related("endpoint", "event").first())
     except (ValueError, ValidationError):
         return None
+
+
+def event_dedupe_keys_recorded(*, company: Company, keys: list[str]) -> set[str]:
+    """Which of these dedupe keys an event was already recorded under (integrations.services.event_emit)."""
+    return set(WebhookEvent.objects.filter(company=company, dedupe_key__in=keys).values_list("dedupe_key", flat=True))

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -232,10 +232,13 @@ def _active_endpoints(company: Company) -> list[WebhookEndpoint]:
 
 
 def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
-               extra_endpoints: Sequence[WebhookEndpoint] = ()) -> dict[str, Any]:
+               extra_endpoints: Sequence[WebhookEndpoint] = (), dedupe_key: str | None = None) -> dict[str, Any] | None:
     """Record an event and one delivery per active webhook endpoint that wants it (plus `extra_endpoints`:
     the bot platform a message is routed to), in the caller's transaction; the deliveries start after
-    commit, and the event stream (/ws/events/) gets the same body."""
+    commit, and the event stream (/ws/events/) gets the same body.
+
+    `dedupe_key`: the emitter may run twice for the same change (a redelivered task); an event already recorded
+    under this key (unique per company) makes this a no-op that returns None: no event, delivery or push."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     now = timezone.now()
@@ -243,11 +246,26 @@ def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
     endpoints = [endpoint for endpoint in _active_endpoints(company) if endpoint.wants(event_type)]
     endpoints += [endpoint for endpoint in extra_endpoints if endpoint.is_active and endpoint not in endpoints]
     if endpoints:
-        event = WebhookEvent.objects.create(company=company, event_id=body["id"], type=event_type, payload=body,
-                                            created_at=now)
+        event = WebhookEvent(company=company, event_id=body["id"], type=event_type, payload=body,
+                             dedupe_key=dedupe_key, created_at=now)
+        if dedupe_key is None:
+            event.save(force_insert=True)
+        elif not _insert_once(event):
+            return None
         _deliver_to(company, event, endpoints, now)
     realtime.publish_event(company=company, topic=STREAM_TOPIC, payload=body)
     return body
+
+
+def _insert_once(event: WebhookEvent) -> bool:
+    """Insert an event carrying a dedupe key; False when one with that key is there (a concurrent copy of the same
+    emitter that committed first meets the unique key here)."""
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def endpoint_send_test(*, company: Company, endpoint: WebhookEndpoint) -> WebhookDelivery:

@@ -7,7 +7,7 @@ import pytest
 
 from contacts.models import Contact
 from integrations import services as integration_services
-from integrations.models import WebhookEvent
+from integrations.models import WebhookDelivery, WebhookEvent
 from messaging.models import Conversation
 from tenants.scoping import company_scope
 from tests.factories import make_contact, make_tag
@@ -106,3 +106,43 @@ def test_a_large_bulk_action_announces_its_contacts_from_a_task_after_commit(
     announced = updates(company_a)
     assert len(announced) == 101 and all(tags == ["Late"] for _name, tags in announced)
     assert sorted(name for name, _tags in announced) == [f"Loja {n:03d}" for n in range(101)]
+
+
+def test_a_redelivered_announce_task_sends_no_second_delivery_but_a_new_change_is_announced(
+        client_a, company_a, company_b, instance_a, world, django_capture_on_commit_callbacks, monkeypatch):
+    """The broker may hand the same `announce_updated` task out twice (a worker lost after its commit): the second
+    run finds its batch's events under their dedupe keys and records no event and no delivery. A later bulk action
+    on the same contacts is a new change and is announced again; company B's endpoint never hears of any of it."""
+    from config.celery import app
+
+    monkeypatch.setattr("contacts.services.BULK_EVENTS_BATCH", 40)
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    with company_scope(company_a):
+        Contact.objects.bulk_create([Contact(company=company_a, instance=instance_a, identifier=f"55119{n:08d}",
+                                             name=f"Loja {n:03d}") for n in range(101)])
+    bulk = f"/c/{company_a.slug}/contacts/bulk-tag/"
+
+    def bulk_tag(action: str) -> list:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            client_a.post(bulk, {"action": action, "bulk_tag": str(world["late"].public_id), "all_matching": "on",
+                                 "q": "loja"}, headers={"HX-Request": "true"})
+        return callbacks
+
+    def deliveries() -> int:
+        with company_scope(company_a):
+            return WebhookDelivery.objects.filter(event__type="contact.updated").count()
+
+    callbacks = bulk_tag("add")
+    assert len(callbacks) == 3  # three batches of at most 40
+    for callback in callbacks:
+        callback()
+    assert (len(updates(company_a)), deliveries()) == (101, 101)
+    for callback in callbacks:  # every batch's task delivered again
+        callback()
+    assert (len(updates(company_a)), deliveries()) == (101, 101)
+    for callback in bulk_tag("remove"):  # a real change of the same contacts: announced
+        callback()
+    announced = updates(company_a)
+    assert len(announced) == 202 and deliveries() == 202 and all(tags == [] for _name, tags in announced[101:])
+    with company_scope(company_b):
+        assert not WebhookDelivery.objects.filter(event__type="contact.updated").exists()

@@ -308,3 +308,22 @@ def test_a_name_resolving_to_several_addresses_reaches_the_listening_one(company
         services.endpoint_create(company=company_a, url=f"http://localhost:{port}/hook")
     assert deliver(company_a, emit(company_a)) == "succeeded"
     assert {name.lower(): value for name, value in receiver.requests[0].headers.items()}["host"] == f"localhost:{port}"
+
+
+@pytest.mark.django_db
+def test_an_event_under_a_dedupe_key_is_recorded_and_delivered_once_per_company(company_a, company_b, endpoint_a):
+    """The same key again (a redelivered emitter) records nothing and pushes nothing; another company's identical
+    key is its own."""
+    from integrations.models import WebhookEvent
+
+    with company_scope(company_b):
+        endpoint_b = services.endpoint_create(company=company_b, url="http://127.0.0.1:9/b")
+    for company in (company_a, company_a, company_b):
+        with company_scope(company):
+            services.event_emit(company=company, event_type="contact.updated", payload={"contact": {"id": "c1"}},
+                                dedupe_key="contact.updated:batch-1:7")
+    with company_scope(company_a):
+        assert WebhookEvent.objects.filter(dedupe_key="contact.updated:batch-1:7").count() == 1
+        assert list(WebhookDelivery.objects.values_list("endpoint", flat=True)) == [endpoint_a.endpoint.pk]
+    with company_scope(company_b):
+        assert list(WebhookDelivery.objects.values_list("endpoint", flat=True)) == [endpoint_b.endpoint.pk]
