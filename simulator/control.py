@@ -82,7 +82,8 @@ def summary(instance: SimInstance) -> dict[str, Any]:
 
 
 def entry_view(entry: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in entry.items() if key != "wire"} | {"message": entry["wire"]["message"]}
+    shown = {key: value for key, value in entry.items() if key not in ("wire", "content")}
+    return shown | {"message": entry["wire"]["message"]}
 
 
 @control("/_sim/config", "GET")

@@ -160,7 +160,7 @@ def _answered(instance: SimInstance, spec: dict[str, Any]) -> dict[str, Any]:
 
 def options(entry: dict[str, Any]) -> list[dict[str, str]]:
     """The options a customer can tap in a sent list or buttons message: `[{"id", "title", "description"}]`."""
-    content = entry["wire"]["message"].get(entry["message_type"]) or {}
+    content = entry["content"] if isinstance(entry["content"], dict) else {}
     if entry["message_type"] == "listMessage":
         return [{"id": row.get("rowId", ""), "title": row.get("title", ""), "description": row.get("description", "")}
                 for section in content.get("sections") or [] for row in section.get("rows") or []]
@@ -216,7 +216,7 @@ def _context(instance: SimInstance, spec: dict[str, Any]) -> dict[str, Any] | No
         text = quoted["summary"] if quoted else spec.get("quoted_text", "")
         quoted_message = {"conversation": text}
         if quoted is not None and quoted["message_type"] in ANSWERABLE:
-            quoted_message = {quoted["message_type"]: quoted["wire"]["message"][quoted["message_type"]]}
+            quoted_message = {quoted["message_type"]: quoted["content"]}
         context.update(stanzaId=quoted_id, participant=author, quotedMessage=quoted_message)
     if spec.get("mentioned"):
         context["mentionedJid"] = [to_jid(digits(str(number))) for number in spec["mentioned"]]

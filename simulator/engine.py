@@ -534,10 +534,10 @@ class Simulator:
 
     def _remember(self, instance: SimInstance, wire: dict[str, Any], *, origin: str) -> dict[str, Any]:
         """Keep a message for the phone page, statuses, quotes and reactions (origin: api, phone, customer)."""
-        from .messages import summary
+        from .messages import summary, unwrap
 
-        message_type = wire["messageType"]
-        content = wire["message"].get(message_type)
+        # What the phone shows: the content inside a view-once wrapper (sendButtons' native-flow message).
+        message_type, content = unwrap(wire["message"])
         entry = {
             "id": wire["key"]["id"],
             "record_id": cuid(),
@@ -549,6 +549,7 @@ class Simulator:
             "push_name": wire.get("pushName"),
             "message_type": message_type,
             "summary": summary(message_type, content),
+            "content": content,
             "status": wire.get("status"),
             "statuses": [],
             "deleted": False,
@@ -574,7 +575,7 @@ class Simulator:
         data = instance.media.get(entry["id"])
         if data is None:  # WhatsApp no longer serves it (or the simulator never had the bytes)
             raise EvolutionError(400, ["Error: Failed to fetch stream from the media server"])
-        content = entry["wire"]["message"][entry["message_type"]]
+        content = entry["content"]
         return {
             "mediaType": entry["message_type"],
             "fileName": content.get("fileName"),

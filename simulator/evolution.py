@@ -315,12 +315,8 @@ async def send_list(call: Call) -> Any:
 async def send_buttons(call: Call) -> Any:
     body = call.body
     content.check_buttons(body["buttons"])
-    interactive = {
-        "body": {"text": body["title"] + (f"\n{body['description']}" if body.get("description") else "")},
-        "footer": {"text": body.get("footer") or ""},
-        "nativeFlowMessage": {"buttons": body["buttons"]},
-    }
-    return await _deliver(call, body["number"], "interactiveMessage", {"interactiveMessage": interactive})
+    # Baileys names the content by its first key: the echo's messageType is the wrapper's.
+    return await _deliver(call, body["number"], "viewOnceMessage", content.buttons_content(body))
 
 
 # --- chat -------------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+import uuid
 from typing import Any
 
 import segno
@@ -114,6 +116,55 @@ def check_buttons(buttons: list[dict[str, Any]]) -> None:
         raise EvolutionError(400, ["Reply buttons cannot be mixed with other button types"])
     if "pix" in types and len(types) > 1:
         raise EvolutionError(400, ["Only one PIX button is allowed"])
+
+
+# Evolution's button types and the native-flow names WhatsApp knows them by.
+NATIVE_FLOW_NAMES = {"reply": "quick_reply", "copy": "cta_copy", "url": "cta_url", "call": "cta_call",
+                     "pix": "payment_info"}
+WRAPPERS = ("viewOnceMessage", "viewOnceMessageV2", "ephemeralMessage")
+
+
+def _button_params(button: dict[str, Any]) -> dict[str, Any]:
+    """A button's `buttonParamsJson`, as Evolution's toJSONString builds it from the request's button."""
+    kind = button["type"]
+    if kind == "reply":
+        return {"display_text": button.get("displayText"), "id": button.get("id")}
+    if kind == "copy":
+        return {"display_text": button.get("displayText"), "copy_code": button.get("copyCode")}
+    if kind == "url":
+        return {"display_text": button.get("displayText"), "url": button.get("url"), "merchant_url": button.get("url")}
+    if kind == "call":
+        return {"display_text": button.get("displayText"), "phone_number": button.get("phoneNumber")}
+    pix = {"merchant_name": button.get("name"), "key": button.get("key"),
+           "key_type": {"random": "EVP"}.get(button.get("keyType"), str(button.get("keyType", "")).upper())}
+    settings = [{"type": "pix_static_code", "pix_static_code": pix}]
+    return {"currency": button.get("currency"), "payment_settings": settings}
+
+
+def buttons_content(body: dict[str, Any]) -> dict[str, Any]:
+    """sendButtons as WhatsApp carries it and Evolution echoes it (not the request's shape): a native-flow
+    `interactiveMessage` inside `viewOnceMessage`, each button `{name, buttonParamsJson}` (a JSON string), the
+    title in bold in the body text, the description under it (a PIX button alone has no body)."""
+    buttons = [{"name": NATIVE_FLOW_NAMES[button["type"]], "buttonParamsJson": json.dumps(_button_params(button))}
+               for button in body["buttons"]]
+    flow = {"buttons": buttons, "messageParamsJson": json.dumps({"from": "api", "templateId": str(uuid.uuid4())})}
+    interactive: dict[str, Any] = {"nativeFlowMessage": flow}
+    if buttons[0]["name"] != "payment_info":
+        text = f"*{body['title']}*" + (f"\n\n{body['description']}\n" if body.get("description") else "")
+        interactive = {"body": {"text": text}, **({"footer": {"text": body["footer"]}} if body.get("footer") else {}),
+                       **interactive}
+    return {"viewOnceMessage": {"message": {"interactiveMessage": interactive}}}
+
+
+def unwrap(message: dict[str, Any]) -> tuple[str, Any]:
+    """(the content's type, the content) of a stored message, through view-once/ephemeral wrappers."""
+    for _ in range(3):
+        wrapper = next((key for key in WRAPPERS if isinstance(message.get(key), dict)), None)
+        if wrapper is None or not isinstance(message[wrapper].get("message"), dict):
+            break
+        message = message[wrapper]["message"]
+    message_type = next((key for key in message if key == "conversation" or key.endswith("Message")), "unknown")
+    return message_type, message.get(message_type)
 
 
 def context_info(body: dict[str, Any], lookup: Any) -> dict[str, Any]:

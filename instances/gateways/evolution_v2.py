@@ -161,7 +161,8 @@ def parse_send_result(body: object) -> SendResult:
         from_me=bool(key.get("fromMe", True)),
         status=data.get("status"),
         timestamp=timestamp_from(data.get("messageTimestamp")),
-        message_type=data.get("messageType") or _first_message_type(data.get("message")),
+        # The content's own type, through a view-once wrapper (sendButtons' native-flow message is sent inside one).
+        message_type=message_content(data)[0] or _first_message_type(data.get("message")),
         raw=data,
     )
 

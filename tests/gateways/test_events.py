@@ -638,3 +638,18 @@ def test_unknown_or_malformed_events_never_raise(payload):
 
 def test_a_non_dict_payload_is_unknown():
     assert isinstance(parse_event(["x"])[0], UnknownEvent)
+
+
+def test_our_native_flow_buttons_echoed_in_a_view_once_wrapper_are_the_interactive_message_we_sent():
+    """Evolution's echo of sendButtons (its Baileys buttonMessage): the content sits in viewOnceMessage, the
+    declared messageType is the wrapper's (Baileys' getContentType) and the buttons are `{name, buttonParamsJson}`."""
+    shown = {"viewOnceMessage": {"message": {"interactiveMessage": {
+        "body": {"text": "*Confirma?*\n\nPedido 12\n"}, "footer": {"text": "ACME"},
+        "nativeFlowMessage": {"buttons": [{"name": "quick_reply",
+                                           "buttonParamsJson": '{"display_text":"Sim","id":"yes"}'}],
+                              "messageParamsJson": '{"from":"api","templateId":"5c1f"}'}}}}}
+    key = {"remoteJid": MARIA, "fromMe": True, "id": "3EB0BUTTONS"}
+    for message in (shown, {"messageContextInfo": {"deviceListMetadataVersion": 2}, **shown}):
+        event = one(upsert(message, "viewOnceMessage", key=key))
+        assert (event.from_me, event.kind, event.message_type, event.text, event.interactive_reply) == (
+            True, "interactive", "interactiveMessage", "*Confirma?*\n\nPedido 12\n", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import struct
 import time
@@ -371,6 +372,30 @@ def test_send_reaction_list_and_buttons(gateway, open_instance):
             title="x",
             buttons=[Button("Yes", id="y"), Button("Site", "url", url="https://a.b")],
         )
+
+
+def test_buttons_come_back_in_whatsapps_native_flow_shape_and_parse_as_what_was_sent(gateway, gateway_target,
+                                                                                     open_instance):
+    """sendButtons' answer and its SEND_MESSAGE echo carry what WhatsApp carries (Evolution's
+    buttonMessage): a native-flow interactiveMessage inside viewOnceMessage, each button `{name, buttonParamsJson}`
+    and the title in bold in the body, not the request's `{type, displayText, id}`; our parser reads both as the
+    interactive message we sent."""
+    from instances.gateways.events import MessageReceived, parse_event
+
+    asked = gateway.send_buttons(open_instance, CUSTOMER, title="Confirm?", description="Your order #12",
+                                 buttons=[Button("Yes", id="yes"), Button("No", id="no")], footer="ACME")
+    assert asked.message_type == "interactiveMessage"
+    shown = asked.raw["message"]["viewOnceMessage"]["message"]["interactiveMessage"]
+    assert shown["body"] == {"text": "*Confirm?*\n\nYour order #12\n"} and shown["footer"] == {"text": "ACME"}
+    buttons = [(item["name"], json.loads(item["buttonParamsJson"])) for item in shown["nativeFlowMessage"]["buttons"]]
+    assert buttons == [("quick_reply", {"display_text": "Yes", "id": "yes"}),
+                       ("quick_reply", {"display_text": "No", "id": "no"})]
+    echo = next(event["body"] for event in gateway_target.sim.events(open_instance)
+                if event["config_name"] == "SEND_MESSAGE" and event["body"]["data"]["key"]["id"] == asked.message_id)
+    [event] = parse_event(echo)
+    assert isinstance(event, MessageReceived) and event.from_me
+    assert (event.kind, event.message_type, event.text) == ("interactive", "interactiveMessage",
+                                                            "*Confirm?*\n\nYour order #12\n")
 
 
 def test_delete_message_for_everyone(gateway, gateway_target, open_instance):
