@@ -24,7 +24,7 @@ from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.utils import timezone
 
 from contacts.models import Contact
-from contacts.services import contact_get_or_create_by_identity
+from contacts.services import ContactGone, contact_get_or_create_by_identity
 from instances.gateways.base import jid_digits
 from instances.gateways.events import (
     GatewayEvent,
@@ -197,15 +197,35 @@ def message_record_inbound(*, company: Company, instance: Instance, event: Messa
         return _record_new(company, instance, event)
 
 
-def _record_new(company: Company, instance: Instance, event: MessageReceived) -> Message | None:
+def _conversation_for(company: Company, instance: Instance, event: MessageReceived
+                      ) -> tuple[Contact, Conversation, bool] | None:
+    """The sender and its conversation (locked), created when new.
+
+    A merge that committed between the sender's lookup and its conversation's lock deleted that contact: the
+    conversation's insert meets the missing contact at once (ContactGone), and the sender is looked up again,
+    found as the kept contact through the identifiers the merge moved. Nothing more is asked in the usual case."""
     contact = _contact_for(company, instance, event)
     if contact is None:
         return None
-    status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
+    try:
+        return contact, *_open(company, instance, contact)
+    except ContactGone:
+        contact = _contact_for(company, instance, event)
+        return None if contact is None else (contact, *_open(company, instance, contact))
+
+
+def _open(company: Company, instance: Instance, contact: Contact) -> tuple[Conversation, bool]:
     # Locked until the event's transaction ends (the touch below would lock it anyway), so the row in hand,
     # moved by the touch as it moves the stored one, is what the live row shows: no re-read.
-    conversation, created = conversation_get_or_create(company=company, instance=instance, contact=contact,
-                                                       status=status, lock=True)
+    status = Conversation.Status.CLOSED if contact.is_ignored else Conversation.Status.OPEN
+    return conversation_get_or_create(company=company, instance=instance, contact=contact, status=status, lock=True)
+
+
+def _record_new(company: Company, instance: Instance, event: MessageReceived) -> Message | None:
+    found = _conversation_for(company, instance, event)
+    if found is None:
+        return None
+    contact, conversation, created = found
     conversation.contact = contact  # the row in hand (its contact by definition): the payloads need not read it
     conversation.instance = instance
     if event.sent_via_api and _ours_in_flight(company, conversation):

@@ -33,7 +33,7 @@ from django.utils.translation import gettext_noop
 
 from contacts.identity import parse_identifier
 from contacts.models import Contact, ContactIdentifier
-from contacts.services import contact_get_or_create_by_identity
+from contacts.services import ContactGone, contact_get_or_create_by_identity
 from instances import services as instance_services
 from instances.gateways import (
     Button,
@@ -132,7 +132,8 @@ def conversation_get_or_create(*, company: Company, instance: Instance, contact:
     """The contact's one conversation, created when new; safe under concurrency (unique on contact).
 
     `lock`: the row is locked until the caller's transaction ends (a new one is, by its insert) and comes with
-    its assignee, so the caller can move it and draw it from the object in hand, exactly as stored."""
+    its assignee, so the caller can move it and draw it from the object in hand, exactly as stored.
+    ContactGone when the contact was deleted (merged into another) since the caller read it."""
     for _attempt in range(3):
         existing = _conversation_locked(contact) if lock else _conversation_of(company, contact)
         if existing is not None:
@@ -144,9 +145,17 @@ def conversation_get_or_create(*, company: Company, instance: Instance, contact:
             if status == Conversation.Status.OPEN:
                 _emit_conversation(company, conversation, "conversation.opened")
             return conversation, True
-        except IntegrityError:
-            continue
+        except IntegrityError as error:
+            if _foreign_key_violation(error):
+                # The contact was deleted (merged away) since the caller read it: the key is checked at this
+                # insert (messaging migration 0011), so the caller can resolve its contact again at once.
+                raise ContactGone from error
+            continue  # another worker opened it first: read theirs
     raise RuntimeError(f"could not open a conversation for contact {contact.pk}")
+
+
+def _foreign_key_violation(error: IntegrityError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == "23503"
 
 
 def contact_for_recipient(*, company: Company, instance: Instance, recipient: str) -> Contact:
