@@ -109,6 +109,16 @@ class AutoReplySerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=0,
         help_text="Close an open conversation with nothing unread after this many hours without a message (1 to "
                   "720); null or 0: never.")
+    assign_members = serializers.ListField(
+        required=False, child=serializers.CharField(max_length=64), max_length=500,
+        help_text="The members who take this instance's conversations when `auto_assign` is on: their user ids "
+                  "(`GET /members`). Empty: every member. An id that is not a member of this company is a 400.")
+
+    def to_representation(self, reply) -> dict:
+        data = super().to_representation(reply)
+        data["assign_members"] = [str(user_id) for user_id in
+                                  auto_replies.assign_member_ids(company=reply.company, reply=reply)]
+        return data
 
 
 AUTO_REPLY_EXAMPLE = {
@@ -118,6 +128,7 @@ AUTO_REPLY_EXAMPLE = {
     "opening_hours": [["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"],
                       ["09:00", "18:00"], ["09:00", "13:00"], None],
     "auto_assign": True, "auto_close_hours": 24,
+    "assign_members": ["9a8b7c6d-2222-4000-8000-000000000002"],
 }
 
 

@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
 from instances.models import Instance
 from messaging import services
-from messaging.models import AutoReply, Conversation, Message, default_opening_hours
+from messaging.models import AutoAssignMember, AutoReply, Conversation, Message, default_opening_hours
 from tenants.models import Company, Membership, User
 from tenants.prepared import Prepared, columns, model_from
 
@@ -55,12 +57,46 @@ def auto_reply_for(*, company: Company, instance: Instance) -> AutoReply:
     return found if found is not None else AutoReply(company=company, instance=instance)
 
 
+def assign_member_ids(*, company: Company, reply: AutoReply) -> list[UUID]:
+    """The user ids of the members who take the instance's assigned conversations (empty: every member)."""
+    if reply.pk is None:
+        return []
+    return list(AutoAssignMember.objects.filter(company=company, auto_reply=reply)
+                .order_by("membership__user__email", "pk").values_list("membership__user__public_id", flat=True))
+
+
+def _assign_memberships(company: Company, user_ids: Iterable[object]) -> tuple[list[int], list[str]]:
+    """(the memberships of these user ids in this company, the problems): an id that is not a member of this
+    company (another company's, or nobody's) is named, never taken."""
+    wanted, problems = [], []
+    for value in user_ids:
+        try:
+            wanted.append(value if isinstance(value, UUID) else UUID(str(value)))
+        except ValueError:
+            problems.append(_("“%(id)s” is not a member id.") % {"id": str(value)[:40]})
+    found = dict(Membership.objects.filter(company=company, user__public_id__in=wanted)
+                 .values_list("user__public_id", "pk"))
+    problems += [_("“%(id)s” is not a member of this company.") % {"id": user_id}
+                 for user_id in dict.fromkeys(wanted) if user_id not in found]
+    return list(dict.fromkeys(found[user_id] for user_id in wanted if user_id in found)), problems
+
+
+def _set_assign_members(company: Company, reply: AutoReply, membership_ids: list[int]) -> None:
+    AutoAssignMember.objects.filter(company=company, auto_reply=reply).exclude(
+        membership_id__in=membership_ids).delete()
+    AutoAssignMember.objects.bulk_create(
+        [AutoAssignMember(company=company, auto_reply=reply, membership_id=pk) for pk in membership_ids],
+        ignore_conflicts=True)
+
+
 def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled: bool | None = None,
                       greeting_text: str | None = None, away_enabled: bool | None = None, away_text: str | None = None,
                       time_zone: str | None = None, opening_hours: list | None = None,
-                      auto_assign: bool | None = None, auto_close_hours: int | None = None) -> AutoReply:
+                      auto_assign: bool | None = None, auto_close_hours: int | None = None,
+                      assign_members: Iterable[object] | None = None) -> AutoReply:
     """Change the instance's automatic replies (a value left None stays; `auto_close_hours` 0 switches closing
-    off). Every problem is a ValidationError naming its field, raised before anything is written."""
+    off; `assign_members`: the user ids of the members who take its conversations, empty for every member).
+    Every problem is a ValidationError naming its field, raised before anything is written."""
     with transaction.atomic():
         Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()  # one writer at a time
         reply = auto_reply_for(company=company, instance=instance)
@@ -93,10 +129,16 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
         if reply.auto_close_hours is not None and not 1 <= reply.auto_close_hours <= AUTO_CLOSE_MAX_HOURS:
             errors["auto_close_hours"] = [_("Give between 1 and %(max)s hours, or 0 to keep conversations open.")
                                           % {"max": AUTO_CLOSE_MAX_HOURS}]
+        if assign_members is not None:
+            membership_ids, problems = _assign_memberships(company, assign_members)
+            if problems:
+                errors["assign_members"] = problems
         if errors:
             raise ValidationError(errors)
         reply.updated_at = timezone.now()
         reply.save()
+        if assign_members is not None:
+            _set_assign_members(company, reply, membership_ids)
         Instance.objects.filter(company=company, pk=instance.pk).update(
             auto_replies_on=reply.greeting_enabled or reply.away_enabled or reply.auto_assign)
     return reply
@@ -175,19 +217,24 @@ def on_customer_message(*, company: Company, instance: Instance, conversation: C
 
 
 def assign_if_due(*, company: Company, conversation: Conversation) -> None:
-    """Give the conversation to the available member with the fewest open conversations (the earliest member on a
-    tie), unless an available member already has it (a reopened conversation stays with its person)."""
+    """Give the conversation to one of the members who take its instance's conversations (all members when the
+    instance lists none) who is available: the one with the fewest open conversations, on a tie the one who got
+    one least recently (round robin; never: first), then the earliest member. Unless such a member already has
+    it (a reopened conversation stays with its person)."""
+    listed = AutoAssignMember.objects.filter(company=company, auto_reply__instance_id=conversation.instance_id)
     members = (Membership.objects.filter(company=company, available=True)
+               .filter(~Exists(listed) | Exists(listed.filter(membership_id=OuterRef("pk"))))
                .annotate(load=Count("user__assigned_conversations", filter=Q(
                    user__assigned_conversations__company=company,
                    user__assigned_conversations__status=Conversation.Status.OPEN)))
-               .order_by("load", "pk").values_list("user_id", flat=True))
+               .order_by("load", F("auto_assigned_at").asc(nulls_first=True), "pk").values_list("user_id", flat=True))
     if conversation.assignee_id is not None and members.filter(user_id=conversation.assignee_id).exists():
         return
     chosen = members.first()
     if chosen is not None and chosen != conversation.assignee_id:
         services.conversation_assign(company=company, conversation=conversation,
                                      assignee=User.objects.get(pk=chosen))
+        Membership.objects.filter(company=company, user_id=chosen).update(auto_assigned_at=timezone.now())
 
 
 def _reply(*, company: Company, conversation: Conversation, contact: Contact, message: Message, opened: bool,

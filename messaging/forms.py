@@ -145,10 +145,19 @@ class AutoReplyForm(forms.Form):
     auto_close_hours = forms.IntegerField(
         label=_("Close a conversation after this many hours without a message"), required=False, min_value=0,
         help_text=_("Only when nothing is waiting for a reply. Empty or 0: never."))
+    assign_members = forms.MultipleChoiceField(
+        label=_("Members who take this number's conversations"), required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every member. Among those available, the one with the fewest open conversations "
+                    "gets the next; on a tie, the one who got one least recently."))
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, members=(), **kwargs) -> None:
+        """`members`: the company's memberships (with their users), the choices of `assign_members`."""
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [(zone, zone.replace("_", " ")) for zone in time_zones()]
+        self.fields["assign_members"].choices = [
+            (str(member.user.public_id), member.user.get_full_name() or member.user.get_username())
+            for member in members]
         for index, name in enumerate(WEEKDAYS):
             self.fields[f"day{index}_open"] = forms.BooleanField(label=name, required=False)
             self.fields[f"day{index}_opens"] = forms.TimeField(
@@ -157,10 +166,11 @@ class AutoReplyForm(forms.Form):
                 label=_("Closes"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
 
     @staticmethod
-    def initial_from(reply) -> dict:
+    def initial_from(reply, assign_members=()) -> dict:
         initial = {name: getattr(reply, name) for name in
                    ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign",
                     "auto_close_hours")}
+        initial["assign_members"] = [str(user_id) for user_id in assign_members]
         for index, day in enumerate(reply.opening_hours):
             initial[f"day{index}_open"] = day is not None
             initial[f"day{index}_opens"], initial[f"day{index}_closes"] = day or ("09:00", "18:00")
@@ -189,7 +199,8 @@ class AutoReplyForm(forms.Form):
     def values(self) -> dict:
         data = self.cleaned_data
         return {**{name: data[name] for name in
-                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")},
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign",
+                    "assign_members")},
                 "opening_hours": data["opening_hours"], "auto_close_hours": data.get("auto_close_hours") or 0}
 
 

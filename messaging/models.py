@@ -326,3 +326,16 @@ class AutoReply(TenantOwned):
 
     def __str__(self) -> str:
         return f"auto replies of {self.instance_id}"
+
+
+class AutoAssignMember(TenantOwned):
+    """A member who takes the conversations automatic assignment gives out on one instance; an instance that lists
+    none gives them to every available member (messaging/auto_replies.py)."""
+
+    auto_reply = models.ForeignKey(AutoReply, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey("tenants.Membership", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["auto_reply", "membership"], name="auto_assign_member_once")]
+        indexes = [models.Index(fields=["company", "auto_reply"], name="auto_assign_member_reply")]

@@ -28,6 +28,7 @@ from messaging.selectors import ConversationFilters
 from tenants.access import CompanyRequest, actor_label, company_member
 from tenants.forms import add_errors
 from tenants.models import Role
+from tenants.selectors import membership_list
 
 PAGE = "messaging/inbox.html"
 FILTER_KEYS = ("status", "assignee", "instance", "tag", "q")
@@ -368,11 +369,13 @@ def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
     if instance is None:
         raise Http404
     reply = auto_replies.auto_reply_for(company=request.company, instance=instance)
+    members = list(membership_list(company=request.company))
     if request.method == "GET":
-        form = AutoReplyForm(initial=AutoReplyForm.initial_from(reply))
+        listed = auto_replies.assign_member_ids(company=request.company, reply=reply)
+        form = AutoReplyForm(initial=AutoReplyForm.initial_from(reply, listed), members=members)
         return render(request, "messaging/auto_replies.html", {"company": request.company, "instance": instance,
                                                                "form": form})
-    form = AutoReplyForm(request.POST)
+    form = AutoReplyForm(request.POST, members=members)
     if form.is_valid():
         try:
             auto_replies.auto_reply_update(company=request.company, instance=instance, **form.values())

@@ -77,6 +77,9 @@ class Membership(TenantOwned):
     # Whether automatic assignment may give this member new conversations (messaging/auto_replies.py); each member
     # switches it in the user menu (away, off shift), as Chatwoot's availability.
     available = models.BooleanField(_("available for new conversations"), default=True)
+    # When automatic assignment last gave this member a conversation: among members with as many open
+    # conversations, the one who got one least recently is next (round robin).
+    auto_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

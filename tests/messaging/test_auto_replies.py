@@ -20,7 +20,8 @@ from messaging.models import AutoReply, Conversation, Message
 from messaging.tasks import close_inactive_conversations, close_inactive_for_company
 from tenants.models import Membership
 from tenants.scoping import company_scope
-from tests.factories import make_api_key, make_contact, make_instance
+from tests.factories import make_api_key, make_contact, make_instance, make_member
+from tests.messaging.conftest import open_instance
 from tests.messaging.sending import drain
 from tests.messaging.test_bots import platform
 
@@ -261,7 +262,7 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
     assert api_a.get(api_url(instance_a)).json() == {
         "greeting_enabled": False, "greeting_text": "", "away_enabled": False, "away_text": "",
         "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None],
-        "auto_assign": False, "auto_close_hours": None}
+        "auto_assign": False, "auto_close_hours": None, "assign_members": []}
     response = api_a.put(api_url(instance_a), {"greeting_enabled": True, "greeting_text": "Oi!"}, format="json")
     assert response.status_code == 200 and response.json()["greeting_enabled"] is True
     response = api_a.put(api_url(instance_a), {"away_enabled": True, "away_text": AWAY,
@@ -269,7 +270,7 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
                          format="json")
     assert response.json() == {"greeting_enabled": True, "greeting_text": "Oi!", "away_enabled": True,
                                "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED,
-                               "auto_assign": False, "auto_close_hours": None}
+                               "auto_assign": False, "auto_close_hours": None, "assign_members": []}
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -385,6 +386,87 @@ def test_the_page_and_the_api_switch_assignment(client_a, api_a, company_a, inst
     assert 'data-testid="auto_assign" checked' not in page and 'checked data-testid="auto_assign"' in page
     client_a.post(page_url(company_a, instance_a), hours_post())  # the box unticked
     assert api_a.get(api_url(instance_a)).json()["auto_assign"] is False
+
+
+def opened_by(simulator, hooks, instance, number: str) -> None:
+    simulator.inbound(instance.gateway_name, **{"from": number, "text": "Oi"})
+    hooks.deliver(instance)
+
+
+def test_only_the_listed_members_take_the_instances_conversations_in_turn_among_equals(
+        company_a, instance_a, owner_a, member_a, simulator, hooks):
+    """Alice is not listed and gets none; Adam and Carol share them by open count, and on a tie the one who got one
+    least recently is next (round robin), not the earlier member."""
+    carol = make_member(company=company_a, email="carol@alpha.test", first_name="Carol").user
+    configure(company_a, instance_a, auto_assign=True, assign_members=[member_a.public_id, str(carol.public_id)])
+    for number in ("5511900000001", "5511900000002", "5511900000003"):
+        opened_by(simulator, hooks, instance_a, number)
+    got = assignees(company_a)
+    assert [got[f"551190000000{n}"] for n in (1, 2, 3)] == ["adam@alpha.test", "carol@alpha.test", "adam@alpha.test"]
+    with company_scope(company_a):  # Adam's first is done: one open each, and Carol got hers before Adam's last
+        first = Conversation.objects.get(contact__identifier="5511900000001")
+        services.conversation_set_status(company=company_a, conversation=first, status="closed")
+    opened_by(simulator, hooks, instance_a, "5511900000004")
+    assert assignees(company_a)["5511900000004"] == "carol@alpha.test"
+    other = open_instance(company_a, simulator, "support")  # lists nobody: every member, Alice included
+    configure(company_a, other, auto_assign=True)
+    opened_by(simulator, hooks, other, "5511900000005")
+    assert assignees(company_a)["5511900000005"] == "alice@alpha.test"
+
+
+def test_members_are_named_by_user_id_and_anyone_else_is_refused_naming_the_field(
+        company_a, company_b, instance_a, owner_a, member_a, owner_b):
+    configure(company_a, instance_a, auto_assign=True, assign_members=[member_a.public_id])
+    for wrong, message in (([owner_b.public_id], "is not a member of this company"),
+                           (["nobody"], "is not a member id"),
+                           ([member_a.public_id, "9a8b7c6d-2222-4000-8000-000000000002"], "not a member of this")):
+        with pytest.raises(ValidationError) as error:
+            configure(company_a, instance_a, assign_members=wrong, greeting_text="changed")
+        assert message in " ".join(error.value.message_dict["assign_members"])
+    with company_scope(company_a):
+        reply = AutoReply.objects.get(instance=instance_a)
+        assert reply.greeting_text == ""  # nothing written
+        assert auto_replies.assign_member_ids(company=company_a, reply=reply) == [member_a.public_id]
+    configure(company_a, instance_a, assign_members=[])
+    with company_scope(company_a):
+        assert auto_replies.assign_member_ids(company=company_a, reply=reply) == []
+
+
+def test_the_api_lists_and_sets_the_members_and_refuses_another_companys(
+        api_a, api_b, company_a, instance_a, owner_a, member_a, owner_b):
+    assert api_a.get(api_url(instance_a)).json()["assign_members"] == []
+    both = [str(owner_a.public_id), str(member_a.public_id)]
+    response = api_a.put(api_url(instance_a), {"auto_assign": True, "assign_members": both}, format="json")
+    assert response.status_code == 200 and sorted(response.json()["assign_members"]) == sorted(both)
+    for wrong in ([str(owner_b.public_id)], ["x"], "everyone"):
+        response = api_a.put(api_url(instance_a), {"assign_members": wrong}, format="json")
+        assert response.status_code == 400 and "assign_members" in response.json()["errors"], response.json()
+    response = api_a.put(api_url(instance_a), {"assign_members": [str(owner_b.public_id)]}, format="json")
+    assert f"“{owner_b.public_id}” is not a member of this company." in response.json()["errors"]["assign_members"]
+    assert sorted(api_a.get(api_url(instance_a)).json()["assign_members"]) == sorted(both)  # unchanged
+    assert api_b.put(api_url(instance_a), {"assign_members": [str(owner_b.public_id)]},
+                     format="json").status_code == 404
+    assert api_a.put(api_url(instance_a), {"assign_members": []}, format="json").json()["assign_members"] == []
+
+
+def test_the_page_offers_the_companys_members_and_saves_the_ticked_ones(
+        client_a, client_b, company_a, company_b, instance_a, owner_a, member_a, owner_b):
+    page = client_a.get(page_url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Membros que recebem as conversas deste número" in page
+    assert f'value="{member_a.public_id}"' in page and str(owner_b.public_id) not in page
+    response = client_a.post(page_url(company_a, instance_a), hours_post(auto_assign="on",
+                                                                       assign_members=[str(member_a.public_id)]))
+    assert response.status_code == 302
+    page = client_a.get(page_url(company_a, instance_a)).content.decode()
+    assert f'value="{member_a.public_id}" id="id_assign_members_0" class="form-check-input" checked' in page
+    response = client_a.post(page_url(company_a, instance_a), hours_post(assign_members=[str(owner_b.public_id)]))
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert client_b.post(page_url(company_b, instance_a), hours_post(
+        assign_members=[str(owner_b.public_id)])).status_code == 404
+    with company_scope(company_a):
+        reply = AutoReply.objects.get(instance=instance_a)
+        assert reply.auto_assign is True
+        assert auto_replies.assign_member_ids(company=company_a, reply=reply) == [member_a.public_id]
 
 
 # --- closing inactive conversations --------------------------------------------------------------------------
