@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 MAX_SUBSCRIPTIONS = 50
 # Channel-layer messages pushed to sockets; their handlers only write to the socket.
 PUSH_TYPES = frozenset({"fragment", "force_disconnect"})
+# Fragments already waiting for a socket go out together in one frame, at most this many.
+FRAGMENTS_PER_FRAME = 20
 
 
 def socket_language(scope: dict) -> str:
@@ -111,7 +113,13 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def fragment(self, event: dict) -> None:
-        await self.send(text_data=event["html"])
+        """The fragment, with any others already waiting behind it, in one frame: htmx's ws extension swaps every
+        top-level element of a frame in order, as it would have frame by frame. When pushes come faster than the
+        server writes (a busy inbox watched by many agents), writing each to each socket was a third of the web
+        process's CPU (docs/performance.md, Live); a socket that keeps up still gets one frame per push."""
+        waiting = getattr(self.channel_layer, "receive_waiting", None)
+        more = waiting(self.channel_name, "fragment", FRAGMENTS_PER_FRAME - 1) if waiting else ()
+        await self.send(text_data="".join([event["html"], *(message["html"] for message in more)]))
 
     async def force_disconnect(self, event: dict) -> None:
         await self.close(code=4403)

@@ -254,3 +254,68 @@ async def test_subscriptions_come_back_after_redis_restarts(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def _mailbox_holding(layer, channel: str, count: int):
+    mailbox = layer._get_layer().channels[channel]
+    deadline = time.monotonic() + 5
+    while mailbox.qsize() < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert mailbox.qsize() == count
+    return mailbox
+
+
+async def test_waiting_pushes_of_one_type_are_taken_together_and_the_rest_keep_their_turn():
+    """receive_waiting takes the messages of the type asked for that wait at the front of the line, up to the
+    limit, without waiting; a message of another type stops it and is the next one received."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("together", channel)
+    for item in ["f0", "f1", "f2", "other", "f3"]:
+        kind = "force_disconnect" if item == "other" else "fragment"
+        await layer.group_send("together", {"type": kind, "n": item})
+    await _mailbox_holding(layer, channel, 5)
+    assert (await layer.receive(channel))["n"] == "f0"
+    assert [message["n"] for message in layer.receive_waiting(channel, "fragment", 1)] == ["f1"]
+    assert [message["n"] for message in layer.receive_waiting(channel, "fragment", 10)] == ["f2"]
+    assert layer.receive_waiting(channel, "fragment", 10) == []
+    assert (await layer.receive(channel))["n"] == "other"
+    assert [message["n"] for message in layer.receive_waiting(channel, "fragment", 10)] == ["f3"]
+    assert layer.receive_waiting("no.such.channel", "fragment", 10) == []
+    await layer.group_discard("together", channel)
+
+
+async def test_a_socket_behind_gets_its_waiting_fragments_in_one_frame_in_order(owner_a, company_a, company_b):
+    """The browser consumer writes the fragments already waiting for it in one frame (htmx swaps each top-level
+    element in order); a push of another kind is not folded in. Another company's group reaches none of it."""
+    from tenants.consumers import FRAGMENTS_PER_FRAME, DashboardConsumer
+
+    layer = get_channel_layer()
+    consumer = DashboardConsumer()
+    consumer.channel_layer, consumer.channel_name = layer, await layer.new_channel()
+    frames = []
+
+    async def server_send(message):  # the ASGI server's side of the socket
+        frames.append(message)
+
+    consumer.base_send = server_send
+    group_a = realtime.group_for(company_a, "company")
+    await layer.group_add(group_a, consumer.channel_name)
+    pushes = [f'<div id="f{number}" hx-swap-oob="true">{number}</div>' for number in range(FRAGMENTS_PER_FRAME + 5)]
+    for html in pushes[:3]:
+        await layer.group_send(group_a, {"type": "fragment", "html": html})
+    await layer.group_send(realtime.group_for(company_b, "company"), {"type": "fragment", "html": "<p>of B</p>"})
+    await layer.group_send(group_a, {"type": "force_disconnect"})
+    for html in pushes[3:]:
+        await layer.group_send(group_a, {"type": "fragment", "html": html})
+    await _mailbox_holding(layer, consumer.channel_name, len(pushes) + 1)
+
+    await consumer.fragment(await layer.receive(consumer.channel_name))
+    assert frames == [{"type": "websocket.send", "text": "".join(pushes[:3])}]
+    assert (await layer.receive(consumer.channel_name))["type"] == "force_disconnect"
+    await consumer.fragment(await layer.receive(consumer.channel_name))
+    assert frames[1]["text"] == "".join(pushes[3:3 + FRAGMENTS_PER_FRAME])  # at most FRAGMENTS_PER_FRAME a frame
+    await consumer.fragment(await layer.receive(consumer.channel_name))
+    assert frames[2]["text"] == "".join(pushes[3 + FRAGMENTS_PER_FRAME:])
+    assert "of B" not in "".join(frame["text"] for frame in frames)
+    await layer.group_discard(group_a, consumer.channel_name)
