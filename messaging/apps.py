@@ -8,8 +8,10 @@ class MessagingConfig(AppConfig):
         from messaging.selectors import conversation_exists
         from tenants import realtime
 
-        # "inbox": the company's conversation list; "conversation.<hex>": one thread, resolved inside the company.
+        # "inbox": the company's conversation list; "conversation.<hex>": one thread, resolved inside the company;
+        # "quick_replies": the composer's list of quick replies in every open thread.
         realtime.register_topic("inbox")
+        realtime.register_topic("quick_replies")
         realtime.register_topic("conversation", conversation_exists)
 
         from integrations.bots import bot_changed

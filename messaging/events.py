@@ -11,12 +11,19 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from messaging.models import Conversation, Message
-from messaging.selectors import contact_panel_context, member_list, message_for_render, reactions_for_render
+from messaging.selectors import (
+    contact_panel_context,
+    member_list,
+    message_for_render,
+    quick_reply_composer_list,
+    reactions_for_render,
+)
 from tenants import realtime
 from tenants.models import Company
 from tenants.scoping import first_row
 
 INBOX_TOPIC = "inbox"
+QUICK_REPLIES_TOPIC = "quick_replies"
 CONVERSATION_TOPIC = "conversation"
 PAGE = "messaging/inbox.html"
 
@@ -128,3 +135,11 @@ def contact_panel_changed(*, company: Company, contact) -> None:
     realtime.publish(company=company, topic=conversation_topic(conversation),
                      template_name=f"{PAGE}#contact-panel",
                      context=lambda: contact_panel_context(company=company, conversation=conversation))
+
+
+def quick_replies_changed(*, company: Company) -> None:
+    """The composer's list of quick replies in every open thread of the company (a reply added, edited or deleted
+    by someone else, or in another tab, is offered on "/" without a reload). Read after commit, only when some
+    thread is open."""
+    realtime.publish(company=company, topic=QUICK_REPLIES_TOPIC, template_name=f"{PAGE}#quick-replies",
+                     context=lambda: {"company": company, "quick_replies": quick_reply_composer_list(company=company)})

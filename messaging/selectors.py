@@ -278,6 +278,11 @@ def quick_reply_list(*, company: Company, search: str = "") -> QuerySet[QuickRep
     return replies.order_by("shortcut", "pk")
 
 
+def quick_reply_composer_list(*, company: Company) -> list[dict[str, str]]:
+    """What "/" offers in the composer: every reply's shortcut and text, by shortcut."""
+    return list(quick_reply_list(company=company).values("shortcut", "text"))
+
+
 def quick_reply_get(*, company: Company, public_id: object) -> QuickReply | None:
     uuid = _uuid(public_id)
     return None if uuid is None else first_row(QuickReply.objects.filter(company=company, public_id=uuid))

@@ -1191,6 +1191,7 @@ def _quick_reply_saved(company: Company, quick_reply: QuickReply, fields: list[s
                 quick_reply.save(update_fields=fields)
     except IntegrityError:
         raise QuickReplyShortcutTaken(quick_reply.shortcut) from None
+    events.quick_replies_changed(company=company)
     return quick_reply
 
 
@@ -1214,6 +1215,7 @@ def quick_reply_update(*, company: Company, quick_reply: QuickReply, shortcut: s
 
 def quick_reply_delete(*, company: Company, quick_reply: QuickReply) -> None:
     QuickReply.objects.filter(company=company, pk=quick_reply.pk).delete()
+    events.quick_replies_changed(company=company)
 
 
 # --- private notes ------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def _page_context(request: CompanyRequest, conversation: Conversation | None) ->
         context.update(_thread_context(request, conversation))
         context["form"] = ComposerForm(conversation=conversation, company=company)
         # What "/" offers in the composer (static/recado/inbox.js filters it as the person types).
-        context["quick_replies"] = list(selectors.quick_reply_list(company=company).values("shortcut", "text"))
+        context["quick_replies"] = selectors.quick_reply_composer_list(company=company)
     else:
         context["company_has_conversations"] = _has_conversations(request, context)
     return context
@@ -316,6 +316,9 @@ def _quick_replies_page(request: CompanyRequest, *, form=None, editing=None, sta
 @company_member()
 @require_http_methods(["GET", "POST"])
 def quick_reply_list(request: CompanyRequest) -> HttpResponse:
+    if request.method == "GET" and request.GET.get("fragment") == "composer":  # the composer's list, re-fetched
+        return render(request, f"{PAGE}#quick-replies", {
+            "company": request.company, "quick_replies": selectors.quick_reply_composer_list(company=request.company)})
     if request.method == "GET":
         return _quick_replies_page(request)
     form = QuickReplyForm(request.POST)

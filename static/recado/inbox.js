@@ -235,15 +235,31 @@
 
   // Quick replies: "/" and the start of a shortcut, as the first thing in the box, lists the matching ones;
   // arrows choose, Enter or Tab (or a click) inserts the text with its {{…}} filled in, Escape closes.
-  var quickReplies = null, quickMatches = [], quickActive = 0;
+  // The company's replies are a hidden list in the page, replaced whenever one is added, edited or deleted (pushed
+  // to every open thread, and re-fetched with the other live regions): read again each time it was replaced.
+  var quickReplies = [], quickRepliesFrom = null, quickMatches = [], quickActive = 0;
 
   function replies() {
-    if (quickReplies === null) {
-      var data = document.getElementById("quick-replies");
-      try { quickReplies = data ? JSON.parse(data.textContent) : []; } catch (error) { quickReplies = []; }
+    var data = document.getElementById("quick-replies");
+    if (data !== quickRepliesFrom) {
+      quickRepliesFrom = data;
+      quickReplies = data ? Array.prototype.map.call(data.querySelectorAll("[data-shortcut]"), function (item) {
+        return { shortcut: item.dataset.shortcut, text: item.textContent };
+      }) : [];
     }
     return quickReplies;
   }
+
+  // A "/…" being typed while the list changes is offered the replies as they are now (a deleted one is not inserted,
+  // a new one appears).
+  function quickRepliesChanged() {
+    var box = document.querySelector("[data-composer-text]");
+    if (document.getElementById("quick-replies") !== quickRepliesFrom && box && /^\/\S*$/.test(box.value)) {
+      updateQuickMenu(box);
+    }
+  }
+  document.body.addEventListener("htmx:wsAfterMessage", quickRepliesChanged);
+  document.body.addEventListener("htmx:afterSwap", quickRepliesChanged);
 
   function quickMenu(form) { return form.querySelector("[data-quick-reply-menu]"); }
 

@@ -1125,3 +1125,56 @@ def test_a_screen_reader_hears_the_quick_reply_chosen_with_the_arrows(
         "/entrega")
     page.keyboard.press("Escape")
     assert box.get_attribute("aria-activedescendant") is None
+
+
+def test_quick_replies_added_edited_or_deleted_elsewhere_are_offered_without_a_reload(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """The composer read the company's quick replies once per page: one added by another agent (or in another tab)
+    was not offered until a reload, so "/pix" and Enter sent the literal "/pix"; an edited one inserted its old text
+    and a deleted one was still offered. The list follows every change live. Company B's replies, added meanwhile,
+    are never offered nor pushed to A's page."""
+    from messaging import services
+    from messaging.models import QuickReply
+
+    settings.PUBLIC_URL = stack_url
+    _instance, _instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "live-quick", "5511977773131", "5511977773232")
+    page, frames = thread_opened(browser_context, stack_url, owner_a, conversation)
+    box = page.get_by_test_id("composer-text")
+    options = page.get_by_test_id("quick-reply-menu").locator("[role=option]")
+
+    def offered(typed: str) -> list[str]:
+        box.fill("")
+        box.focus()
+        page.keyboard.type(typed)
+        page.wait_for_timeout(200)
+        return [text.split("\n")[0] for text in options.all_inner_texts()]
+
+    assert offered("/pix") == []
+    with company_scope(company_b):
+        services.quick_reply_create(company=company_b, shortcut="pix-b", text="Chave de B")
+    with company_scope(company_a):
+        reply = services.quick_reply_create(company=company_a, shortcut="pix", text="Chave: CNPJ")
+    page.wait_for_function("() => document.querySelector('#quick-replies [data-shortcut=pix]')")
+    assert offered("/pix") == ["/pix"]
+    page.keyboard.press("Enter")
+    assert box.input_value() == "Chave: CNPJ"
+
+    with company_scope(company_a):
+        services.quick_reply_update(company=company_a, quick_reply=reply, text="Chave: pix@alpha.example")
+    box.fill("")
+    box.focus()
+    page.keyboard.type("/pi")  # typing while the change arrives: the menu shows the reply as it is now
+    page.wait_for_function("() => document.querySelector('#quick-reply-menu').textContent.includes('pix@alpha')")
+    page.keyboard.press("Enter")
+    assert box.input_value() == "Chave: pix@alpha.example"
+
+    with company_scope(company_a):
+        services.quick_reply_delete(company=company_a, quick_reply=QuickReply.objects.get(pk=reply.pk))
+    page.wait_for_function("() => !document.querySelector('#quick-replies [data-shortcut=pix]')")
+    assert offered("/pix") == []
+    assert offered("/") == []  # B's "pix-b" was never A's
+    assert not any("Chave de B" in frame for frame in frames)
+    page.keyboard.press("Enter")  # no reply left: the text as typed is sent, as before
+    page.locator("[data-testid=message][data-direction=out]", has_text="/").wait_for()

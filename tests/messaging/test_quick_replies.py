@@ -3,7 +3,8 @@ through the API, each company's its own."""
 
 from __future__ import annotations
 
-import json
+import re
+from html import unescape
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from tenants.models import ApiKey
 from tenants.scoping import company_scope
 from tests.factories import make_api_key, make_instance
 from tests.messaging.test_pages import make_conversation
+from tests.realtime_listener import Listener
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -101,9 +103,52 @@ def test_the_composer_carries_the_company_s_replies_and_the_names_they_fill_in(c
     create(company_b, "segredo", "B only")
     conversation = make_conversation(company_a, make_instance(company=company_a), "5511955554444", "Maria Souza")
     body = client_a.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").content.decode()
-    data = body.split('<script id="quick-replies" type="application/json">', 1)[1].split("</script>", 1)[0]
-    assert json.loads(data) == [{"shortcut": "pix", "text": "Olá {{contact.first_name}}, a chave é o CNPJ."}]
+    assert composer_replies(body) == [("pix", "Olá {{contact.first_name}}, a chave é o CNPJ.")]
     assert 'data-contact-name="Maria Souza"' in body and 'data-agent-name="Alice"' in body
+    # The same list alone, as the page re-fetches it after a reconnect; company B's is B's alone.
+    fragment = client_a.get(PAGE.format(slug=company_a.slug), {"fragment": "composer"}).content.decode()
+    assert fragment.lstrip().startswith('<ul id="quick-replies"') and composer_replies(fragment) == [
+        ("pix", "Olá {{contact.first_name}}, a chave é o CNPJ.")]
+
+
+def composer_replies(html: str) -> list[tuple[str, str]]:
+    """The (shortcut, text) pairs of the composer's hidden list (#quick-replies) in a page or a fragment."""
+    listed = html.split('<ul id="quick-replies"', 1)[1].split("</ul>", 1)[0]
+    return [(shortcut, unescape(text)) for shortcut, text in
+            re.findall(r'<li data-shortcut="([^"]*)">(.*?)</li>', listed, flags=re.DOTALL)]
+
+
+def test_every_open_thread_of_the_company_hears_a_reply_added_edited_or_deleted_and_no_other_company_does(
+        client_a, agent_client_a, client_b, company_a, company_b, django_capture_on_commit_callbacks):
+    """The composer's list is pushed whenever it changes (page, API or service), so "/" offers it without a reload;
+    company B's threads hear nothing of A's, and B's own change is pushed to B only."""
+
+    def pushed(company, change) -> list[list[tuple[str, str]]]:
+        """What the company's open threads hear of `change` (a listener hears one drain: a fresh one each time)."""
+        ear = Listener().join(company, "quick_replies")
+        with django_capture_on_commit_callbacks(execute=True):
+            change()
+        return [composer_replies(html) for html in ear.drain()]
+
+    page = PAGE.format(slug=company_a.slug)
+    assert pushed(company_a, lambda: agent_client_a.post(page, {"shortcut": "pix", "text": "Chave: CNPJ"})) == [
+        [("pix", "Chave: CNPJ")]]
+    [reply] = QuickReply.all_companies.filter(company=company_a)
+    prefix = f"r{reply.public_id.hex}"
+    edit = {f"{prefix}-shortcut": "pix", f"{prefix}-text": "Chave: e-mail"}
+    assert pushed(company_a, lambda: agent_client_a.post(f"{page}{reply.public_id}/", edit)) == [
+        [("pix", "Chave: e-mail")]]
+    # Company B cannot change or read A's replies (404): nothing changes, nothing is pushed to anyone.
+    refused = []
+    assert pushed(company_a, lambda: refused.extend([
+        client_b.post(f"{page}{reply.public_id}/delete/"), client_b.post(f"{page}{reply.public_id}/", edit),
+        client_b.get(page, {"fragment": "composer"})])) == []
+    assert [response.status_code for response in refused] == [404, 404, 404]
+    assert replies(company_a) == [("pix", "Chave: e-mail")]
+    assert pushed(company_a, lambda: client_a.post(f"{page}{reply.public_id}/delete/")) == [[]]
+    assert pushed(company_a, lambda: create(company_b, "pix", "B's own")) == []
+    assert pushed(company_b, lambda: create(company_b, "boleto", "B's boleto")) == [
+        [("boleto", "B's boleto"), ("pix", "B's own")]]
 
 
 # --- API ----------------------------------------------------------------------------------------------------
