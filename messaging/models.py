@@ -190,6 +190,9 @@ class Message(TenantOwned):
     status_rank = models.PositiveSmallIntegerField(default=STATUS_RANK[MessageStatus.QUEUED])
     error = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # How many times a person sent it again after it failed ("Retry"): the one way its status moves back, so the
+    # inbox orders the copies of a bubble by (retries, status_rank) and never shows an older one over a newer one.
+    retries = models.PositiveSmallIntegerField(default=0)
     # While a drain holds the claim (status "sending"); after it passes the send may be taken over.
     claimed_until = models.DateTimeField(null=True, blank=True)
     # Not sent before this moment (a transient failure's backoff); it also holds back the later messages of its

@@ -462,7 +462,7 @@ def message_retry(*, company: Company, message: Message) -> Message:
     with transaction.atomic():
         rows = Message.objects.filter(company=company, pk=message.pk, status=MessageStatus.FAILED).update(
             status=MessageStatus.QUEUED, status_rank=STATUS_RANK[MessageStatus.QUEUED], error="", attempts=0,
-            failed_at=None, claimed_until=None, retry_at=None,
+            failed_at=None, claimed_until=None, retry_at=None, retries=F("retries") + 1,
         )
         if not rows:
             raise MessagingError(_("Only a failed message can be sent again."))

@@ -102,16 +102,15 @@
     dedupe();
     markCurrent();
     if (text.indexOf('id="inbox-signal"') !== -1) refreshList();
-    if (threadFetching && text.indexOf("beforeend:#thread-messages-list") !== -1) {
+    if (threadFetching) {
       (text.match(/id="message-[0-9a-f]{32}"/g) || []).forEach(function (found) {
-        var bubble = document.getElementById(found.slice(4, -1));
-        if (bubble) pushedDuringFetch.push(bubble);
+        pushedDuringFetch[found.slice(4, -1)] = true;
       });
     }
     if (document.body.dataset.stick === "1") scrollToBottom();
     // A customer's message landed in the thread being read: it is read, so the unread badge goes.
     var box = thread();
-    if (box && text.indexOf('beforeend:#thread-messages-list') !== -1 && text.indexOf('data-direction="in"') !== -1) {
+    if (box && text.indexOf("data-new-message") !== -1 && text.indexOf('data-direction="in"') !== -1) {
       if (document.visibilityState === "visible") htmx.ajax("POST", box.dataset.readUrl, { swap: "none" });
       else unseen = true;
     }
@@ -140,15 +139,75 @@
   }
 
   // A message pushed while the thread's re-fetch is on its way can be missing from its answer (read before the
-  // message was stored): the swap wiped it off the screen until the next re-fetch. It is put back after the swap.
-  var threadFetching = false, pushedDuringFetch = [];
+  // message was stored): the swap wiped it off the screen until the next re-fetch. It is put back after the swap,
+  // in its place. (Pushed bubbles by id; the bubbles shown when the answer arrives by id, `shownBeforeSwap`.)
+  var threadFetching = false, pushedDuringFetch = {}, shownBeforeSwap = {};
+
+  // A bubble's copies are ordered by (retries, status rank), so its ticks only move forward on screen (queued <
+  // sending < failed < sent < delivered < read < played, "Retry" the one way back, and counted) whatever order a
+  // push, the thread's re-fetch and an answer arrive in: an older copy never replaces a newer one.
+  function olderCopy(bubble, than) {
+    var retries = Number(bubble.dataset.retries || 0), thanRetries = Number(than.dataset.retries || 0);
+    return retries < thanRetries ||
+      (retries === thanRetries && Number(bubble.dataset.rank || 0) < Number(than.dataset.rank || 0));
+  }
+
+  // A message's place is its time (data-created, in µs), as the thread's query orders them (created_at, then id: a
+  // new one of the same moment goes after those shown). The bubble before which it goes; "" at the end; null for
+  // nowhere: it is older than every bubble shown while older pages are still to load, so it comes with them, as a
+  // re-fetch would show it (a late message with an older time was appended at the bottom, and moved on a re-fetch).
+  function placeOf(list, bubble) {
+    var created = Number(bubble.dataset.created), shown = list.querySelectorAll("[data-message]");
+    if (!shown.length || Number(shown[shown.length - 1].dataset.created) <= created) return "";
+    for (var i = 0; i < shown.length; i++) {
+      if (Number(shown[i].dataset.created) > created) {
+        return i === 0 && list.querySelector("[data-testid=older-messages]") ? null : shown[i];
+      }
+    }
+    return "";
+  }
+
+  function putInPlace(list, bubble) {
+    var place = placeOf(list, bubble);
+    if (place === "") list.appendChild(bubble);
+    else if (place) list.insertBefore(bubble, place);
+  }
+
+  // What a push does to the thread, decided before it is swapped in (static/recado/recado.js runs this rule): a
+  // bubble older than the copy shown is dropped; a new one already shown (re-fetched first) replaces it in place
+  // when newer; a new one not shown goes to its place.
+  function threadPushRule(content) {
+    var list = document.getElementById("thread-messages-list"), changed = false;
+    if (!list) return false;
+    Array.prototype.slice.call(content.children).forEach(function (element) {
+      var isNew = element.hasAttribute("data-new-message");
+      var bubble = isNew ? element.querySelector("[data-message]") : element;
+      if (!bubble || !bubble.hasAttribute("data-message")) return;
+      var shown = document.getElementById(bubble.id);
+      if (shown && (olderCopy(bubble, shown) || (isNew && !olderCopy(shown, bubble)))) {
+        element.remove();
+        changed = true;
+      } else if (shown && isNew) {
+        bubble.setAttribute("hx-swap-oob", "true");
+        element.replaceWith(bubble);
+        changed = true;
+      } else if (!shown && isNew) {
+        var place = placeOf(list, bubble);
+        if (place === null) element.remove();
+        else if (place) element.setAttribute("hx-swap-oob", "beforebegin:#" + place.id);
+        changed = changed || place !== "";
+      }
+    });
+    return changed;
+  }
+  if (window.recadoLive) window.recadoLive.addPushRule(threadPushRule);
 
   // The periodic re-fetch of the thread would throw away older pages someone is reading: skip it then
   // (it runs again once they are back at the newest messages).
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.id === "thread-messages" && !nearBottom()) event.preventDefault();
-    else if (elt && elt.id === "thread-messages") { threadFetching = true; pushedDuringFetch = []; }
+    else if (elt && elt.id === "thread-messages") { threadFetching = true; pushedDuringFetch = {}; }
     if (elt && elt.id === "conversation-list" && listScrolled()) {
       event.preventDefault();
       listStale = true;
@@ -201,17 +260,45 @@
   });
 
   document.body.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.elt && event.detail.elt.id === "thread-messages") { threadFetching = false; pushedDuringFetch = []; }
+    if (event.detail.elt && event.detail.elt.id === "thread-messages") { threadFetching = false; pushedDuringFetch = {}; }
+  });
+
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "thread-messages") {
+      shownBeforeSwap = {};
+      target.querySelectorAll("#thread-messages-list [data-message]").forEach(function (bubble) {
+        shownBeforeSwap[bubble.id] = bubble;
+      });
+    } else if (target && target.hasAttribute && target.hasAttribute("data-message") &&
+               typeof event.detail.serverResponse === "string") {
+      // An answer about one bubble (Retry, Delete) that comes after a newer push of it: the push stays.
+      var holder = document.createElement("template");
+      holder.innerHTML = event.detail.serverResponse;
+      var answer = holder.content.querySelector("[data-message]");
+      if (answer && answer.id === target.id && olderCopy(answer, target)) event.detail.shouldSwap = false;
+    }
   });
 
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (target && target.id === "thread-messages") {
       var list = document.getElementById("thread-messages-list");
-      pushedDuringFetch.forEach(function (bubble) {
-        if (list && !document.getElementById(bubble.id)) list.appendChild(bubble);
-      });
-      pushedDuringFetch = [];
+      if (list) {
+        // The answer was read before what was pushed meanwhile: a copy older than the one shown gives way to it,
+        // and a message missing from it is put back.
+        // (htmx cleaned the swapped-out bubbles up: processed again, their Retry, Delete and reactions work.)
+        list.querySelectorAll("[data-message]").forEach(function (fresh) {
+          var was = shownBeforeSwap[fresh.id];
+          if (was && olderCopy(fresh, was)) { fresh.replaceWith(was); htmx.process(was); }
+        });
+        Object.keys(pushedDuringFetch).forEach(function (id) {
+          var was = shownBeforeSwap[id];
+          if (was && !document.getElementById(id)) { putInPlace(list, was); htmx.process(was); }
+        });
+      }
+      pushedDuringFetch = {};
+      shownBeforeSwap = {};
       scrollToBottom();
     }
     if (olderFromBottom !== null && thread()) {

@@ -22,17 +22,24 @@
     try { return document.querySelector(selector) === null; } catch (ignored) { return false; }
   }
 
+  // A page's own rules for what a push may change (static/recado/inbox.js: a bubble's ticks never go back, a late
+  // message goes where the thread's order puts it). Each rule gets the push's parsed content before it is swapped,
+  // may change or remove its top-level elements, and returns true when it did.
+  var pushRules = [];
+  window.recadoLive = { addPushRule: function (rule) { pushRules.push(rule); } };
+
   htmx.defineExtension("recado-live", {
     transformResponse: function (text, xhr) {
       // Socket messages only (they come without an xhr): an answer to the page's own request keeps htmx's checks.
       if (xhr || typeof text !== "string" || text.indexOf("hx-swap-oob") === -1) return text;
       var holder = document.createElement("template");
       holder.innerHTML = text;
-      var dropped = false;
+      var changed = false;
+      pushRules.forEach(function (rule) { if (rule(holder.content)) changed = true; });
       Array.prototype.slice.call(holder.content.children).forEach(function (element) {
-        if (targetMissing(element)) { element.remove(); dropped = true; }
+        if (targetMissing(element)) { element.remove(); changed = true; }
       });
-      return dropped ? holder.innerHTML : text;
+      return changed ? holder.innerHTML : text;
     }
   });
 

@@ -1178,3 +1178,161 @@ def test_quick_replies_added_edited_or_deleted_elsewhere_are_offered_without_a_r
     assert not any("Chave de B" in frame for frame in frames)
     page.keyboard.press("Enter")  # no reply left: the text as typed is sent, as before
     page.locator("[data-testid=message][data-direction=out]", has_text="/").wait_for()
+
+
+def relayed_socket(page, frames: list[str]) -> dict:
+    """Route the page's WebSocket through the test: every frame from the server is recorded in `frames` and passed
+    on; `["page"].send(text)` hands the page a frame of the test's choosing (an old push arriving late)."""
+    routes: dict = {}
+
+    def route(socket) -> None:
+        server = socket.connect_to_server()
+
+        def from_server(message) -> None:
+            frames.append(message if isinstance(message, str) else str(message))
+            socket.send(message)
+
+        server.on_message(from_server)
+        routes["page"] = socket
+
+    page.route_web_socket(re.compile(r"/ws/$"), route)
+    return routes
+
+
+def test_ticks_only_move_forward_whatever_order_the_push_the_re_fetch_and_the_answers_arrive_in(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """A tick pushed live while the thread re-fetched itself was overwritten by the older copy in the answer (read
+    before it), and an old push arriving after a newer one put the older tick back, until the next push. Ticks
+    only move forward on screen; "Retry" on a failed send is the one way back, and it still works. Company B's
+    number gets nothing and its customer's message never reaches A's page."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "ticks", "5511977773535", "5511977773636")
+    failed = add_message(company_a, conversation, direction="out", text="Tentei antes", status="failed",
+                         status_rank=25, error="boom", created_at=timezone.now() - timedelta(minutes=5))
+    frames: list[str] = []
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    socket = relayed_socket(page, frames)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    page.wait_for_timeout(500)  # the re-fetch once subscribed
+
+    page.get_by_test_id("composer-text").fill("Pedido confirmado")
+    page.get_by_test_id("composer-text").press("Enter")
+    bubble = page.locator("[data-testid=message][data-direction=out]", has_text="Pedido confirmado")
+    ticks = bubble.locator("[data-testid=ticks]")
+    bubble.locator("[data-testid=ticks][data-status=sent]").wait_for()
+    [sent] = wait_until(lambda: simulator.sent(instance.gateway_name) or None, timeout=20, interval=0.5)
+    old_push = next(frame for frame in frames if "Pedido confirmado" in frame and 'data-status="sent"' in frame)
+    simulator.set_status(instance.gateway_name, sent["id"], "DELIVERY_ACK")
+    bubble.locator("[data-testid=ticks][data-status=delivered]").wait_for()
+
+    # An old push arriving after a newer one (a replayed frame): the tick stays.
+    socket["page"].send(old_push)
+    page.wait_for_timeout(500)
+    assert ticks.get_attribute("data-status") == "delivered"
+
+    # The thread's re-fetch reads the thread, then READ is pushed before its answer arrives: the tick stays read.
+    read: list[str] = []
+
+    def answer_late(route) -> None:
+        response = route.fetch()
+        read.append(route.request.url)
+        for _tick in range(100):
+            if any("Pedido confirmado" in frame and 'data-status="read"' in frame for frame in frames):
+                break
+            page.wait_for_timeout(100)
+        route.fulfill(response=response)
+
+    page.route(re.compile(r"fragment=messages"), answer_late)
+    page.evaluate("htmx.trigger(document.getElementById('thread-messages'), 'recado:resync')")
+    for _tick in range(50):
+        if read:
+            break
+        page.wait_for_timeout(100)
+    assert read
+    simulator.set_status(instance.gateway_name, sent["id"], "READ")
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "Mandei de B"})
+    bubble.locator("[data-testid=ticks][data-status=read]").wait_for()
+    page.wait_for_function("() => !document.querySelector('#thread-messages.htmx-request')")
+    page.wait_for_timeout(1000)
+    assert ticks.get_attribute("data-status") == "read"
+    assert page.locator("[data-testid=message]", has_text="Pedido confirmado").count() == 1
+    page.unroute(re.compile(r"fragment=messages"))
+
+    # A failed send retried goes back to the clock, then on: the one way back is not held.
+    retried = page.locator(f"#message-{failed.public_id.hex}")
+    retried.get_by_test_id("retry").click()
+    retried.locator("[data-testid=ticks][data-status=sent]").wait_for(timeout=20_000)
+    assert retried.get_attribute("data-retries") == "1"
+    assert [entry["message"]["conversation"] for entry in simulator.sent(instance.gateway_name)] == [
+        "Pedido confirmado", "Tentei antes"]
+    assert simulator.sent(instance_b.gateway_name) == []
+    assert not any("Mandei de B" in frame for frame in frames)
+    assert page.locator("[data-testid=message]", has_text="Mandei de B").count() == 0
+
+
+def test_a_late_message_with_an_older_time_goes_where_a_re_fetch_puts_it(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """A customer's message that arrives late, with an older time than messages shown, was appended at the bottom
+    live and sat higher after a re-fetch. It goes live where the thread's order puts it; one older than every
+    message shown while older pages are still to load comes with those pages, as after a re-fetch. Company B's
+    late message never shows."""
+    import time
+
+    from tests.messaging.test_pages import add_message
+
+    settings.PUBLIC_URL = stack_url
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "late", "5511977773737", "5511977773838")
+    now = time.time()
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "primeira",
+                                                "timestamp": int(now - 600)})
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "terceira",
+                                                "timestamp": int(now - 60)})
+    from messaging.models import Message
+
+    assert wait_until(lambda: Message.all_companies.filter(conversation=conversation).count() == 2, timeout=20,
+                      interval=0.2)
+    page, frames = thread_opened(browser_context, stack_url, owner_a, conversation)
+    page.wait_for_timeout(500)  # the re-fetch once subscribed
+    texts = page.locator("[data-testid=message-text]")
+    assert texts.all_inner_texts() == ["primeira", "terceira"]
+
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "segunda",
+                                                "timestamp": int(now - 300)})
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "tarde de B",
+                                                  "timestamp": int(now - 300)})
+    page.locator("[data-testid=message]", has_text="segunda").wait_for()
+    assert texts.all_inner_texts() == ["primeira", "segunda", "terceira"]
+    page.evaluate("htmx.trigger(document.getElementById('thread-messages'), 'recado:resync')")
+    page.wait_for_timeout(1000)
+    assert texts.all_inner_texts() == ["primeira", "segunda", "terceira"]  # the same after the re-fetch
+
+    # A long thread (older pages to load): a late one older than every message shown is not drawn at the bottom.
+    for number in range(30):
+        add_message(company_a, conversation, text=f"linha {number:02d}")
+    page.reload()
+    wait_subscribed(page, frames, '"conversation.')
+    page.wait_for_timeout(500)
+    assert page.get_by_test_id("older-messages").count() == 1
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "antiga",
+                                                "timestamp": int(now - 3600)})
+    for _tick in range(150):  # Playwright hands over socket frames only while it runs: wait with it
+        if any("antiga" in frame for frame in frames):
+            break
+        page.wait_for_timeout(100)
+    assert any("antiga" in frame for frame in frames)
+    page.wait_for_timeout(500)
+    assert page.locator("[data-testid=message]", has_text="antiga").count() == 0
+    assert texts.all_inner_texts()[-1] == "linha 29"
+    assert page.locator("[data-testid=message]", has_text="tarde de B").count() == 0

@@ -563,6 +563,8 @@ def test_retry_and_delete_from_the_thread(client_a, company_a, instance_a, simul
     with django_capture_on_commit_callbacks():
         response = client_a.post(f"{inbox(company_a)}messages/{failed.public_id}/retry/")
     assert response.status_code == 200 and b'data-status="queued"' in response.content
+    # The bubble's copies are ordered by (retries, rank): the page takes this one over the failed one it shows.
+    assert b'data-rank="10" data-retries="1"' in response.content
     send_now(company_a, failed)
     assert client_a.post(f"{inbox(company_a)}messages/{failed.public_id}/retry/").status_code == 422
     with django_capture_on_commit_callbacks(execute=True):
