@@ -13,3 +13,5 @@ class InstancesConfig(AppConfig):
         realtime.register_topic("instances")
         realtime.register_topic("instances_nav")
         realtime.register_topic("instance", instance_exists)
+        # "instance_state.<hex>": one instance's state alone (the inbox thread of one of its conversations).
+        realtime.register_topic("instance_state", instance_exists)

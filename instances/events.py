@@ -12,6 +12,7 @@ from tenants.models import Company
 LIST_TOPIC = "instances"
 DETAIL_TOPIC = "instance"
 NAV_TOPIC = "instances_nav"  # every page's navigation badge (a separate topic: pages without the list get no cards)
+STATE_TOPIC = "instance_state"  # one instance's state alone: the inbox threads of its conversations
 
 
 def _nav_badge(company: Company) -> None:
@@ -29,6 +30,8 @@ def instance_changed(*, company: Company, instance: Instance, created: bool = Fa
         template_name="instances/detail.html#instance-live",
         context={**context, "timeline": instance_timeline(company=company, instance=instance)},
     )
+    realtime.publish(company=company, topic=realtime.topic_for(STATE_TOPIC, instance.public_id),
+                     template_name="instances/_state_signal.html", context=context)
     _nav_badge(company)
 
 

@@ -68,6 +68,7 @@ def _page_context(request: CompanyRequest, conversation: Conversation | None) ->
     if conversation is not None:
         context.update(_thread_context(request, conversation))
         context["form"] = ComposerForm(conversation=conversation, company=company)
+        context["can_reconnect"] = request.membership.has_role(Role.ADMIN)
         # What "/" offers in the composer (static/recado/inbox.js filters it as the person types).
         context["quick_replies"] = selectors.quick_reply_composer_list(company=company)
     else:
@@ -132,6 +133,10 @@ def conversation_detail(request: CompanyRequest, conversation_id) -> HttpRespons
         return render(request, f"{PAGE}#thread-older", context)
     if fragment == "messages":
         return render(request, f"{PAGE}#thread-messages", _thread_context(request, conversation))
+    if fragment == "instance-notice":  # its number's state changed: the notice, drawn for this person
+        return render(request, f"{PAGE}#instance-notice-fetched", {
+            "company": request.company, "conversation": conversation,
+            "can_reconnect": request.membership.has_role(Role.ADMIN)})
     if fragment == "header":
         return render(request, f"{PAGE}#thread-header", {"company": request.company, "conversation": conversation,
                                                          "members": selectors.member_list(company=request.company)})

@@ -320,6 +320,18 @@
     markCurrent();
   });
 
+  // The conversation's number changed state (connected, disconnected, …): only its state is pushed (the notice is
+  // drawn per person: an admin gets the link to reconnect it), so the notice re-fetches itself when it differs.
+  function followInstanceState() {
+    var region = document.getElementById("thread-instance-notice");
+    var signal = region && region.querySelector("[data-instance-state]");
+    if (signal && signal.dataset.state !== region.dataset.state) {
+      region.dataset.state = signal.dataset.state;
+      htmx.trigger(region, "recado:resync");
+    }
+  }
+  document.body.addEventListener("htmx:wsAfterMessage", followInstanceState);
+
   // Quick replies: "/" and the start of a shortcut, as the first thing in the box, lists the matching ones;
   // arrows choose, Enter or Tab (or a click) inserts the text with its {{…}} filled in, Escape closes.
   // The company's replies are a hidden list in the page, replaced whenever one is added, edited or deleted (pushed

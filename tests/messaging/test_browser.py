@@ -1336,3 +1336,43 @@ def test_a_late_message_with_an_older_time_goes_where_a_re_fetch_puts_it(
     assert page.locator("[data-testid=message]", has_text="antiga").count() == 0
     assert texts.all_inner_texts()[-1] == "linha 29"
     assert page.locator("[data-testid=message]", has_text="tarde de B").count() == 0
+
+
+def test_the_thread_says_live_when_its_number_is_not_connected(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """Nothing in the thread said its number was disconnected: a send showed the clock for about a minute and then
+    failed. While the conversation's number is not connected the thread says so, above the messages and by the
+    message box, with the link to reconnect it for an admin; the notice comes and goes live with the number's
+    state. Company B's number disconnecting changes nothing on A's page."""
+    from instances import services as instance_services
+
+    settings.PUBLIC_URL = stack_url
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "notice", "5511977773939", "5511977774040")
+    page, frames = thread_opened(browser_context, stack_url, owner_a, conversation)
+    wait_subscribed(page, frames, '"instance_state.')
+    notice, hint = page.get_by_test_id("instance-notice"), page.get_by_test_id("composer-instance-hint")
+    assert notice.count() == 0 and hint.count() == 0
+
+    with company_scope(company_b):
+        instance_services.instance_record_state(company=company_b, instance=instance_b, state="close", source="test")
+    page.wait_for_timeout(1000)
+    assert notice.count() == 0
+
+    with company_scope(company_a):
+        instance_services.instance_record_state(company=company_a, instance=instance, state="close", source="test",
+                                                reason="logged out on the phone")
+    notice.wait_for()
+    assert "is not connected (state: Disconnected)" in notice.inner_text()
+    assert "fail if it is not connected again within about a minute" in notice.inner_text()
+    link = notice.get_by_test_id("instance-notice-link")
+    assert link.get_attribute("href") == f"/c/{company_a.slug}/instances/{instance.public_id}/"
+    hint.wait_for()
+    assert "not connected" in hint.inner_text()
+
+    with company_scope(company_a):
+        instance_services.instance_record_state(company=company_a, instance=instance, state="open", source="test")
+    notice.wait_for(state="detached")
+    hint.wait_for(state="detached")
+    assert not any(instance_b.public_id.hex in frame for frame in frames)

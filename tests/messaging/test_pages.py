@@ -20,8 +20,10 @@ from contacts import services as contact_services
 from messaging import outbound, services
 from messaging.models import Conversation, Message
 from messaging.tasks import download_media, drain_outbound, send_message
+from tenants import realtime
 from tenants.scoping import company_scope
 from tests.messaging.sending import send_now
+from tests.realtime_listener import Listener
 
 pytestmark = pytest.mark.django_db
 
@@ -740,3 +742,50 @@ def test_links_in_the_thread_are_clickable_and_its_html_escaped(client_a, client
             'rel="noopener noreferrer nofollow">https://example.com/</a>&quot;&gt;&lt;script&gt;') in content
     assert "<img src=x" not in content and "&lt;img src=x onerror=alert(1)&gt;" in content
     assert "example.com" not in client_b.get(page(company_a, conversation)).content.decode()
+
+
+def test_the_thread_says_when_its_number_is_not_connected_with_the_link_for_admins(
+        client_a, agent_client_a, client_b, owner_a, company_a, company_b, instance_a, instance_b, listener,
+        django_capture_on_commit_callbacks):
+    """A send on a disconnected number waits and then fails: the thread says so while it is not connected, with the
+    link to its page for those who may reconnect it (admins) and who to ask for the others, in the page's language.
+    Only the number's state is pushed (the notice is per person: it re-fetches itself); company B hears nothing and
+    cannot fetch A's notice."""
+    from instances import services as instance_services
+
+    conversation = make_conversation(company_a, instance_a)
+    with company_scope(company_a):
+        instance_services.instance_record_state(company=company_a, instance=instance_a, state="open", source="test")
+    thread = page(company_a, conversation)
+    connected = client_a.get(thread).content.decode()
+    assert 'id="thread-instance-notice"' in connected and 'data-live-topic="instance_state"' in connected
+    assert 'data-testid="instance-notice"' not in connected and 'data-testid="composer-instance-hint"' not in connected
+    ear_b = Listener().join(company_b, realtime.topic_for("instance_state", instance_a.public_id))
+    listener.join(company_a, realtime.topic_for("instance_state", instance_a.public_id))
+    with company_scope(company_a), django_capture_on_commit_callbacks(execute=True):
+        instance_services.instance_record_state(company=company_a, instance=instance_a, state="close", source="test")
+    [pushed] = listener.drain()
+    assert pushed.strip() == (f'<span id="instance-{instance_a.public_id.hex}-state" data-instance-state '
+                              'data-state="close" hidden hx-swap-oob="true"></span>')
+    assert ear_b.drain() == []
+
+    admin = client_a.get(thread).content.decode()
+    number = instance_a.display_name
+    assert f"This conversation's number, “{number}”, is not connected (state: Disconnected)." in html.unescape(admin)
+    assert f'href="/c/{company_a.slug}/instances/{instance_a.public_id}/" data-testid="instance-notice-link"' in admin
+    assert 'data-testid="composer-instance-hint"' in admin
+    agent = agent_client_a.get(f"{thread}?fragment=instance-notice").content.decode()
+    assert agent.lstrip().startswith('<div id="thread-instance-notice"')
+    assert "Ask an admin of your company to reconnect it." in agent and "instance-notice-link" not in agent
+    assert '<div id="composer-instance-hint" hx-swap-oob="true">' in agent
+    owner_a.language = "pt-br"
+    owner_a.save(update_fields=["language"])
+    translated = html.unescape(client_a.get(f"{thread}?fragment=instance-notice").content.decode())
+    assert f"O número desta conversa, “{number}”, não está conectado (estado: Desconectada)." in translated
+    assert "Reconecte-o na página do número" in translated and "o que você enviar aguarda" in translated
+    # Company B: A's notice does not exist, and B's number changing pushes nothing to A.
+    assert client_b.get(f"{thread}?fragment=instance-notice").status_code == 404
+    ear_a = Listener().join(company_a, realtime.topic_for("instance_state", instance_b.public_id))
+    with company_scope(company_b), django_capture_on_commit_callbacks(execute=True):
+        instance_services.instance_record_state(company=company_b, instance=instance_b, state="close", source="test")
+    assert ear_a.drain() == []
