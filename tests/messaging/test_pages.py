@@ -639,6 +639,13 @@ async def test_conversation_topic_resolves_only_inside_the_company(owner_a, owne
         "error": "not_found"}
     assert await _subscribe(owner_b, company_a.slug, "conversation", str(conversation.public_id)) == {
         "error": "not_found"}
+    # The thread's other topics: its number's state (resolved inside the company too) and the quick replies.
+    assert await _subscribe(owner_a, company_a.slug, "instance_state", str(instance.public_id)) == {
+        "subscribed": f"instance_state.{instance.public_id.hex}"}
+    assert await _subscribe(owner_b, company_b.slug, "instance_state", str(instance.public_id)) == {
+        "error": "not_found"}
+    assert await _subscribe(owner_a, company_a.slug, "quick_replies", None) == {"subscribed": "quick_replies"}
+    assert await _subscribe(owner_b, company_a.slug, "quick_replies", None) == {"error": "not_found"}
 
 
 def test_tasks_for_another_company_do_nothing(company_a, company_b, instance_a, simulator,
