@@ -109,12 +109,15 @@
     }
     if (document.body.dataset.stick === "1") scrollToBottom();
     // A customer's message landed in the thread being read: it is read, so the unread badge goes.
-    var box = thread();
-    if (box && text.indexOf("data-new-message") !== -1 && text.indexOf('data-direction="in"') !== -1) {
-      if (document.visibilityState === "visible") htmx.ajax("POST", box.dataset.readUrl, { swap: "none" });
-      else unseen = true;
-    }
+    if (text.indexOf("data-new-message") !== -1 && text.indexOf('data-direction="in"') !== -1) markRead();
   });
+
+  function markRead() {
+    var box = thread();
+    if (!box) return;
+    if (document.visibilityState === "visible") htmx.ajax("POST", box.dataset.readUrl, { swap: "none" });
+    else unseen = true;
+  }
 
   // One that arrived while the tab was hidden is seen when the agent comes back: then it is read (its badge,
   // or the open row's, goes for the whole team).
@@ -296,6 +299,11 @@
           var was = shownBeforeSwap[id];
           if (was && !document.getElementById(id)) { putInPlace(list, was); htmx.process(was); }
         });
+        // A customer's message the re-fetch brought (stored while the socket was away, or before it subscribed:
+        // pushed to no one) is in the thread being read, as a pushed one is: read.
+        var arrived = Array.prototype.some.call(list.querySelectorAll("[data-message][data-direction=in]"),
+                                                function (bubble) { return !shownBeforeSwap[bubble.id]; });
+        if (arrived) markRead();
       }
       pushedDuringFetch = {};
       shownBeforeSwap = {};

@@ -1376,3 +1376,57 @@ def test_the_thread_says_live_when_its_number_is_not_connected(
     notice.wait_for(state="detached")
     hint.wait_for(state="detached")
     assert not any(instance_b.public_id.hex in frame for frame in frames)
+
+
+def test_a_message_stored_before_the_thread_subscribed_appears_and_is_read(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """An opened thread and the gap between its page's read and its socket's subscription: a customer's message
+    applied then is pushed to no socket. The thread re-fetches itself once the subscriptions are confirmed, so the
+    message appears, and, being in the thread the agent is reading, it is read (its unread badge stayed for the
+    whole team). Company B's customer's message of the same moment never shows."""
+    from messaging.models import Conversation, Message
+
+    settings.PUBLIC_URL = stack_url
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "thread-gap", "5511977774343", "5511977774444")
+    held: list[str] = []
+    gate: dict = {"open": False}
+
+    def route(socket) -> None:
+        server = socket.connect_to_server()
+
+        def from_page(message) -> None:
+            if gate["open"]:
+                server.send(message)
+            else:
+                held.append(message)
+
+        socket.on_message(from_page)
+        gate["server"] = server
+
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.route_web_socket(re.compile(r"/ws/$"), route)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    for _tick in range(100):  # the page asked to subscribe; the server has not heard it yet
+        if any('"conversation"' in message for message in held):
+            break
+        page.wait_for_timeout(100)
+    assert any('"conversation"' in message for message in held), held
+
+    simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Joana", "text": "No meio do caminho"})
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Outra", "text": "De B no meio"})
+    assert wait_until(lambda: Message.all_companies.filter(text__in=["No meio do caminho", "De B no meio"]).count()
+                      == 2, timeout=20, interval=0.2)
+    page.wait_for_timeout(500)  # its push went out to nobody on this page
+    assert page.locator("[data-testid=message]", has_text="No meio do caminho").count() == 0
+
+    gate["open"] = True
+    for message in held:
+        gate["server"].send(message)
+    page.locator("[data-testid=message]", has_text="No meio do caminho").wait_for(timeout=10_000)
+    assert wait_until(lambda: Conversation.all_companies.get(pk=conversation.pk).unread_count == 0, timeout=10,
+                      interval=0.2)
+    page.wait_for_timeout(500)
+    assert page.locator("[data-testid=message]", has_text="De B no meio").count() == 0
