@@ -69,9 +69,9 @@ def test_connect_shows_generating_then_the_qr_pushed_live(client_a, company_a, i
         response = client_a.post(url(company_a, instance_a, "connect"), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="qr-waiting"' in html and "data-countdown-until" in html
-    # list, detail and navigation pushes, the instance.state event for integrators and the connect task,
-    # all after commit
-    assert len(callbacks) == 5
+    # list, detail, state (the inbox threads') and navigation pushes, the instance.state event for integrators and
+    # the connect task, all after commit
+    assert len(callbacks) == 6
     with django_capture_on_commit_callbacks(execute=True):
         connect_instance.apply(args=[company_a.pk, instance_a.pk, ""])
     pushed = "".join(listener.drain())
