@@ -358,12 +358,18 @@
   }
 
   // A "/…" being typed while the list changes is offered the replies as they are now (a deleted one is not inserted,
-  // a new one appears).
+  // a new one appears), the one chosen with the arrows kept. A list re-fetched unchanged (every resync) changes
+  // nothing: the choice stays where the arrows put it.
   function quickRepliesChanged() {
+    if (document.getElementById("quick-replies") === quickRepliesFrom) return;
+    var before = JSON.stringify(quickReplies);
+    if (JSON.stringify(replies()) === before) return;
     var box = document.querySelector("[data-composer-text]");
-    if (document.getElementById("quick-replies") !== quickRepliesFrom && box && /^\/\S*$/.test(box.value)) {
-      updateQuickMenu(box);
-    }
+    if (!box || !/^\/\S*$/.test(box.value)) return;
+    var chosen = quickMatches[quickActive] && quickMatches[quickActive].shortcut;
+    updateQuickMenu(box);
+    var again = quickMatches.findIndex(function (reply) { return reply.shortcut === chosen; });
+    if (again > 0) { quickActive = again; showQuickMenu(box.form); }
   }
   document.body.addEventListener("htmx:wsAfterMessage", quickRepliesChanged);
   document.body.addEventListener("htmx:afterSwap", quickRepliesChanged);

@@ -1123,6 +1123,11 @@ def test_a_screen_reader_hears_the_quick_reply_chosen_with_the_arrows(
     assert pointed() == "/entrega"
     assert page.get_by_test_id("quick-reply-menu").get_by_role("option", selected=True).inner_text().startswith(
         "/entrega")
+    # The list re-fetched unchanged (every resync, the first once the socket listens): the choice stays.
+    with page.expect_response(re.compile(r"fragment=composer")):
+        page.evaluate("htmx.trigger(document.getElementById('quick-replies'), 'recado:resync')")
+    page.wait_for_timeout(200)
+    assert pointed() == "/entrega"
     page.keyboard.press("Escape")
     assert box.get_attribute("aria-activedescendant") is None
 
