@@ -16,6 +16,14 @@
     return colon > 0 ? spec.slice(colon + 1) : (element.id ? "#" + CSS.escape(element.id) : null);
   }
 
+  function keptProvides(kept, element) {
+    var selector = oobSelector(element);
+    if (!selector) return false;
+    try {
+      return kept.some(function (earlier) { return earlier.matches(selector) || earlier.querySelector(selector) !== null; });
+    } catch (ignored) { return false; }
+  }
+
   function targetMissing(element) {
     var selector = oobSelector(element);
     if (!selector) return false;
@@ -36,8 +44,12 @@
       holder.innerHTML = text;
       var changed = false;
       pushRules.forEach(function (rule) { if (rule(holder.content)) changed = true; });
+      // A frame may carry several pushes (tenants/consumers.py: those that waited for this socket go together):
+      // one may target what an earlier one in the same frame puts in the page (a new bubble, then its tick).
+      var kept = [];
       Array.prototype.slice.call(holder.content.children).forEach(function (element) {
-        if (targetMissing(element)) { element.remove(); changed = true; }
+        if (targetMissing(element) && !keptProvides(kept, element)) { element.remove(); changed = true; }
+        else kept.push(element);
       });
       return changed ? holder.innerHTML : text;
     }

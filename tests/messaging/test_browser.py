@@ -1435,3 +1435,72 @@ def test_a_message_stored_before_the_thread_subscribed_appears_and_is_read(
                       interval=0.2)
     page.wait_for_timeout(500)
     assert page.locator("[data-testid=message]", has_text="De B no meio").count() == 0
+
+
+def test_a_frame_carrying_a_new_bubble_and_its_later_ticks_shows_the_bubble_with_the_newest_tick(
+    stack_url, browser_context, simulator, gateway_server, company_a, owner_a, company_b, settings,  # noqa: F811
+):
+    """A socket that fell behind gets the pushes waiting for it in one frame (tenants/consumers.py): a message
+    sent through the API, its `sent` and its `delivered` ticks can arrive together. The ticks target the bubble
+    the same frame puts in the page; they were dropped as pushes for a bubble not shown, and it stayed at the
+    clock. Company B's number, beside it, sends nothing to A's page."""
+    from tests.factories import make_api_key
+
+    settings.PUBLIC_URL = stack_url
+    instance, instance_b, conversation = conversation_beside_company_b(
+        simulator, company_a, company_b, "together", "5511977774141", "5511977774242")
+    key = make_api_key(company=company_a, name="ERP", scopes=["read", "messages"])
+    frames: list[str] = []
+    held: list[str] = []
+    routes: dict = {}
+    bubble_ids: list[str] = []
+
+    def route(socket) -> None:  # the server's frames about the held message wait; the rest pass
+        server = socket.connect_to_server()
+
+        def from_server(message) -> None:
+            text = message if isinstance(message, str) else str(message)
+            frames.append(text)
+            if "Chegaram juntos" in text and not bubble_ids:
+                bubble_ids.extend(re.findall(r'id="(message-[0-9a-f]{32})"', text)[:1])
+            if "Chegaram juntos" in text or (bubble_ids and bubble_ids[0] in text):
+                held.append(text)
+            else:
+                socket.send(message)
+
+        server.on_message(from_server)
+        routes["page"] = socket
+
+    page = browser_context.new_page()
+    log_in(page, stack_url, owner_a.email)
+    page.route_web_socket(re.compile(r"/ws/$"), route)
+    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    wait_subscribed(page, frames, '"conversation.')
+    page.wait_for_timeout(500)  # the re-fetch once subscribed
+
+    response = httpx.post(f"{stack_url}/api/v1/messages", headers={"Authorization": f"Bearer {key.secret}"},
+                          json={"conversation_id": str(conversation.public_id), "text": "Chegaram juntos"})
+    assert response.status_code == 202, response.text
+    def held_with(status: str) -> None:  # Playwright hands over socket frames only while it runs: wait with it
+        for _tick in range(100):
+            if any(f'data-status="{status}"' in frame for frame in held):
+                return
+            page.wait_for_timeout(200)
+        raise AssertionError(f"no {status} push held: {held!r}")
+
+    held_with("sent")
+    [sent] = simulator.sent(instance.gateway_name)
+    simulator.set_status(instance.gateway_name, sent["id"], "DELIVERY_ACK")
+    held_with("delivered")
+    assert page.locator("[data-testid=message]", has_text="Chegaram juntos").count() == 0  # nothing passed yet
+
+    together = list(held)
+    newest = "read" if any('data-status="read"' in frame for frame in together) else "delivered"
+    routes["page"].send("".join(together))  # as the consumer writes pushes that waited together
+    bubble = page.locator("[data-testid=message][data-direction=out]", has_text="Chegaram juntos")
+    bubble.locator(f"[data-testid=ticks][data-status={newest}]").wait_for(timeout=10_000)
+    assert bubble.count() == 1
+
+    simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Outra", "text": "Sou da empresa B"})
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Sou da empresa B").count() == 0
