@@ -215,6 +215,24 @@ def width(model) -> int:
 _insert_statements: dict[tuple, tuple[str, bool] | None] = {}
 
 
+# How many parameters a statement may have for psycopg to keep how it splits it (psycopg 3.3: 50).
+WIDE_STATEMENT_PARAMS = 128
+
+
+def cache_wide_statements() -> None:
+    """Let psycopg keep its parse of statements with up to WIDE_STATEMENT_PARAMS parameters.
+
+    psycopg turns a query's `%s` placeholders into its own form with a regular expression over the whole text,
+    and keeps the result (an LRU of 128 queries) only for queries of at most 50 parameters. A message row has
+    51 columns, so every message stored, sent or received had its INSERT split again: a tenth of the web
+    process's CPU in an API send (py-spy, docs/performance.md#send). Our statements come in few shapes (the
+    ORM's and `insert_rows`' are built once per shape), so a wider limit keeps a few more entries in that LRU.
+    psycopg reads the limit from its module at each call; tests/tenants/test_prepared.py checks it still does."""
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, WIDE_STATEMENT_PARAMS)
+
+
 def insert_rows(model, rows: list, *, ignore_conflicts: bool = False) -> list | None:
     """INSERT `rows` (new, without pks) in one statement built once per shape, as `bulk_create` would: related
     fields checked, every field's value prepared as the ORM prepares it, the pks the database returns set, the

@@ -136,3 +136,30 @@ def test_built_once_per_process_and_run_by_any_thread(company_a, company_b, tags
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(in_a_new_thread, company_b).result() == [(foreign.pk, "vip", "#abcdef")]
     assert BY_NAME._kept is kept
+
+
+def test_a_message_row_s_insert_is_split_once_by_psycopg_not_on_every_insert(company_a):
+    """A message row has more parameters (51) than psycopg kept its parse of (50): its INSERT was split by a
+    regular expression again every time. With the wider limit (tenants/apps.py), the second insert of the same
+    shape comes from psycopg's cache."""
+    from psycopg import _queries
+
+    from messaging.models import Conversation, Message
+    from tenants.prepared import WIDE_STATEMENT_PARAMS, insert_rows
+    from tests.factories import make_contact, make_instance
+
+    assert _queries.MAX_CACHED_STATEMENT_PARAMS >= WIDE_STATEMENT_PARAMS  # psycopg still reads it from there
+    instance = make_instance(company=company_a)
+    contact = make_contact(company=company_a, instance=instance, identifier="5511987654321")
+    with company_scope(company_a):
+        conversation = Conversation.objects.create(company=company_a, instance=instance, contact=contact)
+
+        def one(text: str) -> Message:
+            return Message(company=company_a, conversation=conversation, instance=instance, direction="in",
+                           kind="text", text=text)
+
+        insert_rows(Message, [one("first")])
+        before = _queries._query2pg_client.cache_info().hits
+        [second] = insert_rows(Message, [one("second")])
+        assert _queries._query2pg_client.cache_info().hits == before + 1
+        assert Message.objects.get(pk=second.pk).text == "second"
