@@ -40,22 +40,56 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class SparseInputSerializer(serializers.Serializer):
-    """An input serializer that builds only the fields a request can use: those it gives, the required ones and
-    those with a default.
+    """An input serializer that builds only the fields a request can use, and shares its plain ones.
 
-    DRF deep-copies every declared field for every serializer it makes, nested serializers included; for a plain
+    DRF deep-copies every declared field for every serializer it makes, nested serializers included: for a plain
     text send that was most of the cost of validating it (a location, contact cards and a list or buttons that
-    the request does not mention, each rebuilt). A field the data leaves out that is neither required nor has a
-    default validates to nothing (DRF skips it), so leaving it out changes no outcome. Only for a serializer
-    given a JSON-style mapping on its own: form input names nested values by prefixes (`contacts[0]name`), and
-    a list's child serves every item with one set of fields."""
+    the request does not mention, each rebuilt). Here, for a serializer given a JSON-style mapping on its own
+    (not partial, not a list's child, not form input, whose names nest by prefixes):
+
+    - a nested or otherwise stateful field the data leaves out that is neither required nor has a default is not
+      built: DRF would skip it, so no outcome changes;
+    - a plain field (text, number, choice, UUID, boolean, with a fixed default and validators that read nothing
+      but the value) is not copied at all: one bound set per class validates every request's values, as
+      validating reads only the field's own settings. `fields` then lists only the request's own fields."""
+
+    def _sparse(self) -> bool:
+        data = getattr(self, "initial_data", None)
+        return (self.parent is None and not self.partial and isinstance(data, Mapping)
+                and not isinstance(data, QueryDict))
+
+    @classmethod
+    def _shared_input_fields(cls) -> dict[str, serializers.Field]:
+        shared = cls.__dict__.get("_shared_inputs")
+        if shared is None:
+            shared = {name: field for name, field in cls().fields.items()
+                      if isinstance(field, _PLAIN_INPUT_FIELDS) and not callable(field.default)
+                      and not any(getattr(validator, "requires_context", False) for validator in field.validators)}
+            cls._shared_inputs = shared
+        return shared
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        data = getattr(self, "initial_data", None)
-        if self.parent is not None or not isinstance(data, Mapping) or isinstance(data, QueryDict):
+        if not self._sparse():
             return super().get_fields()
+        data, shared = self.initial_data, self._shared_input_fields()
         return {name: copy.deepcopy(field) for name, field in self._declared_fields.items()
-                if name in data or field.required or field.default is not empty}
+                if name not in shared and (name in data or field.required or field.default is not empty)}
+
+    @property
+    def _writable_fields(self):
+        if not self._sparse():
+            yield from super()._writable_fields
+            return
+        shared, own = self._shared_input_fields(), self.fields
+        for name in self._declared_fields:
+            field = shared.get(name) or own.get(name)
+            if field is not None and not field.read_only:
+                yield field
+
+
+# Input field kinds whose validation reads only the value and the field's own settings.
+_PLAIN_INPUT_FIELDS = (serializers.CharField, serializers.UUIDField, serializers.ChoiceField, serializers.BooleanField,
+                       serializers.IntegerField, serializers.FloatField, serializers.DecimalField)
 
 
 class ReadOnlyModelSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from contacts import services as contact_services
@@ -609,9 +610,17 @@ def test_a_send_builds_only_the_input_fields_it_uses_and_validates_as_before():
     assert text.is_valid(), text.errors
     assert not {"location", "contacts", "interactive", "reply_to"} & set(text.fields)
     assert text.validated_data["kind"] == "text" and text.validated_data["voice"] is False  # defaults still there
+    assert "text" not in text.fields and "text" in MessageCreateSerializer._shared_input_fields()  # one set shared
     located = MessageCreateSerializer(data={**number, "kind": "location", "location": {"latitude": 91}})
     assert not located.is_valid()
     assert set(located.errors["location"]) == {"latitude", "longitude"}
+    with translation.override("pt-br"):  # a shared field's errors are still in the request's language
+        wrong = MessageCreateSerializer(data={**number, "kind": "nope", "text": "x" * 5000})
+        assert not wrong.is_valid()
+        assert "não é uma escolha válida" in str(wrong.errors["kind"][0])
+    wrong = MessageCreateSerializer(data={**number, "kind": "nope", "text": "x" * 5000})
+    assert not wrong.is_valid() and set(wrong.errors) == {"kind", "text"}
+    assert "is not a valid choice" in str(wrong.errors["kind"][0])
     bulk = BulkMessageCreateSerializer(data={"messages": [{**number, "text": "1"},
                                                           {**number, "kind": "location",
                                                            "location": {"latitude": 1, "longitude": 2}}]})
