@@ -81,6 +81,39 @@ def thread_opened(context, stack_url: str, user, conversation):
     return page, frames
 
 
+class SubscriptionHeld:
+    """Open `url` in `page` with the page's socket messages to the server held until `release()`: the page has
+    asked to subscribe (a held message names `topic`) and the server has not heard it yet."""
+
+    def __init__(self, page, url: str, topic: str) -> None:
+        self.held: list[str] = []
+        self.open, self.server = False, None
+
+        def route(socket) -> None:
+            self.server = socket.connect_to_server()
+
+            def from_page(message) -> None:
+                if self.open:
+                    self.server.send(message)
+                else:
+                    self.held.append(message)
+
+            socket.on_message(from_page)
+
+        page.route_web_socket(re.compile(r"/ws/$"), route)
+        page.goto(url)
+        for _tick in range(100):
+            if any(topic in message for message in self.held):
+                break
+            page.wait_for_timeout(100)
+        assert any(topic in message for message in self.held), self.held
+
+    def release(self) -> None:
+        self.open = True
+        for message in self.held:
+            self.server.send(message)
+
+
 def wait_subscribed(page, frames: list[str], topic: str) -> None:
     """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
     for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
@@ -159,31 +192,10 @@ def test_a_message_stored_before_the_page_subscribed_appears_once_the_subscripti
     settings.PUBLIC_URL = stack_url
     instance = connected_instance(simulator, company_a, "gap", "5511977774444")
     instance_b = connected_instance(simulator, company_b, "gap-b", "5511977773333")
-    held: list[str] = []
-    gate = {"open": False}
-
-    def route(socket) -> None:
-        server = socket.connect_to_server()
-
-        def from_page(message) -> None:
-            if gate["open"]:
-                server.send(message)
-            else:
-                held.append(message)
-
-        socket.on_message(from_page)
-        gate["server"] = server
-
     page = browser_context.new_page()
     log_in(page, stack_url, owner_a.email)
-    page.route_web_socket(re.compile(r"/ws/$"), route)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/")
+    subscription = SubscriptionHeld(page, f"{stack_url}/c/{company_a.slug}/inbox/", '"inbox"')
     page.evaluate("window.__sameDocument = true")
-    for _tick in range(100):  # the page asked to subscribe; the server has not heard it yet
-        if any('"inbox"' in message for message in held):
-            break
-        page.wait_for_timeout(100)
-    assert any('"inbox"' in message for message in held), held
 
     simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Joana", "text": "Chegou?"})
     simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Outra", "text": "De B"})
@@ -195,9 +207,7 @@ def test_a_message_stored_before_the_page_subscribed_appears_once_the_subscripti
     page.wait_for_timeout(500)  # its push went out to nobody on this page
     assert page.locator("[data-testid=conversation-row]", has_text="Joana").count() == 0
 
-    gate["open"] = True
-    for message in held:
-        gate["server"].send(message)
+    subscription.release()
     row = page.locator("[data-testid=conversation-row]", has_text="Joana")
     row.wait_for(timeout=10_000)
     assert "Chegou?" in row.inner_text()
@@ -1395,30 +1405,10 @@ def test_a_message_stored_before_the_thread_subscribed_appears_and_is_read(
     settings.PUBLIC_URL = stack_url
     instance, instance_b, conversation = conversation_beside_company_b(
         simulator, company_a, company_b, "thread-gap", "5511977774343", "5511977774444")
-    held: list[str] = []
-    gate: dict = {"open": False}
-
-    def route(socket) -> None:
-        server = socket.connect_to_server()
-
-        def from_page(message) -> None:
-            if gate["open"]:
-                server.send(message)
-            else:
-                held.append(message)
-
-        socket.on_message(from_page)
-        gate["server"] = server
-
     page = browser_context.new_page()
     log_in(page, stack_url, owner_a.email)
-    page.route_web_socket(re.compile(r"/ws/$"), route)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
-    for _tick in range(100):  # the page asked to subscribe; the server has not heard it yet
-        if any('"conversation"' in message for message in held):
-            break
-        page.wait_for_timeout(100)
-    assert any('"conversation"' in message for message in held), held
+    subscription = SubscriptionHeld(page, f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/",
+                                     '"conversation"')
 
     simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Joana", "text": "No meio do caminho"})
     simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Outra", "text": "De B no meio"})
@@ -1427,9 +1417,7 @@ def test_a_message_stored_before_the_thread_subscribed_appears_and_is_read(
     page.wait_for_timeout(500)  # its push went out to nobody on this page
     assert page.locator("[data-testid=message]", has_text="No meio do caminho").count() == 0
 
-    gate["open"] = True
-    for message in held:
-        gate["server"].send(message)
+    subscription.release()
     page.locator("[data-testid=message]", has_text="No meio do caminho").wait_for(timeout=10_000)
     assert wait_until(lambda: Conversation.all_companies.get(pk=conversation.pk).unread_count == 0, timeout=10,
                       interval=0.2)
