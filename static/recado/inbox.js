@@ -3,7 +3,10 @@
 // the server signals activity, and makes the composer keyboard friendly (Enter sends, Shift+Enter newline,
 // Escape drops a reply, an emoji picker that writes at the caret, quick replies offered on "/", a draft kept
 // per conversation until it is sent) and the page too ("/" searches,
-// Alt+Down / Alt+Up open the next / previous conversation).
+// Alt+Down / Alt+Up open the next / previous conversation, Alt+Shift+C goes to the message box, "?" lists the
+// shortcuts). The thread's messages are one Tab stop (a roving tabindex): the arrows, Home and End move between
+// messages, Enter goes into the focused message's actions (Reply, reactions, Delete, its links and players) and
+// Escape comes back out of them.
 (function () {
   "use strict";
   var refreshTimer = null;
@@ -607,5 +610,113 @@
       var text = picker.closest("form").querySelector("[data-composer-text]");
       if (text) text.focus();
     }
+  });
+  // The thread is one Tab stop: one message at a time is in the Tab order (the one last moved to, else the
+  // newest), the others and every control inside the messages (Reply, four reactions, Delete, links, players) are
+  // not, or Tab crossed about six buttons per message between the header and the composer. The arrows, Home and
+  // End move between messages; Enter goes into the focused message's actions, which Tab then walks through;
+  // Escape comes back to the message. Bubbles come from the server's pages and pushes (the same HTML for
+  // everyone), so the tab order is set here, each time the thread changes.
+  var MESSAGE = "#thread-messages-list [data-message]";
+  var CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary, audio[controls], video[controls]";
+  var roving = null;  // the id of the message moved to last (null: the newest)
+
+  function messageOf(element) { return element && element.closest ? element.closest(MESSAGE) : null; }
+
+  function messages() { return Array.prototype.slice.call(document.querySelectorAll(MESSAGE)); }
+
+  function setTabIndex(element, value) {
+    if (element.getAttribute("tabindex") !== String(value)) element.setAttribute("tabindex", String(value));
+  }
+
+  function rove() {
+    var all = messages();
+    if (!all.length) return;
+    var focused = document.activeElement, inside = messageOf(focused);
+    if (inside) roving = inside.id;
+    var current = roving && document.getElementById(roving);
+    if (!current || all.indexOf(current) === -1) current = all[all.length - 1];
+    all.forEach(function (message) {
+      setTabIndex(message, message === current ? 0 : -1);
+      // Only the message being worked in (focus on one of its controls) keeps its controls in the Tab order.
+      var open = message === inside && focused !== message;
+      message.querySelectorAll(CONTROLS).forEach(function (control) { setTabIndex(control, open ? 0 : -1); });
+    });
+  }
+
+  new MutationObserver(function (changes) {
+    var thread = document.getElementById("thread-messages");
+    if (!thread) return;
+    for (var i = 0; i < changes.length; i++) {
+      if (thread.contains(changes[i].target) || changes[i].target.contains(thread)) { rove(); return; }
+    }
+  }).observe(document.body, { childList: true, subtree: true });
+  document.addEventListener("DOMContentLoaded", rove);
+  document.addEventListener("focusin", function (event) { if (messageOf(event.target)) rove(); });
+  document.addEventListener("focusout", function (event) {
+    // Leaving a message's actions (Tab past the last one, a click elsewhere) takes them out of the Tab order again.
+    var from = messageOf(event.target);
+    if (from && messageOf(event.relatedTarget) !== from) {
+      from.querySelectorAll(CONTROLS).forEach(function (control) { setTabIndex(control, -1); });
+    }
+  });
+
+  function focusMessage(message) {
+    roving = message.id;
+    setTabIndex(message, 0);
+    message.focus();
+    rove();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
+    var message = messageOf(event.target);
+    if (!message) return;
+    if (event.target !== message) {  // in the message's actions: Escape comes back to the message
+      if (event.key === "Escape") { event.preventDefault(); focusMessage(message); }
+      return;
+    }
+    var all = messages(), at = all.indexOf(message), to = null;
+    if (event.key === "ArrowDown") to = all[at + 1];
+    else if (event.key === "ArrowUp") to = all[at - 1];
+    else if (event.key === "Home") to = all[0];
+    else if (event.key === "End") to = all[all.length - 1];
+    else if (event.key === "Enter") {
+      var first = message.querySelector(CONTROLS);
+      if (first) {
+        event.preventDefault();
+        message.querySelectorAll(CONTROLS).forEach(function (control) { setTabIndex(control, 0); });
+        first.focus();
+      }
+      return;
+    } else return;
+    event.preventDefault();  // the arrows move between messages, never scroll the thread under the focus
+    if (to) focusMessage(to);
+  });
+
+  // Alt+Shift+C goes to the message box from anywhere on the page; "?" opens the list of shortcuts.
+  function openShortcuts() {
+    var dialog = document.getElementById("keyboard-shortcuts");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.isComposing) return;
+    // By the key's place, not its character: on a Mac Alt+Shift+C types a "Ç".
+    if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === "KeyC") {
+      var box = document.querySelector("[data-composer-text]");
+      if (box) { event.preventDefault(); box.focus(); }
+      return;
+    }
+    if (event.key === "?" && !event.altKey && !event.ctrlKey && !event.metaKey && !typing(event.target)) {
+      event.preventDefault();
+      openShortcuts();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-shortcuts-open]")) openShortcuts();
+    var close = event.target.closest && event.target.closest("[data-shortcuts-close]");
+    if (close) close.closest("dialog").close();
   });
 })();

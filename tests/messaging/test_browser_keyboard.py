@@ -1,0 +1,155 @@
+"""The thread by keyboard and by eye, in a real browser: the messages are one Tab stop walked with the arrows, a
+message's actions are reached from it and left with Escape, Alt+Shift+C goes to the message box, "?" lists the
+shortcuts.
+
+uvicorn (HTTP and WebSocket) on the test database and chromium; no gateway is needed (nothing is sent)."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging import events
+from tenants.scoping import company_scope
+from tests.browser.conftest import (  # noqa: F401 (fixtures)
+    _orm_beside_playwright,
+    app_url,
+    browser,
+    browser_context,
+    log_in,
+)
+from tests.factories import make_instance
+from tests.messaging.test_pages import add_message, make_conversation
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FOCUSED = """() => { const element = document.activeElement;
+    return element.dataset.message || element.dataset.testid || element.getAttribute('aria-label') || element.id
+        || element.textContent.trim(); }"""
+
+
+def thread_with_messages(company, count: int = 4):
+    """A conversation of `company` with `count` messages, alternately from the customer and ours, all known to
+    WhatsApp (so each offers Reply, four reactions and, ours, Delete): (conversation, [messages, oldest first])."""
+    conversation = make_conversation(company, make_instance(company=company))
+    shown = []
+    for number in range(count):
+        direction = "in" if number % 2 == 0 else "out"
+        shown.append(add_message(company, conversation, direction=direction, text=f"Mensagem {number}",
+                                 gateway_message_id=f"{company.slug}-{number}"))
+    return conversation, shown
+
+
+def opened(context, url: str, user, conversation):
+    """The thread's page, once its socket listens to the conversation."""
+    page = context.new_page()
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(str(frame))))
+    log_in(page, url, user.email)
+    page.goto(f"{url}/c/{conversation.company.slug}/inbox/{conversation.public_id}/")
+    for _tick in range(150):
+        if any('"subscribed"' in frame and '"conversation.' in frame for frame in frames):
+            return page
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never subscribed: {frames}")
+
+
+def stops_from_header_to_composer(page) -> list[str]:
+    """What Tab crosses from the header's last button to the message box."""
+    page.get_by_test_id("close").focus()
+    crossed = []
+    for _step in range(60):
+        page.keyboard.press("Tab")
+        now = page.evaluate(FOCUSED)
+        if now == "composer-text":
+            return crossed
+        crossed.append(now)
+    raise AssertionError(f"Tab never reached the message box: {crossed}")
+
+
+def test_the_messages_are_one_tab_stop_walked_with_the_arrows_and_their_actions_reached_with_enter(
+    app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
+):
+    conversation, shown = thread_with_messages(company_a)
+    theirs, _their_messages = thread_with_messages(company_b, count=1)
+    ids = [str(message.public_id) for message in shown]
+    page = opened(browser_context, app_url, owner_a, conversation)
+
+    # Before: Tab crossed Reply, four reactions (and Delete) on every bubble. Now the newest message, once.
+    assert stops_from_header_to_composer(page) == [ids[-1]]
+    assert page.locator("#thread-messages-list").get_attribute("role") == "log"  # still announced as it grows
+
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(FOCUSED) == ids[-1]
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(FOCUSED) == ids[-2]
+    page.keyboard.press("Home")
+    assert page.evaluate(FOCUSED) == ids[0]
+    page.keyboard.press("ArrowUp")  # the first stays
+    assert page.evaluate(FOCUSED) == ids[0]
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(FOCUSED) == ids[-2]
+    # The message moved to is the one Tab comes back to; the others stay out of the way.
+    assert stops_from_header_to_composer(page) == [ids[-2]]
+
+    # Enter goes into the message's actions, Tab walks them, Escape comes back to the message.
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "Reply"
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "React with 👍"
+    page.keyboard.press("Escape")
+    assert page.evaluate(FOCUSED) == ids[-2]
+    page.keyboard.press("Tab")  # the actions are out of the Tab order again
+    assert page.evaluate(FOCUSED) == "composer-text"
+
+    # Reply from the keyboard: the message box, quoting that message.
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "composer-text"
+    assert page.locator("[data-reply-input]").input_value() == ids[-2]
+    page.keyboard.press("Escape")  # the reply dropped (its "Cancel reply" button is a Tab stop while it shows)
+
+    # A message pushed live joins the thread without adding Tab stops; the message moved to keeps its place.
+    with company_scope(company_a):
+        pushed = add_message(company_a, conversation, text="Chegou agora", gateway_message_id="a-pushed")
+        events.message_changed(company=company_a, message=pushed, created=True)
+    page.locator("[data-testid=message]", has_text="Chegou agora").wait_for()
+    assert stops_from_header_to_composer(page) == [ids[-2]]
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("End")
+    assert page.evaluate(FOCUSED) == str(pushed.public_id)
+    assert page.locator("[data-testid=message]", has_text="Mensagem 0").count() == 1
+    assert page.locator("[data-testid=message]", has_text=theirs.contact.display_name).count() == 0
+    # Company B's owner cannot open A's thread.
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+def test_alt_shift_c_goes_to_the_message_box_and_question_mark_lists_the_shortcuts(
+    app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
+):
+    conversation, _shown = thread_with_messages(company_a, count=2)
+    page = opened(browser_context, app_url, owner_a, conversation)
+    dialog = page.get_by_test_id("shortcuts-dialog")
+
+    page.get_by_test_id("assign-me").focus()
+    page.keyboard.press("Alt+Shift+C")
+    assert page.evaluate(FOCUSED) == "composer-text"
+
+    page.keyboard.type("?")  # in the message box a "?" is only a character
+    assert page.get_by_test_id("composer-text").input_value() == "?"
+    assert not dialog.is_visible()
+    page.get_by_test_id("assign-me").focus()
+    page.keyboard.press("?")
+    dialog.wait_for()
+    assert "Alt+Shift+C" in dialog.inner_text().replace(" ", "") and "Esc" in dialog.inner_text()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate(FOCUSED) == "assign-me"  # back where it was
+
+    page.get_by_test_id("shortcuts-open").click()  # the same list from a button, for those who do not know "?"
+    dialog.wait_for()
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden")
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
