@@ -1,6 +1,6 @@
 """The thread by keyboard and by eye, in a real browser: the messages are one Tab stop walked with the arrows, a
 message's actions are reached from it and left with Escape, Alt+Shift+C goes to the message box, "?" lists the
-shortcuts.
+shortcuts, and the actions under the bubbles can be read (WCAG AA contrast) without being loud.
 
 uvicorn (HTTP and WebSocket) on the test database and chromium; no gateway is needed (nothing is sent)."""
 
@@ -152,4 +152,66 @@ def test_alt_shift_c_goes_to_the_message_box_and_question_mark_lists_the_shortcu
     dialog.wait_for()
     dialog.get_by_role("button", name="Close").click()
     dialog.wait_for(state="hidden")
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+# Contrast of what the user sees: the control's colour, faded by every translucent ancestor, against the first
+# opaque background behind it (WCAG 2.x relative luminance).
+CONTRASTS = """() => {
+  const rgba = (text) => (text.match(/[\\d.]+/g) || []).map(Number).concat([1]).slice(0, 4);
+  const luminance = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
+      return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (element) => {
+    for (let at = element; at; at = at.parentElement) {
+      const colour = rgba(getComputedStyle(at).backgroundColor);
+      if (colour[3] > 0) return colour;
+    }
+    return [255, 255, 255, 1];
+  };
+  return Array.from(document.querySelectorAll('.message-actions button')).map((control) => {
+    let opacity = 1;
+    for (let at = control; at; at = at.parentElement) opacity *= Number(getComputedStyle(at).opacity);
+    const behind = background(control);
+    const [r, g, b, a] = rgba(getComputedStyle(control).color);
+    const alpha = a * opacity;
+    const seen = [r, g, b].map((v, i) => v * alpha + behind[i] * (1 - alpha));
+    const [light, dark] = [luminance(seen), luminance(behind)].sort((x, y) => y - x);
+    return { label: control.getAttribute('aria-label') || control.textContent.trim(), opacity: opacity,
+             ratio: (light + 0.05) / (dark + 0.05) };
+  });
+}"""
+
+
+def test_the_actions_under_the_messages_meet_wcag_contrast_at_rest_and_when_pointed_at(
+    app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
+):
+    """At opacity .35 "Reply" and "Delete" had about 1.5:1 against the page. At rest they are now grey (and the
+    reactions grey too, not faded), pointed at or focused they take their colours: 4.5:1 or more either way."""
+    conversation, shown = thread_with_messages(company_a, count=2)
+    with company_scope(company_a):
+        add_message(company_a, conversation, direction="out", kind="note", text="Nota interna")
+    page = opened(browser_context, app_url, owner_a, conversation)
+    page.mouse.move(0, 0)
+
+    def measured():
+        found = page.evaluate(CONTRASTS)
+        assert {entry["label"] for entry in found} >= {"Reply", "Delete", "React with 👍"}, found
+        for entry in found:
+            assert entry["opacity"] == 1, entry  # nothing faded: a faded emoji is as hard to make out as text
+            if not entry["label"].startswith("React"):
+                assert entry["ratio"] >= 4.5, entry
+        return found
+
+    at_rest = measured()
+    message = page.locator(f"[data-message='{shown[-1].public_id}']")
+    message.hover()
+    page.wait_for_timeout(400)  # Bootstrap's buttons fade their colour in over .15 s
+    pointed = measured()
+    assert at_rest != pointed  # pointed at, the message's actions change (colour), others stay as they were
+    emoji = message.locator(".message-action-emoji").first
+    assert emoji.evaluate("button => getComputedStyle(button).filter") == "none"
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(400)
+    assert emoji.evaluate("button => getComputedStyle(button).filter") != "none"  # grey at rest, not faded
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
