@@ -90,6 +90,11 @@ class Contact(TenantOwned):
         return self.custom_name or self.name or self.display_identifier
 
     @property
+    def has_name(self) -> bool:
+        """Whether display_name is a name: without one it is the number, which a page then shows only once."""
+        return bool(self.custom_name or self.name)
+
+    @property
     def display_identifier(self) -> str:
         return f"+{self.identifier}" if self.identifier.isdigit() else self.identifier
 

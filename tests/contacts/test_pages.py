@@ -265,3 +265,17 @@ def test_the_bot_card_says_which_bot_answers_or_that_none_does(client_a, client_
     page = client_a.get(url(company_a, f"{ana.public_id}/"), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
     assert "sales-bot" in page.split('data-testid="bot-status"', 1)[1].split("</p>", 1)[0]
     assert client_b.get(url(company_a, f"{ana.public_id}/")).status_code == 404
+
+
+def test_a_contact_without_a_name_has_its_number_shown_once_at_the_top(client_a, client_b, company_a, world):
+    """Without a name the title is the number: the line under it no longer repeats it (the identifiers card still
+    lists it). A named contact keeps its number under the name."""
+    nameless = make_contact(company=company_a, instance=world["instance"], identifier="5531977776666")
+
+    def top(contact) -> str:
+        content = client_a.get(url(company_a, f"{contact.public_id}/")).content.decode()
+        return content.split('data-testid="contact-title"', 1)[1].split('class="row g-4"', 1)[0]
+
+    assert top(nameless).count("+5531977776666") == 1
+    assert top(world["ana"]).count("+5511987654321") == 1 and "Ana" in top(world["ana"])
+    assert client_b.get(url(company_a, f"{nameless.public_id}/")).status_code == 404

@@ -255,6 +255,26 @@ def test_thread_renders_every_kind_and_marks_read(client_a, company_a, instance_
     assert Conversation.all_companies.get(pk=conversation.pk).unread_count == 0
 
 
+def test_a_contact_without_a_name_has_its_number_shown_once_in_the_header_and_the_panel(client_a, client_b,
+                                                                                      company_a, instance_a):
+    """Without a name the heading is the number: the line under it and the side panel no longer repeat it. A named
+    contact keeps its number under the name."""
+    nameless = make_conversation(company_a, instance_a, name="")
+    named = make_conversation(company_a, instance_a, number="5511933332222", name="Maria")
+
+    def regions(conversation) -> tuple[str, str]:
+        content = client_a.get(page(company_a, conversation)).content.decode()
+        header = content.split('data-testid="thread-header"', 1)[1].split("<form", 1)[0]
+        panel = content.split('<aside id="contact-panel"', 1)[1].split("</aside>", 1)[0]
+        return header, panel
+
+    for region in regions(nameless):
+        assert region.count("+5511955554444") == 1, region
+    for region in regions(named):
+        assert region.count("+5511933332222") == 1 and "Maria" in region, region
+    assert client_b.get(page(company_a, nameless)).status_code == 404
+
+
 def test_older_messages_load_by_cursor(client_a, company_a, instance_a):
     conversation = make_conversation(company_a, instance_a)
     for number in range(35):
