@@ -81,7 +81,13 @@
     }
   }
 
+  // A region that starts empty (the navigation's instances badge) is filled by that first re-fetch alone; should
+  // the socket not open at all (a proxy that refuses WebSockets), the re-fetch happens anyway after a while.
+  var socketOpened = false;
+  setTimeout(function () { if (!socketOpened) resync(); }, SUBSCRIBE_WAIT_MS);
+
   document.body.addEventListener("htmx:wsOpen", function (event) {
+    socketOpened = true;
     if (!company) return;
     var socket = event.detail.socketWrapper;
     var wanted = subscriptions();

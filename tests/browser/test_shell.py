@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tenants.models import Role
@@ -95,3 +97,66 @@ def test_settings_and_contact_pages_fit_a_phone(app_url, browser, company_a, own
     first_line = label.evaluate("label => label.getClientRects()[0].top")
     assert abs(checkbox.bounding_box()["y"] - first_line) < 12
     context.close()
+
+
+def test_the_instances_badge_is_fetched_once_per_page_and_stays_live(app_url, browser, browser_context, company_a,
+                                                                     owner_a, company_b, owner_b):
+    """The navigation's badge was fetched twice on every company page: on load, and again by the re-fetch every
+    live region makes once the socket's subscriptions are confirmed. It is now fetched by that re-fetch alone, and
+    a push still updates it. Company B's page hears nothing of A's instance."""
+    from instances import events
+    from instances.models import Instance
+    from tenants.scoping import company_scope
+    from tests.factories import make_instance
+
+    instance = make_instance(company=company_a)
+
+    def company_page(context, user, company):
+        """A company page whose socket's subscriptions reach the server only a second after the page loaded (as on
+        a slow link: the badge's own fetch is long done by then), and the badge fetches it made."""
+        page = context.new_page()
+        fetched: list[str] = []
+        frames: list[str] = []
+        held: list[str] = []
+        gate: dict = {"open": False}
+
+        def route(socket) -> None:
+            server = socket.connect_to_server()
+            socket.on_message(lambda message: server.send(message) if gate["open"] else held.append(message))
+            server.on_message(lambda message: (frames.append(str(message)), socket.send(message)))
+            gate["server"] = server
+
+        page.on("request", lambda request: "fragment=nav-badge" in request.url and fetched.append(request.url))
+        log_in(page, app_url, user.email)
+        page.goto("about:blank")  # the login's landing page fetches its badge too: measure one page load alone
+        fetched.clear()
+        page.route_web_socket(re.compile(r"/ws/$"), route)
+        page.goto(f"{app_url}/c/{company.slug}/")
+        page.wait_for_timeout(1000)
+        gate["open"] = True
+        for message in held:
+            gate["server"].send(message)
+        for _tick in range(150):
+            if any('"subscribed"' in frame and "instances_nav" in frame for frame in frames):
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(1000)  # time for any other fetch to show up
+        return page, fetched, frames
+
+    page, fetched, _frames = company_page(browser_context, owner_a, company_a)
+    assert len(fetched) == 1, fetched
+    assert page.locator("[data-testid=nav-instances-attention]").count() == 0
+    context_b = browser.new_context(locale="en-US")
+    page_b, fetched_b, frames_b = company_page(context_b, owner_b, company_b)
+    assert len(fetched_b) == 1, fetched_b
+
+    Instance.all_companies.filter(pk=instance.pk).update(state="close")
+    with company_scope(company_a):
+        events.instance_changed(company=company_a, instance=Instance.objects.get(pk=instance.pk))
+    page.locator("[data-testid=nav-instances-attention]").wait_for()
+    assert page.locator("[data-testid=nav-instances-attention]").inner_text() == "1"
+    assert len(fetched) == 1  # pushed, not fetched
+    page_b.wait_for_timeout(500)
+    assert page_b.locator("[data-testid=nav-instances-attention]").count() == 0
+    assert not any("nav-instances-attention" in frame for frame in frames_b)
+    context_b.close()
