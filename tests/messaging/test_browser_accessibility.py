@@ -1,6 +1,7 @@
 """The thread by keyboard and by eye, in a real browser: the messages are one Tab stop walked with the arrows, a
 message's actions are reached from it and left with Escape, Alt+Shift+C goes to the message box, "?" lists the
-shortcuts, and the actions under the bubbles can be read (WCAG AA contrast) without being loud.
+shortcuts, the actions under the bubbles can be read (WCAG AA contrast) without being loud, and on a phone or at
+200 % zoom the composer's controls stay on the screen.
 
 uvicorn (HTTP and WebSocket) on the test database and chromium; no gateway is needed (nothing is sent)."""
 
@@ -214,4 +215,37 @@ def test_the_actions_under_the_messages_meet_wcag_contrast_at_rest_and_when_poin
     page.mouse.move(0, 0)
     page.wait_for_timeout(400)
     assert emoji.evaluate("button => getComputedStyle(button).filter") != "none"  # grey at rest, not faded
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (640, 400)], ids=["phone", "zoom-200"])
+def test_on_a_phone_or_at_200_percent_zoom_replying_to_a_long_link_with_a_file_keeps_every_control_on_screen(
+    app_url, browser_context, company_a, owner_a, client_b, tmp_path, viewport,  # noqa: F811
+):
+    """A quoted link longer than the line pushed "Cancel reply" off the screen (the page scrolled sideways), and on
+    a phone the file box kept about 118 px, too few to show which file was chosen. 640 x 400 is a 1280 x 800 window
+    at 200 % zoom."""
+    conversation = make_conversation(company_a, make_instance(company=company_a))
+    link = "https://exemplo.com.br/" + "/".join(["umcaminhomuitolongosemespacos"] * 3)
+    quoted = add_message(company_a, conversation, text=link, gateway_message_id="long-link")
+    width, height = viewport
+    page = opened(browser_context, app_url, owner_a, conversation)
+    page.set_viewport_size({"width": width, "height": height})
+    page.locator(f"[data-message='{quoted.public_id}']").focus()
+    page.keyboard.press("Enter")  # into its controls: the link in its text first, then Reply
+    assert page.evaluate("document.activeElement.href") == link
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert page.locator("[data-reply-input]").input_value() == str(quoted.public_id)
+    attachment = tmp_path / "comprovante-de-pagamento-dezembro.pdf"
+    attachment.write_bytes(b"%PDF-1.4 comprovante")
+    page.set_input_files("#composer-file", str(attachment))
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for control in ("[data-reply-cancel]", "#composer-file", "#composer-note", "[data-testid=send]",
+                    "[data-testid=emoji-toggle]"):
+        page.locator(control).scroll_into_view_if_needed()
+        box = page.locator(control).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (control, box)
+    assert page.locator("#composer-file").bounding_box()["width"] >= 200  # room for the chosen file's name
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
