@@ -576,6 +576,10 @@
     if (document.activeElement && document.activeElement !== document.body) return;
     var region = document.getElementById(was.region);
     if (!region) return;
+    if (region === document.getElementById(was.element.id)) {  // the focused element itself, redrawn (a message)
+      region.focus({ preventScroll: true });
+      if (document.activeElement === region) return;
+    }
     var named = was.name ? "[name='" + CSS.escape(was.name) + "']" : null;
     var choices = [named && was.value !== null ? named + "[value='" + CSS.escape(was.value) + "']" : null, named,
                    "button, select, input:not([type=hidden]), textarea, a[href]"];

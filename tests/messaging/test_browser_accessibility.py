@@ -121,6 +121,17 @@ def test_the_messages_are_one_tab_stop_walked_with_the_arrows_and_their_actions_
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("End")
     assert page.evaluate(FOCUSED) == str(pushed.public_id)
+    # The focused message redrawn by a push (its ticks, a reaction) keeps the focus itself, not its first control.
+    page.keyboard.press("ArrowUp")
+    from messaging.models import Message
+
+    Message.all_companies.filter(pk=shown[-1].pk).update(status="read", status_rank=50)
+    with company_scope(company_a):
+        events.message_changed(company=company_a, message=Message.objects.get(pk=shown[-1].pk))
+    page.locator(f"[data-message='{ids[-1]}'] [data-testid=ticks][data-status=read]").wait_for()
+    assert page.evaluate(FOCUSED) == ids[-1]
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(FOCUSED) == str(pushed.public_id)
     assert page.locator("[data-testid=message]", has_text="Mensagem 0").count() == 1
     assert page.locator("[data-testid=message]", has_text=theirs.contact.display_name).count() == 0
     # Company B's owner cannot open A's thread.
