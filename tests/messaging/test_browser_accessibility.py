@@ -169,7 +169,7 @@ def test_alt_shift_c_goes_to_the_message_box_and_question_mark_lists_the_shortcu
 
 # Contrast of what the user sees: the control's colour, faded by every translucent ancestor, against the first
 # opaque background behind it (WCAG 2.x relative luminance).
-CONTRASTS = """() => {
+CONTRASTS = """(selector) => {
   const rgba = (text) => (text.match(/[\\d.]+/g) || []).map(Number).concat([1]).slice(0, 4);
   const luminance = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
       return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
@@ -181,7 +181,7 @@ CONTRASTS = """() => {
     }
     return [255, 255, 255, 1];
   };
-  return Array.from(document.querySelectorAll('.message-actions button')).map((control) => {
+  return Array.from(document.querySelectorAll(selector)).map((control) => {
     let opacity = 1;
     for (let at = control; at; at = at.parentElement) opacity *= Number(getComputedStyle(at).opacity);
     const behind = background(control);
@@ -199,15 +199,22 @@ def test_the_actions_under_the_messages_meet_wcag_contrast_at_rest_and_when_poin
     app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
 ):
     """At opacity .35 "Reply" and "Delete" had about 1.5:1 against the page. At rest they are now grey (and the
-    reactions grey too, not faded), pointed at or focused they take their colours: 4.5:1 or more either way."""
+    reactions grey too, not faded), pointed at or focused they take their colours: 4.5:1 or more either way. Inside
+    the green and amber bubbles Bootstrap's blue and red had about 4:1: links, a failed send's reason and its
+    "Retry" are darker there."""
     conversation, shown = thread_with_messages(company_a, count=2)
     with company_scope(company_a):
-        add_message(company_a, conversation, direction="out", kind="note", text="Nota interna")
+        add_message(company_a, conversation, direction="out", kind="note", text="Nota https://exemplo.com.br/nota")
+    add_message(company_a, conversation, direction="out", text="Veja https://exemplo.com.br/pedido",
+                gateway_message_id="a-link", status="read")
+    add_message(company_a, conversation, text="De novo https://exemplo.com.br/cliente", gateway_message_id="a-in")
+    add_message(company_a, conversation, direction="out", text="falhou", status="failed", status_rank=25,
+                error="This number is not on WhatsApp.")
     page = opened(browser_context, app_url, owner_a, conversation)
     page.mouse.move(0, 0)
 
     def measured():
-        found = page.evaluate(CONTRASTS)
+        found = page.evaluate(CONTRASTS, ".message-actions button")
         assert {entry["label"] for entry in found} >= {"Reply", "Delete", "React with 👍"}, found
         for entry in found:
             assert entry["opacity"] == 1, entry  # nothing faded: a faded emoji is as hard to make out as text
@@ -226,6 +233,11 @@ def test_the_actions_under_the_messages_meet_wcag_contrast_at_rest_and_when_poin
     page.mouse.move(0, 0)
     page.wait_for_timeout(400)
     assert emoji.evaluate("button => getComputedStyle(button).filter") != "none"  # grey at rest, not faded
+
+    # Inside the bubbles (white, green, amber): a link in the text, a failed send's reason and its "Retry".
+    inside = page.evaluate(CONTRASTS, ".message-bubble a[href], .message-bubble button, .message-error")
+    assert {entry["label"].split(" ")[0] for entry in inside} >= {"https://exemplo.com.br/pedido", "Retry"}, inside
+    assert all(entry["ratio"] >= 4.5 for entry in inside), inside
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
 
 
