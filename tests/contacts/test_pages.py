@@ -269,7 +269,8 @@ def test_the_bot_card_says_which_bot_answers_or_that_none_does(client_a, client_
 
 def test_a_contact_without_a_name_has_its_number_shown_once_at_the_top(client_a, client_b, company_a, world):
     """Without a name the title is the number: the line under it no longer repeats it (the identifiers card still
-    lists it). A named contact keeps its number under the name."""
+    lists it), nor does the delete page or the merge page's list of candidates. A named contact keeps its number
+    under the name."""
     nameless = make_contact(company=company_a, instance=world["instance"], identifier="5531977776666")
 
     def top(contact) -> str:
@@ -278,4 +279,10 @@ def test_a_contact_without_a_name_has_its_number_shown_once_at_the_top(client_a,
 
     assert top(nameless).count("+5531977776666") == 1
     assert top(world["ana"]).count("+5511987654321") == 1 and "Ana" in top(world["ana"])
+    # Nor twice on its delete page, or as a candidate to merge into another contact.
+    deleting = client_a.get(url(company_a, f"{nameless.public_id}/delete/")).content.decode()
+    assert deleting.split("<h1", 1)[1].split('data-testid="delete-summary"', 1)[0].count("+5531977776666") == 1
+    candidates = client_a.get(url(company_a, f"{world['ana'].public_id}/merge/")).content.decode()
+    candidate = next(part for part in candidates.split('data-testid="merge-candidate"')[1:] if "+5531977776666" in part)
+    assert candidate.split("</a>", 1)[0].count("+5531977776666") == 1
     assert client_b.get(url(company_a, f"{nameless.public_id}/")).status_code == 404
