@@ -585,8 +585,10 @@
                    "button, select, input:not([type=hidden]), textarea, a[href]"];
     for (var i = 0; i < choices.length; i++) {
       var target = choices[i] && (region.matches(choices[i]) ? region : region.querySelector(choices[i]));
-      if (target) { target.focus({ preventScroll: true }); break; }
+      if (target) { target.focus({ preventScroll: true }); return; }
     }
+    // A region left with no control (a message deleted from its own Delete button) takes the focus itself.
+    if (region.hasAttribute("tabindex")) region.focus({ preventScroll: true });
   }
 
   document.body.addEventListener("htmx:beforeSwap", rememberFocus);

@@ -41,17 +41,15 @@ def thread_with_messages(company, count: int = 4):
 
 
 def opened(context, url: str, user, conversation):
-    """The thread's page, once its socket listens to the conversation."""
+    """The thread's page, once its socket listens to the conversation and the thread has re-fetched itself (which
+    the page does once subscribed: its answer, read before a change made meanwhile, could undo that change)."""
     page = context.new_page()
-    frames: list[str] = []
-    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(str(frame))))
+    page.add_init_script("""document.addEventListener('htmx:afterSettle', (event) => {
+        if (event.detail.target && event.detail.target.id === 'thread-messages') window.__threadFetched = true; });""")
     log_in(page, url, user.email)
     page.goto(f"{url}/c/{conversation.company.slug}/inbox/{conversation.public_id}/")
-    for _tick in range(150):
-        if any('"subscribed"' in frame and '"conversation.' in frame for frame in frames):
-            return page
-        page.wait_for_timeout(100)
-    raise AssertionError(f"never subscribed: {frames}")
+    page.wait_for_function("() => window.__threadFetched === true")
+    return page
 
 
 def stops_from_header_to_composer(page) -> list[str]:
@@ -136,6 +134,31 @@ def test_the_messages_are_one_tab_stop_walked_with_the_arrows_and_their_actions_
     assert page.locator("[data-testid=message]", has_text=theirs.contact.display_name).count() == 0
     # Company B's owner cannot open A's thread.
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+def test_a_note_deleted_from_the_keyboard_leaves_the_focus_on_it(
+    app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
+):
+    """Its Delete button goes with it (a deleted note has no actions): the focus went to the page's body, and the
+    next arrow scrolled the page. It stays on the message, and the arrows go on from there."""
+    from messaging.models import Message
+
+    conversation, shown = thread_with_messages(company_a, count=1)
+    with company_scope(company_a):
+        note = add_message(company_a, conversation, direction="out", kind="note", text="Ligar amanhã")
+    page = opened(browser_context, app_url, owner_a, conversation)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete this note?"
+    page.locator(f"[data-message='{note.public_id}']").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "delete"
+    page.keyboard.press("Enter")
+    page.locator(f"[data-message='{note.public_id}'] [data-testid=deleted]").wait_for()
+    page.wait_for_timeout(300)  # the push that follows the answer redraws it again
+    assert page.evaluate(FOCUSED) == str(note.public_id)
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(FOCUSED) == str(shown[0].public_id)
+    assert Message.all_companies.get(pk=note.pk).is_deleted
+    assert client_b.post(f"/c/{company_a.slug}/inbox/messages/{shown[0].public_id}/delete/").status_code == 404
 
 
 def test_alt_shift_c_goes_to_the_message_box_and_question_mark_lists_the_shortcuts(
