@@ -295,3 +295,23 @@ def test_on_a_phone_or_at_200_percent_zoom_replying_to_a_long_link_with_a_file_k
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (control, box)
     assert page.locator("#composer-file").bounding_box()["width"] >= 200  # room for the chosen file's name
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+def test_at_200_percent_zoom_the_conversation_list_shows_more_than_one_row(
+    app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
+):
+    """Its box was the window's height less 300 px: at 200 % zoom of a 1280 x 800 window (640 x 400) a 100 px box,
+    one row at a time. It keeps room for several rows. Company B's conversation is not among them."""
+    instance = make_instance(company=company_a)
+    for number in range(12):
+        make_conversation(company_a, instance, number=f"5511944{number:06d}", name=f"Cliente {number}")
+    make_conversation(company_b, make_instance(company=company_b), name="Só de B")
+    page = browser_context.new_page()
+    log_in(page, app_url, owner_a.email)
+    page.set_viewport_size({"width": 640, "height": 400})
+    page.goto(f"{app_url}/c/{company_a.slug}/inbox/")
+    listing = page.get_by_test_id("conversation-list")
+    assert listing.bounding_box()["height"] >= 240
+    rows = page.locator("[data-testid=conversation-row]")
+    assert rows.count() == 12 and page.locator("[data-testid=conversation-row]", has_text="Só de B").count() == 0
+    assert client_b.get(f"/c/{company_a.slug}/inbox/").status_code == 404
