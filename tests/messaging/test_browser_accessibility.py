@@ -136,6 +136,26 @@ def test_the_messages_are_one_tab_stop_walked_with_the_arrows_and_their_actions_
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
 
 
+def test_players_and_links_in_the_messages_are_no_extra_tab_stops(
+    app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
+):
+    """A video's and an audio's players, a document's link and a link in a text are reached from their message
+    (Enter), not on the way from the header to the composer."""
+    conversation = make_conversation(company_a, make_instance(company=company_a))
+    for kind, address in (("video", "v.mp4"), ("audio", "a.ogg"), ("document", "d.pdf")):
+        add_message(company_a, conversation, kind=kind, media_url=f"http://127.0.0.1:9/{address}",
+                    gateway_message_id=address)
+    last = add_message(company_a, conversation, text="Veja https://exemplo.com.br/x", gateway_message_id="text")
+    page = opened(browser_context, app_url, owner_a, conversation)
+    assert stops_from_header_to_composer(page) == [str(last.public_id)]
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")  # the audio message: its player first
+    assert page.evaluate("document.activeElement.tagName") == "AUDIO"
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
 def test_a_note_deleted_from_the_keyboard_leaves_the_focus_on_it(
     app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
 ):
