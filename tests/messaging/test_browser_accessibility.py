@@ -330,8 +330,9 @@ def test_at_200_percent_zoom_the_conversation_list_shows_more_than_one_row(
     log_in(page, app_url, owner_a.email)
     page.set_viewport_size({"width": 640, "height": 400})
     page.goto(f"{app_url}/c/{company_a.slug}/inbox/")
-    listing = page.get_by_test_id("conversation-list")
-    assert listing.bounding_box()["height"] >= 240
-    rows = page.locator("[data-testid=conversation-row]")
-    assert rows.count() == 12 and page.locator("[data-testid=conversation-row]", has_text="Só de B").count() == 0
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=conversation-row]').length === 12")
+    # Measured until it holds (the list re-fetches itself once the socket subscribed: mid-swap it measures 0).
+    page.wait_for_function("""() => { const list = document.querySelector('[data-testid=conversation-list]');
+        return list && list.getBoundingClientRect().height >= 240; }""", timeout=5_000)
+    assert page.locator("[data-testid=conversation-row]", has_text="Só de B").count() == 0
     assert client_b.get(f"/c/{company_a.slug}/inbox/").status_code == 404
