@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from instances.models import Instance
 from messaging import events
 from tenants.scoping import company_scope
 from tests.browser.conftest import (  # noqa: F401 (fixtures)
@@ -28,10 +29,19 @@ FOCUSED = """() => { const element = document.activeElement;
         || element.textContent.trim(); }"""
 
 
+def connected_instance(company):
+    """An instance row of `company` in the `open` state (else the thread shows a notice, with a link, above the
+    messages), on no gateway: nothing is sent here."""
+    instance = make_instance(company=company)
+    Instance.all_companies.filter(pk=instance.pk).update(state="open")
+    instance.state = "open"
+    return instance
+
+
 def thread_with_messages(company, count: int = 4):
     """A conversation of `company` with `count` messages, alternately from the customer and ours, all known to
     WhatsApp (so each offers Reply, four reactions and, ours, Delete): (conversation, [messages, oldest first])."""
-    conversation = make_conversation(company, make_instance(company=company))
+    conversation = make_conversation(company, connected_instance(company))
     shown = []
     for number in range(count):
         direction = "in" if number % 2 == 0 else "out"
@@ -141,7 +151,7 @@ def test_players_and_links_in_the_messages_are_no_extra_tab_stops(
 ):
     """A video's and an audio's players, a document's link and a link in a text are reached from their message
     (Enter), not on the way from the header to the composer."""
-    conversation = make_conversation(company_a, make_instance(company=company_a))
+    conversation = make_conversation(company_a, connected_instance(company_a))
     for kind, address in (("video", "v.mp4"), ("audio", "a.ogg"), ("document", "d.pdf")):
         add_message(company_a, conversation, kind=kind, media_url=f"http://127.0.0.1:9/{address}",
                     gateway_message_id=address)
