@@ -525,6 +525,8 @@ def test_a_quick_reply_is_offered_on_slash_filled_in_and_sent(
     options.first.wait_for()
     page.get_by_test_id("send").click()
     page.locator("[data-testid=message][data-direction=out]", has_text="/en").wait_for()
+    # The bubble may be pushed before the send's answer replaces the box: wait for the new, empty one.
+    page.wait_for_function("() => document.querySelector('[data-composer-text]').value === ''")
     page.get_by_test_id("composer-text").press("Enter")
     assert page.get_by_test_id("composer-text").input_value() == ""
     page.get_by_test_id("composer-text").focus()
@@ -1113,9 +1115,8 @@ def test_a_screen_reader_hears_the_quick_reply_chosen_with_the_arrows(
     with company_scope(company_b):
         services.quick_reply_create(company=company_b, shortcut="entrega-b", text="B's")
 
-    page = browser_context.new_page()
-    log_in(page, stack_url, owner_a.email)
-    page.goto(f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    page, _frames = thread_opened(browser_context, stack_url, owner_a, conversation)
+    page.wait_for_timeout(500)  # the re-fetch once subscribed, before the one this test makes
     box = page.get_by_test_id("composer-text")
     assert box.get_attribute("aria-autocomplete") == "list"
     box.focus()
