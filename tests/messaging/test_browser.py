@@ -114,6 +114,29 @@ class SubscriptionHeld:
             self.server.send(message)
 
 
+def thread_refetch_answered_after(page, frames: list[str], pushed) -> None:
+    """Start the thread's re-fetch and hold its answer (the server has read the thread already) until a frame that
+    `pushed` accepts has reached the page: what the test does next is pushed between the read and the answer."""
+    read: list[str] = []
+
+    def answer_late(route) -> None:
+        response = route.fetch()
+        read.append(route.request.url)
+        for _tick in range(100):
+            if any(pushed(frame) for frame in frames):
+                break
+            page.wait_for_timeout(100)
+        route.fulfill(response=response)
+
+    page.route(re.compile(r"fragment=messages"), answer_late)
+    page.evaluate("htmx.trigger(document.getElementById('thread-messages'), 'recado:resync')")
+    for _tick in range(50):
+        if read:
+            break
+        page.wait_for_timeout(100)
+    assert read
+
+
 def wait_subscribed(page, frames: list[str], topic: str) -> None:
     """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
     for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
@@ -989,24 +1012,8 @@ def test_a_message_pushed_while_the_thread_re_fetches_itself_stays(
 
     page, frames = thread_opened(browser_context, stack_url, owner_a, conversation)
     page.wait_for_timeout(500)  # the re-fetch once subscribed
-    read: list[str] = []
-
-    def answer_late(route) -> None:
-        response = route.fetch()  # the server reads the thread now, before the customer writes
-        read.append(route.request.url)
-        for _tick in range(100):  # until the customer's message has been pushed to this page
-            if any("Mandei agora" in frame for frame in frames):
-                break
-            page.wait_for_timeout(100)
-        route.fulfill(response=response)
-
-    page.route(re.compile(r"fragment=messages"), answer_late)
-    page.evaluate("htmx.trigger(document.getElementById('thread-messages'), 'recado:resync')")
-    for _tick in range(50):
-        if read:
-            break
-        page.wait_for_timeout(100)
-    assert read
+    # The server reads the thread now, before the customer writes; the answer comes after the push.
+    thread_refetch_answered_after(page, frames, lambda frame: "Mandei agora" in frame)
     simulator.inbound(instance.gateway_name, **{"from": CUSTOMER, "push_name": "Maria", "text": "Mandei agora"})
     simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "Mandei de B"})
     page.wait_for_function("() => window.htmx && !document.querySelector('#thread-messages.htmx-request')")
@@ -1257,24 +1264,8 @@ def test_ticks_only_move_forward_whatever_order_the_push_the_re_fetch_and_the_an
     assert ticks.get_attribute("data-status") == "delivered"
 
     # The thread's re-fetch reads the thread, then READ is pushed before its answer arrives: the tick stays read.
-    read: list[str] = []
-
-    def answer_late(route) -> None:
-        response = route.fetch()
-        read.append(route.request.url)
-        for _tick in range(100):
-            if any("Pedido confirmado" in frame and 'data-status="read"' in frame for frame in frames):
-                break
-            page.wait_for_timeout(100)
-        route.fulfill(response=response)
-
-    page.route(re.compile(r"fragment=messages"), answer_late)
-    page.evaluate("htmx.trigger(document.getElementById('thread-messages'), 'recado:resync')")
-    for _tick in range(50):
-        if read:
-            break
-        page.wait_for_timeout(100)
-    assert read
+    thread_refetch_answered_after(page, frames,
+                                  lambda frame: "Pedido confirmado" in frame and 'data-status="read"' in frame)
     simulator.set_status(instance.gateway_name, sent["id"], "READ")
     simulator.inbound(instance_b.gateway_name, **{"from": CUSTOMER, "push_name": "Bruno", "text": "Mandei de B"})
     bubble.locator("[data-testid=ticks][data-status=read]").wait_for()
