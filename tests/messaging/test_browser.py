@@ -137,6 +137,21 @@ def thread_refetch_answered_after(page, frames: list[str], pushed) -> None:
     assert read
 
 
+def conversations_each_with_a_message(company, instance, count: int):
+    """`count` conversations of `company` on `instance` with customers "Cliente 00", "Cliente 01"…, each with one
+    message ("msg N"), the last one the newest: that last conversation."""
+    from messaging import services
+    from tests.messaging.test_pages import add_message, make_conversation
+
+    for number in range(count):
+        conversation = make_conversation(company, instance, number=f"55119444{number:05d}",
+                                         name=f"Cliente {number:02d}")
+        with company_scope(company):
+            services.conversation_touch(company=company, conversation=conversation,
+                                        message=add_message(company, conversation, text=f"msg {number}"))
+    return conversation
+
+
 def wait_subscribed(page, frames: list[str], topic: str) -> None:
     """Pushes are only heard once the socket has joined the topic: wait for the consumer's answer."""
     for _tick in range(150):  # Playwright delivers socket events only while it runs: wait with it
@@ -632,22 +647,11 @@ def test_a_list_scrolled_down_stays_where_it_is_while_the_inbox_is_busy(
     to its first page and its top on every signal (on a busy inbox nobody could get past the first page); the rows
     in view still change live, and back at the top the list re-fetches itself, the customer who wrote first.
     Company B's customer never shows."""
-    from messaging import services
-    from tests.messaging.test_pages import add_message
 
     settings.PUBLIC_URL = stack_url
     instance = connected_instance(simulator, company_a, "busy", "5511977770000")
     instance_b = connected_instance(simulator, company_b, "busy-b", "5511966660000")
-    with company_scope(company_a):
-        for number in range(40):
-            contact = services.contact_for_recipient(company=company_a, instance=instance,
-                                                     recipient=f"55119444{number:05d}")
-            contact.name = f"Cliente {number:02d}"
-            contact.save(update_fields=["name"])
-            conversation, _created = services.conversation_start(company=company_a, instance=instance,
-                                                                 contact=contact)
-            services.conversation_touch(company=company_a, conversation=conversation,
-                                        message=add_message(company_a, conversation, text=f"msg {number}"))
+    conversations_each_with_a_message(company_a, instance, 40)
 
     page, frames = page_hearing_frames(browser_context)
     log_in(page, stack_url, owner_a.email)
@@ -737,14 +741,7 @@ def test_on_a_phone_an_opened_conversation_takes_the_screen_with_its_composer(
     settings.PUBLIC_URL = stack_url
     instance = connected_instance(simulator, company_a, "phone", "5511977771414")
     instance_b = connected_instance(simulator, company_b, "phone-b", "5511977771515")
-    with company_scope(company_a):
-        for number in range(32):
-            contact = services.contact_for_recipient(company=company_a, instance=instance,
-                                                     recipient=f"55119444{number:05d}")
-            conversation, _created = services.conversation_start(company=company_a, instance=instance,
-                                                                 contact=contact)
-            services.conversation_touch(company=company_a, conversation=conversation,
-                                        message=add_message(company_a, conversation, text=f"msg {number}"))
+    conversation = conversations_each_with_a_message(company_a, instance, 32)
     for number in range(20):
         add_message(company_a, conversation, text=f"histórico {number}")
     with company_scope(company_b):
