@@ -145,10 +145,8 @@ class ReadOnlyModelSerializer(serializers.ModelSerializer):
 
 
 # Field kinds whose to_representation reads only the value and the field's own settings.
-_CONTEXT_FREE_FIELDS = (serializers.CharField, serializers.DateTimeField, serializers.ChoiceField,
-                        serializers.SerializerMethodField, serializers.UUIDField, serializers.BooleanField,
-                        serializers.JSONField, serializers.IntegerField, serializers.FloatField,
-                        serializers.DecimalField, serializers.DateField)
+_CONTEXT_FREE_FIELDS = (*_PLAIN_INPUT_FIELDS, serializers.DateTimeField, serializers.DateField,
+                        serializers.JSONField, serializers.SerializerMethodField)
 
 
 def query_text(request: Request, name: str) -> str:
