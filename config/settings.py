@@ -95,17 +95,8 @@ TEMPLATES = [
 
 def _database_from_env() -> dict:
     url = env_secret("DATABASE_URL", "")
-    if url and url.startswith("postgres") and env_bool("DATABASE_POOL", PRODUCTION):
-        # Under ASGI every request runs its sync code in a thread of its own, so persistent connections
-        # (kept per thread) pile up until PostgreSQL refuses clients; a pool per process bounds them and
-        # skips the connect. Pooling requires CONN_MAX_AGE 0.
-        config = dj_database_url.parse(url, conn_max_age=0)
-        config.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
-            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
-            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
-        }
-        return config
+    if url and url.startswith("postgres"):
+        return _postgres_from_env(url)
     if url:
         return dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
     # Development default: one SQLite file shared by web, worker and beat. WAL lets readers
@@ -121,6 +112,35 @@ def _database_from_env() -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
         },
     }
+
+
+def _postgres_from_env(url: str) -> dict:
+    pooled = env_bool("DATABASE_POOL", PRODUCTION)
+    if pooled:
+        # Under ASGI every request runs its sync code in a thread of its own, so persistent connections
+        # (kept per thread) pile up until PostgreSQL refuses clients; a pool per process bounds them and
+        # skips the connect. Pooling requires CONN_MAX_AGE 0.
+        config = dj_database_url.parse(url, conn_max_age=0)
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+        }
+    else:
+        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
+    # Values travel as parameters beside the SQL (not quoted into it by psycopg), so a statement a connection
+    # runs again and again (every hot-path query: the same SQL, new values) is prepared by PostgreSQL after
+    # DATABASE_PREPARE_THRESHOLD runs and then neither parsed nor planned again: measured on the send path's
+    # statements, a third of the client's CPU and over half of PostgreSQL's per statement (docs/performance.md).
+    # Prepared statements live in their connection, so they are on by default only with our own pool; behind
+    # PgBouncer in transaction mode (DATABASE_POOL=false) leave them off unless it keeps them
+    # (max_prepared_statements, PgBouncer 1.21 on). 0 turns them off.
+    if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+        config.setdefault("OPTIONS", {})["server_side_binding"] = True
+        threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5 if pooled else 0)
+        if threshold > 0:
+            config["OPTIONS"]["prepare_threshold"] = threshold
+    return config
 
 
 DATABASES = {"default": _database_from_env()}

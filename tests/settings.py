@@ -8,6 +8,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recado
 # (tests/instances/test_inbound_drain.py, tests/messaging/test_outbound_drain.py).
 os.environ.setdefault("INBOUND_DRAIN_LINGER_MS", "0")
 os.environ.setdefault("OUTBOUND_DRAIN_LINGER_MS", "0")
+# Production pools its connections (DATABASE_POOL) and so prepares hot statements; the tests, with a connection
+# per test, prepare them too, so every query runs as production runs it.
+os.environ.setdefault("DATABASE_PREPARE_THRESHOLD", "5")
 
 
 

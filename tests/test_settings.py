@@ -16,7 +16,8 @@ from cryptography.fernet import Fernet
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything config/settings.py (or tests/settings.py) may have put in this process's environment.
 _INHERITED = {"DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
-              "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS", "CELERY_BROKER_URL", "DEBUG", "RECADO_VAR_DIR"}
+              "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS", "CELERY_BROKER_URL", "DEBUG", "RECADO_VAR_DIR",
+              "DATABASE_SERVER_SIDE_BINDING", "DATABASE_PREPARE_THRESHOLD"}
 
 
 # The start of a script run_django runs on a fresh SQLite file (as `make run` uses it): migrated, one gateway
@@ -190,3 +191,29 @@ def test_production_can_turn_the_pool_off_for_an_external_pooler():
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert probe["pool"] is None
     assert probe["conn_max_age"] == 60
+
+
+_PREPARE_PROBE = """
+import json, django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    for _ in range(6):  # one statement, new values: as every hot-path query runs
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relpages >= %s", [0])
+    cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%relpages >= $1%"])
+    prepared = cursor.fetchone()[0]
+print(json.dumps({"binding": connection.features.uses_server_side_binding, "prepared": prepared}))
+"""
+
+
+@pytest.mark.parametrize(("env", "binding", "prepared"), [
+    ({}, True, 1),  # our own pool: values bound by the server, a statement run again is prepared once
+    ({"DATABASE_POOL": "false"}, True, 0),  # an external pooler (PgBouncer) may not keep prepared statements
+    ({"DATABASE_POOL": "false", "DATABASE_PREPARE_THRESHOLD": "3"}, True, 1),  # one that keeps them
+    ({"DATABASE_PREPARE_THRESHOLD": "0"}, True, 0),
+    ({"DATABASE_SERVER_SIDE_BINDING": "false"}, False, 0),
+])
+def test_production_binds_values_on_the_server_and_prepares_what_runs_again(env, binding, prepared):
+    result = run_django(["-c", _PREPARE_PROBE], **production_env(), **env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"binding": binding, "prepared": prepared}
