@@ -24,7 +24,7 @@ from integrations import services as integration_services
 from integrations.models import BotPauseChange
 from tenants import realtime
 from tenants.models import Company
-from tenants.prepared import Prepared, columns, model_from
+from tenants.prepared import Prepared, columns, model_from, padded
 
 # Fields a person may edit on a contact (the identifier and channel are its identity and never change).
 EDITABLE_FIELDS = ("name", "custom_name", "photo_url", "platform", "is_ignored", "bot_paused")
@@ -125,6 +125,7 @@ def _identity_lookup(count: int) -> Prepared:
 def _identity_links(instance: Instance, keys: list[str]) -> list[tuple[int, str, Contact]]:
     """Every registered key of `keys` at once, oldest first (as contact_find): (its id, the key, its contact).
     At most a few rows: sorted here, since an ORDER BY costs more to compile than the rest of the statement."""
+    keys = padded(keys)
     rows = _identity_lookup(len(keys)).rows(instance=instance.pk, **{f"key{i}": key for i, key in enumerate(keys)})
     return sorted(((row[0], row[1], model_from(Contact, row[2:])) for row in rows),
                   key=lambda link: link[0])

@@ -68,7 +68,7 @@ from messaging.models import (
     QuickReply,
 )
 from tenants.models import Company, User
-from tenants.prepared import Prepared, columns, model_from, width
+from tenants.prepared import Prepared, columns, model_from, padded, width
 from tenants.scoping import current_company, first_row
 
 logger = logging.getLogger(__name__)
@@ -564,6 +564,7 @@ def _claim_selection(slotted: bool, limit: int) -> Prepared:
 
 def _claimed_load(pks: list[int]) -> list[Message]:
     """The claimed messages with what a send reads (conversation, contact, quote, reaction target)."""
+    pks = padded(pks)
     count = len(pks)
     keys = [f"pk{index}" for index in range(count)]
     if count not in _claimed_loads:

@@ -265,3 +265,21 @@ def test_a_drain_run_reads_its_instance_once_and_sends_each_batch_oldest_first(c
     assert texts_sent(simulator, instance_a) == ["m0", "m1", "m2"]
     assert statuses(company_a, *ours) == ["sent"] * 3
     assert statuses(company_b, theirs) == ["queued"] and texts_sent(simulator, instance_b) == []
+
+
+def test_a_batch_of_three_is_loaded_through_the_shape_of_four_and_each_message_sent_once(company_a, instance_a,
+                                                                                         company_b, instance_b,
+                                                                                         simulator):
+    """The claimed batch's load is prepared per power of two (tenants.prepared.padded): three messages go through
+    the shape of four, the repeated id answers once, and each message is sent once. B's message waits for B."""
+    app.control.purge()
+    ours = [send(company_a, conversation(company_a, instance_a, f"551195556000{index}"), f"p{index}")
+            for index in range(3)]
+    theirs = send(company_b, conversation(company_b, instance_b, "5511955560001"), "deles")
+    run = run_drain(company_a, instance_a)
+    assert run.handled == 3
+    assert sorted(texts_sent(simulator, instance_a)) == ["p0", "p1", "p2"]
+    assert statuses(company_a, *ours) == ["sent"] * 3
+    assert 4 in services._claimed_loads
+    assert all(size & (size - 1) == 0 for size in services._claimed_loads)
+    assert statuses(company_b, theirs) == ["queued"] and texts_sent(simulator, instance_b) == []

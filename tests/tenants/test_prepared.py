@@ -8,7 +8,7 @@ import pytest
 
 from contacts.models import Tag
 from tenants.models import ApiKey, Company, hash_secret
-from tenants.prepared import Prepared, columns, model_from, width
+from tenants.prepared import Prepared, columns, model_from, padded, width
 from tenants.scoping import TenantScopeError, company_scope
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +167,12 @@ def test_a_message_row_s_insert_is_split_once_by_psycopg_not_on_every_insert(com
         assert cache.cache_info().hits == before + 1
         assert Message.objects.get(pk=second.pk).text == "second"
 
+
+def test_padded_answers_the_same_values_in_a_power_of_two_of_them():
+    assert padded([7]) == [7]
+    assert padded([1, 2]) == [1, 2]
+    assert padded([1, 2, 3]) == [1, 2, 3, 3]
+    assert padded(list(range(8))) == list(range(8))
+    assert padded(list(range(17))) == [*range(17), *[16] * 15]
+    with pytest.raises(ValueError, match="nothing to pad"):
+        padded([])
