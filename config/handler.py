@@ -18,6 +18,7 @@ nowhere: the server drops it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -35,13 +36,15 @@ class OneHopASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
 
-    async def handle(self, scope, receive, send) -> None:
+    async def handle(self, scope, receive, send, respond: Callable | None = None) -> None:
+        """Serve the request; `respond(scope, body_file)` instead of the middleware chain and URL resolver, for a
+        path that needs neither (instances/hooks.py), still in the one hand-off."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
         with closing(body_file):
-            response = await sync_to_async(self._respond, thread_sensitive=False)(scope, body_file)
+            response = await sync_to_async(respond or self._respond, thread_sensitive=False)(scope, body_file)
             if not response.streaming:
                 await self.send_response(response, send)
                 return

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import closing
+from functools import partial
+from typing import TYPE_CHECKING
 
-from asgiref.sync import sync_to_async
-from django.core.exceptions import RequestAborted, RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.db import close_old_connections
@@ -32,6 +32,9 @@ from instances.gateways.events import canonical_event_name
 from instances.models import GatewayServer, Instance
 from tenants.models import hash_secret
 from tenants.scoping import first_row
+
+if TYPE_CHECKING:
+    from config.handler import OneHopASGIHandler
 
 
 def _payload(request: HttpRequest) -> dict | None:
@@ -114,9 +117,13 @@ def server_hook(request: HttpRequest, secret: str, event_name: str = "") -> Json
 _INSTANCE_HOOK_PATH = re.compile(r"/hooks/evolution/(?!server/)([^/]+)/([^/]*)")
 
 
-def _instance_hook_in_thread(request: HttpRequest, secret: str, event_name: str) -> HttpResponse:
-    """The view as Django would run it, minus the middleware: in a worker thread, with that thread's
+def _instance_hook_response(handler: ASGIHandler, secret: str, event_name: str, scope, body_file) -> HttpResponse:
+    """The view as Django would run it, minus the middleware, in the handler's worker thread: with that thread's
     database connection checked before and given back after (what request_started/finished do)."""
+    request, response = handler.create_request(scope, body_file)
+    if request is None:
+        return response
+
     def respond(request: HttpRequest) -> HttpResponse:
         request.get_host()  # ALLOWED_HOSTS (DisallowedHost becomes a 400, as for every other request)
         return instance_hook(request, secret=secret, event_name=event_name)
@@ -129,9 +136,11 @@ def _instance_hook_in_thread(request: HttpRequest, secret: str, event_name: str)
 
 
 class HookFastPath:
-    """ASGI app in front of Django's handler: instance hook POSTs go straight to the view; the rest to Django."""
+    """ASGI app in front of Django's handler: instance hook POSTs go straight to the view; the rest to Django.
+    Both are served by config/handler.py's one hand-off; the hook's JSON responses are not closed (their
+    request_finished would run the connection check a second time; they hold nothing to release)."""
 
-    def __init__(self, django_app: ASGIHandler) -> None:
+    def __init__(self, django_app: OneHopASGIHandler) -> None:
         self.django_app = django_app
 
     async def __call__(self, scope, receive, send) -> None:
@@ -143,15 +152,5 @@ class HookFastPath:
         if match is None:
             await self.django_app(scope, receive, send)
             return
-        try:
-            body_file = await self.django_app.read_body(receive)
-        except RequestAborted:
-            return
-        with closing(body_file):
-            request, response = self.django_app.create_request(scope, body_file)
-            if request is not None:
-                response = await sync_to_async(_instance_hook_in_thread, thread_sensitive=False)(
-                    request, *match.groups())
-            # Not response.close(): its request_finished signal would touch the database from the event loop,
-            # and these JSON responses hold nothing to release (the worker thread gave its connection back).
-            await self.django_app.send_response(response, send)
+        await self.django_app.handle(scope, receive, send,
+                                     respond=partial(_instance_hook_response, self.django_app, *match.groups()))
