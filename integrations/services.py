@@ -238,7 +238,8 @@ def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
     commit, and the event stream (/ws/events/) gets the same body.
 
     `dedupe_key`: the emitter may run twice for the same change (a redelivered task); an event already recorded
-    under this key (unique per company) makes this a no-op that returns None: no event, delivery or push."""
+    under this key (unique per company) makes this a no-op that returns None: no event, delivery or push. With no
+    endpoint wanting the event nothing is recorded, and the stream pushes only the first copy under the key."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     now = timezone.now()
@@ -253,7 +254,9 @@ def event_emit(*, company: Company, event_type: str, payload: dict[str, Any],
         elif not _insert_once(event):
             return None
         _deliver_to(company, event, endpoints, now)
-    realtime.publish_event(company=company, topic=STREAM_TOPIC, payload=body)
+        realtime.publish_event(company=company, topic=STREAM_TOPIC, payload=body)
+    else:
+        realtime.publish_event(company=company, topic=STREAM_TOPIC, payload=body, once_key=dedupe_key)
     return body
 
 

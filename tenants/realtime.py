@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+
+from tenants import redis_scripts
 
 if TYPE_CHECKING:
     from tenants.models import Company
@@ -230,10 +233,29 @@ def publish(*, company: Company, topic: str, template_name: str | Sequence[str],
     transaction.on_commit(lambda: _send(group, fragment))
 
 
-def publish_event(*, company: Company, topic: str, payload: dict[str, Any]) -> None:
-    """Push a JSON event (integrators' stream) to the company's topic after commit."""
+def publish_event(*, company: Company, topic: str, payload: dict[str, Any], once_key: str | None = None) -> None:
+    """Push a JSON event (integrators' stream) to the company's topic after commit.
+
+    `once_key`: the emitter may run twice for the same change (a redelivered task) and nothing in the database
+    says it already ran: the first commit that pushes under this key (per group, for as long as the broker may
+    redeliver a task) is the only one pushed."""
     group = group_for(company, topic)
-    transaction.on_commit(lambda: _send(group, {"type": "event", "payload": payload}))
+
+    def push() -> None:
+        if once_key is None or _first_push(group, once_key):
+            _send(group, {"type": "event", "payload": payload})
+
+    transaction.on_commit(push)
+
+
+def _first_push(group: str, once_key: str) -> bool:
+    seconds = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    try:
+        return bool(redis_scripts.client().set(redis_scripts.key(f"pushed-once:{group}:{once_key}"), "1",
+                                               nx=True, ex=seconds))
+    except Exception:  # Redis unreachable: so is the channel layer; the push will say so (rule 23: a hint)
+        logger.exception("realtime once-key check for %s failed", group)
+        return True
 
 
 def disconnect_user(*, user_public_id: UUID) -> None:

@@ -134,3 +134,42 @@ async def test_an_idle_subscription_outlives_the_layer_socket_timeout():
     await layer.group_send("idle", {"type": "event", "n": 1})
     assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "event", "n": 1}
     await layer.flush()
+
+
+@database_sync_to_async
+def emit_once(company, key, data, *, roll_back=False) -> dict | None:
+    """An emitter that may run twice for one change (a redelivered task), with no webhook endpoint to record it."""
+    class Undone(Exception):
+        pass
+
+    try:
+        with company_scope(company), transaction.atomic():
+            body = services.event_emit(company=company, event_type="contact.updated", payload=data, dedupe_key=key)
+            if roll_back:
+                raise Undone
+            return body
+    except Undone:
+        return None
+
+
+async def test_a_redelivered_emitter_without_endpoints_is_pushed_once_and_each_company_gets_its_own(company_a,
+                                                                                                    company_b):
+    """No endpoint wants the event, so nothing is recorded under its dedupe key: the stream itself pushes only the
+    first copy that commits under it. A copy rolled back pushes nothing and does not use the key up; company B's
+    identical key is its own."""
+    key_a = await database_sync_to_async(make_api_key)(company=company_a)
+    key_b = await database_sync_to_async(make_api_key)(company=company_b)
+    stream_a, connected_a = await connect(secret=key_a.secret)
+    stream_b, connected_b = await connect(secret=key_b.secret)
+    assert connected_a and connected_b
+    assert await emit_once(company_a, "contact.updated:batch-9:1", {"n": 0}, roll_back=True) is None
+    first = await emit_once(company_a, "contact.updated:batch-9:1", {"n": 1})
+    await emit_once(company_a, "contact.updated:batch-9:1", {"n": 1})  # the redelivered task
+    other = await emit_once(company_a, "contact.updated:batch-9:2", {"n": 2})
+    theirs = await emit_once(company_b, "contact.updated:batch-9:1", {"n": "bravo"})
+    assert [json.loads(await stream_a.receive_from(timeout=5)) for _ in range(2)] == [first, other]
+    assert await stream_a.receive_nothing(timeout=0.3)
+    assert json.loads(await stream_b.receive_from(timeout=5)) == theirs
+    assert await stream_b.receive_nothing(timeout=0.3)
+    await stream_a.disconnect()
+    await stream_b.disconnect()
