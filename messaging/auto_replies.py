@@ -21,7 +21,7 @@ from datetime import datetime, time, timedelta
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -230,11 +230,40 @@ def assign_if_due(*, company: Company, conversation: Conversation) -> None:
                .order_by("load", F("auto_assigned_at").asc(nulls_first=True), "pk").values_list("user_id", flat=True))
     if conversation.assignee_id is not None and members.filter(user_id=conversation.assignee_id).exists():
         return
+    _choose_one_at_a_time(company)
     chosen = members.first()
     if chosen is not None and chosen != conversation.assignee_id:
         services.conversation_assign(company=company, conversation=conversation,
                                      assignee=User.objects.get(pk=chosen))
         Membership.objects.filter(company=company, user_id=chosen).update(auto_assigned_at=timezone.now())
+
+
+# The first key of the company's assignment lock (PostgreSQL's two-key advisory locks), the company's id the second:
+# a number of our own, so no other use of advisory locks in this database meets it.
+_ASSIGN_LOCK_SPACE = 0x52_41_53  # "RAS": Recado, assignment
+
+
+def _choose_one_at_a_time(company: Company) -> None:
+    """Make the company's assignments choose one after another until this transaction ends.
+
+    The choice reads how many open conversations each member has; two drains choosing at once (two instances, two
+    drain slots) would each read the counts without the other's choice and give both conversations to the same
+    member. A transaction-scoped advisory lock keyed on the company is the smallest thing that orders them: one
+    lock, taken only when a choice is made, that nothing but another assignment of the same company waits for,
+    released at commit (when the choice becomes visible to the next, whose count query starts after it). Locking
+    the candidate Membership rows instead would take as many locks, and hold up everything else that writes a
+    membership (availability, roles) or a row referencing one. An inbound batch's lock_timeout bounds the wait
+    like any other lock's (instances/services.py). SQLite has no such lock and needs none: its transactions
+    start IMMEDIATE (config/settings.py), so writers already run one at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ASSIGN_LOCK_SPACE, _lock_key(company.pk)])
+
+
+def _lock_key(company_id: int) -> int:
+    """The company's id as PostgreSQL's int4 lock key (ids past 2^31 wrap: two companies sharing a key only wait
+    for each other)."""
+    return (company_id + 2**31) % 2**32 - 2**31
 
 
 def _reply(*, company: Company, conversation: Conversation, contact: Contact, message: Message, opened: bool,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
+
+from django.db import connection
 
 
 def run_side_by_side(threads: list[threading.Thread], timeout: float = 30) -> None:
@@ -14,3 +17,18 @@ def run_side_by_side(threads: list[threading.Thread], timeout: float = 30) -> No
         thread.join(timeout=timeout)
     stuck = [thread.name for thread in threads if thread.is_alive()]
     assert not stuck, f"threads still running after {timeout} s: {stuck}"
+
+
+def wait_until_another_waits_for_a_lock(timeout: float = 10) -> None:
+    """Until another connection of this test database waits for a lock (a row, an advisory lock or a transaction
+    it must outlast): the moment a race test lets the transaction it holds commit."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is read once
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no connection waited for a lock")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -27,7 +26,7 @@ from tenants.scoping import company_scope
 from tests.factories import make_contact, make_instance, make_platform, make_tag
 from tests.messaging.test_event_docs import documented, paths
 from tests.realtime_listener import Listener
-from tests.threads import run_side_by_side
+from tests.threads import run_side_by_side, wait_until_another_waits_for_a_lock
 
 PROBLEM = "application/problem+json"
 ANA_NUMBER = "5511987654321"
@@ -250,7 +249,7 @@ def test_a_message_whose_sender_was_read_before_the_merge_committed_is_applied_a
             with company_scope(company_a), transaction.atomic():
                 services.contact_merge(company=company_a, contact=ana, other=dup)
                 merge_holds.set()
-                _wait_until_blocked()  # the drain has read the sender and waits for this transaction
+                wait_until_another_waits_for_a_lock()  # the drain has read the sender and waits for this transaction
         finally:
             merge_holds.set()
             connection.close()
@@ -274,20 +273,6 @@ def test_a_message_whose_sender_was_read_before_the_merge_committed_is_applied_a
         assert sorted(Message.objects.filter(conversation=only).values_list("text", flat=True)) == sorted(
             [*texts, "during"])
         assert InboundEvent.objects.get(pk=event.pk).attempts == 0  # no failed attempt counted
-
-
-def _wait_until_blocked(timeout: float = 10) -> None:
-    """Until another connection of this test database waits for a lock (a row or a transaction it must outlast)."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is read once
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.02)
-    raise AssertionError("no connection waited for a lock")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -329,7 +314,7 @@ def test_a_merge_that_meets_the_kept_contacts_new_conversation_is_retried_and_me
     def watch() -> None:
         try:
             inbound_holds.wait(timeout=10)
-            _wait_until_blocked()
+            wait_until_another_waits_for_a_lock()
         finally:
             merge_waits.set()
             connection.close()

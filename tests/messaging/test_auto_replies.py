@@ -4,18 +4,22 @@ through the API; another company's instance is 404 everywhere."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
+from instances.gateways.events import MessageReceived
 from integrations import services as integration_services
 from integrations.models import WebhookEvent
 from messaging import auto_replies, services
+from messaging.inbound import message_record_inbound
 from messaging.models import AutoReply, Conversation, Message
 from messaging.tasks import close_inactive_conversations, close_inactive_for_company
 from tenants.models import Membership
@@ -24,6 +28,7 @@ from tests.factories import make_api_key, make_contact, make_instance, make_memb
 from tests.messaging.conftest import open_instance
 from tests.messaging.sending import drain
 from tests.messaging.test_bots import platform
+from tests.threads import run_side_by_side, wait_until_another_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -467,6 +472,53 @@ def test_the_page_offers_the_companys_members_and_saves_the_ticked_ones(
         reply = AutoReply.objects.get(instance=instance_a)
         assert reply.auto_assign is True
         assert auto_replies.assign_member_ids(company=company_a, reply=reply) == [member_a.public_id]
+
+
+def _customer_message(number: str) -> MessageReceived:
+    return MessageReceived(event="messages.upsert", instance="sales", message_id=f"race-{number}",
+                           remote_jid=f"{number}@s.whatsapp.net", phone_jid=f"{number}@s.whatsapp.net", lid=None,
+                           from_me=False, kind="text", message_type="conversation", timestamp=timezone.now(),
+                           push_name="Cliente", text="Oi")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_conversations_opened_at_the_same_instant_go_to_two_equal_members(company_a, owner_a, member_a):
+    """Two drains (two instances of the company) each open a conversation at once. The first has chosen Alice and
+    not committed; the second, choosing while it holds, must wait for that choice instead of reading the counts
+    without it (both would then pick Alice, the earlier of two members with none open)."""
+    first_line, second_line = make_instance(company=company_a, name="sales"), make_instance(company=company_a)
+    for instance in (first_line, second_line):
+        configure(company_a, instance, auto_assign=True)
+        instance.refresh_from_db()
+    first_holds, errors = threading.Event(), []
+
+    def first() -> None:
+        try:
+            with company_scope(company_a), transaction.atomic():
+                assert message_record_inbound(company=company_a, instance=first_line,
+                                              event=_customer_message("5511900000001"))
+                first_holds.set()
+                wait_until_another_waits_for_a_lock()  # the second drain now waits for this transaction
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            first_holds.set()
+            connection.close()
+
+    def second() -> None:
+        try:
+            first_holds.wait(timeout=10)
+            with company_scope(company_a), transaction.atomic():
+                assert message_record_inbound(company=company_a, instance=second_line,
+                                              event=_customer_message("5511900000002"))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    run_side_by_side([threading.Thread(target=first), threading.Thread(target=second)])
+    assert errors == []
+    assert assignees(company_a) == {"5511900000001": "alice@alpha.test", "5511900000002": "adam@alpha.test"}
 
 
 # --- closing inactive conversations --------------------------------------------------------------------------
