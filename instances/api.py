@@ -42,6 +42,7 @@ from instances.models import Instance, InstanceState
 from integrations import bots
 from integrations.models import BotPauseChange
 from messaging import auto_replies
+from messaging.models import AutoReply
 from tenants.access import actor_label
 from tenants.api import DownloadNegotiation, TenantViewSet
 from tenants.openapi import page_example
@@ -109,15 +110,26 @@ class AutoReplySerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=0,
         help_text="Close an open conversation with nothing unread after this many hours without a message (1 to "
                   "720); null or 0: never.")
+    assign_to = serializers.ChoiceField(
+        required=False, choices=AutoReply.AssignTo.choices,
+        help_text="Who takes this instance's conversations when `auto_assign` is on: `all` (every available member) "
+                  "or `listed` (only the available members of `assign_members`; when every one of them has left the "
+                  "company, nobody: conversations stay unassigned and `assign_warning` says so). Left out while "
+                  "`assign_members` is given, a non-empty list means `listed` and an empty one `all`.")
     assign_members = serializers.ListField(
         required=False, child=serializers.CharField(max_length=64), max_length=500,
-        help_text="The members who take this instance's conversations when `auto_assign` is on: their user ids "
-                  "(`GET /members`). Empty: every member. An id that is not a member of this company is a 400.")
+        help_text="The listed members' user ids (`GET /members`); empty with `all`. An id that is not a member of "
+                  "this company, `listed` with none, or members with `all` is a 400 naming this field.")
+    assign_warning = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="Why assignment gives nothing out although it may be on (the instance is for `listed` members and "
+                  "none is left), in the request's language; null when all is well.")
 
     def to_representation(self, reply) -> dict:
         data = super().to_representation(reply)
-        data["assign_members"] = [str(user_id) for user_id in
-                                  auto_replies.assign_member_ids(company=reply.company, reply=reply)]
+        listed = auto_replies.assign_member_ids(company=reply.company, reply=reply)
+        data["assign_members"] = [str(user_id) for user_id in listed]
+        data["assign_warning"] = auto_replies.assign_warning(reply=reply, listed=listed)
         return data
 
 
@@ -127,8 +139,8 @@ AUTO_REPLY_EXAMPLE = {
     "time_zone": "America/Sao_Paulo",
     "opening_hours": [["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"],
                       ["09:00", "18:00"], ["09:00", "13:00"], None],
-    "auto_assign": True, "auto_close_hours": 24,
-    "assign_members": ["9a8b7c6d-2222-4000-8000-000000000002"],
+    "auto_assign": True, "auto_close_hours": 24, "assign_to": "listed",
+    "assign_members": ["9a8b7c6d-2222-4000-8000-000000000002"], "assign_warning": None,
 }
 
 

@@ -58,11 +58,20 @@ def auto_reply_for(*, company: Company, instance: Instance) -> AutoReply:
 
 
 def assign_member_ids(*, company: Company, reply: AutoReply) -> list[UUID]:
-    """The user ids of the members who take the instance's assigned conversations (empty: every member)."""
+    """The user ids of the members listed to take the instance's assigned conversations (`assign_to` listed)."""
     if reply.pk is None:
         return []
     return list(AutoAssignMember.objects.filter(company=company, auto_reply=reply)
                 .order_by("membership__user__email", "pk").values_list("membership__user__public_id", flat=True))
+
+
+def assign_warning(*, reply: AutoReply, listed: list) -> str | None:
+    """What the admin must hear about the instance's assignment (`listed`: its assign_member_ids), or None: an
+    instance for listed members whose members have all left the company assigns nobody, never everybody."""
+    if reply.assign_to == AutoReply.AssignTo.LISTED and not listed:
+        return _("Nobody on this number's list of members is still in the company, so its new conversations are "
+                 "left unassigned. Tick the members who take them, or let every member take them.")
+    return None
 
 
 def _assign_memberships(company: Company, user_ids: Iterable[object]) -> tuple[list[int], list[str]]:
@@ -81,6 +90,43 @@ def _assign_memberships(company: Company, user_ids: Iterable[object]) -> tuple[l
     return list(dict.fromkeys(found[user_id] for user_id in wanted if user_id in found)), problems
 
 
+def _assign_choice(company: Company, reply: AutoReply, assign_to: str | None, assign_members: Iterable[object] | None
+                   ) -> tuple[list[int] | None, dict[str, list[str]]]:
+    """Set `reply.assign_to` from what was given: (the membership ids to list from now on, None to keep the list;
+    the problems by field). "Listed" with nobody listed is refused when it is being chosen; an instance whose
+    listed members all left keeps it (and assigns nobody) until someone chooses."""
+    given = None if assign_members is None else list(assign_members)
+    if assign_to is not None and assign_to not in AutoReply.AssignTo.values:
+        return None, {"assign_to": [_("Choose “all” (every member) or “listed” (the listed members).")]}
+    mode = assign_to or (reply.assign_to if given is None else
+                         AutoReply.AssignTo.LISTED if given else AutoReply.AssignTo.ALL)
+    members: list[int] | None = None
+    if given is not None:
+        members, problems = _assign_memberships(company, given)
+        if problems:
+            return None, {"assign_members": problems}
+    if mode == AutoReply.AssignTo.ALL:
+        if members:
+            return None, {"assign_members": [_("Every member takes this number's conversations: list nobody, or "
+                                               "choose the listed members.")]}
+        members = [] if reply.assign_to != mode or given is not None else None  # the list goes with "listed"
+    else:
+        stored = _listed_membership_ids(company, reply)
+        stranded = reply.assign_to == AutoReply.AssignTo.LISTED and not stored  # its listed members all left
+        if not (stored if members is None else members) and not stranded:
+            return None, {"assign_members": [_("Choose at least one member, or let every member take this "
+                                               "number's conversations.")]}
+    reply.assign_to = mode
+    return members, {}
+
+
+def _listed_membership_ids(company: Company, reply: AutoReply) -> list[int]:
+    if reply.pk is None:
+        return []
+    return list(AutoAssignMember.objects.filter(company=company, auto_reply=reply).values_list("membership_id",
+                                                                                               flat=True))
+
+
 def _set_assign_members(company: Company, reply: AutoReply, membership_ids: list[int]) -> None:
     AutoAssignMember.objects.filter(company=company, auto_reply=reply).exclude(
         membership_id__in=membership_ids).delete()
@@ -93,10 +139,11 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
                       greeting_text: str | None = None, away_enabled: bool | None = None, away_text: str | None = None,
                       time_zone: str | None = None, opening_hours: list | None = None,
                       auto_assign: bool | None = None, auto_close_hours: int | None = None,
-                      assign_members: Iterable[object] | None = None) -> AutoReply:
+                      assign_to: str | None = None, assign_members: Iterable[object] | None = None) -> AutoReply:
     """Change the instance's automatic replies (a value left None stays; `auto_close_hours` 0 switches closing
-    off; `assign_members`: the user ids of the members who take its conversations, empty for every member).
-    Every problem is a ValidationError naming its field, raised before anything is written."""
+    off; `assign_to` "all" or "listed": who takes its conversations; `assign_members`: the user ids of the listed
+    members; given without `assign_to`, a list chooses "listed" and an empty one "all", as before there was a
+    mode). Every problem is a ValidationError naming its field, raised before anything is written."""
     with transaction.atomic():
         Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()  # one writer at a time
         reply = auto_reply_for(company=company, instance=instance)
@@ -129,16 +176,14 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
         if reply.auto_close_hours is not None and not 1 <= reply.auto_close_hours <= AUTO_CLOSE_MAX_HOURS:
             errors["auto_close_hours"] = [_("Give between 1 and %(max)s hours, or 0 to keep conversations open.")
                                           % {"max": AUTO_CLOSE_MAX_HOURS}]
-        if assign_members is not None:
-            membership_ids, problems = _assign_memberships(company, assign_members)
-            if problems:
-                errors["assign_members"] = problems
+        members, problems = _assign_choice(company, reply, assign_to, assign_members)
+        errors.update(problems)
         if errors:
             raise ValidationError(errors)
         reply.updated_at = timezone.now()
         reply.save()
-        if assign_members is not None:
-            _set_assign_members(company, reply, membership_ids)
+        if members is not None:
+            _set_assign_members(company, reply, members)
         Instance.objects.filter(company=company, pk=instance.pk).update(
             auto_replies_on=reply.greeting_enabled or reply.away_enabled or reply.auto_assign)
     return reply
@@ -209,22 +254,23 @@ def on_customer_message(*, company: Company, instance: Instance, conversation: C
         return None
     config = model_from(AutoReply, row)
     if config.auto_assign and opened:
-        assign_if_due(company=company, conversation=conversation)
+        assign_if_due(company=company, conversation=conversation, reply=config)
     if contact.type != Contact.Type.INDIVIDUAL or not (config.greeting_enabled or config.away_enabled):
         return None
     return _reply(company=company, conversation=conversation, contact=contact, message=message, opened=opened,
                   reply=config)
 
 
-def assign_if_due(*, company: Company, conversation: Conversation) -> None:
-    """Give the conversation to one of the members who take its instance's conversations (all members when the
-    instance lists none) who is available: the one with the fewest open conversations, on a tie the one who got
-    one least recently (round robin; never: first), then the earliest member. Unless such a member already has
-    it (a reopened conversation stays with its person)."""
-    listed = AutoAssignMember.objects.filter(company=company, auto_reply__instance_id=conversation.instance_id)
-    members = (Membership.objects.filter(company=company, available=True)
-               .filter(~Exists(listed) | Exists(listed.filter(membership_id=OuterRef("pk"))))
-               .annotate(load=Count("user__assigned_conversations", filter=Q(
+def assign_if_due(*, company: Company, conversation: Conversation, reply: AutoReply) -> None:
+    """Give the conversation to one of the members who take its instance's conversations (`reply.assign_to`: every
+    member, or only the listed ones, nobody when none is listed any more) who is available: the one with the
+    fewest open conversations, on a tie the one who got one least recently (round robin; never: first), then the
+    earliest member. Unless such a member already has it (a reopened conversation stays with its person)."""
+    members = Membership.objects.filter(company=company, available=True)
+    if reply.assign_to != AutoReply.AssignTo.ALL:
+        members = members.filter(Exists(AutoAssignMember.objects.filter(
+            company=company, auto_reply__instance_id=conversation.instance_id, membership_id=OuterRef("pk"))))
+    members = (members.annotate(load=Count("user__assigned_conversations", filter=Q(
                    user__assigned_conversations__company=company,
                    user__assigned_conversations__status=Conversation.Status.OPEN)))
                .order_by("load", F("auto_assigned_at").asc(nulls_first=True), "pk").values_list("user_id", flat=True))

@@ -10,7 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from messaging import media
-from messaging.models import MAX_TEXT_LENGTH, Conversation, Message
+from messaging.models import MAX_TEXT_LENGTH, AutoReply, Conversation, Message
 from messaging.services import Outgoing, quick_reply_shortcut_clean
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -145,11 +145,15 @@ class AutoReplyForm(forms.Form):
     auto_close_hours = forms.IntegerField(
         label=_("Close a conversation after this many hours without a message"), required=False, min_value=0,
         help_text=_("Only when nothing is waiting for a reply. Empty or 0: never."))
+    assign_to = forms.ChoiceField(
+        label=_("Who takes this number's conversations"), required=False, widget=forms.RadioSelect,
+        choices=[(AutoReply.AssignTo.ALL, _("Every member")),
+                 (AutoReply.AssignTo.LISTED, _("Only the members ticked below"))],
+        help_text=_("Among those available, the one with the fewest open conversations gets the next; on a tie, the "
+                    "one who got one least recently."))
     assign_members = forms.MultipleChoiceField(
         label=_("Members who take this number's conversations"), required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("None ticked: every member. Among those available, the one with the fewest open conversations "
-                    "gets the next; on a tie, the one who got one least recently."))
+        widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, members=(), **kwargs) -> None:
         """`members`: the company's memberships (with their users), the choices of `assign_members`."""
@@ -169,7 +173,7 @@ class AutoReplyForm(forms.Form):
     def initial_from(reply, assign_members=()) -> dict:
         initial = {name: getattr(reply, name) for name in
                    ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign",
-                    "auto_close_hours")}
+                    "auto_close_hours", "assign_to")}
         initial["assign_members"] = [str(user_id) for user_id in assign_members]
         for index, day in enumerate(reply.opening_hours):
             initial[f"day{index}_open"] = day is not None
@@ -198,9 +202,11 @@ class AutoReplyForm(forms.Form):
 
     def values(self) -> dict:
         data = self.cleaned_data
+        # Ticks left under "every member" are not a contradiction on a page, only hidden choices: dropped.
+        everyone = data["assign_to"] == AutoReply.AssignTo.ALL
         return {**{name: data[name] for name in
-                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign",
-                    "assign_members")},
+                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")},
+                "assign_to": data["assign_to"] or None, "assign_members": [] if everyone else data["assign_members"],
                 "opening_hours": data["opening_hours"], "auto_close_hours": data.get("auto_close_hours") or 0}
 
 

@@ -320,8 +320,15 @@ class AutoReply(TenantOwned):
     time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
     # Seven entries, Monday first: ["HH:MM", "HH:MM"] (opens, closes, the same day) or None (closed all day).
     opening_hours = models.JSONField(_("opening hours"), default=default_opening_hours)
+    class AssignTo(models.TextChoices):
+        ALL = "all", _("Every member")
+        LISTED = "listed", _("Only the listed members")
+
     # A conversation a customer opens goes to the available member with the fewest open conversations.
     auto_assign = models.BooleanField(_("assign new conversations"), default=False)
+    # Who may get them: every member, or only the instance's AutoAssignMember rows. Said, never inferred from an
+    # empty list: when every listed member has left the company, the list is empty and nobody is assigned.
+    assign_to = models.CharField(_("assign to"), max_length=8, choices=AssignTo.choices, default=AssignTo.ALL)
     # An open conversation with nothing unread and no message for this many hours is closed (None: never).
     auto_close_hours = models.PositiveIntegerField(_("close inactive conversations after (hours)"), null=True,
                                                    blank=True)
@@ -332,8 +339,8 @@ class AutoReply(TenantOwned):
 
 
 class AutoAssignMember(TenantOwned):
-    """A member who takes the conversations automatic assignment gives out on one instance; an instance that lists
-    none gives them to every available member (messaging/auto_replies.py)."""
+    """A member who takes the conversations automatic assignment gives out on one instance whose `assign_to` is
+    `listed` (messaging/auto_replies.py); gone with the membership."""
 
     auto_reply = models.ForeignKey(AutoReply, on_delete=models.CASCADE, related_name="+")
     membership = models.ForeignKey("tenants.Membership", on_delete=models.CASCADE, related_name="+")

@@ -378,11 +378,12 @@ def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
         raise Http404
     reply = auto_replies.auto_reply_for(company=request.company, instance=instance)
     members = list(membership_list(company=request.company))
+    listed = auto_replies.assign_member_ids(company=request.company, reply=reply)
+    context = {"company": request.company, "instance": instance,
+               "assign_warning": auto_replies.assign_warning(reply=reply, listed=listed)}
     if request.method == "GET":
-        listed = auto_replies.assign_member_ids(company=request.company, reply=reply)
         form = AutoReplyForm(initial=AutoReplyForm.initial_from(reply, listed), members=members)
-        return render(request, "messaging/auto_replies.html", {"company": request.company, "instance": instance,
-                                                               "form": form})
+        return render(request, "messaging/auto_replies.html", {**context, "form": form})
     form = AutoReplyForm(request.POST, members=members)
     if form.is_valid():
         try:
@@ -392,8 +393,7 @@ def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
         else:
             messages.success(request, _("Automatic replies of %(instance)s saved.") % {"instance": instance.label})
             return redirect("auto_replies:edit", request.company.slug, instance.public_id)
-    return render(request, "messaging/auto_replies.html", {"company": request.company, "instance": instance,
-                                                           "form": form}, status=400)
+    return render(request, "messaging/auto_replies.html", {**context, "form": form}, status=400)
 
 
 @company_member()

@@ -4,6 +4,7 @@ through the API; another company's instance is 404 everywhere."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -22,6 +24,7 @@ from messaging import auto_replies, services
 from messaging.inbound import message_record_inbound
 from messaging.models import AutoReply, Conversation, Message
 from messaging.tasks import close_inactive_conversations, close_inactive_for_company
+from tenants import services as tenant_services
 from tenants.models import Membership
 from tenants.scoping import company_scope
 from tests.factories import make_api_key, make_contact, make_instance, make_member
@@ -267,7 +270,8 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
     assert api_a.get(api_url(instance_a)).json() == {
         "greeting_enabled": False, "greeting_text": "", "away_enabled": False, "away_text": "",
         "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None],
-        "auto_assign": False, "auto_close_hours": None, "assign_members": []}
+        "auto_assign": False, "auto_close_hours": None, "assign_to": "all", "assign_members": [],
+        "assign_warning": None}
     response = api_a.put(api_url(instance_a), {"greeting_enabled": True, "greeting_text": "Oi!"}, format="json")
     assert response.status_code == 200 and response.json()["greeting_enabled"] is True
     response = api_a.put(api_url(instance_a), {"away_enabled": True, "away_text": AWAY,
@@ -275,7 +279,8 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
                          format="json")
     assert response.json() == {"greeting_enabled": True, "greeting_text": "Oi!", "away_enabled": True,
                                "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED,
-                               "auto_assign": False, "auto_close_hours": None, "assign_members": []}
+                               "auto_assign": False, "auto_close_hours": None, "assign_to": "all",
+                               "assign_members": [], "assign_warning": None}
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -472,6 +477,107 @@ def test_the_page_offers_the_companys_members_and_saves_the_ticked_ones(
         reply = AutoReply.objects.get(instance=instance_a)
         assert reply.auto_assign is True
         assert auto_replies.assign_member_ids(company=company_a, reply=reply) == [member_a.public_id]
+
+
+STRANDED = "Nobody on this number's list of members is still in the company"
+
+
+def test_an_instance_whose_listed_members_all_left_assigns_nobody_and_tells_the_admin(
+        client_a, api_a, api_b, company_a, instance_a, owner_a, member_a, simulator, hooks):
+    """Adam, the only member listed for the number, leaves the company (his list row goes with the membership): the
+    number does not start giving its conversations to everybody (Alice), it leaves them unassigned, and the page and
+    the API say why. Another number, for every member, goes on assigning."""
+    configure(company_a, instance_a, auto_assign=True, assign_members=[member_a.public_id])
+    with company_scope(company_a):
+        memberships = Membership.objects.select_related("user")
+        tenant_services.membership_remove(company=company_a, actor=memberships.get(user=owner_a),
+                                          membership=memberships.get(user=member_a))
+    opened_by(simulator, hooks, instance_a, "5511900000001")
+    assert assignees(company_a) == {"5511900000001": None}
+    body = api_a.get(api_url(instance_a)).json()
+    assert (body["assign_to"], body["assign_members"]) == ("listed", [])
+    assert body["assign_warning"].startswith(STRANDED)
+    assert api_a.get(api_url(instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").json()["assign_warning"].startswith(
+        "Ninguém da lista de membros deste número")
+    page = client_a.get(page_url(company_a, instance_a)).content.decode()
+    assert 'data-testid="assign-warning"' in page and STRANDED.replace("'", "&#x27;") in page
+    assert 'value="listed" id="id_assign_to_1" class="form-check-input" checked' in page
+    # Saving something else keeps it as it is (nobody chose "listed" with nobody just now), warning and all.
+    response = api_a.put(api_url(instance_a), {"greeting_text": "Oi!"}, format="json")
+    assert response.status_code == 200 and response.json()["assign_warning"].startswith(STRANDED)
+    assert client_a.post(page_url(company_a, instance_a), hours_post(
+        auto_assign="on", assign_to="listed", greeting_text="Olá")).status_code == 302
+    assert api_b.get(api_url(instance_a)).status_code == 404  # another company learns nothing of it
+    other = open_instance(company_a, simulator, "support")
+    configure(company_a, other, auto_assign=True)
+    opened_by(simulator, hooks, other, "5511900000002")
+    assert assignees(company_a)["5511900000002"] == "alice@alpha.test"
+    response = api_a.put(api_url(instance_a), {"assign_to": "all"}, format="json")  # the admin decides
+    assert response.json()["assign_warning"] is None
+    opened_by(simulator, hooks, instance_a, "5511900000003")
+    assert assignees(company_a)["5511900000003"] == "alice@alpha.test"
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    ({"assign_to": "listed", "assign_members": []}, "assign_members", "Choose at least one member"),
+    ({"assign_to": "listed"}, "assign_members", "Choose at least one member"),
+    ({"assign_to": "all", "assign_members": ["MEMBER"]}, "assign_members", "Every member takes"),
+    ({"assign_to": "some"}, "assign_to", "is not a valid choice"),
+    ({"assign_to": "listed", "assign_members": ["OWNER_B"]}, "assign_members", "is not a member of this company"),
+])
+def test_the_api_refuses_a_listed_choice_with_nobody_and_members_for_everybody(
+        api_a, company_a, instance_a, member_a, owner_b, body, field, message):
+    configure(company_a, instance_a, auto_assign=True, greeting_text="Oi")
+    ids = {"MEMBER": str(member_a.public_id), "OWNER_B": str(owner_b.public_id)}
+    body = {key: [ids[value] for value in values] if key == "assign_members" else values
+            for key, values in body.items()}
+    response = api_a.put(api_url(instance_a), {**body, "greeting_text": "changed"}, format="json")
+    assert response.status_code == 400 and response["content-type"].startswith("application/problem+json")
+    assert message in " ".join(response.json()["errors"][field]), response.json()
+    after = api_a.get(api_url(instance_a)).json()
+    assert (after["assign_to"], after["assign_members"], after["greeting_text"]) == ("all", [], "Oi")
+
+
+def test_the_page_chooses_every_member_or_the_ticked_ones_and_refuses_none_ticked(
+        client_a, client_b, company_a, company_b, instance_a, member_a, owner_b):
+    response = client_a.post(page_url(company_a, instance_a), hours_post(assign_to="listed"),
+                             HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert response.status_code == 400
+    assert "Escolha pelo menos um membro" in response.content.decode()
+    assert client_a.post(page_url(company_a, instance_a), hours_post(
+        assign_to="listed", assign_members=[str(member_a.public_id)])).status_code == 302
+    with company_scope(company_a):
+        reply = AutoReply.objects.get(instance=instance_a)
+        assert (reply.assign_to, auto_replies.assign_member_ids(company=company_a, reply=reply)) == (
+            "listed", [member_a.public_id])
+    # "Every member" with boxes still ticked: the ticks were hidden choices, not a contradiction, and go.
+    assert client_a.post(page_url(company_a, instance_a), hours_post(
+        assign_to="all", assign_members=[str(member_a.public_id)])).status_code == 302
+    with company_scope(company_a):
+        reply.refresh_from_db()
+        assert (reply.assign_to, auto_replies.assign_member_ids(company=company_a, reply=reply)) == ("all", [])
+    page = client_a.get(page_url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Somente os membros marcados abaixo" in page and 'data-testid="assign-warning"' not in page
+    response = client_a.post(page_url(company_a, instance_a), hours_post(
+        assign_to="listed", assign_members=[str(owner_b.public_id)]))
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert client_b.post(page_url(company_b, instance_a), hours_post(assign_to="listed", assign_members=[
+        str(owner_b.public_id)])).status_code == 404
+    with company_scope(company_a):
+        reply.refresh_from_db()
+        assert reply.assign_to == "all"
+
+
+def test_the_migration_keeps_what_each_instance_meant(company_a, instance_a, member_a):
+    """Before the mode existed, listed members meant only them and none meant every member."""
+    migration = importlib.import_module("messaging.migrations.0014_autoreply_assign_to")
+    listed = configure(company_a, instance_a, assign_members=[member_a.public_id])
+    everyone = configure(company_a, make_instance(company=company_a), auto_assign=True)
+    AutoReply.all_companies.update(assign_to="all")  # as the new column starts
+    state = MigrationLoader(connection).project_state(("messaging", "0014_autoreply_assign_to"))
+    migration.listed_where_members_are_listed(state.apps, None)  # the historical models, as `migrate` runs it
+    with company_scope(company_a):
+        assert dict(AutoReply.objects.values_list("pk", "assign_to")) == {listed.pk: "listed", everyone.pk: "all"}
 
 
 def _customer_message(number: str) -> MessageReceived:
