@@ -1,15 +1,18 @@
 """Automatic replies (messaging/auto_replies.py): the greeting and the away message, end to end from the
 simulator's customer through our hook and the outbound drain back to the simulator; their settings on the page and
-through the API; another company's instance is 404 everywhere."""
+through the API; automatic assignment (every member or the listed ones, a list left empty by departures, two
+conversations opened at once, SQLite); another company's instance is 404 everywhere and its members are refused."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
@@ -31,6 +34,7 @@ from tests.factories import make_api_key, make_contact, make_instance, make_memb
 from tests.messaging.conftest import open_instance
 from tests.messaging.sending import drain
 from tests.messaging.test_bots import platform
+from tests.test_settings import run_django
 from tests.threads import run_side_by_side, wait_until_another_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
@@ -625,6 +629,56 @@ def test_two_conversations_opened_at_the_same_instant_go_to_two_equal_members(co
     run_side_by_side([threading.Thread(target=first), threading.Thread(target=second)])
     assert errors == []
     assert assignees(company_a) == {"5511900000001": "alice@alpha.test", "5511900000002": "adam@alpha.test"}
+
+
+_ASSIGN_ON_SQLITE = """
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+call_command("migrate", verbosity=0)
+from django.contrib.auth import get_user_model
+from instances.gateways.events import MessageReceived
+from instances.models import GatewayServer, Instance
+from messaging import auto_replies
+from messaging.inbound import message_record_inbound
+from tenants import services
+from tenants.models import Company
+from tenants.scoping import company_scope
+
+company = Company.objects.create(name="Alpha", slug="alpha")
+users = [get_user_model().objects.create_user(username=email, email=email, password="x")
+         for email in ("alice@alpha.test", "adam@alpha.test")]
+for user in users:
+    services.member_add(company=company, user=user, role="agent")
+server = GatewayServer.objects.create(name="gw", base_url="http://127.0.0.1:9", api_key="k", hook_secret="s",
+                                      hook_secret_hash="sqlite-assign")
+got = []
+with company_scope(company):
+    instance = Instance.objects.create(company=company, server=server, name="sales", gateway_name="alpha_sales",
+                                       token="t", webhook_secret_hash="alpha-sales")
+    auto_replies.auto_reply_update(company=company, instance=instance, auto_assign=True)
+    instance.refresh_from_db()
+    for number in ("5511900000001", "5511900000002"):
+        event = MessageReceived(event="messages.upsert", instance="sales", message_id=number,
+                                remote_jid=number + "@s.whatsapp.net", phone_jid=number + "@s.whatsapp.net",
+                                lid=None, from_me=False, kind="text", message_type="conversation",
+                                timestamp=timezone.now(), push_name="Cliente", text="Oi")
+        with transaction.atomic():
+            message = message_record_inbound(company=company, instance=instance, event=event)
+        got.append(message.conversation.assignee.email if message.conversation.assignee else None)
+print(json.dumps(got))
+"""
+
+
+def test_assignment_works_on_sqlite_where_writers_already_take_turns(tmp_path):
+    """`make run`'s SQLite has no advisory lock (its IMMEDIATE transactions already order the writers): the choice
+    skips it and still gives two conversations to two equal members, and the migrations apply there."""
+    result = run_django(["-c", _ASSIGN_ON_SQLITE], DJANGO_ENV="development", RECADO_VAR_DIR=str(tmp_path),
+                        REDIS_URL=settings.REDIS_URL, CACHE_KEY_PREFIX=f"sqlite-test-{tmp_path.name}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["alice@alpha.test", "adam@alpha.test"]
 
 
 # --- closing inactive conversations --------------------------------------------------------------------------
