@@ -58,6 +58,8 @@ RAW_SQL_ALLOWED = {
                               "statement) and its collected array; each part tenant-filtered by the scoped manager",
     "messaging/services.py": "the outbound drain's one-statement claim: an UPDATE of the ORM's own SKIP LOCKED "
                              "selection, tenant-filtered by the scoped manager",
+    "messaging/auto_replies.py": "automatic assignment's transaction-scoped advisory lock keyed on the company's id: "
+                                 "reads no table",
 }
 
 
