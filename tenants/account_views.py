@@ -30,6 +30,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = ProfileForm(request.POST or None, initial={
         "first_name": user.first_name, "last_name": user.last_name, "email": user.email, "language": user.language,
+        "single_key_shortcuts": user.single_key_shortcuts,
     })
     if request.method == "POST" and form.is_valid():
         try:

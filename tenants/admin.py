@@ -18,7 +18,7 @@ class CrossCompanyAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Recado", {"fields": ("language",)}))
+    fieldsets = (*BaseUserAdmin.fieldsets, ("Recado", {"fields": ("language", "single_key_shortcuts")}))
     list_display = ["username", "email", "is_staff", "is_active", "language"]
 
 

@@ -49,6 +49,10 @@ class ProfileForm(forms.Form):
     # Each language named in itself, so a person who cannot read the page's language still finds theirs.
     language = forms.ChoiceField(label=_("Language"), required=False, choices=[
         ("", _("Browser default")), ("en", "English"), ("pt-br", "Português (Brasil)")])
+    single_key_shortcuts = forms.BooleanField(
+        label=_("Single-key shortcuts"), required=False,
+        help_text=_("In the inbox, “/” goes to the search and “?” lists the keyboard shortcuts. Turn them off if you "
+                    "use speech input or press keys by accident; the shortcuts with Alt keep working."))
 
 
 class CompanyForm(forms.Form):

@@ -28,6 +28,9 @@ class User(AbstractUser):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True, default="")
+    # "/" and "?" in the inbox. WCAG 2.1 SC 2.1.4: a shortcut of one character (no modifier) must be possible to
+    # turn off, since speech input and a stray key press trigger it unasked.
+    single_key_shortcuts = models.BooleanField(_("single-key shortcuts"), default=True)
 
     class Meta:
         constraints = [

@@ -213,12 +213,14 @@ def membership_remove(*, company: Company, actor: Membership, membership: Member
     realtime.disconnect_user(user_public_id=user_public_id)
 
 
-def profile_update(*, user: User, first_name: str, last_name: str, email: str, language: str) -> User:
+def profile_update(*, user: User, first_name: str, last_name: str, email: str, language: str,
+                   single_key_shortcuts: bool) -> User:
     email = email.strip().lower()
     if get_user_model().objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
         raise ValidationError({"email": _("A user with this e-mail already exists.")})
     user.first_name, user.last_name, user.email, user.language = first_name, last_name, email, language
-    user.save(update_fields=["first_name", "last_name", "email", "language"])
+    user.single_key_shortcuts = single_key_shortcuts
+    user.save(update_fields=["first_name", "last_name", "email", "language", "single_key_shortcuts"])
     return user
 
 

@@ -4,7 +4,7 @@
 // Escape drops a reply, an emoji picker that writes at the caret, quick replies offered on "/", a draft kept
 // per conversation until it is sent) and the page too ("/" searches,
 // Alt+Down / Alt+Up open the next / previous conversation, Alt+Shift+C goes to the message box, "?" lists the
-// shortcuts). The thread's messages are one Tab stop (a roving tabindex): the arrows, Home and End move between
+// shortcuts; "/" and "?" only while the profile keeps single-key shortcuts on). The thread's messages are one Tab stop (a roving tabindex): the arrows, Home and End move between
 // messages, Enter goes into the focused message's actions (Reply, reactions, Delete, its links and players) and
 // Escape comes back out of them.
 (function () {
@@ -496,11 +496,18 @@
     return element && (element.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
   }
 
+  // "/" and "?" alone are shortcuts of one character: speech input or a stray key sets them off, so the person can
+  // turn them off in the profile (WCAG 2.1.4); the page says which (templates/messaging/inbox.html).
+  function singleKeyShortcuts() {
+    return !!document.querySelector("[data-single-key-shortcuts=on]");
+  }
+
   // Keyboard shortcuts of the page: "/" searches; Alt+Down and Alt+Up open the next and the previous
   // conversation of the list (from the open one, else from the top).
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.isComposing) return;
-    if (event.key === "/" && !event.altKey && !event.ctrlKey && !event.metaKey && !typing(event.target)) {
+    if (event.key === "/" && !event.altKey && !event.ctrlKey && !event.metaKey && !typing(event.target)
+        && singleKeyShortcuts()) {
       var search = document.getElementById("inbox-q");
       if (search) { event.preventDefault(); search.focus(); search.select(); }
       return;
@@ -700,7 +707,8 @@
     if (to) focusMessage(to);
   });
 
-  // Alt+Shift+C goes to the message box from anywhere on the page; "?" opens the list of shortcuts.
+  // Alt+Shift+C goes to the message box from anywhere on the page; "?" opens the list of shortcuts (unless the
+  // person turned single-key shortcuts off).
   function openShortcuts() {
     var dialog = document.getElementById("keyboard-shortcuts");
     if (dialog && !dialog.open) dialog.showModal();
@@ -714,7 +722,8 @@
       if (box) { event.preventDefault(); box.focus(); }
       return;
     }
-    if (event.key === "?" && !event.altKey && !event.ctrlKey && !event.metaKey && !typing(event.target)) {
+    if (event.key === "?" && !event.altKey && !event.ctrlKey && !event.metaKey && !typing(event.target)
+        && singleKeyShortcuts()) {
       event.preventDefault();
       openShortcuts();
     }

@@ -1,7 +1,7 @@
 """The thread by keyboard and by eye, in a real browser: the messages are one Tab stop walked with the arrows, a
 message's actions are reached from it and left with Escape, Alt+Shift+C goes to the message box, "?" lists the
-shortcuts, the actions under the bubbles can be read (WCAG AA contrast) without being loud, and on a phone or at
-200 % zoom the composer's controls stay on the screen.
+shortcuts ("/" and "?" can be turned off in the profile), the actions under the bubbles can be read (WCAG AA
+contrast) without being loud, and on a phone or at 200 % zoom the composer's controls stay on the screen.
 
 uvicorn (HTTP and WebSocket) on the test database and chromium; no gateway is needed (nothing is sent)."""
 
@@ -217,6 +217,55 @@ def test_alt_shift_c_goes_to_the_message_box_and_question_mark_lists_the_shortcu
     dialog.wait_for()
     dialog.get_by_role("button", name="Close").click()
     dialog.wait_for(state="hidden")
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+def test_single_key_shortcuts_turned_off_in_the_profile_do_nothing_and_alt_shift_c_still_works(
+    app_url, browser_context, company_a, owner_a, client_b,  # noqa: F811
+):
+    """WCAG 2.1.4: "/" and "?" alone can be turned off. Off, they do nothing (the search is not focused, the list does
+    not open) while Alt+Shift+C still reaches the message box; the list, opened by its button, marks them off and
+    links to the profile, where ticking the box turns them back on, and then they work."""
+    from tenants.models import User
+
+    User.objects.filter(pk=owner_a.pk).update(single_key_shortcuts=False)
+    conversation, _shown = thread_with_messages(company_a, count=2)
+    page = opened(browser_context, app_url, owner_a, conversation)
+    dialog = page.get_by_test_id("shortcuts-dialog")
+    search = page.locator("#inbox-q")
+
+    page.get_by_test_id("assign-me").focus()
+    page.keyboard.press("/")
+    assert page.evaluate(FOCUSED) == "assign-me" and search.input_value() == ""
+    page.keyboard.press("?")
+    assert not dialog.is_visible() and page.evaluate(FOCUSED) == "assign-me"
+    page.keyboard.press("Alt+Shift+C")
+    assert page.evaluate(FOCUSED) == "composer-text"
+
+    page.get_by_test_id("shortcuts-open").click()
+    dialog.wait_for()
+    assert dialog.get_by_test_id("shortcut-off").count() == 2
+    assert all(entry["ratio"] >= 4.5 for entry in page.evaluate(CONTRASTS, "[data-testid=shortcut-off]"))
+    assert "are off" in dialog.get_by_test_id("single-key-note").inner_text()
+    dialog.get_by_role("link", name="your profile").click()
+    page.wait_for_url("**/accounts/profile/#id_single_key_shortcuts")
+    box = page.get_by_label("Single-key shortcuts")
+    assert not box.is_checked()
+    assert "speech input" in page.locator("#" + box.get_attribute("aria-describedby")).inner_text()
+    box.check()
+    page.click("main form button[type=submit]")
+    page.get_by_text("Profile saved.").wait_for()
+    assert User.objects.get(pk=owner_a.pk).single_key_shortcuts is True
+
+    page.goto(f"{app_url}/c/{company_a.slug}/inbox/{conversation.public_id}/")
+    page.get_by_test_id("assign-me").focus()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "inbox-q"
+    page.get_by_test_id("assign-me").focus()
+    page.keyboard.press("?")
+    dialog.wait_for()
+    assert dialog.get_by_test_id("shortcut-off").count() == 0
+    assert "can be turned off" in dialog.get_by_test_id("single-key-note").inner_text()
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
 
 

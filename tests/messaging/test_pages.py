@@ -816,3 +816,41 @@ def test_the_thread_says_when_its_number_is_not_connected_with_the_link_for_admi
     with company_scope(company_b), django_capture_on_commit_callbacks(execute=True):
         instance_services.instance_record_state(company=company_b, instance=instance_b, state="close", source="test")
     assert ear_a.drain() == []
+
+
+def test_the_inbox_offers_single_key_shortcuts_only_while_the_profile_keeps_them_on(client_a, client_b, company_a,
+                                                                                    owner_a):
+    """"/" and "?" can be turned off (WCAG 2.1.4): the page tells its script (data-single-key-shortcuts), stops
+    announcing them (aria-keyshortcuts), marks them off in the shortcuts' list, which links to the profile, and the
+    welcome stops naming them. Alt+Shift+C stays."""
+    from tests.factories import make_instance
+
+    conversation = make_conversation(company_a, make_instance(company=company_a))
+    make_conversation(company_a, conversation.instance, number="5511955553333", name="Outra")
+    thread = client_a.get(page(company_a, conversation)).content.decode()
+    assert 'data-single-key-shortcuts="on"' in thread
+    assert 'aria-keyshortcuts="/"' in thread and thread.count('aria-keyshortcuts="?"') == 1
+    assert ('can be turned off in <a href="/accounts/profile/#id_single_key_shortcuts">your profile</a>'
+            in thread)
+    assert 'data-testid="shortcut-off"' not in thread
+    assert "Keyboard: / searches" in html.unescape(client_a.get(inbox(company_a)).content.decode())
+
+    owner_a.single_key_shortcuts = False
+    owner_a.save(update_fields=["single_key_shortcuts"])
+    thread = client_a.get(page(company_a, conversation)).content.decode()
+    assert 'data-single-key-shortcuts="off"' in thread
+    assert 'aria-keyshortcuts="/"' not in thread and 'aria-keyshortcuts="?"' not in thread
+    assert 'aria-keyshortcuts="Alt+Shift+C"' in thread
+    assert thread.count('data-testid="shortcut-off">Off</span>') == 2
+    assert 'are off; <a href="/accounts/profile/#id_single_key_shortcuts">your profile</a> turns them on.' in thread
+    welcome = html.unescape(client_a.get(inbox(company_a)).content.decode())
+    assert "Keyboard: Alt+↓" in welcome and "/ searches" not in welcome
+    owner_a.language = "pt-br"
+    owner_a.save(update_fields=["language"])
+    thread = client_a.get(page(company_a, conversation)).content.decode()
+    assert "estão desligados; o <a" in thread and 'data-testid="shortcut-off">Desligado</span>' in thread
+    welcome = html.unescape(client_a.get(inbox(company_a)).content.decode())
+    assert "O botão “Atalhos de teclado” lista todos os atalhos." in welcome
+    # Company B's owner: A's thread and inbox do not exist.
+    assert client_b.get(page(company_a, conversation)).status_code == 404
+    assert client_b.get(inbox(company_a)).status_code == 404

@@ -1,4 +1,4 @@
-"""Log in and out, lockout, password reset and change, profile language, company switcher."""
+"""Log in and out, lockout, password reset and change, profile language and shortcuts, company switcher."""
 
 import re
 
@@ -147,6 +147,62 @@ def test_profile_refuses_an_email_someone_else_has(client_a, owner_a, owner_b):
     assert response.status_code == 200
     owner_a.refresh_from_db()
     assert owner_a.email == "alice@alpha.test"
+
+
+SHORTCUTS_BOX = re.compile(r'<input type="checkbox" name="single_key_shortcuts" id="id_single_key_shortcuts"[^>]*>')
+
+
+def test_profile_turns_single_key_shortcuts_off_and_on(client_a, owner_a):
+    """On by default; an unticked box (a browser sends nothing for it) turns them off, a ticked one back on. The box
+    is labelled, and its help is tied to it (aria-describedby), in English and in pt-BR."""
+    assert owner_a.single_key_shortcuts is True
+    page = client_a.get("/accounts/profile/").content.decode()
+    box = SHORTCUTS_BOX.search(page).group()
+    assert " checked" in box and 'aria-describedby="id_single_key_shortcuts_helptext"' in box
+    assert '<label class="form-check-label" for="id_single_key_shortcuts">Single-key shortcuts</label>' in page
+    assert 'id="id_single_key_shortcuts_helptext">In the inbox, “/” goes to the search' in page
+
+    response = client_a.post("/accounts/profile/", {"email": owner_a.email, "language": "pt-br"})
+    assert response.status_code == 302
+    owner_a.refresh_from_db()
+    assert owner_a.single_key_shortcuts is False and owner_a.language == "pt-br"
+    page = client_a.get("/accounts/profile/").content.decode()
+    assert " checked" not in SHORTCUTS_BOX.search(page).group()
+    assert ">Atalhos de uma tecla</label>" in page and "Na caixa de entrada, “/” vai para a busca" in page
+
+    client_a.post("/accounts/profile/", {"email": owner_a.email, "language": "pt-br", "single_key_shortcuts": "on"})
+    owner_a.refresh_from_db()
+    assert owner_a.single_key_shortcuts is True
+
+
+@pytest.mark.parametrize("bad", [{"email": "not an address"}, {"language": "klingon"}, {"email": "CHARLIE@bravo.test"}],
+                         ids=["email", "language", "someone-elses-email"])
+def test_a_refused_profile_changes_none_of_it(client_a, owner_a, owner_b, bad):
+    """A bad field shows its error and nothing is saved, the shortcuts' box neither (it was being unticked)."""
+    response = client_a.post("/accounts/profile/", {"email": owner_a.email, "language": "", "first_name": "Alícia",
+                                                    **bad})
+    assert response.status_code == 200
+    assert b"invalid-feedback" in response.content
+    owner_a.refresh_from_db()
+    assert (owner_a.single_key_shortcuts, owner_a.first_name, owner_a.email) == (True, "Alice", "alice@alpha.test")
+
+
+def test_the_shortcuts_preference_is_each_persons_own(client_a, client_b, owner_a, owner_b, company_a, company_b):
+    """Per person, not per company: it follows Alice into every company she belongs to, and another company's
+    owner neither sees nor changes hers (the profile page has no address for someone else; A's inbox is 404)."""
+    extra = make_company(name="Yankee", slug="yankee")
+    make_member(company=extra, user=owner_a, role="agent")
+    client_a.post("/accounts/profile/", {"email": owner_a.email, "language": ""})
+    for company in (company_a, extra):
+        assert b'data-single-key-shortcuts="off"' in client_a.get(f"/c/{company.slug}/inbox/").content
+    page_b = client_b.get("/accounts/profile/").content.decode()
+    assert " checked" in SHORTCUTS_BOX.search(page_b).group() and "alice@alpha.test" not in page_b
+    assert b'data-single-key-shortcuts="on"' in client_b.get(f"/c/{company_b.slug}/inbox/").content
+    assert client_b.get(f"/c/{company_a.slug}/inbox/").status_code == 404
+    client_b.post("/accounts/profile/", {"email": owner_b.email, "language": "", "single_key_shortcuts": "on"})
+    owner_a.refresh_from_db()
+    owner_b.refresh_from_db()
+    assert owner_a.single_key_shortcuts is False and owner_b.single_key_shortcuts is True
 
 
 def test_switcher_lists_only_own_companies_and_marks_suspended(client_a, owner_a, company_a, company_b, owner_b):
