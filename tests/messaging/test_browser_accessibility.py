@@ -1,7 +1,8 @@
 """The thread by keyboard and by eye, in a real browser: the messages are one Tab stop walked with the arrows, a
 message's actions are reached from it and left with Escape, Alt+Shift+C goes to the message box, "?" lists the
-shortcuts ("/" and "?" can be turned off in the profile), the actions under the bubbles can be read (WCAG AA
-contrast) without being loud, and on a phone or at 200 % zoom the composer's controls stay on the screen.
+shortcuts ("/" and "?" can be turned off in the profile; on a phone the thread has a button for the list), the
+actions under the bubbles can be read (WCAG AA contrast) without being loud, and on a phone or at 200 % zoom the
+composer's controls stay on the screen.
 
 uvicorn (HTTP and WebSocket) on the test database and chromium; no gateway is needed (nothing is sent)."""
 
@@ -266,6 +267,43 @@ def test_single_key_shortcuts_turned_off_in_the_profile_do_nothing_and_alt_shift
     dialog.wait_for()
     assert dialog.get_by_test_id("shortcut-off").count() == 0
     assert "can be turned off" in dialog.get_by_test_id("single-key-note").inner_text()
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_on_a_phone_a_thread_has_its_own_shortcuts_button_and_the_profile_fits(
+    app_url, browser_context, company_a, owner_a, client_b, width,  # noqa: F811
+):
+    """Below 992 px an open thread hides the conversation list, and with it the "Keyboard shortcuts" button: a phone
+    (no "?" key at hand) had no way to the list. The thread shows one beside "All conversations"; nothing scrolls
+    sideways, here or on the profile page that turns the single-key shortcuts off."""
+    conversation, _shown = thread_with_messages(company_a, count=2)
+    page = opened(browser_context, app_url, owner_a, conversation)
+    page.set_viewport_size({"width": width, "height": 844})
+    assert page.get_by_test_id("shortcuts-open").is_hidden()  # in the hidden list
+    button = page.get_by_test_id("shortcuts-open-thread")
+    box = button.bounding_box()
+    assert button.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] >= 24
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    button.click()
+    dialog = page.get_by_test_id("shortcuts-dialog")
+    dialog.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden")
+
+    page.set_viewport_size({"width": 1280, "height": 800})  # two columns: the list's own button, not the thread's
+    assert page.get_by_test_id("shortcuts-open").is_visible() and button.is_hidden()
+
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"{app_url}/accounts/profile/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    checkbox = page.get_by_label("Single-key shortcuts")
+    first_line = page.locator("label[for=id_single_key_shortcuts]").evaluate(
+        "label => label.getClientRects()[0].top")
+    assert abs(checkbox.bounding_box()["y"] - first_line) < 12
+    for entry in page.evaluate(CONTRASTS, "main label, main .form-text"):
+        assert entry["ratio"] >= 4.5, entry
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
 
 

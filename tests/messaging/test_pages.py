@@ -822,14 +822,16 @@ def test_the_inbox_offers_single_key_shortcuts_only_while_the_profile_keeps_them
                                                                                     owner_a):
     """"/" and "?" can be turned off (WCAG 2.1.4): the page tells its script (data-single-key-shortcuts), stops
     announcing them (aria-keyshortcuts), marks them off in the shortcuts' list, which links to the profile, and the
-    welcome stops naming them. Alt+Shift+C stays."""
+    welcome stops naming them. Alt+Shift+C stays. The thread carries its own "Keyboard shortcuts" button (the list's
+    is hidden beside a thread on a phone)."""
     from tests.factories import make_instance
 
     conversation = make_conversation(company_a, make_instance(company=company_a))
     make_conversation(company_a, conversation.instance, number="5511955553333", name="Outra")
     thread = client_a.get(page(company_a, conversation)).content.decode()
     assert 'data-single-key-shortcuts="on"' in thread
-    assert 'aria-keyshortcuts="/"' in thread and thread.count('aria-keyshortcuts="?"') == 1
+    assert 'aria-keyshortcuts="/"' in thread and thread.count('aria-keyshortcuts="?"') == 2
+    assert 'data-testid="shortcuts-open-thread">Keyboard shortcuts</button>' in thread
     assert ('can be turned off in <a href="/accounts/profile/#id_single_key_shortcuts">your profile</a>'
             in thread)
     assert 'data-testid="shortcut-off"' not in thread
