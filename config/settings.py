@@ -130,8 +130,9 @@ def _postgres_from_env(url: str) -> dict:
         config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
     # Values travel as parameters beside the SQL (not quoted into it by psycopg), so a statement a connection
     # runs again and again (every hot-path query: the same SQL, new values) is prepared by PostgreSQL after
-    # DATABASE_PREPARE_THRESHOLD runs and then neither parsed nor planned again: measured on the send path's
-    # statements, a third of the client's CPU and over half of PostgreSQL's per statement (docs/performance.md).
+    # DATABASE_PREPARE_THRESHOLD runs and then not parsed again (still planned for each run's values, below):
+    # on the send benchmark's stack, about a fifth less CPU per message for PostgreSQL and for uvicorn
+    # (docs/performance.md, Send).
     # Prepared statements live in their connection, so they are on by default only with our own pool; behind
     # PgBouncer in transaction mode (DATABASE_POOL=false) leave them off unless it keeps them
     # (max_prepared_statements, PgBouncer 1.21 on). 0 turns them off.
@@ -140,6 +141,11 @@ def _postgres_from_env(url: str) -> dict:
         threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5 if pooled else 0)
         if threshold > 0:
             config["OPTIONS"]["prepare_threshold"] = threshold
+            # Planned for each run's values all the same: a generic plan cannot use a partial index whose
+            # condition names values the query takes as parameters (the outbox's `status IN (...)`), and
+            # PostgreSQL switches to one after five runs when it looks no dearer; then every drain's claim read
+            # the company's messages, and in a 60 s send benchmark the drains fell a minute behind.
+            config["OPTIONS"]["options"] = "-c plan_cache_mode=force_custom_plan"
     return config
 
 

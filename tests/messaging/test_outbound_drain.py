@@ -283,3 +283,24 @@ def test_a_batch_of_three_is_loaded_through_the_shape_of_four_and_each_message_s
     assert 4 in services._claimed_loads
     assert all(size & (size - 1) == 0 for size in services._claimed_loads)
     assert statuses(company_b, theirs) == ["queued"] and texts_sent(simulator, instance_b) == []
+
+
+def test_the_claim_once_prepared_is_planned_for_its_values_so_it_keeps_the_outbox_index(company_a, instance_a,
+                                                                                       company_b, instance_b,
+                                                                                       simulator):
+    """The claim's status values are parameters: a generic plan cannot use the outbox's partial index and scans
+    the company's messages, so PostgreSQL must plan each run (plan_cache_mode, config/settings.py). Run more often
+    than psycopg's prepare threshold, the claim is prepared and has never been planned generically. B's message
+    waits for B's drain."""
+    app.control.purge()
+    chat = conversation(company_a, instance_a, "5511955570001")
+    theirs = send(company_b, conversation(company_b, instance_b, "5511955570002"), "deles")
+    for index in range(8):
+        send(company_a, chat, f"c{index}")
+        assert run_drain(company_a, instance_a).handled == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                       "WHERE statement LIKE %s", ["%WITH chosen%"])
+        plans = cursor.fetchall()
+    assert plans and all(generic == 0 and custom > 0 for generic, custom in plans)
+    assert statuses(company_b, theirs) == ["queued"]
