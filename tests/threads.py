@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 def run_side_by_side(threads: list[threading.Thread], timeout: float = 30) -> None:
@@ -32,3 +33,35 @@ def wait_until_another_waits_for_a_lock(timeout: float = 10) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("no connection waited for a lock")
+
+
+def while_a_transaction_holds(holding: Callable[[], None], *, release: Callable[[], None],
+                              meanwhile: Callable[[], None]) -> list[Exception]:
+    """Race `meanwhile` against an open transaction: one thread runs `holding` in a transaction and keeps it open
+    until `release` returns; another runs `meanwhile` once `holding` is done (or failed). Each thread has its own
+    connection. The errors either raised, for the test to assert none."""
+    holds, errors = threading.Event(), []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                holding()
+                holds.set()
+                release()
+        except Exception as error:  # reported to the test
+            errors.append(error)
+        finally:
+            holds.set()
+            connection.close()
+
+    def second() -> None:
+        try:
+            holds.wait(timeout=10)
+            meanwhile()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    run_side_by_side([threading.Thread(target=first), threading.Thread(target=second)])
+    return errors

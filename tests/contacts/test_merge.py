@@ -26,7 +26,7 @@ from tenants.scoping import company_scope
 from tests.factories import make_contact, make_instance, make_platform, make_tag
 from tests.messaging.test_event_docs import documented, paths
 from tests.realtime_listener import Listener
-from tests.threads import run_side_by_side, wait_until_another_waits_for_a_lock
+from tests.threads import run_side_by_side, wait_until_another_waits_for_a_lock, while_a_transaction_holds
 
 PROBLEM = "application/problem+json"
 ANA_NUMBER = "5511987654321"
@@ -185,34 +185,19 @@ def test_an_inbound_message_applied_during_the_merge_moves_with_it(company_a, in
     dup = make_contact(company=company_a, instance=instance_a, identifier=ANA_NUMBER)
     conversation(company_a, ana, texts=["first"])
     conversation(company_a, dup, texts=["second"])
-    inbound_holds, merged, errors = threading.Event(), threading.Event(), []
+    merged = threading.Event()
 
     def receive() -> None:
-        try:
-            with company_scope(company_a), transaction.atomic():
-                assert message_record_inbound(company=company_a, instance=instance_a, event=_inbound("late-1"))
-                inbound_holds.set()
-                merged.wait(timeout=1)  # the merge cannot finish while this transaction holds the conversation
-        except Exception as error:  # reported below
-            errors.append(error)
-        finally:
-            inbound_holds.set()
-            connection.close()
+        with company_scope(company_a):
+            assert message_record_inbound(company=company_a, instance=instance_a, event=_inbound("late-1"))
 
     def merge() -> None:
-        try:
-            inbound_holds.wait(timeout=10)
-            with company_scope(company_a):
-                services.contact_merge(company=company_a, contact=ana, other=dup)
-            merged.set()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with company_scope(company_a):
+            services.contact_merge(company=company_a, contact=ana, other=dup)
+        merged.set()
 
-    threads = [threading.Thread(target=receive), threading.Thread(target=merge)]
-    run_side_by_side(threads)
-    assert errors == []
+    # The merge cannot finish while the message's transaction holds the conversation.
+    assert while_a_transaction_holds(receive, release=lambda: merged.wait(timeout=1), meanwhile=merge) == []
     with company_scope(company_a):
         assert list(Contact.objects.values_list("pk", flat=True)) == [ana.pk]
         only = Conversation.objects.get()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -35,7 +34,7 @@ from tests.messaging.conftest import open_instance
 from tests.messaging.sending import drain
 from tests.messaging.test_bots import platform
 from tests.test_settings import run_django
-from tests.threads import run_side_by_side, wait_until_another_waits_for_a_lock
+from tests.threads import wait_until_another_waits_for_a_lock, while_a_transaction_holds
 
 pytestmark = pytest.mark.django_db
 
@@ -600,34 +599,17 @@ def test_two_conversations_opened_at_the_same_instant_go_to_two_equal_members(co
     for instance in (first_line, second_line):
         configure(company_a, instance, auto_assign=True)
         instance.refresh_from_db()
-    first_holds, errors = threading.Event(), []
-
-    def first() -> None:
-        try:
-            with company_scope(company_a), transaction.atomic():
-                assert message_record_inbound(company=company_a, instance=first_line,
-                                              event=_customer_message("5511900000001"))
-                first_holds.set()
-                wait_until_another_waits_for_a_lock()  # the second drain now waits for this transaction
-        except Exception as error:  # reported below
-            errors.append(error)
-        finally:
-            first_holds.set()
-            connection.close()
+    def open_one(instance, number: str) -> None:
+        with company_scope(company_a):
+            assert message_record_inbound(company=company_a, instance=instance, event=_customer_message(number))
 
     def second() -> None:
-        try:
-            first_holds.wait(timeout=10)
-            with company_scope(company_a), transaction.atomic():
-                assert message_record_inbound(company=company_a, instance=second_line,
-                                              event=_customer_message("5511900000002"))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            open_one(second_line, "5511900000002")
 
-    run_side_by_side([threading.Thread(target=first), threading.Thread(target=second)])
-    assert errors == []
+    # The first holds its choice until the second drain waits for this transaction.
+    assert while_a_transaction_holds(lambda: open_one(first_line, "5511900000001"),
+                                     release=wait_until_another_waits_for_a_lock, meanwhile=second) == []
     assert assignees(company_a) == {"5511900000001": "alice@alpha.test", "5511900000002": "adam@alpha.test"}
 
 
