@@ -270,42 +270,20 @@ def test_a_merge_that_meets_the_kept_contacts_new_conversation_is_retried_and_me
     ana = make_contact(company=company_a, instance=instance_a, identifier=ANA_NUMBER, name="Ana")
     dup = make_contact(company=company_a, instance=instance_a, identifier=ANA_LID)
     conversation(company_a, dup, texts=["older"])
-    inbound_holds, merge_waits, errors, attempts = threading.Event(), threading.Event(), [], []
+    attempts = []
     one_attempt = services._merge
     monkeypatch.setattr(services, "_merge", lambda *args: attempts.append(1) or one_attempt(*args))
 
     def receive() -> None:
-        try:
-            with company_scope(company_a), transaction.atomic():
-                assert message_record_inbound(company=company_a, instance=instance_a, event=_inbound("new-1"))
-                inbound_holds.set()
-                assert merge_waits.wait(timeout=10)  # the merge now waits for this transaction's conversation
-        except Exception as error:  # reported below
-            errors.append(error)
-        finally:
-            inbound_holds.set()
-            connection.close()
+        with company_scope(company_a):
+            assert message_record_inbound(company=company_a, instance=instance_a, event=_inbound("new-1"))
 
     def merge() -> None:
-        try:
-            inbound_holds.wait(timeout=10)
-            with company_scope(company_a):
-                services.contact_merge(company=company_a, contact=ana, other=dup)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with company_scope(company_a):
+            services.contact_merge(company=company_a, contact=ana, other=dup)
 
-    def watch() -> None:
-        try:
-            inbound_holds.wait(timeout=10)
-            wait_until_another_waits_for_a_lock()
-        finally:
-            merge_waits.set()
-            connection.close()
-
-    run_side_by_side([threading.Thread(target=receive), threading.Thread(target=merge), threading.Thread(target=watch)])
-    assert errors == []
+    # The message's transaction is let go once the merge waits for its conversation.
+    assert while_a_transaction_holds(receive, release=wait_until_another_waits_for_a_lock, meanwhile=merge) == []
     assert len(attempts) == 2  # the clash happened (the merge did not just wait its turn) and the retry merged
     with company_scope(company_a):
         assert list(Contact.objects.values_list("pk", flat=True)) == [ana.pk]

@@ -140,7 +140,7 @@ async def test_an_idle_subscription_outlives_the_layer_socket_timeout():
 def emit_once(company, key, data, *, roll_back=False) -> dict | None:
     """An emitter that may run twice for one change (a redelivered task), with no webhook endpoint to record it."""
     class Undone(Exception):
-        pass
+        """Raised to roll the emitter's transaction back."""
 
     try:
         with company_scope(company), transaction.atomic():
