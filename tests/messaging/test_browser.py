@@ -161,6 +161,21 @@ def wait_subscribed(page, frames: list[str], topic: str) -> None:
     raise AssertionError(f"never subscribed to {topic}: {frames}")
 
 
+def wait_live_settled(page, frames: list[str]) -> None:
+    """Every live region's subscription is confirmed and the re-fetch the page makes then (static/recado/recado.js,
+    resync) has come back: nothing the page asked for on its own is still on its way."""
+    regions = page.evaluate("document.querySelectorAll('[data-live-topic]').length")
+    quiet = 0
+    for _tick in range(150):
+        confirmed = sum(frame.count('"subscribed"') for frame in frames)
+        busy = page.evaluate("document.querySelectorAll('.htmx-request').length")
+        quiet = quiet + 1 if confirmed >= regions and not busy else 0
+        if quiet >= 3:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{regions} live regions never settled: {frames}")
+
+
 def test_customer_message_live_reply_with_text_and_image_and_live_ticks(
     stack_url, browser_context, simulator, gateway_server, company_a, owner_a, settings, tmp_path,  # noqa: F811
 ):
@@ -1080,7 +1095,9 @@ def test_a_send_after_logging_out_in_another_tab_leads_to_the_login_page_and_kee
     log_in(page, stack_url, owner_a.email)
     thread = f"{stack_url}/c/{company_a.slug}/inbox/{conversation.public_id}/?status=open"
     page.goto(thread)
-    wait_subscribed(page, frames, '"conversation.')
+    # The page's own re-fetch once subscribed, had it still been on its way when the session ended, took the page
+    # to the login page before the agent could type (CI saw it): this test is about the send, so it waits that out.
+    wait_live_settled(page, frames)
     # Another tab logs out: the same browser's cookies post the logout form (a second page doing it could have its
     # own navigation replaced by its live requests meeting the ended session, which made this test flaky).
     csrf = next(cookie["value"] for cookie in browser_context.cookies() if cookie["name"] == "csrftoken")
