@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -73,34 +74,40 @@ def parse_identifier(raw: str) -> Identity:
 
 def parse_phone(raw: str) -> Identity:
     """E.164 digits of a phone number written with its country code (spaces, dashes, brackets and + allowed)."""
-    invalid = ValidationError(
-        _("“%(value)s” is not a valid phone number. Write it with the country code, e.g. 5511987654321.")
-        % {"value": raw},
-        code="invalid_phone",
-    )
-    if re.search(r"[^\d\s().+-]", raw):
-        raise invalid
-    digits = re.sub(r"\D", "", raw)
-    if not 8 <= len(digits) <= 15:
-        raise invalid
+    digits = None if re.search(r"[^\d\s().+-]", raw) else re.sub(r"\D", "", raw)
+    identity = _phone_identity(digits) if digits and 8 <= len(digits) <= 15 else None
+    if identity is None:
+        raise ValidationError(
+            _("“%(value)s” is not a valid phone number. Write it with the country code, e.g. 5511987654321.")
+            % {"value": raw},
+            code="invalid_phone",
+        )
+    return identity
+
+
+@functools.lru_cache(maxsize=8192)
+def _phone_identity(digits: str) -> Identity | None:
+    """The identity of a number's digits, None if it is not a valid number. Each API send and each gateway event
+    names a number, mostly one seen moments before: phonenumbers' parsing and validation (its metadata walk) is
+    done once per number and process, not per message. Identity is frozen, so sharing it is safe."""
     try:
         number = phonenumbers.parse("+" + digits, None)
     except phonenumbers.NumberParseException:
-        raise invalid from None
+        return None
     if number.country_code == BRAZIL:
-        return _brazilian(number, invalid)
+        return _brazilian(number)
     if not phonenumbers.is_valid_number(number):
-        raise invalid
+        return None
     return Identity(IdentityKind.PHONE, _digits(number))
 
 
-def _brazilian(number: phonenumbers.PhoneNumber, invalid: ValidationError) -> Identity:
+def _brazilian(number: phonenumbers.PhoneNumber) -> Identity | None:
     national = str(number.national_number)
     old = _BR_OLD_MOBILE.match(national)
     if old:  # 8-digit mobile: canonical form gets the 9th digit
         number = phonenumbers.parse(f"+55{old.group(1)}9{old.group(2)}", None)
     if not phonenumbers.is_valid_number(number):
-        raise invalid
+        return None
     canonical = str(number.national_number)
     mobile = _BR_MOBILE.match(canonical)
     variants = (f"55{mobile.group(1)}{mobile.group(2)}",) if mobile else ()

@@ -48,6 +48,20 @@ def test_invalid_identifiers_give_a_clear_message(raw):
     assert "country code" in message or "group id" in message or "LID" in message
 
 
+def test_a_number_parsed_before_gives_each_writing_its_own_answer_and_language():
+    """A number's parse is kept per process (contacts.identity._phone_identity): the next writing of the same digits
+    gets the same identity, and a refused one names what this caller wrote, in this caller's language."""
+    from django.utils import translation
+
+    assert parse_identifier("5511987654321") is parse_identifier("+55 (11) 98765-4321")
+    with pytest.raises(ValidationError) as first:
+        parse_identifier("551112345678")
+    with translation.override("pt-br"), pytest.raises(ValidationError) as second:
+        parse_identifier("+55 11 1234-5678")
+    assert "“551112345678”" in first.value.messages[0] and "country code" in first.value.messages[0]
+    assert "“+55 11 1234-5678”" in second.value.messages[0] and "country code" not in second.value.messages[0]
+
+
 @pytest.mark.django_db
 def test_either_9th_digit_form_reaches_the_same_contact(company_a, instance_a):
     with company_scope(company_a):
