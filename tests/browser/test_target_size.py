@@ -1,0 +1,266 @@
+"""WCAG 2.2 SC 2.5.8 Target Size (Minimum), measured in a real browser on the main pages at 320, 390 and 1280 px.
+
+Every visible pointer target (links, buttons, checkboxes, radios, selects, summaries, inputs) must be at least
+24 x 24 CSS px, or be spaced: a 24 px circle centred on an undersized target's box must not intersect another
+target's box nor another undersized target's circle. A link inside a sentence (display: inline, with other text
+beside it) is exempt, as the SC says. A checkbox or radio counts together with its visible label, which ticks it
+too. Popups (the emoji picker, the quick-reply menu, the shortcuts dialog) are measured alone: while one is open it
+covers the targets under it.
+
+One browser context, one login, each page loaded once and measured at the three widths. Company B's contact, tag,
+number and quick reply appear on none of company A's pages.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from instances.models import Instance
+from tenants.scoping import company_scope
+from tests.browser.conftest import (  # noqa: F401 (fixtures)
+    _orm_beside_playwright,
+    app_url,
+    browser,
+    browser_context,
+    log_in,
+)
+from tests.factories import make_contact, make_instance, make_tag
+from tests.messaging.test_pages import add_message, make_conversation
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTHS = (320, 390, 1280)
+
+# Returns the targets under `root` (a selector; the whole page without one) that break SC 2.5.8, each described.
+UNDERSIZED = """(rootSelector) => {
+  const MIN = 24, RADIUS = 12;
+  const root = rootSelector ? document.querySelector(rootSelector) : document;
+  const selector = 'a[href], button, [role=button], input:not([type=hidden]), textarea, select, summary';
+  const isTarget = (element) => element.matches(selector);
+  const shown = (element) => {
+    if (element.closest('.visually-hidden, .visually-hidden-focusable:not(:focus-within)')) return false;
+    // checkVisibility: not in a closed <details> (its content keeps a layout box in Chromium) nor hidden.
+    const box = element.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && element.checkVisibility({ visibilityProperty: true });
+  };
+  const union = (a, b) => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top),
+                             right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) });
+  // A checkbox's or radio's label ticks it too: the two are one target.
+  const boxOf = (element) => {
+    let box = element.getBoundingClientRect();
+    box = { left: box.left, top: box.top, right: box.right, bottom: box.bottom };
+    if (element.labels && /^(checkbox|radio)$/.test(element.type)) {
+      for (const label of element.labels) if (shown(label)) box = union(box, label.getBoundingClientRect());
+    }
+    return box;
+  };
+  // "In a sentence": an inline element beside text of the same line that is no target itself.
+  const inSentence = (element) => {
+    if (getComputedStyle(element).display !== 'inline' || !element.parentElement) return false;
+    for (const node of element.parentElement.childNodes) {
+      if (node === element) continue;
+      if (node.nodeType === Node.TEXT_NODE && node.textContent.trim()) return true;
+      if (node.nodeType === Node.ELEMENT_NODE && !isTarget(node) && !node.querySelector(selector)
+          && getComputedStyle(node).display === 'inline' && node.textContent.trim()) return true;
+    }
+    return false;
+  };
+  const describe = (element, box) => {
+    const name = element.dataset.testid || element.getAttribute('aria-label')
+      || (element.labels && element.labels[0] && element.labels[0].textContent.trim())
+      || element.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40) || element.name || element.id;
+    return `${element.tagName.toLowerCase()} "${name}" ${Math.round((box.right - box.left) * 10) / 10}x`
+      + `${Math.round((box.bottom - box.top) * 10) / 10}`;
+  };
+  // What of a box shows through the boxes that clip it (a scrolled list, a thread): a target scrolled out of its
+  // box lies, on screen, under the targets around that box, but cannot be hit there.
+  const clipOf = (element) => {
+    let clip = { left: -Infinity, top: -Infinity, right: Infinity, bottom: Infinity };
+    for (let parent = element.parentElement; parent; parent = parent.parentElement) {
+      if (getComputedStyle(parent).overflow === 'visible') continue;
+      const box = parent.getBoundingClientRect();
+      clip = { left: Math.max(clip.left, box.left), top: Math.max(clip.top, box.top),
+               right: Math.min(clip.right, box.right), bottom: Math.min(clip.bottom, box.bottom) };
+    }
+    return clip;
+  };
+  const inside = ([x, y], box) => x >= box.left && x <= box.right && y >= box.top && y <= box.bottom;
+  const targets = [...root.querySelectorAll(selector)].filter(shown).map((element) => {
+    const box = boxOf(element);
+    const clip = clipOf(element);
+    const seen = { left: Math.max(box.left, clip.left), top: Math.max(box.top, clip.top),
+                   right: Math.min(box.right, clip.right), bottom: Math.min(box.bottom, clip.bottom) };
+    return { element, box, seen, small: box.right - box.left < MIN - 0.01 || box.bottom - box.top < MIN - 0.01,
+             center: [(box.left + box.right) / 2, (box.top + box.bottom) / 2] };
+  }).filter((target) => target.seen.right > target.seen.left && target.seen.bottom > target.seen.top);
+  const related = (a, b) => a.element.contains(b.element) || b.element.contains(a.element)
+    || (a.element.labels && [...a.element.labels].some((label) => label.contains(b.element)))
+    || (b.element.labels && [...b.element.labels].some((label) => label.contains(a.element)));
+  const circleMeetsBox = ([x, y], box) => {
+    const dx = x - Math.max(box.left, Math.min(x, box.right));
+    const dy = y - Math.max(box.top, Math.min(y, box.bottom));
+    return Math.hypot(dx, dy) < RADIUS - 0.01;
+  };
+  const circlesMeet = (a, b) => Math.hypot(a.center[0] - b.center[0], a.center[1] - b.center[1]) < 2 * RADIUS - 0.01;
+  const failures = [];
+  for (const target of targets) {
+    // Measured where it shows (the pages are measured scrolled to each end of their scrolling boxes).
+    if (!target.small || inSentence(target.element) || !inside(target.center, target.seen)) continue;
+    const crowding = targets.find((other) => other !== target && !related(target, other)
+      && (circleMeetsBox(target.center, other.seen)
+          || (other.small && !inSentence(other.element) && circlesMeet(target, other))));
+    if (crowding) {
+      failures.push(`${describe(target.element, target.box)}, too near ${describe(crowding.element, crowding.box)}`);
+    }
+  }
+  return failures;
+}"""
+
+COMPANY_B_NAMES = ("Cliente da B", "5521977776666", "Etiqueta da B", "numero-da-b", "so-da-b", "Resposta da B")
+
+
+def world(company_a, company_b):
+    """Company A's conversation (messages in and out, a failed send, a note, tags, quick replies), enough contacts
+    for a second page, an identifier that can be removed; company B's own contact, tag, number and quick reply."""
+    from contacts import services as contact_services
+    from messaging import services
+
+    instance = make_instance(company=company_a, name="loja")
+    Instance.all_companies.filter(pk=instance.pk).update(state="open")
+    conversation = make_conversation(company_a, instance, name="Maria")
+    for number in range(4):
+        add_message(company_a, conversation, direction="in" if number % 2 == 0 else "out", text=f"Mensagem {number}",
+                    gateway_message_id=f"a-{number}")
+    add_message(company_a, conversation, direction="out", text="falhou", status="failed", status_rank=25,
+                error="This number is not on WhatsApp.")
+    add_message(company_a, conversation, direction="out", kind="note", text="Ligar amanhã")
+    with company_scope(company_a):
+        tags = [make_tag(company=company_a, name=name) for name in ("VIP", "Atacado", "Pagamento atrasado")]
+        contact_services.contact_set_tags(company=company_a, contact=conversation.contact, tags=tags[:2])
+        contact_services.contact_add_identifier(company=company_a, contact=conversation.contact,
+                                                identifier="123456789012345@lid")
+        services.quick_reply_create(company=company_a, shortcut="pix", text="Chave: CNPJ")
+        services.quick_reply_create(company=company_a, shortcut="endereco", text="Rua das Flores, 10")
+    for number in range(50):  # with Maria, 51: a second page of contacts
+        make_contact(company=company_a, instance=instance, identifier=f"55119400{number:05d}", name=f"Cliente {number}")
+
+    instance_b = make_instance(company=company_b, name="numero-da-b")
+    make_conversation(company_b, instance_b, number="5521977776666", name="Cliente da B")
+    with company_scope(company_b):
+        make_tag(company=company_b, name="Etiqueta da B")
+        services.quick_reply_create(company=company_b, shortcut="so-da-b", text="Resposta da B")
+    return instance, conversation
+
+
+def test_every_pointer_target_is_24_px_or_spaced_on_the_main_pages(
+    app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
+):
+    instance, conversation = world(company_a, company_b)
+    slug = company_a.slug
+    page = browser_context.new_page()
+    page.add_init_script("""document.addEventListener('htmx:afterSettle', (event) => {
+        if (event.detail.target && event.detail.target.id === 'thread-messages') window.__threadFetched = true; });""")
+    log_in(page, app_url, owner_a.email)
+    failures: list[str] = []
+
+    def measure(where: str, root: str | None = None) -> None:
+        failures.extend(f"{where}: {failure}" for failure in page.evaluate(UNDERSIZED, root))
+
+    pages = {
+        "inbox": f"/c/{slug}/inbox/",
+        "thread": f"/c/{slug}/inbox/{conversation.public_id}/",
+        "contacts": f"/c/{slug}/contacts/",
+        "contact": f"/c/{slug}/contacts/{conversation.contact.public_id}/",
+        "instances": f"/c/{slug}/instances/",
+        "instance": f"/c/{slug}/instances/{instance.public_id}/",
+        "quick replies": f"/c/{slug}/inbox/quick-replies/",
+        "tags": f"/c/{slug}/contacts/tags/",
+        "profile": "/accounts/profile/",
+    }
+    for name, path in pages.items():
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{app_url}{path}")
+        if name == "thread":
+            page.wait_for_function("() => window.__threadFetched === true")
+        html = page.content()  # with the options of the selects and the quick replies the composer offers
+        assert not [foreign for foreign in COMPANY_B_NAMES if foreign in html], name
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            measure(f"{name} @{width}")
+            if name in ("inbox", "thread"):  # the older messages and conversations, scrolled out of view
+                page.evaluate("() => document.querySelectorAll('.thread-messages, .conversation-list')"
+                              ".forEach((box) => { box.scrollTop = 0; })")
+                measure(f"{name} @{width}, scrolled to the top")
+                page.evaluate("() => document.querySelectorAll('.thread-messages, .conversation-list')"
+                              ".forEach((box) => { box.scrollTop = box.scrollHeight; })")
+            if name == "thread":
+                popups(page, width, measure)
+            if name == "profile" and width < 768:  # the navigation folded behind its button
+                page.get_by_role("button", name="Menu").click()
+                page.locator("#main-nav.show").wait_for()
+                measure(f"{name} @{width}, menu open")
+                page.get_by_role("button", name="Menu").click()
+                page.locator("#main-nav:not(.show):not(.collapsing)").wait_for(state="attached")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_test_id("company-switcher").click()
+    page.locator(".dropdown-menu.show").wait_for()
+    measure("profile @1280, company menu", ".dropdown-menu.show")
+
+    assert failures == [], "\n".join(failures)
+    assert client_b.get(f"/c/{slug}/inbox/{conversation.public_id}/").status_code == 404
+    assert client_b.get(f"/c/{slug}/contacts/{conversation.contact.public_id}/").status_code == 404
+
+
+def popups(page, width: int, measure) -> None:
+    """The thread's emoji picker, quick-reply menu and shortcuts dialog, each measured alone while it is open."""
+    page.get_by_test_id("emoji-toggle").click()
+    page.get_by_test_id("emoji-grid").wait_for()
+    measure(f"thread @{width}, emoji picker", "[data-testid=emoji-grid]")
+    page.get_by_test_id("emoji-toggle").click()
+    page.get_by_test_id("emoji-grid").wait_for(state="hidden")
+
+    page.get_by_test_id("composer-text").fill("")
+    page.get_by_test_id("composer-text").type("/")
+    page.get_by_test_id("quick-reply-menu").wait_for()
+    measure(f"thread @{width}, quick replies", "[data-testid=quick-reply-menu]")
+    page.keyboard.press("Escape")
+    page.get_by_test_id("composer-text").fill("")
+    page.get_by_test_id("quick-reply-menu").wait_for(state="hidden")
+
+    opener = "shortcuts-open" if width >= 992 else "shortcuts-open-thread"
+    page.get_by_test_id(opener).click()
+    dialog = page.get_by_test_id("shortcuts-dialog")
+    dialog.wait_for()
+    measure(f"thread @{width}, shortcuts", "[data-testid=shortcuts-dialog]")
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden")
+
+
+def test_the_measure_applies_the_spacing_and_inline_exceptions(browser):  # noqa: F811
+    """The measuring script itself, on a page of known boxes: 20 px buttons whose centres are 24 px apart pass (the
+    circles touch, they do not intersect), 20 px apart fail; a 20 px button 1 px from a big one fails; a small link
+    in a sentence is exempt beside a big button, a link alone in its paragraph is not; a checkbox counts with its
+    label (24 px high together), two bare ones side by side fail."""
+    context = browser.new_context(viewport={"width": 600, "height": 400})
+    page = context.new_page()
+    page.set_content("""<style>body { margin: 0; font: 16px/1.5 sans-serif; }
+        button { position: absolute; width: 20px; height: 20px; padding: 0; border: 0; }
+        button.big { width: 60px; height: 60px; } p, label, div { position: absolute; margin: 0; }
+        p { font-size: 10px; }</style>
+      <button style="left: 10px; top: 10px" aria-label="apart-1"></button>
+      <button style="left: 34px; top: 10px" aria-label="apart-2"></button>
+      <button style="left: 10px; top: 60px" aria-label="close-1"></button>
+      <button style="left: 30px; top: 60px" aria-label="close-2"></button>
+      <button style="left: 10px; top: 110px" aria-label="by-big"></button>
+      <button class="big" style="left: 31px; top: 110px" aria-label="big-1"></button>
+      <p style="left: 200px; top: 10px">Read <a href="#" aria-label="in-sentence">this</a> first.</p>
+      <button class="big" style="left: 200px; top: 27px" aria-label="big-2"></button>
+      <p style="left: 300px; top: 10px"><a href="#" aria-label="alone">alone</a></p>
+      <button class="big" style="left: 300px; top: 27px" aria-label="big-3"></button>
+      <label style="left: 200px; top: 150px"><input type="checkbox" aria-label="labelled"> A label</label>
+      <div style="left: 200px; top: 250px"><input type="checkbox" aria-label="bare-1"><input type="checkbox"
+        aria-label="bare-2"></div>""")
+    found = page.evaluate(UNDERSIZED, None)
+    assert {failure.split('"')[1] for failure in found} == {"close-1", "close-2", "by-big", "alone", "bare-1",
+                                                             "bare-2"}, found
+    context.close()
