@@ -1,11 +1,12 @@
 """WCAG 2.2 SC 2.5.8 Target Size (Minimum), measured in a real browser on the main pages at 320, 390 and 1280 px.
 
-Every visible pointer target (links, buttons, checkboxes, radios, selects, summaries, inputs) must be at least
-24 x 24 CSS px, or be spaced: a 24 px circle centred on an undersized target's box must not intersect another
-target's box nor another undersized target's circle. A link inside a sentence (display: inline, with other text
-beside it) is exempt, as the SC says. A checkbox or radio counts together with its visible label, which ticks it
-too. Popups (the emoji picker, the quick-reply menu, the shortcuts dialog) are measured alone: while one is open it
-covers the targets under it.
+Every visible pointer target (links, buttons, checkboxes, radios, selects, summaries, inputs, the options of a
+listbox) must be at least 24 x 24 CSS px, or be spaced: a 24 px circle centred on an undersized target's box must
+not intersect another target's box nor another undersized target's circle. A link inside a sentence (display:
+inline, with other text beside it) is exempt, as the SC says. A checkbox or radio counts together with its visible
+label, which ticks it too. Popups (the emoji picker, the quick-reply menu, the shortcuts dialog, a dropdown) are
+measured alone: while one is open it covers the targets under it. Players (audio, video) are the browser's own
+controls, which the SC exempts.
 
 One browser context, one login, each page loaded once and measured at the three widths. Company B's contact, tag,
 number and quick reply appear on none of company A's pages.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import pytest
 
 from instances.models import Instance
+from messaging.templatetags.messaging_tags import COMPOSER_EMOJI
 from tenants.scoping import company_scope
 from tests.browser.conftest import (  # noqa: F401 (fixtures)
     _orm_beside_playwright,
@@ -24,7 +26,7 @@ from tests.browser.conftest import (  # noqa: F401 (fixtures)
     browser_context,
     log_in,
 )
-from tests.factories import make_contact, make_instance, make_tag
+from tests.factories import make_api_key, make_contact, make_instance, make_tag
 from tests.messaging.test_pages import add_message, make_conversation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,7 +37,8 @@ WIDTHS = (320, 390, 1280)
 UNDERSIZED = """(rootSelector) => {
   const MIN = 24, RADIUS = 12;
   const root = rootSelector ? document.querySelector(rootSelector) : document;
-  const selector = 'a[href], button, [role=button], input:not([type=hidden]), textarea, select, summary';
+  const selector = 'a[href], button, [role=button], [role=link], [role=option], [role=menuitem], [role=tab], '
+    + 'input:not([type=hidden]), textarea, select, summary';
   const isTarget = (element) => element.matches(selector);
   const shown = (element) => {
     if (element.closest('.visually-hidden, .visually-hidden-focusable:not(:focus-within)')) return false;
@@ -134,11 +137,14 @@ SMALLER_THAN_24 = """(selector) => [...document.querySelectorAll(selector)]
 COMPANY_B_NAMES = ("Cliente da B", "5521977776666", "Etiqueta da B", "numero-da-b", "so-da-b", "Resposta da B")
 
 
-def world(company_a, company_b):
+def world(company_a, owner_a, company_b):
     """Company A's conversation (messages in and out, a failed send, a note, tags, quick replies), enough contacts
-    for a second page, an identifier that can be removed; company B's own contact, tag, number and quick reply."""
+    for a second page, an identifier that can be removed, an agent, an invitation, an API key and a webhook;
+    company B's own contact, tag, number and quick reply."""
     from contacts import services as contact_services
+    from integrations import services as integration_services
     from messaging import services
+    from tenants import services as tenant_services
 
     instance = make_instance(company=company_a, name="loja")
     Instance.all_companies.filter(pk=instance.pk).update(state="open")
@@ -156,6 +162,10 @@ def world(company_a, company_b):
                                                 identifier="123456789012345@lid")
         services.quick_reply_create(company=company_a, shortcut="pix", text="Chave: CNPJ")
         services.quick_reply_create(company=company_a, shortcut="endereco", text="Rua das Flores, 10")
+    make_api_key(company=company_a, name="ERP")
+    tenant_services.invitation_create(company=company_a, invited_by=owner_a, role="agent", email="nova@alpha.example")
+    with company_scope(company_a):
+        integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/hooks/recado")
     for number in range(50):  # with Maria, 51: a second page of contacts
         make_contact(company=company_a, instance=instance, identifier=f"55119400{number:05d}", name=f"Cliente {number}")
 
@@ -168,9 +178,10 @@ def world(company_a, company_b):
 
 
 def test_every_pointer_target_is_24_px_or_spaced_on_the_main_pages(
-    app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
+    app_url, browser_context, company_a, owner_a, member_a, company_b, client_b, settings,  # noqa: F811
 ):
-    instance, conversation = world(company_a, company_b)
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoint's URL is an address
+    instance, conversation = world(company_a, owner_a, company_b)
     slug = company_a.slug
     page = browser_context.new_page()
     page.add_init_script("""document.addEventListener('htmx:afterSettle', (event) => {
@@ -190,6 +201,12 @@ def test_every_pointer_target_is_24_px_or_spaced_on_the_main_pages(
         "instance": f"/c/{slug}/instances/{instance.public_id}/",
         "quick replies": f"/c/{slug}/inbox/quick-replies/",
         "tags": f"/c/{slug}/contacts/tags/",
+        "overview": f"/c/{slug}/",
+        "settings": f"/c/{slug}/settings/",
+        "members": f"/c/{slug}/settings/members/",
+        "api keys": f"/c/{slug}/settings/api-keys/",
+        "webhooks": f"/c/{slug}/settings/webhooks/",
+        "automatic replies": f"/c/{slug}/instances/{instance.public_id}/automatic-replies/",
         "profile": "/accounts/profile/",
     }
     for name, path in pages.items():
@@ -233,6 +250,7 @@ def popups(page, width: int, measure) -> None:
     """The thread's emoji picker, quick-reply menu and shortcuts dialog, each measured alone while it is open."""
     page.get_by_test_id("emoji-toggle").click()
     page.get_by_test_id("emoji-grid").wait_for()
+    assert page.locator("[data-testid=emoji-grid] button").count() == len(COMPOSER_EMOJI)
     measure(f"thread @{width}, emoji picker", "[data-testid=emoji-grid]")
     page.get_by_test_id("emoji-toggle").click()
     page.get_by_test_id("emoji-grid").wait_for(state="hidden")
@@ -240,6 +258,7 @@ def popups(page, width: int, measure) -> None:
     page.get_by_test_id("composer-text").fill("")
     page.get_by_test_id("composer-text").type("/")
     page.get_by_test_id("quick-reply-menu").wait_for()
+    assert page.locator("[data-testid=quick-reply-menu] [role=option]").count() == 2  # company A's two, not B's
     measure(f"thread @{width}, quick replies", "[data-testid=quick-reply-menu]")
     page.keyboard.press("Escape")
     page.get_by_test_id("composer-text").fill("")
