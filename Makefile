@@ -43,8 +43,9 @@ redis: $(STAMP)
 
 run: redis seed
 	@$(PY) -m config.banner
-	@# Webhooks may reach receivers on this machine in development (production refuses private addresses).
-	@WEBHOOKS_ALLOW_PRIVATE_NETWORKS=$${WEBHOOKS_ALLOW_PRIVATE_NETWORKS:-true} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
+	@# Webhooks may reach receivers on this machine in development (production refuses private addresses); the
+	@# sender's two children serve two drain slots per number (production: four of each).
+	@WEBHOOKS_ALLOW_PRIVATE_NETWORKS=$${WEBHOOKS_ALLOW_PRIVATE_NETWORKS:-true} OUTBOUND_DRAIN_SLOTS=$${OUTBOUND_DRAIN_SLOTS:-2} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
 
 browser-deps:
 	@test -x $(CHROMIUM) || { \

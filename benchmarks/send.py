@@ -1,18 +1,19 @@
 """send: messages per second from `POST /api/v1/messages` to the gateway, every one sent once.
 
 The real stack (benchmarks/stack.py): uvicorn (BENCH_SEND_WEB_WORKERS processes, default 2, one per core),
-one Celery worker on every queue, as production runs it (prefork pool, BENCH_SEND_WORKER_CONCURRENCY
-children, default 4 like docker-compose.yml), PostgreSQL, Redis and the simulator holding an `open` instance
-that was created, connected and scanned through our own services (so the gateway posts its `send.message`
-echo of every send back to our webhook, as Evolution does, and the worker applies those too).
+two Celery workers as production runs them (docker-compose.yml): `worker` on every queue but the sends'
+(prefork pool, BENCH_SEND_WORKER_CONCURRENCY children, default 4) and `sender` on the `messaging` queue alone
+(BENCH_SEND_SENDER_CONCURRENCY children, default 4), PostgreSQL, Redis and the simulator holding an `open`
+instance that was created, connected and scanned through our own services (so the gateway posts its
+`send.message` echo of every send back to our webhook, as Evolution does, and the worker applies those too).
 
 Settings for the run: MESSAGING_SEND_RATE_PER_MINUTE=1000000 (the per-instance throttle, 60/min by default,
 must not be the limiter) and API_RATE_LIMIT=1000000/min (the per-key API throttle, 600/min by default).
 
 1. reference: the benchmark calls the simulator's `POST /message/sendText/{instance}` itself, closed loop, on a
    second simulator instance with no webhook (the bare gateway), for BENCH_SECONDS (default 60): once with
-   as many connections as the API phase (the figure's reference) and once with as many as the worker has
-   children (the same concurrency as the worker's gateway calls);
+   as many connections as the API phase (the figure's reference) and once with as many as the sender has
+   children;
 2. API: BENCH_SEND_CONNECTIONS (default 8) keep-alive connections POST text messages back to back for
    BENCH_SECONDS, to BENCH_SEND_NUMBERS (default 200) numbers (the first message to a number opens its
    conversation); each text is unique;
@@ -193,13 +194,15 @@ def run() -> dict:
     numbers = env_int("BENCH_SEND_NUMBERS", 200)
     web_workers = env_int("BENCH_SEND_WEB_WORKERS", 2)
     worker_concurrency = env_int("BENCH_SEND_WORKER_CONCURRENCY", 4)
+    sender_concurrency = env_int("BENCH_SEND_SENDER_CONCURRENCY", 4)
     drain_seconds = env_int("BENCH_SEND_DRAIN_SECONDS", 300)
     bulk_size = env_int("BENCH_SEND_BULK_SIZE", 20)
     run_tag = uuid.uuid4().hex[:8]
     prefix, bulk_prefix = f"bench {run_tag} ", f"bulk {run_tag} "
     extra = {"MESSAGING_SEND_RATE_PER_MINUTE": SEND_RATE_PER_MINUTE, "API_RATE_LIMIT": API_RATE_LIMIT}
-    with running_stack(web_workers=web_workers, worker_queues="default,messaging,polling,webhooks",
-                       worker_concurrency=worker_concurrency, extra_env=extra) as stack:
+    with running_stack(web_workers=web_workers, worker_queues="default,polling,webhooks",
+                       worker_concurrency=worker_concurrency, sender_concurrency=sender_concurrency,
+                       extra_env=extra) as stack:
         seeded = stack.seed()
         from instances.models import Instance
         from tenants import services
@@ -231,7 +234,7 @@ def run() -> dict:
             same_as_api = await loadgen.closed_loop(reference_url, reference_body, seconds=seconds,
                                                     connections=connections, headers=gateway_headers)
             same_as_worker = await loadgen.closed_loop(reference_url, reference_body, seconds=seconds,
-                                                       connections=worker_concurrency, headers=gateway_headers,
+                                                       connections=sender_concurrency, headers=gateway_headers,
                                                        start=1 << 30)
             return {"same_as_api": same_as_api, "same_as_worker": same_as_worker}
 
@@ -300,8 +303,9 @@ def run() -> dict:
             "bulk_missing_at_gateway": figure(bulk_checks["missing_at_gateway"], "messages", target=("==", 0)),
         })
     return {
-        "method": (f"real stack: uvicorn x{web_workers}, one celery worker (prefork, concurrency "
-                   f"{worker_concurrency}) on every queue, PostgreSQL, Redis, simulator (echoes each send to our "
+        "method": (f"real stack: uvicorn x{web_workers}, celery worker (prefork, concurrency "
+                   f"{worker_concurrency}) on every queue but messaging and sender (concurrency "
+                   f"{sender_concurrency}) on messaging, PostgreSQL, Redis, simulator (echoes each send to our "
                    f"webhook); {connections} keep-alive API connections closed loop for {seconds:g} s to "
                    f"{numbers} numbers, one message per request, then (bulk) {bulk_size} per request; "
                    f"MESSAGING_SEND_RATE_PER_MINUTE={SEND_RATE_PER_MINUTE}, API_RATE_LIMIT={API_RATE_LIMIT}"),
@@ -310,7 +314,7 @@ def run() -> dict:
             **phase_details(single, api),
             "bulk": phase_details(bulk, outcomes["bulk"]) if bulk is not None else None,
             "reference": {
-                name: {"connections": connections if name == "same_as_api" else worker_concurrency,
+                name: {"connections": connections if name == "same_as_api" else sender_concurrency,
                        "calls_per_second": round(outcome.rate, 1), "errors": outcome.errors,
                        "latency": latency_summary(outcome.latencies)}
                 for name, outcome in reference.items()

@@ -325,10 +325,12 @@ def _delete_keys(url: str, prefixes: list[str]) -> None:
 
 @contextmanager
 def running_stack(*, web_workers: int = 1, worker_queues: str | None = "default,messaging,polling,webhooks",
-                  worker_concurrency: int = 1, simulator: bool = True, extra_env: dict[str, str] | None = None,
-                  keep_logs: bool = False) -> Iterator[Stack]:
+                  worker_concurrency: int = 1, sender_concurrency: int = 0, simulator: bool = True,
+                  extra_env: dict[str, str] | None = None, keep_logs: bool = False) -> Iterator[Stack]:
     """Create and migrate the database, start uvicorn (`web_workers` processes), a Celery worker (prefork,
-    `worker_concurrency` children, on `worker_queues`; None for none) and the simulator; stop and drop it all."""
+    `worker_concurrency` children, on `worker_queues`; None for none) and the simulator; stop and drop it all.
+    `sender_concurrency`: also a second worker on the `messaging` queue alone with that many children, as
+    production runs the sends (docker-compose.yml's `sender`); `worker_queues` should then leave it out."""
     name = database_name()
     var_dir = Path(tempfile.mkdtemp(prefix="recado-bench-"))
     log_dir = var_dir / "logs"
@@ -357,6 +359,11 @@ def running_stack(*, web_workers: int = 1, worker_queues: str | None = "default,
                 sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", worker_queues,
                 "--concurrency", str(worker_concurrency), "-l", "warning", "--without-gossip", "--without-mingle"]
             stack.start_worker()
+        if sender_concurrency:
+            stack.processes["sender"] = _start("sender", [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "messaging", "-n", "sender@%h",
+                "--concurrency", str(sender_concurrency), "-l", "warning", "--without-gossip", "--without-mingle"],
+                env, log_dir)
         if simulator:
             _wait_http(f"{simulator_url}/", stack)
         _wait_http(f"{url}/healthz", stack)

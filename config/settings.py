@@ -388,8 +388,10 @@ MESSAGING_SEND_RATE_PER_MINUTE = env_int("MESSAGING_SEND_RATE_PER_MINUTE", 60)
 # OUTBOUND_DRAIN_SLOTS tasks at once (each chat always by the same one, in order), each sending batches of up to
 # OUTBOUND_DRAIN_BATCH for up to OUTBOUND_DRAIN_SECONDS before it chains itself, lingering up to
 # OUTBOUND_DRAIN_LINGER_MS for the next message before it stops; the beat wakes a message left sendable for
-# OUTBOUND_SWEEP_AFTER_SECONDS (a lost task).
-OUTBOUND_DRAIN_SLOTS = env_int("OUTBOUND_DRAIN_SLOTS", 2)
+# OUTBOUND_SWEEP_AFTER_SECONDS (a lost task). The drains run on the `messaging` queue, which production gives a
+# worker of its own (docker-compose.yml's `sender`, with as many children as slots): a campaign's drains never
+# hold the children that apply customers' messages (the inbound drain, on `default`).
+OUTBOUND_DRAIN_SLOTS = env_int("OUTBOUND_DRAIN_SLOTS", 4)
 OUTBOUND_DRAIN_BATCH = env_int("OUTBOUND_DRAIN_BATCH", 20)
 OUTBOUND_DRAIN_SECONDS = env_int("OUTBOUND_DRAIN_SECONDS", 10)
 OUTBOUND_DRAIN_LINGER_MS = env_int("OUTBOUND_DRAIN_LINGER_MS", 200)

@@ -161,3 +161,32 @@ def test_create_api_key_refuses_bad_input_clearly(company_a, arguments, message)
     with pytest.raises(CommandError, match=message):
         call_command("create_api_key", *arguments)
     assert ApiKey.all_companies.count() == 0
+
+
+def _queues_of(command: list[str]) -> set[str]:
+    """The queues a `celery ... worker -Q a,b` command consumes (none for other commands)."""
+    if "worker" not in command:
+        return set()
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def test_every_queue_has_a_worker_and_the_sends_one_of_their_own_in_compose_and_make_run():
+    """docker-compose.yml and the Procfile of `make run` start, between their workers, a consumer for every queue
+    the tasks use (a queue left out would keep its tasks forever: with `messaging` left out, nothing is sent), and
+    the sends' queue alone on its own worker, so a campaign's drains never hold the children that apply customers'
+    messages (the inbound drain, on `default`)."""
+    import yaml
+
+    from config.celery import app
+
+    declared = {queue.name for queue in app.conf.task_queues}
+    compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+    compose_workers = [_queues_of(service.get("command", [])) for service in compose["services"].values()]
+    procfile_workers = [_queues_of(line.split(":", 1)[1].split())
+                        for line in (BASE_DIR / "Procfile").read_text().splitlines()
+                        if line and not line.startswith("#")]
+    for workers in (compose_workers, procfile_workers):
+        consumers = [queues for queues in workers if queues]
+        assert set().union(*consumers) == declared
+        assert {"messaging"} in consumers and all("messaging" not in queues for queues in consumers
+                                                  if queues != {"messaging"})

@@ -398,6 +398,7 @@ def test_a_throttled_drain_sends_nothing_and_comes_back_when_a_token_is_there(co
 
 def test_drains_of_one_instance_share_its_throttle(company_a, instance_a, simulator, hooks, settings):
     settings.MESSAGING_SEND_RATE_PER_MINUTE = 24  # a bucket of two tokens, one more every 2.5 s
+    settings.OUTBOUND_DRAIN_SLOTS = 2  # two chats opened one after the other: one in each slot
     messages = []
     for number in ("5511955550001", "5511955550002"):  # two chats, in the two drain slots
         with company_scope(company_a):
