@@ -11,8 +11,10 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
@@ -99,6 +101,35 @@ def gateway(server: GatewayServer, *, timeout: float | None = None) -> Gateway:
     """The adapter for a server, authenticated with its global key."""
     options = {"timeout": timeout} if timeout else {}
     return gateway_for(server.base_url, server.version, server.api_key, **options)
+
+
+_pooled: dict[tuple, Gateway] = {}
+_POOLED_MAX = 16  # gateway servers a process keeps clients for (a deployment has a handful)
+_pooled_lock = threading.Lock()
+
+
+def pooled_gateway(server: GatewayServer, *, timeout: float) -> Gateway:
+    """This process's long-lived adapter for a server (never close it): the sends of every drain batch in the
+    process share its connections. An adapter per batch opened a new connection for each batch, and a drain
+    that keeps up sends batches of one or two, so most sends paid a TCP connect (and behind HTTPS a TLS
+    handshake, a round trip or two to a remote gateway) for one request. Keyed by the server's address,
+    version and key as they are now (an operator's edit takes effect with the next batch; the old client is
+    dropped, not closed, since a call in another thread may still be using it: its sockets close with it) and by
+    the process (a forked worker child makes its own; httpx clients must not cross a fork).
+    Thread-safe: a drain's calls run in a few threads of its child, sharing one client as httpx allows."""
+    key = (os.getpid(), server.pk, server.base_url, server.version, server.api_key, timeout)
+    found = _pooled.get(key)
+    if found is not None:
+        return found
+    with _pooled_lock:
+        found = _pooled.get(key)
+        if found is None:
+            for old in [k for k in _pooled if k[1] == server.pk or k[0] != os.getpid()]:
+                del _pooled[old]  # the server was edited, or the parent's before a fork
+            while len(_pooled) >= _POOLED_MAX:  # servers deleted meanwhile: the longest-kept goes
+                del _pooled[next(iter(_pooled))]
+            found = _pooled[key] = gateway(server, timeout=timeout)
+        return found
 
 
 @contextmanager

@@ -137,10 +137,10 @@ def _send_batch(company: Company, claimed: list[services.Claimed], deadline: flo
     each send may wait SEND_TIMEOUT) the calls in flight are awaited and recorded, and the rest of the batch is
     handed back for the next run. The batch's live pushes go out together when it ends (one frame per page)."""
     waiting: set[int] = set()  # conversations with a message that has to wait
-    gateways: dict = {}  # one client per instance for the batch: its sends reuse their connections
+    gateways: dict = {}  # one client per instance for the batch (on the process's pooled connections)
     sent: list = []  # recorded together when the batch ends: one transaction, one commit
     calls: dict[int, Future] = {}  # index in the batch -> its gateway call, in flight or answered
-    with realtime.coalesced(), closing_gateways(gateways), recording(company, sent):
+    with realtime.coalesced(), recording(company, sent):
         for index, item in enumerate(claimed):
             conversation_id = item.message.conversation_id
             if time.monotonic() >= deadline and index not in calls:
@@ -216,13 +216,6 @@ def recording(company: Company, sent: list) -> Iterator[None]:
     finally:
         services.messages_record_sent(company=company, sent=sent)
 
-
-@contextmanager
-def closing_gateways(gateways: dict) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        services.close_gateways(gateways)
 
 
 def sweep_outbox() -> int:

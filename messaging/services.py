@@ -886,35 +886,28 @@ def _media_source(message: Message) -> str:
 
 
 def gateway_open(message: Message, opened: dict) -> None:
-    """The client of the message's instance among a drain's batch clients, made if it is not there yet."""
+    """The client of the message's instance among a drain's batch clients (by instance), taken if it is not there
+    yet: its server's pooled adapter (instances.services.pooled_gateway) under the instance's token, so the
+    sends of every batch of the process reuse their connections."""
     instance = message.instance
     if instance.pk not in opened:
-        root = instance_services.gateway(instance.server, timeout=SEND_TIMEOUT)
-        opened[instance.pk] = (root, root.with_api_key(instance.token))
+        root = instance_services.pooled_gateway(instance.server, timeout=SEND_TIMEOUT)
+        opened[instance.pk] = root.with_api_key(instance.token)
 
 
 def gateway_call(message: Message, opened: dict | None = None) -> SendResult:
-    """Send through the message's instance. `opened`: gateway clients a drain keeps for its batch (by instance),
-    so its sends reuse their connections; the caller closes them (`close_gateways`). Reads nothing from the
-    database (the claim loaded the chat, the quote and the reaction's target): a drain runs several at once in
-    other threads, sharing the batch's clients (an httpx client may be shared between threads)."""
+    """Send through the message's instance. `opened`: a drain batch's clients (`gateway_open`). Reads nothing
+    from the database (the claim loaded the chat, the quote and the reaction's target): a drain runs several at
+    once in other threads, sharing the batch's clients (an httpx client may be shared between threads)."""
     instance = message.instance
     contact = message.conversation.contact
     number, jid = contact.identifier, chat_jid(contact)
     quoted = message.quoted
     options = SendOptions(quoted=Quoted(_key(quoted, jid), quoted.text or None)) if (
         quoted is not None and quoted.gateway_message_id) else SendOptions()
-    if opened is None:
-        with instance_services.gateway(instance.server, timeout=SEND_TIMEOUT) as root:
-            return _dispatch(root.with_api_key(instance.token), instance.gateway_name, number, jid, message, options)
+    opened = {} if opened is None else opened
     gateway_open(message, opened)
-    return _dispatch(opened[instance.pk][1], instance.gateway_name, number, jid, message, options)
-
-
-def close_gateways(opened: dict) -> None:
-    for root, _gw in opened.values():
-        root.close()
-    opened.clear()
+    return _dispatch(opened[instance.pk], instance.gateway_name, number, jid, message, options)
 
 
 def _dispatch(gw, name: str, number: str, jid: str, message: Message, options: SendOptions) -> SendResult:

@@ -138,7 +138,9 @@ class Transport:
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             headers={"Accept": "application/json", "User-Agent": "recado-gateway/1"},
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            # An idle connection is dropped after 2 s, before the gateway drops it (Node's and uvicorn's keep-alive
+            # timeout is 5 s, httpx's default too): a request never goes out on one the server is closing.
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=2.0),
             verify=tls_context(),
         )
 

@@ -608,3 +608,36 @@ def test_a_batch_of_sends_is_recorded_together_and_an_echo_stored_first_is_absor
                     (messages[2].pk, "3EB0BATCH2", "sent")]  # the echo's tick kept, its row gone
     with company_scope(company_a):
         assert not Message.objects.filter(pk=echo.pk).exists()
+
+
+def test_the_sends_of_one_process_share_their_gateway_connections_across_batches(
+        company_a, instance_a, conversation_a, company_b, instance_b, simulator, hooks, gateway_server):
+    """Each drain batch used to open its own client, so a drain that keeps up (batches of one or two) paid a new
+    connection, behind HTTPS a TLS handshake, for nearly every send. The process keeps one pooled client per
+    gateway server: three batches, of company A and then of company B on the same server, go over one connection,
+    each under its own instance's token (each message reaches its own number). An operator's edit of the server
+    (its key) takes effect with the next batch, on a new client."""
+    from instances import services as instance_services
+    from messaging.services import SEND_TIMEOUT
+
+    def connections() -> int:
+        pool = instance_services.pooled_gateway(gateway_server, timeout=SEND_TIMEOUT).transport._client
+        return len(pool._transport._pool.connections)  # httpx keeps no public count of its pool
+
+    first = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="um"))
+    assert send(company_a, first) == "sent"
+    pooled = instance_services.pooled_gateway(gateway_server, timeout=SEND_TIMEOUT)
+    second = queue(company_a, conversation_a, hooks, Outgoing(kind="text", text="dois"))
+    assert send(company_a, second) == "sent"
+    with company_scope(company_b):
+        contact_b = services.contact_for_recipient(company=company_b, instance=instance_b, recipient=CUSTOMER)
+        chat_b = services.conversation_start(company=company_b, instance=instance_b, contact=contact_b)[0]
+    theirs = queue(company_b, chat_b, hooks, Outgoing(kind="text", text="deles"))
+    assert send(company_b, theirs) == "sent"
+    assert instance_services.pooled_gateway(gateway_server, timeout=SEND_TIMEOUT) is pooled
+    assert connections() == 1
+    assert [entry["message"]["conversation"] for entry in simulator.sent(instance_a.gateway_name)] == ["um", "dois"]
+    assert [entry["message"]["conversation"] for entry in simulator.sent(instance_b.gateway_name)] == ["deles"]
+
+    gateway_server.api_key = "rotated-" + gateway_server.api_key
+    assert instance_services.pooled_gateway(gateway_server, timeout=SEND_TIMEOUT) is not pooled
