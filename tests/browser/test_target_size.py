@@ -301,3 +301,127 @@ def test_the_measure_applies_the_spacing_and_inline_exceptions(browser):  # noqa
     assert {failure.split('"')[1] for failure in found} == {"close-1", "close-2", "by-big", "alone", "bare-1",
                                                              "bare-2"}, found
     context.close()
+
+
+# Returns the text under `root` (a selector; the whole page without one) that does not show whole, each described:
+# a text cut by a box that hides what overflows it (a button clips its content; so does overflow: hidden), the
+# chosen option of a select wider than the room its arrow leaves, and a page that scrolls sideways (the viewport
+# itself cutting everything). A box that scrolls (a wide table) hides nothing for good; an ellipsis (a long name
+# in a list row, truncated on purpose and whole on its own page) is not counted.
+CUT_TEXT = """(rootSelector) => {
+  const roots = rootSelector ? [...document.querySelectorAll(rootSelector)] : [document.body];
+  const cuts = roots.length ? [] : [`nothing matches ${rootSelector}`];
+  const page = document.documentElement;
+  if (!rootSelector && page.scrollWidth > page.clientWidth + 1) {
+    cuts.push(`the page scrolls sideways: ${page.scrollWidth} px wide in a ${page.clientWidth} px window`);
+  }
+  const clips = (element, axis) => element.matches('button, select, input, textarea')
+    || /^(hidden|clip)$/.test(getComputedStyle(element)[axis]);
+  const clipOf = (element) => {
+    let clip = { left: -Infinity, top: -Infinity, right: Infinity, bottom: Infinity, by: null };
+    for (let box = element; box && box !== page; box = box.parentElement) {
+      const [clipsX, clipsY] = [clips(box, 'overflowX'), clips(box, 'overflowY')];
+      if (!clipsX && !clipsY) continue;
+      const rect = box.getBoundingClientRect();
+      // Inside its borders; a control's text inside its padding too: "Filter" ran over the button's padding to
+      // its very border, its "r" cut.
+      const style = getComputedStyle(box), control = box.matches('button, select, input, textarea');
+      const [padLeft, padRight, padTop, padBottom] = control ? ['Left', 'Right', 'Top', 'Bottom'].map(
+        (side) => parseFloat(style[`padding${side}`])) : [0, 0, 0, 0];
+      const left = rect.left + box.clientLeft + padLeft, top = rect.top + box.clientTop + padTop;
+      const right = rect.left + box.clientLeft + box.clientWidth - padRight;
+      const bottom = rect.top + box.clientTop + box.clientHeight - padBottom;
+      const narrowed = { ...clip };
+      if (clipsX) { narrowed.left = Math.max(clip.left, left); narrowed.right = Math.min(clip.right, right); }
+      if (clipsY) { narrowed.top = Math.max(clip.top, top); narrowed.bottom = Math.min(clip.bottom, bottom); }
+      if (narrowed.left > clip.left || narrowed.right < clip.right || narrowed.top > clip.top
+          || narrowed.bottom < clip.bottom) narrowed.by = box;
+      clip = narrowed;
+    }
+    return clip;
+  };
+  const name = (element) => element.tagName.toLowerCase()
+    + (element.dataset.testid ? `[${element.dataset.testid}]` : '');
+  for (const root of roots) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!node.textContent.trim() || !parent.checkVisibility({ visibilityProperty: true })
+          || parent.closest('select, option, script, style, template, .visually-hidden, '
+                            + '.visually-hidden-focusable:not(:focus-within)')) continue;
+      let ellipsis = false;
+      for (let box = parent; box && box !== page; box = box.parentElement) {
+        if (getComputedStyle(box).textOverflow === 'ellipsis') { ellipsis = true; break; }
+      }
+      if (ellipsis) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const clip = clipOf(parent);
+      for (const rect of range.getClientRects()) {
+        if (!rect.width) continue;
+        if (rect.left < clip.left - 1 || rect.right > clip.right + 1 || rect.top < clip.top - 1
+            || rect.bottom > clip.bottom + 1) {
+          const text = node.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40);
+          const shown = Math.min(clip.right, rect.right) - Math.max(clip.left, rect.left);
+          cuts.push(`"${text}" in ${name(parent)} is cut by ${name(clip.by)}`
+                    + ` (${Math.round(rect.right - rect.left)} px of text, ${Math.round(shown)} px shown)`);
+          break;
+        }
+      }
+    }
+    for (const select of root.querySelectorAll('select')) {
+      if (!select.checkVisibility() || !select.selectedOptions.length) continue;
+      const style = getComputedStyle(select);
+      const context = document.createElement('canvas').getContext('2d');
+      context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const text = select.selectedOptions[0].text.trim();
+      const width = context.measureText(text).width;
+      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (width > room + 1) {
+        cuts.push(`select "${text}" (#${select.id || select.name}) needs ${Math.round(width)} px,`
+                  + ` has ${Math.round(room)}`);
+      }
+    }
+  }
+  return cuts;
+}"""
+
+# The inbox's list header (title, links, tabs, search and filters) and an open conversation's header.
+INBOX_HEADERS = ".inbox-list > :not(#conversation-list):not(#inbox-signal), .inbox-back, [data-testid=thread-header]"
+
+
+def choose_language(page, base_url: str, language: str) -> None:
+    """The person's own language, chosen in their profile as they would."""
+    page.goto(f"{base_url}/accounts/profile/")
+    page.locator("#main select[name=language]").select_option(language)
+    page.locator("#main form button[type=submit]").click()
+    page.wait_for_url(f"{base_url}/accounts/profile/")
+    page.locator(f"html[lang={language}]").wait_for()
+
+
+def test_no_text_is_cut_in_the_inbox_headers_in_english_and_portuguese(
+    app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
+):
+    """At 320 px the "Filter" button showed "Filte", and the number and tag filters cut "All numbers" ("Todos os nu"
+    in Portuguese): every word of the list's header and the thread's header shows whole at every width."""
+    instance = make_instance(company=company_a, name="loja")
+    conversation = make_conversation(company_a, instance, name="Maria")
+    make_tag(company=company_a, name="VIP")
+    make_conversation(company_b, make_instance(company=company_b, name="numero-da-b"), number="5521977776666",
+                      name="Cliente da B")
+    page = browser_context.new_page()
+    log_in(page, app_url, owner_a.email)
+    cuts: list[str] = []
+    for language in ("en", "pt-br"):
+        if language == "pt-br":
+            choose_language(page, app_url, language)
+        for name, path in (("inbox", f"/c/{company_a.slug}/inbox/"),
+                           ("thread", f"/c/{company_a.slug}/inbox/{conversation.public_id}/")):
+            page.set_viewport_size({"width": 1280, "height": 800})
+            page.goto(f"{app_url}{path}")
+            assert "Cliente da B" not in page.content() and "numero-da-b" not in page.content()
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 800})
+                cuts.extend(f"{name} {language} @{width}: {cut}" for cut in page.evaluate(CUT_TEXT, INBOX_HEADERS))
+    assert cuts == [], "\n".join(cuts)
+    assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
