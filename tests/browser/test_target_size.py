@@ -15,8 +15,13 @@ number and quick reply appear on none of company A's pages.
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.tokens import default_token_generator
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from instances.models import Instance
+from instances.models import GatewayServer, Instance
 from messaging.templatetags.messaging_tags import COMPOSER_EMOJI
 from tenants.scoping import company_scope
 from tests.browser.conftest import (  # noqa: F401 (fixtures)
@@ -26,7 +31,7 @@ from tests.browser.conftest import (  # noqa: F401 (fixtures)
     browser_context,
     log_in,
 )
-from tests.factories import make_api_key, make_contact, make_instance, make_tag
+from tests.factories import PASSWORD, make_api_key, make_contact, make_instance, make_tag, make_user
 from tests.messaging.test_pages import add_message, make_conversation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -425,3 +430,145 @@ def test_no_text_is_cut_in_the_inbox_headers_in_english_and_portuguese(
                 cuts.extend(f"{name} {language} @{width}: {cut}" for cut in page.evaluate(CUT_TEXT, INBOX_HEADERS))
     assert cuts == [], "\n".join(cuts)
     assert client_b.get(f"/c/{company_a.slug}/inbox/{conversation.public_id}/").status_code == 404
+
+
+def other_pages_world(company_a, owner_a, company_b):
+    """Company A's contacts (a second page of them, a duplicate with a conversation), imports waiting for their
+    mapping, running, done with rejected rows and failed, and a webhook endpoint whose log holds a failed delivery
+    with its response; a checked gateway server; company B's own contact, import and endpoint."""
+    from contacts.imports import contact_import_create
+    from contacts.models import ContactImport
+    from integrations import services as integration_services
+    from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+
+    instance = make_instance(company=company_a, name="loja")
+    GatewayServer.objects.filter(pk=instance.server_id).update(
+        last_check_at=timezone.now(), last_check_ok=False, last_check_message="Connection refused.")
+    kept = make_contact(company=company_a, instance=instance, identifier="5511987654321", custom_name="Ana Paula")
+    duplicate = make_contact(company=company_a, instance=instance, identifier="99887766554433@lid", name="Ana Zap")
+    conversation = make_conversation(company_a, instance, number="99887766554433@lid", name="Ana Zap")
+    add_message(company_a, conversation, direction="in", text="Oi", gateway_message_id="dup-1")
+    for number in range(50):  # with Ana and her duplicate, 52: more than a page, so "Select all 52" is offered
+        make_contact(company=company_a, instance=instance, identifier=f"55119400{number:05d}", name=f"Cliente {number}")
+    csv = ("telefone,nome completo,etiquetas,observações do atendimento\n"
+           "5511955554444,Dora Maria da Silva Santos,VIP;Atacado,Prefere ser chamada à tarde\nnot-a-number,Bad,,\n")
+    imports = {}
+    with company_scope(company_a):
+        for status in ("preview", "running", "done", "failed"):
+            imports[status] = contact_import_create(company=company_a, instance=instance, filename=f"{status}.csv",
+                                                    raw=csv.encode(), created_by=owner_a)
+        ContactImport.objects.filter(pk=imports["running"].pk).update(status="running", total_rows=2,
+                                                                       processed_rows=1, created_count=1)
+        ContactImport.objects.filter(pk=imports["done"].pk).update(
+            status="done", total_rows=2, processed_rows=2, created_count=1, rejected_count=1,
+            finished_at=timezone.now(),
+            rejected=[{"line": 3, "values": ["not-a-number", "Bad", "", ""], "reason": "Not a phone number."}])
+        ContactImport.objects.filter(pk=imports["failed"].pk).update(
+            status="failed", error="The file could not be read.", finished_at=timezone.now())
+        endpoint = integration_services.endpoint_create(company=company_a, url="http://127.0.0.1:9/hooks/recado").endpoint
+        event = WebhookEvent.objects.create(company=company_a, event_id="evt_" + "1" * 32, type="message.received",
+                                            payload={})
+        delivery = WebhookDelivery.objects.create(company=company_a, endpoint=endpoint, event=event, status="failed",
+                                                  attempts=1, last_status_code=500)
+        WebhookAttempt.objects.create(company=company_a, delivery=delivery, number=1, status_code=500, duration_ms=41,
+                                      response_excerpt="Internal Server Error", error="The receiver answered 500.")
+
+    instance_b = make_instance(company=company_b, name="numero-da-b")
+    make_contact(company=company_b, instance=instance_b, identifier="5521977776666", name="Cliente da B")
+    with company_scope(company_b):
+        contact_import_create(company=company_b, instance=instance_b, filename="so-da-b.csv",
+                              raw=b"phone\n5521977776666\n")
+        integration_services.endpoint_create(company=company_b, url="http://127.0.0.1:9/hooks/da-b")
+    return {"kept": kept, "duplicate": duplicate, "imports": imports, "endpoint": endpoint}
+
+
+def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_other_pages(
+    app_url, browser_context, company_a, owner_a, company_b, client_b, settings,  # noqa: F811
+):
+    """The pages the first test leaves out: logged out (log in, password reset), the operator's (companies, gateway
+    servers), CSV import (upload, mapping, progress, result, failure), merging and deleting a contact, a webhook's
+    log and the contacts' "Select all N matching". Each at 1280, 390 and 320 px, in English and then in Portuguese
+    (chosen in the profile; logged out, by the language cookie), for target size and for text cut."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoints' URLs are addresses
+    found = other_pages_world(company_a, owner_a, company_b)
+    operator = make_user(email="root@recado.test", is_staff=True)
+    slug, imports = company_a.slug, found["imports"]
+    page = browser_context.new_page()
+    failures: list[str] = []
+
+    def measure(where: str) -> None:
+        failures.extend(f"{where}: {failure}" for failure in page.evaluate(UNDERSIZED, None))
+        failures.extend(f"{where}: {failure}" for failure in page.evaluate(CUT_TEXT, None))
+
+    def visit(pages: dict[str, str], language: str, after_load=None) -> None:
+        for name, path in pages.items():
+            page.set_viewport_size({"width": 1280, "height": 800})
+            page.goto(f"{app_url}{path}")
+            assert page.locator("html").get_attribute("lang") == language, name
+            html = page.content()
+            assert not [foreign for foreign in ("Cliente da B", "so-da-b", "hooks/da-b") if foreign in html], name
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 800})
+                measure(f"{name} {language} @{width}")
+            if after_load:
+                after_load(name, language)
+
+    reset_link = (f"/accounts/reset/{urlsafe_base64_encode(force_bytes(owner_a.pk))}/"
+                  f"{default_token_generator.make_token(owner_a)}/")
+    logged_out = {"log in": "/accounts/login/", "password reset": "/accounts/password_reset/",
+                  "password reset sent": "/accounts/password_reset/done/", "new password": reset_link,
+                  "reset link used": "/accounts/reset/MQ/used-link/", "password set": "/accounts/reset/done/"}
+    visit(logged_out, "en")
+    browser_context.add_cookies([{"name": django_settings.LANGUAGE_COOKIE_NAME, "value": "pt-br", "url": app_url}])
+    visit(logged_out, "pt-br")
+    browser_context.clear_cookies()
+
+    def select_matching(name: str, language: str) -> None:
+        if name != "contacts":
+            return
+        page.locator("[data-select-all]").check()
+        page.get_by_test_id("select-matching").wait_for()
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            measure(f"contacts {language} @{width}, every row ticked")
+        page.get_by_test_id("select-all-matching").click()
+        page.get_by_test_id("clear-selection").wait_for()
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            measure(f"contacts {language} @{width}, every match selected")
+
+    owner_pages = {
+        "contacts": f"/c/{slug}/contacts/",
+        "import": f"/c/{slug}/contacts/import/",
+        **{f"import {status}": f"/c/{slug}/contacts/import/{imports[status].public_id}/" for status in imports},
+        "merge": f"/c/{slug}/contacts/{found['kept'].public_id}/merge/",
+        "merge confirm": f"/c/{slug}/contacts/{found['kept'].public_id}/merge/?merge={found['duplicate'].public_id}",
+        "delete": f"/c/{slug}/contacts/{found['duplicate'].public_id}/delete/",
+        "webhook": f"/c/{slug}/settings/webhooks/{found['endpoint'].public_id}/",
+    }
+    log_in(page, app_url, owner_a.email)
+    visit(owner_pages, "en", select_matching)
+    choose_language(page, app_url, "pt-br")
+    visit(owner_pages, "pt-br", select_matching)
+    browser_context.clear_cookies()
+
+    server = GatewayServer.objects.order_by("pk").first()  # company A's number's
+    operator_pages = {
+        "companies": "/operator/", "new company": "/operator/companies/new/",
+        "company": f"/operator/companies/{company_a.public_id}/",
+        "first owner": f"/operator/companies/{company_a.public_id}/owner/",
+        "servers": "/operator/servers/", "new server": "/operator/servers/new/",
+        "server": f"/operator/servers/{server.public_id}/",
+    }
+    page.goto(f"{app_url}/accounts/login/")
+    page.fill("input[name=username]", operator.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{app_url}/operator/")
+    visit(operator_pages, "en")
+    choose_language(page, app_url, "pt-br")
+    visit(operator_pages, "pt-br")
+
+    assert failures == [], "\n".join(failures)
+    for path in ("merge", "merge confirm", "delete", "webhook", "import done"):
+        assert client_b.get(owner_pages[path]).status_code == 404, path
