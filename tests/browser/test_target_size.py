@@ -8,8 +8,12 @@ label, which ticks it too. Popups (the emoji picker, the quick-reply menu, the s
 measured alone: while one is open it covers the targets under it. Players (audio, video) are the browser's own
 controls, which the SC exempts.
 
-One browser context, one login, each page loaded once and measured at the three widths. Company B's contact, tag,
-number and quick reply appear on none of company A's pages.
+Text must show whole too: none cut by a box that hides what overflows it (a control's text inside its padding), no
+select's chosen option wider than its room, no page scrolling sideways; the inbox's headers and the pages of the
+second test are read in English and in Portuguese, whose words are longer.
+
+One browser context per test, one login per role, each page loaded once (per language) and measured at the three
+widths. Company B's contact, tag, number, quick reply, import and webhook appear on none of company A's pages.
 """
 
 from __future__ import annotations
@@ -123,6 +127,102 @@ UNDERSIZED = """(rootSelector) => {
   }
   return failures;
 }"""
+
+# Returns the text under `root` (a selector; the whole page without one) that does not show whole, each described:
+# a text cut by a box that hides what overflows it (a button clips its content; so does overflow: hidden), the
+# chosen option of a select wider than the room its arrow leaves, and a page that scrolls sideways (the viewport
+# itself cutting everything). A box that scrolls (a wide table) hides nothing for good; an ellipsis (a long name
+# in a list row, truncated on purpose and whole on its own page) is not counted.
+CUT_TEXT = """(rootSelector) => {
+  const roots = rootSelector ? [...document.querySelectorAll(rootSelector)] : [document.body];
+  const cuts = roots.length ? [] : [`nothing matches ${rootSelector}`];
+  const page = document.documentElement;
+  if (!rootSelector && page.scrollWidth > page.clientWidth + 1) {
+    cuts.push(`the page scrolls sideways: ${page.scrollWidth} px wide in a ${page.clientWidth} px window`);
+  }
+  const clips = (element, axis) => element.matches('button, select, input, textarea')
+    || /^(hidden|clip)$/.test(getComputedStyle(element)[axis]);
+  const clipOf = (element) => {
+    let clip = { left: -Infinity, top: -Infinity, right: Infinity, bottom: Infinity, by: null };
+    for (let box = element; box && box !== page; box = box.parentElement) {
+      const [clipsX, clipsY] = [clips(box, 'overflowX'), clips(box, 'overflowY')];
+      if (!clipsX && !clipsY) continue;
+      const rect = box.getBoundingClientRect();
+      // Inside its borders; a control's text inside its padding too: "Filter" ran over the button's padding to
+      // its very border, its "r" cut.
+      const style = getComputedStyle(box), control = box.matches('button, select, input, textarea');
+      const [padLeft, padRight, padTop, padBottom] = control ? ['Left', 'Right', 'Top', 'Bottom'].map(
+        (side) => parseFloat(style[`padding${side}`])) : [0, 0, 0, 0];
+      const left = rect.left + box.clientLeft + padLeft, top = rect.top + box.clientTop + padTop;
+      const right = rect.left + box.clientLeft + box.clientWidth - padRight;
+      const bottom = rect.top + box.clientTop + box.clientHeight - padBottom;
+      const narrowed = { ...clip };
+      if (clipsX) { narrowed.left = Math.max(clip.left, left); narrowed.right = Math.min(clip.right, right); }
+      if (clipsY) { narrowed.top = Math.max(clip.top, top); narrowed.bottom = Math.min(clip.bottom, bottom); }
+      if (narrowed.left > clip.left || narrowed.right < clip.right || narrowed.top > clip.top
+          || narrowed.bottom < clip.bottom) narrowed.by = box;
+      clip = narrowed;
+    }
+    return clip;
+  };
+  const name = (element) => element.tagName.toLowerCase()
+    + (element.dataset.testid ? `[${element.dataset.testid}]` : '');
+  for (const root of roots) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!node.textContent.trim() || !parent.checkVisibility({ visibilityProperty: true })
+          || parent.closest('select, option, script, style, template, .visually-hidden, '
+                            + '.visually-hidden-focusable:not(:focus-within)')) continue;
+      let ellipsis = false;
+      for (let box = parent; box && box !== page; box = box.parentElement) {
+        if (getComputedStyle(box).textOverflow === 'ellipsis') { ellipsis = true; break; }
+      }
+      if (ellipsis) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const clip = clipOf(parent);
+      for (const rect of range.getClientRects()) {
+        if (!rect.width) continue;
+        if (rect.left < clip.left - 1 || rect.right > clip.right + 1 || rect.top < clip.top - 1
+            || rect.bottom > clip.bottom + 1) {
+          const text = node.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40);
+          const shown = Math.min(clip.right, rect.right) - Math.max(clip.left, rect.left);
+          cuts.push(`"${text}" in ${name(parent)} is cut by ${name(clip.by)}`
+                    + ` (${Math.round(rect.right - rect.left)} px of text, ${Math.round(shown)} px shown)`);
+          break;
+        }
+      }
+    }
+    for (const select of root.querySelectorAll('select')) {
+      if (!select.checkVisibility() || !select.selectedOptions.length) continue;
+      const style = getComputedStyle(select);
+      const context = document.createElement('canvas').getContext('2d');
+      context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const text = select.selectedOptions[0].text.trim();
+      const width = context.measureText(text).width;
+      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (width > room + 1) {
+        cuts.push(`select "${text}" (#${select.id || select.name}) needs ${Math.round(width)} px,`
+                  + ` has ${Math.round(room)}`);
+      }
+    }
+  }
+  return cuts;
+}"""
+
+# The inbox's list header (title, links, tabs, search and filters) and an open conversation's header.
+INBOX_HEADERS = ".inbox-list > :not(#conversation-list):not(#inbox-signal), .inbox-back, [data-testid=thread-header]"
+
+
+def choose_language(page, base_url: str, language: str) -> None:
+    """The person's own language, chosen in their profile as they would."""
+    page.goto(f"{base_url}/accounts/profile/")
+    page.locator("#main select[name=language]").select_option(language)
+    page.locator("#main form button[type=submit]").click()
+    page.wait_for_url(f"{base_url}/accounts/profile/")
+    page.locator(f"html[lang={language}]").wait_for()
+
 
 # Controls an audit found about 21 px high, and the message actions: they met the SC by their spacing alone (the
 # reactions not even that), and are now 24 x 24 px themselves, so a tighter layout cannot undo it.
@@ -308,102 +408,6 @@ def test_the_measure_applies_the_spacing_and_inline_exceptions(browser):  # noqa
     context.close()
 
 
-# Returns the text under `root` (a selector; the whole page without one) that does not show whole, each described:
-# a text cut by a box that hides what overflows it (a button clips its content; so does overflow: hidden), the
-# chosen option of a select wider than the room its arrow leaves, and a page that scrolls sideways (the viewport
-# itself cutting everything). A box that scrolls (a wide table) hides nothing for good; an ellipsis (a long name
-# in a list row, truncated on purpose and whole on its own page) is not counted.
-CUT_TEXT = """(rootSelector) => {
-  const roots = rootSelector ? [...document.querySelectorAll(rootSelector)] : [document.body];
-  const cuts = roots.length ? [] : [`nothing matches ${rootSelector}`];
-  const page = document.documentElement;
-  if (!rootSelector && page.scrollWidth > page.clientWidth + 1) {
-    cuts.push(`the page scrolls sideways: ${page.scrollWidth} px wide in a ${page.clientWidth} px window`);
-  }
-  const clips = (element, axis) => element.matches('button, select, input, textarea')
-    || /^(hidden|clip)$/.test(getComputedStyle(element)[axis]);
-  const clipOf = (element) => {
-    let clip = { left: -Infinity, top: -Infinity, right: Infinity, bottom: Infinity, by: null };
-    for (let box = element; box && box !== page; box = box.parentElement) {
-      const [clipsX, clipsY] = [clips(box, 'overflowX'), clips(box, 'overflowY')];
-      if (!clipsX && !clipsY) continue;
-      const rect = box.getBoundingClientRect();
-      // Inside its borders; a control's text inside its padding too: "Filter" ran over the button's padding to
-      // its very border, its "r" cut.
-      const style = getComputedStyle(box), control = box.matches('button, select, input, textarea');
-      const [padLeft, padRight, padTop, padBottom] = control ? ['Left', 'Right', 'Top', 'Bottom'].map(
-        (side) => parseFloat(style[`padding${side}`])) : [0, 0, 0, 0];
-      const left = rect.left + box.clientLeft + padLeft, top = rect.top + box.clientTop + padTop;
-      const right = rect.left + box.clientLeft + box.clientWidth - padRight;
-      const bottom = rect.top + box.clientTop + box.clientHeight - padBottom;
-      const narrowed = { ...clip };
-      if (clipsX) { narrowed.left = Math.max(clip.left, left); narrowed.right = Math.min(clip.right, right); }
-      if (clipsY) { narrowed.top = Math.max(clip.top, top); narrowed.bottom = Math.min(clip.bottom, bottom); }
-      if (narrowed.left > clip.left || narrowed.right < clip.right || narrowed.top > clip.top
-          || narrowed.bottom < clip.bottom) narrowed.by = box;
-      clip = narrowed;
-    }
-    return clip;
-  };
-  const name = (element) => element.tagName.toLowerCase()
-    + (element.dataset.testid ? `[${element.dataset.testid}]` : '');
-  for (const root of roots) {
-    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const parent = node.parentElement;
-      if (!node.textContent.trim() || !parent.checkVisibility({ visibilityProperty: true })
-          || parent.closest('select, option, script, style, template, .visually-hidden, '
-                            + '.visually-hidden-focusable:not(:focus-within)')) continue;
-      let ellipsis = false;
-      for (let box = parent; box && box !== page; box = box.parentElement) {
-        if (getComputedStyle(box).textOverflow === 'ellipsis') { ellipsis = true; break; }
-      }
-      if (ellipsis) continue;
-      const range = document.createRange();
-      range.selectNodeContents(node);
-      const clip = clipOf(parent);
-      for (const rect of range.getClientRects()) {
-        if (!rect.width) continue;
-        if (rect.left < clip.left - 1 || rect.right > clip.right + 1 || rect.top < clip.top - 1
-            || rect.bottom > clip.bottom + 1) {
-          const text = node.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40);
-          const shown = Math.min(clip.right, rect.right) - Math.max(clip.left, rect.left);
-          cuts.push(`"${text}" in ${name(parent)} is cut by ${name(clip.by)}`
-                    + ` (${Math.round(rect.right - rect.left)} px of text, ${Math.round(shown)} px shown)`);
-          break;
-        }
-      }
-    }
-    for (const select of root.querySelectorAll('select')) {
-      if (!select.checkVisibility() || !select.selectedOptions.length) continue;
-      const style = getComputedStyle(select);
-      const context = document.createElement('canvas').getContext('2d');
-      context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-      const text = select.selectedOptions[0].text.trim();
-      const width = context.measureText(text).width;
-      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-      if (width > room + 1) {
-        cuts.push(`select "${text}" (#${select.id || select.name}) needs ${Math.round(width)} px,`
-                  + ` has ${Math.round(room)}`);
-      }
-    }
-  }
-  return cuts;
-}"""
-
-# The inbox's list header (title, links, tabs, search and filters) and an open conversation's header.
-INBOX_HEADERS = ".inbox-list > :not(#conversation-list):not(#inbox-signal), .inbox-back, [data-testid=thread-header]"
-
-
-def choose_language(page, base_url: str, language: str) -> None:
-    """The person's own language, chosen in their profile as they would."""
-    page.goto(f"{base_url}/accounts/profile/")
-    page.locator("#main select[name=language]").select_option(language)
-    page.locator("#main form button[type=submit]").click()
-    page.wait_for_url(f"{base_url}/accounts/profile/")
-    page.locator(f"html[lang={language}]").wait_for()
-
-
 def test_no_text_is_cut_in_the_inbox_headers_in_english_and_portuguese(
     app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
 ):
@@ -572,3 +576,27 @@ def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_other
     assert failures == [], "\n".join(failures)
     for path in ("merge", "merge confirm", "delete", "webhook", "import done"):
         assert client_b.get(owner_pages[path]).status_code == 404, path
+
+
+def test_the_cut_text_measure_on_known_boxes(browser):  # noqa: F811
+    """The cut-text script itself: a word running into a button's padding, a select narrower than its chosen option and
+    a line cut by overflow: hidden are found; a word that fits, an ellipsis on purpose, a wide table in a box that
+    scrolls and a text inside a sentence's link are not; a page wider than the window is."""
+    context = browser.new_context(viewport={"width": 400, "height": 400})
+    page = context.new_page()
+    page.set_content("""<style>body { margin: 0; font: 16px/1.5 sans-serif; } button { padding: 0 8px; }
+        .narrow { width: 40px; } .hidden { width: 60px; overflow: hidden; white-space: nowrap; }
+        .ellipsis { width: 60px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+        .scrolls { width: 100px; overflow-x: auto; } .scrolls table { width: 600px; }</style>
+      <button class="narrow">Filter</button> <button>Fits</button>
+      <select class="narrow"><option>All numbers</option></select> <select><option>Wide enough</option></select>
+      <div class="hidden">Cut by its box</div> <div class="ellipsis">Cut on purpose</div>
+      <div class="scrolls"><table><tr><td>A wide table that scrolls sideways</td></tr></table></div>
+      <p>Read <a href="#">the link</a> first.</p>""")
+    found = page.evaluate(CUT_TEXT, None)
+    assert [cut.split('"')[1] for cut in found] == ["Filter", "Cut by its box", "All numbers"], found
+    page.set_viewport_size({"width": 300, "height": 400})
+    page.evaluate("() => document.body.insertAdjacentHTML('beforeend', '<div style=\"width: 500px\">wide</div>')")
+    assert page.evaluate(CUT_TEXT, None)[0].startswith("the page scrolls sideways: 500 px wide in a 300 px window")
+    assert page.evaluate(CUT_TEXT, "nav") == ["nothing matches nav"]
+    context.close()
