@@ -78,8 +78,8 @@ class ContactForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["tags"].queryset = selectors.tag_list(company=company)
         starting = contact.instance.starting_platform
-        default = (_("The instance's default (%(slug)s)") % {"slug": starting} if starting
-                   else _("None (the instance has no default bot)"))
+        # Short: a select cannot wrap, and "None (the instance has no default bot)" was cut on a phone.
+        default = (_("Default (%(slug)s)") % {"slug": starting} if starting else _("None (no default bot)"))
         slugs = selectors.platform_slugs(company=company, instance=contact.instance)
         choices = [("", default)] + [(slug, slug) for slug in slugs]
         if contact.platform and contact.platform not in slugs:  # bound to a platform deleted since: kept as is

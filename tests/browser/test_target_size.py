@@ -282,7 +282,7 @@ def world(company_a, owner_a, company_b):
     return instance, conversation
 
 
-def test_every_pointer_target_is_24_px_or_spaced_on_the_main_pages(
+def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_main_pages(
     app_url, browser_context, company_a, owner_a, member_a, company_b, client_b, settings,  # noqa: F811
 ):
     settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoint's URL is an address
@@ -324,6 +324,7 @@ def test_every_pointer_target_is_24_px_or_spaced_on_the_main_pages(
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             measure(f"{name} @{width}")
+            failures.extend(f"{name} @{width}: {cut}" for cut in page.evaluate(CUT_TEXT, None))
             if name in OWN_SIZE:
                 failures.extend(f"{name} @{width}: {found} is under 24 px"
                                 for found in page.evaluate(SMALLER_THAN_24, OWN_SIZE[name]))

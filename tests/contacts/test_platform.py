@@ -67,7 +67,7 @@ def test_the_page_offers_the_instances_platforms_and_keeps_a_deleted_binding(cli
     html = client_a.get(detail).content.decode()
     assert '<select name="platform"' in html and '<option value="sales-bot">sales-bot</option>' in html
     assert "support-bot" not in html and "bravo-bot" not in html
-    assert "The instance&#x27;s default (sales-bot)" in html
+    assert "Default (sales-bot)" in html
     response = client_a.post(detail, {"platform": "support-bot"})
     assert response.status_code == 400
     assert "support-bot is not one of the available choices" in response.content.decode()
@@ -89,7 +89,7 @@ def test_the_page_in_portuguese(client_a, company_a, instance_a, world):
         bots.instance_set_starting_platform(company=company_a, instance=instance_a, slug="")
     html = client_a.get(f"/c/{company_a.slug}/contacts/{world['ana'].public_id}/",
                         headers={"Accept-Language": "pt-br"}).content.decode()
-    assert "Nenhuma (a instância não tem bot padrão)" in html
+    assert "Nenhuma (sem bot padrão)" in html
 
 
 def test_an_import_row_with_an_unknown_platform_is_rejected_with_the_reason(company_a, instance_a, world):
