@@ -225,12 +225,17 @@ def choose_language(page, base_url: str, language: str) -> None:
 
 
 # Controls an audit found about 21 px high, and the message actions: they met the SC by their spacing alone (the
-# reactions not even that), and are now 24 x 24 px themselves, so a tighter layout cannot undo it.
+# reactions not even that), and are now 24 x 24 px themselves, so a tighter layout cannot undo it. So are the small
+# links alone on their line of the logged-out pages and a webhook's page (16 px high).
 OWN_SIZE = {
     "inbox": "[data-testid=shortcuts-open], [data-testid=quick-replies-link]",
     "thread": "[data-testid=inbox-back], [data-testid=shortcuts-open-thread], .message-actions button, "
               "[data-testid=open-contact]",
     "tags": "[data-testid=tag-contacts]",
+    "log in": "[data-testid=forgot-password]",
+    "password reset": "[data-testid=back-to-login]",
+    "password reset sent": "[data-testid=back-to-login]",
+    "webhook": "[data-testid=endpoint-back]",
 }
 SMALLER_THAN_24 = """(selector) => [...document.querySelectorAll(selector)]
   .filter((element) => element.checkVisibility())
@@ -515,6 +520,10 @@ def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_other
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 800})
                 measure(f"{name} {language} @{width}")
+                if name in OWN_SIZE:
+                    assert page.locator(OWN_SIZE[name]).count(), name
+                    failures.extend(f"{name} {language} @{width}: {small} is under 24 px"
+                                    for small in page.evaluate(SMALLER_THAN_24, OWN_SIZE[name]))
             if after_load:
                 after_load(name, language)
 
