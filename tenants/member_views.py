@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -198,7 +198,8 @@ def availability(request: CompanyRequest) -> HttpResponse:
     messages.success(request, _("You are available for new conversations.") if available
                      else _("You are away: automatic assignment gives you no new conversations."))
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    # Only a path of this site: redirect() would read anything else ("inbox", "-1") as a view name and fail.
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = reverse("company_overview", args=[request.company.slug])
-    return redirect(back)
+    return HttpResponseRedirect(back)

@@ -390,6 +390,19 @@ def test_the_menu_switch_shows_the_state_and_an_agent_may_use_it(agent_client_a,
     assert client_b.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0"}).status_code == 404
 
 
+def test_the_menu_switch_goes_back_only_to_a_path_of_this_site(agent_client_a, company_a, member_a, client_b):
+    """A `next` that is not a path ("inbox", "-1", tampered with) lands on the overview instead of a 500."""
+    for back in ("inbox", "-1", "messaging:inbox", "//evil.example/"):
+        response = agent_client_a.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0", "next": back})
+        assert response.status_code == 302 and response["Location"] == f"/c/{company_a.slug}/"
+    response = agent_client_a.post(f"/c/{company_a.slug}/settings/availability/",
+                                   {"available": "1", "next": f"/c/{company_a.slug}/inbox/?status=open"})
+    assert response["Location"] == f"/c/{company_a.slug}/inbox/?status=open"
+    with company_scope(company_a):
+        assert Membership.objects.get(user=member_a).available is True
+    assert client_b.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0", "next": "-1"}).status_code == 404
+
+
 def test_the_page_and_the_api_switch_assignment(client_a, api_a, company_a, instance_a):
     assert api_a.get(api_url(instance_a)).json()["auto_assign"] is False
     assert api_a.put(api_url(instance_a), {"auto_assign": True}, format="json").json()["auto_assign"] is True
