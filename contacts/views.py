@@ -398,7 +398,7 @@ def import_rejected(request: CompanyRequest, import_id) -> HttpResponse:
 
 def _merge_page(request: CompanyRequest, contact: Contact, *, other: Contact | None = None, error: str = "",
                 status: int = 200) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
+    search = request.GET.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL text cannot hold NUL
     context = {
         "company": request.company, "contact": contact, "other": other, "error": error, "search": search,
         "candidates": selectors.merge_candidates(company=request.company, contact=contact, search=search),

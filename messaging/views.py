@@ -306,7 +306,8 @@ def _quick_reply_or_404(request: CompanyRequest, quick_reply_id) -> QuickReply:
 
 def _quick_replies_page(request: CompanyRequest, *, form=None, editing=None, status=200) -> HttpResponse:
     """Every member may add and edit quick replies (they write them); deleting is for admins, as for tags."""
-    replies = list(selectors.quick_reply_list(company=request.company, search=request.GET.get("q", "")))
+    search = request.GET.get("q", "").replace("\x00", "")  # PostgreSQL text cannot hold NUL: dropped, as in the inbox
+    replies = list(selectors.quick_reply_list(company=request.company, search=search))
     for reply in replies:
         reply.form = editing[1] if editing and editing[0] == reply.pk else QuickReplyForm(
             initial={"shortcut": reply.shortcut, "text": reply.text}, prefix=f"r{reply.public_id.hex}")
@@ -314,7 +315,7 @@ def _quick_replies_page(request: CompanyRequest, *, form=None, editing=None, sta
             field.help_text = ""
     return render(request, "messaging/quick_replies.html", {
         "company": request.company, "replies": replies, "form": form or QuickReplyForm(),
-        "can_delete": request.membership.has_role(Role.ADMIN), "q": request.GET.get("q", ""),
+        "can_delete": request.membership.has_role(Role.ADMIN), "q": search,
     }, status=status)
 
 

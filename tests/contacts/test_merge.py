@@ -351,6 +351,15 @@ def test_merge_page_search_confirm_and_merge(client_a, company_a, pair):
 
 
 @pytest.mark.django_db
+def test_merge_page_search_with_a_nul_character_is_searched_without_it(client_a, client_b, company_a, pair):
+    """PostgreSQL text cannot hold NUL: a pasted or tampered "q" drops it instead of answering 500."""
+    base = f"/c/{company_a.slug}/contacts/{pair['ana'].public_id}/merge/"
+    found = client_a.get(base, {"q": "dupli\x00cated"}, headers={"HX-Request": "true", "HX-Target": "merge-candidates"})
+    assert found.status_code == 200 and str(pair["dup"].public_id) in found.content.decode()
+    assert client_b.get(base, {"q": "dupli\x00cated"}).status_code == 404
+
+
+@pytest.mark.django_db
 def test_merge_page_errors_in_portuguese(client_a, company_a, pair, instance_a):
     other_line = make_instance(company=company_a, name="support")
     elsewhere = make_contact(company=company_a, instance=other_line, identifier="5511911112222")

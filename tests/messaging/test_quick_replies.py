@@ -92,6 +92,14 @@ def test_members_add_and_edit_admins_delete_and_other_companies_see_nothing(
     assert replies(company_a) == []
 
 
+def test_a_search_with_a_nul_character_is_searched_without_it(client_a, client_b, company_a):
+    """PostgreSQL text cannot hold NUL: a pasted or tampered "q" drops it instead of answering 500."""
+    create(company_a, "pix", "Nossa chave Pix é o CNPJ.")
+    listed = client_a.get(PAGE.format(slug=company_a.slug), {"q": "p\x00ix"})
+    assert listed.status_code == 200 and 'data-shortcut="pix"' in listed.content.decode()
+    assert client_b.get(PAGE.format(slug=company_a.slug), {"q": "p\x00ix"}).status_code == 404
+
+
 def test_the_page_speaks_portuguese(client_a, company_a):
     client_a.cookies["django_language"] = "pt-br"
     body = client_a.get(PAGE.format(slug=company_a.slug)).content.decode()
