@@ -290,7 +290,12 @@ def instance_delete(*, company: Company, instance: Instance) -> None:
     with gateway_errors(), gateway(instance.server, timeout=INTERACTIVE_TIMEOUT) as gw, already_gone:
         gw.delete_instance(instance.gateway_name)
     public_id = instance.public_id
-    instance.delete()
+    with transaction.atomic():
+        # The gateway posts its last events (connection closed, logged out) while this runs. With the row locked
+        # first, each was either stored before and goes with the instance, or waits and is refused once it is
+        # gone; unlocked, one stored between the cascade and the row's DELETE failed this commit.
+        Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()
+        instance.delete()
     instance_events.instance_removed(company=company, public_id=public_id)
 
 
@@ -576,6 +581,8 @@ def inbound_event_store(*, body: bytes, payload: dict, event_name: str, secret_h
                 transaction.on_commit(lambda: inbound_wake(company_id, chat_partition))
     except DataError as exc:
         raise InboundBodyUnstorable(str(exc).splitlines()[0]) from exc
+    except IntegrityError:  # the instance was deleted while this was stored (the insert's row check failed)
+        return None
     return row[0] if row else None
 
 

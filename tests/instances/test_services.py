@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from instances import services
@@ -15,7 +18,7 @@ from instances.errors import (
     InstanceNameInvalid,
     InstanceNameTaken,
 )
-from instances.models import GatewayServer, Instance, InstanceState, InstanceStateChange
+from instances.models import GatewayServer, InboundEvent, Instance, InstanceState, InstanceStateChange
 from instances.reasons import Reason
 from instances.tasks import poll_due_instances, poll_instance
 from tenants import realtime
@@ -236,6 +239,44 @@ def test_delete_of_an_instance_already_gone_on_the_gateway_finishes_here(company
     with company_scope(company_a):
         services.instance_delete(company=company_a, instance=instance_a)
     assert not Instance.all_companies.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_while_the_gateway_posts_its_last_events_finishes_and_stores_none_of_them(
+        company_a, instance_a, instance_b, simulator):
+    """Deleting on the gateway makes it post a last event or two (connection closed, logged out) while the row is
+    being deleted here: such an event is either deleted with the instance or refused, never left pointing at the
+    deleted row (which failed the delete's commit: a 500 and the instance still listed)."""
+    body = json.dumps({"event": "connection.update", "data": {"state": "close"}}).encode()
+    stored: list[object] = []
+
+    def post_last_event() -> None:
+        try:
+            stored.append(services.inbound_event_store(body=body, payload=json.loads(body),
+                                                       event_name="connection.update", instance_id=instance_a.pk))
+        except Exception as error:  # reported to the test
+            stored.append(error)
+        finally:
+            connection.close()
+
+    def a_hook_arrives_before_the_row_goes(execute, sql, params, many, context):
+        # The moment that failed: the rows pointing at the instance are deleted, the instance's row not yet.
+        if sql.startswith(f'DELETE FROM "{Instance._meta.db_table}"') and not threads:
+            hook = threading.Thread(target=post_last_event)
+            threads.append(hook)
+            hook.start()
+            hook.join(timeout=2)  # stored at once (nothing to wait for), or waits for the deletion's commit
+        return execute(sql, params, many, context)
+
+    threads: list[threading.Thread] = []
+    with company_scope(company_a), connection.execute_wrapper(a_hook_arrives_before_the_row_goes):
+        services.instance_delete(company=company_a, instance=instance_a)
+    [hook] = threads
+    hook.join(timeout=10)
+    assert stored == [None]  # refused: its instance is gone
+    assert not Instance.all_companies.filter(pk=instance_a.pk).exists()
+    assert not InboundEvent.all_companies.filter(instance_id=instance_a.pk).exists()
+    assert Instance.all_companies.filter(pk=instance_b.pk).exists()  # the other company's instance is untouched
 
 
 def test_rename_changes_only_the_label(company_a, instance_a, simulator):
