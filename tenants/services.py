@@ -28,10 +28,11 @@ API_KEY_PREFIX = "rk_"
 
 
 def company_create(*, name: str, slug: str = "", max_instances: int = 5, max_members: int = 20) -> Company:
-    slug = slug or slugify(name)[:60]
+    # Lowercase and compared without case: "ALPHA" next to "alpha" would be two tenants a person reads as one.
+    slug = (slug or slugify(name)[:60]).lower()
     if not slug:
         raise ValidationError({"slug": _("Choose a slug made of letters, digits and hyphens.")})
-    if Company.objects.filter(slug=slug).exists():
+    if Company.objects.filter(slug__iexact=slug).exists():
         raise ValidationError({"slug": _("Another company already uses this slug.")})
     try:
         return Company.objects.create(name=name, slug=slug, max_instances=max_instances, max_members=max_members)
@@ -40,7 +41,8 @@ def company_create(*, name: str, slug: str = "", max_instances: int = 5, max_mem
 
 
 def company_update(*, company: Company, name: str, slug: str, max_instances: int, max_members: int) -> Company:
-    if Company.objects.filter(slug=slug).exclude(pk=company.pk).exists():
+    slug = slug.lower()
+    if Company.objects.filter(slug__iexact=slug).exclude(pk=company.pk).exists():
         raise ValidationError({"slug": _("Another company already uses this slug.")})
     company.name, company.slug = name, slug
     company.max_instances, company.max_members = max_instances, max_members

@@ -99,6 +99,27 @@ def test_create_company_with_a_taken_slug_is_a_form_error(operator_client, compa
     assert _companies() == before
 
 
+def test_a_slug_differing_only_in_case_is_taken_and_slugs_are_stored_lowercase(operator_client, company_a,
+                                                                              company_b, client_b):
+    """"ALPHA" beside "alpha" made a second tenant whose address reads as the first one's."""
+    before = _companies()
+    response = operator_client.post("/operator/companies/new/", {
+        "name": "Other", "slug": company_a.slug.upper(), "max_instances": 1, "max_members": 1})
+    assert response.status_code == 400 and b"already uses this slug" in response.content
+    response = operator_client.post(f"/operator/companies/{company_b.public_id}/", {
+        "name": company_b.name, "slug": company_a.slug.upper(), "max_instances": 1, "max_members": 1})
+    assert response.status_code == 400 and b"already uses this slug" in response.content
+    assert _companies() == before
+    operator_client.post("/operator/companies/new/", {"name": "Padaria", "slug": "Padaria-Central",
+                                                      "max_instances": 1, "max_members": 1})
+    assert Company.objects.filter(slug="padaria-central").exists()
+    operator_client.post(f"/operator/companies/{company_b.public_id}/", {
+        "name": company_b.name, "slug": "Bravo-SA", "max_instances": 1, "max_members": 1})
+    company_b.refresh_from_db()
+    assert company_b.slug == "bravo-sa" and client_b.get("/c/bravo-sa/").status_code == 200
+    assert client_b.get(f"/c/{company_a.slug}/").status_code == 404
+
+
 def test_owner_with_weak_password_or_taken_username_is_refused(operator_client, company_a, owner_b):
     url = f"/operator/companies/{company_a.public_id}/owner/"
     response = operator_client.post(url, {"email": "new@alpha.test", "password1": "123", "password2": "123"})
