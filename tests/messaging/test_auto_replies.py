@@ -400,7 +400,8 @@ def test_the_menu_switch_goes_back_only_to_a_path_of_this_site(agent_client_a, c
     assert response["Location"] == f"/c/{company_a.slug}/inbox/?status=open"
     with company_scope(company_a):
         assert Membership.objects.get(user=member_a).available is True
-    assert client_b.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0", "next": "-1"}).status_code == 404
+    response = client_b.post(f"/c/{company_a.slug}/settings/availability/", {"available": "0", "next": "-1"})
+    assert response.status_code == 404
 
 
 def test_the_page_and_the_api_switch_assignment(client_a, api_a, company_a, instance_a):
