@@ -170,30 +170,46 @@ def instance_create(*, company: Company, name: str, label: str = "", token: str 
     name = validate_instance_name(name)
     if token and not TOKEN_PATTERN.match(token):
         raise InstanceTokenInvalid(_("The token must be 16 to 100 letters, digits, hyphens or underscores."))
-    secret = secrets.token_urlsafe(32)
+    gateway_name = f"{company.slug}_{name}"
     try:
-        with transaction.atomic():
-            # Serialise creations per company so the limit cannot be overrun by parallel requests.
-            Company.objects.select_for_update().filter(pk=company.pk).first()
-            if Instance.objects.filter(company=company, name=name).exists():
-                raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name})
-            if Instance.objects.filter(company=company).count() >= company.max_instances:
-                raise InstanceLimitReached(company.max_instances)
-            server = gateway_server_least_loaded()
-            if server is None:
-                raise GatewayUnavailable(_("No gateway server has room for a new instance; contact support."))
-            instance = Instance.objects.create(
-                company=company, server=server, name=name, gateway_name=f"{company.slug}_{name}",
-                label=label.strip()[:80], token=token or secrets.token_hex(16), webhook_secret_hash=hash_secret(secret),
-            )
-            _create_on_gateway(instance, secret)
-            InstanceStateChange.objects.create(
-                company=company, instance=instance, from_state=InstanceState.CREATED, to_state=InstanceState.CREATED,
-                reason=Reason.CREATED, source=InstanceStateChange.Source.USER,
-            )
-    except IntegrityError as exc:  # a parallel create won the name
-        raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name}) from exc
+        instance = _instance_insert(company=company, name=name, label=label, token=token, gateway_name=gateway_name)
+    except IntegrityError as exc:
+        if Instance.objects.filter(company=company, name=name).exists():  # a parallel create won the name
+            raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name}) from exc
+        # Another company's instance has this gateway name on the server: a company whose slug changed, and
+        # this one took its old slug. A suffix tells the two apart.
+        gateway_name = f"{gateway_name}_{secrets.token_hex(3)}"
+        try:
+            instance = _instance_insert(company=company, name=name, label=label, token=token,
+                                        gateway_name=gateway_name)
+        except IntegrityError as exc:  # a parallel create won the name
+            raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name}) from exc
     instance_events.instance_changed(company=company, instance=instance, created=True)
+    return instance
+
+
+def _instance_insert(*, company: Company, name: str, label: str, token: str, gateway_name: str) -> Instance:
+    """instance_create's row, gateway instance and first timeline entry, all or nothing."""
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        # Serialise creations per company so the limit cannot be overrun by parallel requests.
+        Company.objects.select_for_update().filter(pk=company.pk).first()
+        if Instance.objects.filter(company=company, name=name).exists():
+            raise InstanceNameTaken(_("You already have an instance named “%(name)s”.") % {"name": name})
+        if Instance.objects.filter(company=company).count() >= company.max_instances:
+            raise InstanceLimitReached(company.max_instances)
+        server = gateway_server_least_loaded()
+        if server is None:
+            raise GatewayUnavailable(_("No gateway server has room for a new instance; contact support."))
+        instance = Instance.objects.create(
+            company=company, server=server, name=name, gateway_name=gateway_name,
+            label=label.strip()[:80], token=token or secrets.token_hex(16), webhook_secret_hash=hash_secret(secret),
+        )
+        _create_on_gateway(instance, secret)
+        InstanceStateChange.objects.create(
+            company=company, instance=instance, from_state=InstanceState.CREATED, to_state=InstanceState.CREATED,
+            reason=Reason.CREATED, source=InstanceStateChange.Source.USER,
+        )
     return instance
 
 

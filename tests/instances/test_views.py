@@ -8,7 +8,8 @@ from django.test import Client
 from instances.models import GatewayServer, Instance, InstanceState, InstanceStateChange
 from instances.tasks import connect_instance
 from tenants import realtime
-from tests.factories import make_contact, make_user
+from tenants.models import Role
+from tests.factories import make_contact, make_member, make_user
 from tests.instances.conftest import create_instance
 from tests.simulator.fixtures import free_port
 
@@ -52,6 +53,29 @@ def test_create_redirects_to_the_detail_page(client_a, company_a, gateway_server
     detail = client_a.get(response["Location"]).content.decode()
     assert "Vendas" in detail and 'data-live-topic="instance"' in detail
     assert f'data-live-id="{instance.public_id}"' in detail
+
+
+def test_a_company_given_a_former_slug_of_another_creates_its_instances(client_a, company_a, instance_a, simulator):
+    """Instances are "<company slug>_<name>" on the gateway. Once company A's slug changed and a new company took
+    the old one, its "sales" met A's on the server: it was refused with "You already have an instance named
+    “sales”", which it did not have (nothing of A's was touched, and A's instance keeps working)."""
+    from tenants import services as tenant_services
+
+    tenant_services.company_update(company=company_a, name=company_a.name, slug="alpha-sa",
+                                   max_instances=company_a.max_instances, max_members=company_a.max_members)
+    newcomer = tenant_services.company_create(name="Alpha Bakery", slug="alpha")
+    client = Client()
+    client.force_login(make_member(company=newcomer, role=Role.OWNER, email="owner@bakery.test").user,
+                       backend="tenants.backends.UsernameOrEmailBackend")
+    response = client.post(url(newcomer, action="new"), {"name": "sales"})
+    created = Instance.all_companies.get(company=newcomer)
+    assert response.status_code == 302 and response["Location"] == url(newcomer, created)
+    assert created.name == "sales" and created.gateway_name.startswith("alpha_sales_")
+    assert {created.gateway_name, "alpha_sales"} <= {row["name"] for row in simulator.control("GET", "instances")}
+    assert refreshed(instance_a).gateway_name == "alpha_sales" and refreshed(instance_a).company == company_a
+    assert client.get(url(newcomer, instance_a)).status_code == 404  # A's stays A's
+    response = client.post(url(newcomer, action="new"), {"name": "sales"})
+    assert response.status_code == 400 and "already have an instance named" in response.content.decode()
 
 
 @pytest.mark.parametrize(("name", "message"), [("sales", "already"), ("Bad Name", "lowercase")])
