@@ -152,3 +152,8 @@ class ApiKey(TenantOwned):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def scope_labels(self) -> list[str]:
+        """What the key may do, in the reader's language and the choices' order."""
+        return [scope.label for scope in self.Scope if scope.value in self.scopes]

@@ -34,6 +34,23 @@ def test_create_shows_the_secret_once_and_it_works(client_a, company_a, owner_a)
     assert key.prefix in client_a.get(URL.format(slug=company_a.slug)).content.decode()
 
 
+def test_the_list_says_what_each_key_may_do(client_a, client_b, company_a, company_b):
+    """A read-only key and a full one looked the same in the list: nothing told which one can send messages."""
+    reader = make_api_key(company=company_a, name="Reports", scopes=["read"]).api_key
+    full = make_api_key(company=company_a, name="ERP", scopes=["messages", "read", "write"]).api_key
+    make_api_key(company=company_b, name="Bravo's", scopes=["read"])
+    page = client_a.get(URL.format(slug=company_a.slug)).content.decode()
+    scopes = page.split(f'id="api-key-{reader.public_id}"')[1].split("</tr>")[0]
+    assert 'data-testid="api-key-scopes">Read</td>' in scopes
+    scopes = page.split(f'id="api-key-{full.public_id}"')[1].split("</tr>")[0]
+    assert 'data-testid="api-key-scopes">Read, Write, Send messages</td>' in scopes
+    assert "Bravo&#x27;s" not in page and "Bravo's" not in page
+    client_a.cookies["django_language"] = "pt-br"
+    page = client_a.get(URL.format(slug=company_a.slug)).content.decode()
+    assert "Permissões" in page and ">Leitura, Escrita, Enviar mensagens</td>" in page
+    assert "Reports" not in client_b.get(URL.format(slug=company_b.slug)).content.decode()
+
+
 def test_create_without_a_name_is_a_form_error(client_a, company_a):
     response = client_a.post(URL.format(slug=company_a.slug), {"name": "  ", "scopes": ["read"]})
     assert response.status_code == 400
