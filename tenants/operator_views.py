@@ -40,9 +40,12 @@ def _company_or_404(company_id) -> Company:
 def _company_page(request: HttpRequest, company: Company, **forms) -> HttpResponse:
     initial = {"name": company.name, "slug": company.slug, "max_instances": company.max_instances,
                "max_members": company.max_members}
+    form = forms.get("form") or CompanyForm(initial=initial)
+    # Here an empty slug keeps the current one (company_edit): the create form's "derive it from the name" is not so.
+    form.fields["slug"].help_text = _("Used in the address of every page: /c/slug/. Changing it changes the address "
+                                      "of every page of the company; leave it empty to keep it.")
     return render(request, "tenants/operator/company_edit.html", {
-        "company": company, "owners": selectors.company_owner_list(company=company),
-        "form": forms.get("form") or CompanyForm(initial=initial),
+        "company": company, "owners": selectors.company_owner_list(company=company), "form": form,
         "suspend_form": forms.get("suspend_form") or CompanySuspendForm(),
     }, status=400 if any(form.errors for form in forms.values()) else 200)
 

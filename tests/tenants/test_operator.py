@@ -67,6 +67,26 @@ def test_list_shows_counts(operator_client, company_a, owner_a, member_a, api_ke
     assert '"member-count">1<' in row_b and '"api-key-count">0<' in row_b and '"instance-count">0<' in row_b
 
 
+def test_company_page_counts_instances_against_the_limit_and_says_what_an_empty_slug_does(
+        operator_client, company_a, company_b):
+    """The usage card gave members as "n / max" but instances as the max alone; and the edit form promised that
+    an empty slug is derived from the name, while there it keeps the current one."""
+    make_instance(company=company_a)
+    make_instance(company=company_b)
+    make_instance(company=company_b)
+    page = operator_client.get(f"/operator/companies/{company_a.public_id}/").content.decode()
+    assert 'data-testid="instance-usage">1 / 5<' in page
+    assert "leave it empty to keep it" in page and "derive it from the name" not in page
+    assert "derive it from the name" in operator_client.get("/operator/companies/new/").content.decode()
+    operator_client.post(f"/operator/companies/{company_a.public_id}/", {
+        "name": "Alpha Foods", "slug": "", "max_instances": 5, "max_members": 20})
+    company_a.refresh_from_db()
+    assert company_a.slug == "alpha"
+    operator_client.cookies["django_language"] = "pt-br"
+    page = operator_client.get(f"/operator/companies/{company_a.public_id}/").content.decode()
+    assert "Instâncias" in page and "deixe vazio para mantê-lo" in page
+
+
 def test_list_query_count_is_pinned(operator_client, db, django_assert_max_num_queries):
     for number in range(5):
         make_api_key(company=make_company(name=f"Co {number}"), name="k")
