@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -14,7 +17,7 @@ from django.views.decorators.http import require_POST
 from instances.models import Instance
 from integrations import bots, selectors, services
 from integrations.forms import BotPlatformForm, WebhookEndpointForm
-from integrations.models import WebhookEndpoint
+from integrations.models import WebhookDelivery, WebhookEndpoint
 from tenants.access import CompanyRequest, company_member
 from tenants.forms import add_errors
 from tenants.models import Role
@@ -61,6 +64,19 @@ def webhook_list(request: CompanyRequest) -> HttpResponse:
     }, status=400 if form.errors else 200))
 
 
+# While a delivery queued moments ago (a test event, a replay) waits for its first attempt, the log refreshes
+# every couple of seconds, so "Send test event" shows its outcome without a 30 s wait or a reload.
+FIRST_ATTEMPT_WATCH = timedelta(minutes=2)
+
+
+def _deliveries_context(company, endpoint: WebhookEndpoint) -> dict:
+    deliveries = list(selectors.delivery_list(company=company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT])
+    since = timezone.now() - FIRST_ATTEMPT_WATCH
+    awaiting = any(delivery.status == WebhookDelivery.Status.PENDING and not delivery.attempts
+                   and delivery.created_at >= since for delivery in deliveries)
+    return {"deliveries": deliveries, "refresh_every": "2s" if awaiting else "30s"}
+
+
 def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issued=None,
             rotated: bool = False) -> HttpResponse:
     form = form or WebhookEndpointForm(initial={
@@ -69,10 +85,9 @@ def _detail(request: CompanyRequest, endpoint: WebhookEndpoint, form=None, issue
     })
     if endpoint.kind == WebhookEndpoint.Kind.PLATFORM:
         form.fields.pop("event_types", None)  # a platform gets its contacts' messages and bot events, no choice
-    deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
     return _secret_page(render(request, "integrations/endpoint.html", {
         "company": request.company, "endpoint": endpoint, "form": form, "issued": issued, "rotated": rotated,
-        "deliveries": deliveries, "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
+        **_deliveries_context(request.company, endpoint), "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
     }, status=400 if form.errors else 200))
 
 
@@ -94,9 +109,8 @@ def webhook_detail(request: CompanyRequest, endpoint_id) -> HttpResponse:
 def webhook_deliveries(request: CompanyRequest, endpoint_id) -> HttpResponse:
     """The delivery log alone (htmx refresh)."""
     endpoint = _endpoint_or_404(request, endpoint_id)
-    deliveries = selectors.delivery_list(company=request.company, endpoint=endpoint)[:selectors.DELIVERY_LOG_LIMIT]
     return render(request, "integrations/endpoint.html#deliveries", {
-        "company": request.company, "endpoint": endpoint, "deliveries": deliveries,
+        "company": request.company, "endpoint": endpoint, **_deliveries_context(request.company, endpoint),
         "retention_days": settings.WEBHOOK_EVENT_RETENTION_DAYS,
     })
 

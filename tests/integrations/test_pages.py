@@ -94,6 +94,27 @@ def test_edit_rotate_test_replay_delete(client_a, company_a, endpoint_a, receive
 
 
 @pytest.mark.django_db
+def test_the_log_refreshes_quickly_while_a_test_event_awaits_its_first_attempt(client_a, client_b, company_a,
+                                                                               endpoint_a, receiver):
+    """"Send test event" said "it appears in the log below", and there it stayed "Pending" for up to 30 s after it
+    had been delivered, with nothing telling the person to reload."""
+    url = f"{base(company_a)}{endpoint_a.endpoint.public_id}/"
+    assert 'data-refresh-every="30s"' in client_a.get(url).content.decode()  # nothing awaited: the slow timer
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        client_a.post(url + "test/")
+    page = client_a.get(url).content.decode()
+    assert 'hx-trigger="every 2s"' in page and 'data-refresh-every="2s"' in page
+    partial = client_a.get(url + "deliveries/", headers={"HX-Request": "true"}).content.decode()
+    assert 'data-refresh-every="2s"' in partial
+    with company_scope(company_a):
+        delivery = WebhookDelivery.objects.get()
+    assert tasks.deliver_webhook.apply(args=[company_a.pk, delivery.pk]).get() == "succeeded"
+    partial = client_a.get(url + "deliveries/", headers={"HX-Request": "true"}).content.decode()
+    assert 'data-refresh-every="30s"' in partial and "Succeeded" in partial  # its outcome is shown: slow again
+    assert client_b.get(url + "deliveries/").status_code == 404
+
+
+@pytest.mark.django_db
 def test_delivery_log_query_count_does_not_grow_with_rows(client_a, company_a, endpoint_a,
                                                          django_assert_max_num_queries):
     with company_scope(company_a):
