@@ -164,6 +164,33 @@ def contact_create(request: CompanyRequest) -> HttpResponse:
     return render(request, "contacts/list.html", context, status=400)
 
 
+# The form's fields as the page drew them go back as hidden "seen-<name>" inputs: saving changes only what the
+# person changed there, so a tag added or a bot paused elsewhere after the page was drawn is not undone.
+SEEN_FIELDS = ("custom_name", "photo_url", "platform", "is_ignored", "bot_paused")
+
+
+def _seen(contact: Contact) -> list[tuple[str, str]]:
+    return ([("form", "1")] + [(name, "1" if getattr(contact, name) is True else
+                                 "" if getattr(contact, name) is False else getattr(contact, name))
+                                for name in SEEN_FIELDS]
+            + [("tags", str(tag.public_id)) for tag in contact.tags.all()])
+
+
+def _changes(request: CompanyRequest, contact: Contact, form: ContactForm) -> tuple[dict, list[Tag]]:
+    """(the fields to write, the tags the contact ends with) from a valid form: all of them as posted when the
+    post says nothing of what was seen (a client of its own), else only what differs from what was seen."""
+    fields = dict(form.cleaned_data)
+    tags = list(fields.pop("tags"))
+    if request.POST.get("seen-form") != "1":
+        return fields, tags
+    fields = {name: value for name, value in fields.items()
+              if form.fields[name].has_changed(request.POST.get(f"seen-{name}", ""), form[name].data)}
+    seen, posted = set(request.POST.getlist("seen-tags")), {str(tag.public_id) for tag in tags}
+    current = list(Tag.objects.filter(company=request.company, contact_links__contact=contact))
+    kept = [tag for tag in current if str(tag.public_id) not in seen - posted]
+    return fields, kept + [tag for tag in tags if str(tag.public_id) in posted - seen and tag not in kept]
+
+
 def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_form=None, status=200):
     if form is None:
         form = ContactForm(company=request.company, contact=contact, initial={
@@ -173,6 +200,10 @@ def _detail(request: CompanyRequest, contact: Contact, *, form=None, identifier_
         })
     return render(request, "contacts/detail.html", {
         "company": request.company, "contact": contact, "form": form,
+        # After a refused save, still what the person first saw (their changes are what is checked against it).
+        "seen": ([(key.removeprefix("seen-"), value) for key, values in request.POST.lists()
+                  if key.startswith("seen-") for value in values]
+                 if request.method == "POST" and "seen-form" in request.POST else _seen(contact)),
         "identifier_form": identifier_form or IdentifierForm(),
         "identifiers": selectors.contact_identifiers(company=request.company, contact=contact),
         "bot_changes": bots.change_list(company=request.company, contact=contact),
@@ -195,8 +226,7 @@ def contact_detail(request: CompanyRequest, contact_id) -> HttpResponse:
         return _detail(request, contact)
     form = ContactForm(request.POST, company=request.company, contact=contact)
     if form.is_valid():
-        fields = dict(form.cleaned_data)
-        tags = list(fields.pop("tags"))
+        fields, tags = _changes(request, contact, form)
         try:
             services.contact_update(company=request.company, contact=contact, tags=tags,
                                         actor=actor_label(request), **fields)

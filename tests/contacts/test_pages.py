@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
+from contacts import services
 from contacts.models import Contact, ContactIdentifier, ContactTag, Tag
+from integrations import bots
 from tenants.scoping import company_scope
 from tests.factories import make_contact, make_instance, make_platform, make_tag
 
@@ -153,6 +158,55 @@ def test_detail_edit_and_errors(agent_client_a, company_a, world):
     html = response.content.decode()
     assert "not a slug is not one of the available choices" in html and "Enter a valid URL." in html
     assert "7d1e2f3a-0000-4000-8000-000000000000 is not one of the available choices" in html
+    assert snapshot(company_a) == before
+
+
+def _posted_as_the_page_would(page: str, **changes) -> dict:
+    """The contact form's data as the browser sends it: its hidden inputs, the visible values as drawn, changes."""
+    form = page.split('data-testid="contact-form"')[1].split("</form>")[0]
+    data: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        kind = re.search(r'type="([^"]+)"', tag)
+        if name is None or (kind and kind.group(1) == "checkbox" and " checked" not in tag):
+            continue
+        checkbox = kind is not None and kind.group(1) == "checkbox"
+        data.setdefault(name.group(1), []).append(html.unescape(value.group(1)) if value else
+                                                  ("on" if checkbox else ""))
+    for name, value in changes.items():
+        data[name] = value if isinstance(value, list) else [value]
+    return data
+
+
+def test_saving_the_form_keeps_what_others_changed_since_the_page_was_drawn(agent_client_a, client_b, company_a,
+                                                                            world):
+    """The form posted every field as drawn: tags added and a bot paused (by an agent's reply, another tab, the
+    API) after the page was opened were undone by saving an unrelated change. Now only what the person changed
+    on the page is changed."""
+    late = make_tag(company=company_a, name="Late")
+    detail = url(company_a, f"{world['ana'].public_id}/")
+    page = agent_client_a.get(detail).content.decode()  # Ana has VIP; her bot is not paused
+    with company_scope(company_a):  # meanwhile, elsewhere
+        ana = Contact.objects.get(pk=world["ana"].pk)
+        services.contact_add_tags(company=company_a, contact=ana, tags=[late])
+        bots.bot_set_paused(company=company_a, contact=ana, paused=True, reason="agent_reply", actor="Adam")
+    data = _posted_as_the_page_would(page, custom_name="Dona Ana")
+    assert data["tags"] == [str(world["vip"].public_id)] and "bot_paused" not in data  # as drawn
+    assert agent_client_a.post(detail, data).status_code == 302
+    with company_scope(company_a):
+        ana = Contact.objects.get(pk=world["ana"].pk)
+        assert (ana.custom_name, ana.bot_paused) == ("Dona Ana", True)
+        assert sorted(ana.tags.values_list("name", flat=True)) == ["Late", "VIP"]
+    # What the person did change is changed: VIP unticked, the bot resumed, both seen as they are now.
+    page = agent_client_a.get(detail).content.decode()
+    data = _posted_as_the_page_would(page, tags=[str(late.public_id)])
+    data.pop("bot_paused")
+    assert agent_client_a.post(detail, data).status_code == 302
+    with company_scope(company_a):
+        ana = Contact.objects.get(pk=world["ana"].pk)
+        assert ana.bot_paused is False and list(ana.tags.values_list("name", flat=True)) == ["Late"]
+    before = snapshot(company_a)
+    assert client_b.post(detail, data).status_code == 404
     assert snapshot(company_a) == before
 
 
