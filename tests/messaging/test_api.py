@@ -630,6 +630,18 @@ def test_a_send_builds_only_the_input_fields_it_uses_and_validates_as_before():
     assert "location" not in bulk.validated_data["messages"][0]
 
 
+def test_an_empty_conversation_update_is_refused_in_the_request_s_language():
+    """The one API message left out of the pt-BR catalogue (the rest were translated)."""
+    from messaging.api import ConversationUpdateSerializer
+
+    with translation.override("pt-br"):
+        empty = ConversationUpdateSerializer(data={})
+        assert not empty.is_valid()
+        assert str(empty.errors["non_field_errors"][0]) == "Informe status, prioridade ou os dois."
+    empty = ConversationUpdateSerializer(data={})
+    assert not empty.is_valid() and str(empty.errors["non_field_errors"][0]) == "Give status, priority or both."
+
+
 def test_the_media_url_of_an_event_serves_the_stored_file_to_its_company_only(api_a, api_b, instance_a, company_a,
                                                                                hooks):
     """message.received and message.sent give `media.url` = /api/v1/messages/<id>/media: it answers the stored file
