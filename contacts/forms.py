@@ -21,6 +21,10 @@ DEFAULT_DESCENDING = {"created": True, "name": False, "identifier": False}
 BULK_LIMIT = 5000
 
 
+STALE_FILTERS = _("The list's filters name a tag or an instance that no longer exists: nothing was done. Choose "
+                  "the filters again.")
+
+
 class _TagChoice(forms.ModelMultipleChoiceField):
     def label_from_instance(self, tag: Tag) -> str:
         return tag.name
@@ -46,6 +50,12 @@ class ContactFilterForm(forms.Form):
         self.fields["instance"].choices = [("", _("All instances"))] + [
             (key, i.display_name) for key, i in self.instances.items()]
         self.fields["tag"].choices = [("", _("All tags"))] + [(key, t.name) for key, t in self.tags.items()]
+
+    def names_what_no_longer_exists(self) -> bool:
+        """Whether a tag or instance filter names one that is not (or no longer) the company's. The list drops
+        such a filter and shows more; an action on every match or an export must not widen that way."""
+        self.is_valid()
+        return "tag" in self.errors or "instance" in self.errors
 
     def filters(self) -> ContactFilters:
         """The filters to apply; invalid parts (a stale tag id in a bookmark) are simply dropped."""
@@ -127,7 +137,10 @@ class BulkTagForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         if data.get("all_matching"):
-            filters = ContactFilterForm(self.data, company=self.company).filters()
+            matching = ContactFilterForm(self.data, company=self.company)
+            if matching.names_what_no_longer_exists():
+                raise forms.ValidationError(STALE_FILTERS)
+            filters = matching.filters()
             data["contacts"] = selectors.contact_list_matching_bare(company=self.company, filters=filters,
                                                               limit=BULK_LIMIT + 1)
             if len(data["contacts"]) > BULK_LIMIT:

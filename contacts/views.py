@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts import csv_format, imports, selectors, services
 from contacts.forms import (
     BULK_LIMIT,
+    STALE_FILTERS,
     BulkTagForm,
     ContactCreateForm,
     ContactFilterForm,
@@ -275,11 +276,14 @@ def contact_identifier_remove(request: CompanyRequest, contact_id, identifier_id
 
 @company_member(role=Role.ADMIN)
 @require_GET
-def contact_export(request: CompanyRequest) -> StreamingHttpResponse:
+def contact_export(request: CompanyRequest) -> HttpResponse:
     """The current filtered list as CSV, streamed row by row (any size, constant memory)."""
     company = request.company
-    filters = ContactFilterForm(request.GET, company=company).filters()
-    contacts = selectors.contact_list(company=company, filters=filters).prefetch_related(
+    form = ContactFilterForm(request.GET, company=company)
+    if form.names_what_no_longer_exists():  # all contacts would be exported instead: back to the list
+        messages.error(request, STALE_FILTERS)
+        return redirect("contacts:list", company.slug)
+    contacts = selectors.contact_list(company=company, filters=form.filters()).prefetch_related(
         selectors.identifiers_prefetch(company))
     lines = csv_format.export_lines(contacts.iterator(chunk_size=500))
     response = StreamingHttpResponse(company_stream(company, lines, asynchronous=isinstance(request, ASGIRequest)),

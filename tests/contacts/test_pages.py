@@ -124,6 +124,37 @@ def test_bulk_with_bad_input_explains_and_changes_nothing(client_a, company_a, c
     assert snapshot(company_a) == before
 
 
+def test_all_matching_and_export_refuse_filters_naming_what_no_longer_exists(client_a, company_a, company_b, world):
+    """The list drops a filter naming a tag deleted since (a bookmark), and so did "every matching contact" and the
+    export: with the list filtered by a tag someone deleted meanwhile, tagging every match tagged the whole book,
+    and the export link exported every contact. Another company's tag is as unknown as a deleted one."""
+    promo = make_tag(company=company_a, name="Promo")
+    with company_scope(company_a):
+        services.contact_add_tags(company=company_a, contact=Contact.objects.get(pk=world["bia"].pk), tags=[promo])
+    late = make_tag(company=company_a, name="Late")
+    stale = str(promo.public_id)
+    with company_scope(company_a):
+        services.tag_delete(company=company_a, tag=Tag.objects.get(pk=promo.pk))  # by someone else, meanwhile
+    foreign = str(make_tag(company=company_b, name="Promo").public_id)
+    before = snapshot(company_a)
+    for gone in (stale, foreign):
+        html = client_a.post(url(company_a, "bulk-tag/"), {"action": "add", "bulk_tag": str(late.public_id),
+                                                           "all_matching": "on", "tag": gone},
+                             HTTP_HX_REQUEST="true").content.decode()
+        assert "no longer exists" in html
+        response = client_a.get(url(company_a, "export.csv"), {"tag": gone})
+        assert response.status_code == 302 and response["Location"] == url(company_a)
+        assert "no longer exists" in client_a.get(response["Location"]).content.decode()
+    assert snapshot(company_a) == before  # nobody tagged
+    client_a.cookies["django_language"] = "pt-br"
+    html = client_a.post(url(company_a, "bulk-tag/"), {"action": "add", "bulk_tag": str(late.public_id),
+                                                       "all_matching": "on", "tag": stale},
+                         HTTP_HX_REQUEST="true").content.decode()
+    assert "que não existe mais: nada foi feito" in html
+    response = client_a.get(url(company_a, "export.csv"), {"tag": str(world["vip"].public_id)})
+    assert response.status_code == 200 and b"5511987654321" in b"".join(response.streaming_content)
+
+
 def test_create_contact_from_the_list(client_a, company_a, world):
     form = {"instance": str(world["instance"].public_id), "identifier": "+1 415 555 2671", "custom_name": "Joe"}
     response = client_a.post(url(company_a, "new/"), form)
