@@ -349,6 +349,13 @@ def contact_remove_tags(*, company: Company, contact: Contact, tags: Sequence[Ta
         return _tags_changed(company, contact, bool(removed))
 
 
+def contact_change_tags(*, company: Company, contact: Contact, add: Sequence[Tag], remove: Sequence[Tag]) -> bool:
+    """Add some tags and remove others, leaving the rest as they are (one contact.updated when anything changed)."""
+    with transaction.atomic():
+        removed, _detail = ContactTag.objects.filter(company=company, contact=contact, tag__in=list(remove)).delete()
+        return _tags_changed(company, contact, _add_tags(company, contact, add) or bool(removed))
+
+
 # A bulk action that changed more contacts than this announces them from a task after commit, in batches: each
 # contact.updated is two inserts (event and delivery), seconds for thousands, too long for the request.
 BULK_EVENTS_INLINE = 100

@@ -247,11 +247,24 @@ def contact_bot(request: CompanyRequest, conversation_id) -> HttpResponse:
 @company_member()
 @require_POST
 def contact_tags(request: CompanyRequest, conversation_id) -> HttpResponse:
+    """The panel sends back the tags it drew ticked (seen-tags): only what the person ticked or unticked changes, so
+    a tag added or removed elsewhere meanwhile (another agent, the API, bulk tagging) stays as it is. A post without
+    them (a client of its own) sets the tags whole."""
     conversation = _conversation_or_404(request, conversation_id)
-    tags, unknown = contact_selectors.tags_by_ids(company=request.company, public_ids=request.POST.getlist("tags"))
+    posted = set(request.POST.getlist("tags"))
+    if request.POST.get("seen-form") != "1":
+        tags, unknown = contact_selectors.tags_by_ids(company=request.company, public_ids=list(posted))
+        if unknown:
+            return HttpResponse(status=422)
+        contact_services.contact_set_tags(company=request.company, contact=conversation.contact, tags=tags)
+        return _contact_panel(request, conversation)
+    seen = set(request.POST.getlist("seen-tags"))
+    add, unknown = contact_selectors.tags_by_ids(company=request.company, public_ids=sorted(posted - seen))
     if unknown:
         return HttpResponse(status=422)
-    contact_services.contact_set_tags(company=request.company, contact=conversation.contact, tags=tags)
+    # A tag unticked that was deleted meanwhile is gone already: unknown ids among these are nothing to remove.
+    remove, _gone = contact_selectors.tags_by_ids(company=request.company, public_ids=sorted(seen - posted))
+    contact_services.contact_change_tags(company=request.company, contact=conversation.contact, add=add, remove=remove)
     return _contact_panel(request, conversation)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -575,6 +576,68 @@ def test_controls_assign_status_priority_bot_tags(client_a, company_a, instance_
     assert contact.bot_paused is True
     with company_scope(company_a):
         assert list(contact.tags.values_list("name", flat=True)) == ["VIP"]
+
+
+def _panel_tags_post(panel: str, tick: str | None = None, untick: str | None = None) -> dict:
+    """The contact panel's tags form as htmx sends it on a change: its hidden inputs and the boxes ticked as drawn,
+    with one box toggled."""
+    form = panel.split('/tags/" hx-target="#contact-panel"')[1].split("</form>")[0]
+    data: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name, value = re.search(r'name="([^"]+)"', tag).group(1), re.search(r'value="([^"]*)"', tag).group(1)
+        if 'type="checkbox"' not in tag or " checked" in tag:
+            data.setdefault(name, []).append(value)
+    ticked = data.setdefault("tags", [])
+    if tick:
+        ticked.append(tick)
+    if untick:
+        ticked.remove(untick)
+    return data
+
+
+def test_panel_tags_change_only_the_box_toggled(client_a, agent_client_a, api_a, client_b, company_a, company_b,
+                                                 instance_a, instance_b):
+    """The panel posted the whole tag set it drew: a tag another agent (or the API, or bulk tagging) added after it
+    was drawn was removed when this agent ticked another one. Now only the box toggled changes."""
+    conversation = make_conversation(company_a, instance_a)
+    contact = conversation.contact
+    with company_scope(company_a):
+        vip, late, cold = (contact_services.tag_create(company=company_a, name=name)
+                           for name in ("VIP", "Late", "Cold"))
+        contact_services.contact_add_tags(company=company_a, contact=contact, tags=[cold])
+    with company_scope(company_b):
+        theirs = contact_services.tag_create(company=company_b, name="Theirs")
+    conversation_b = make_conversation(company_b, instance_b)
+    with company_scope(company_b):
+        contact_services.contact_add_tags(company=company_b, contact=conversation_b.contact, tags=[theirs])
+    panel = agent_client_a.get(page(company_a, conversation)).content.decode()
+    # Meanwhile, another agent's tab (through the service) and an integration (through the API) add tags.
+    with company_scope(company_a):
+        contact_services.contact_add_tags(company=company_a, contact=contact, tags=[late])
+    assert api_a.post(f"/api/v1/contacts/{contact.public_id}/tags", {"tags": [str(vip.public_id)]},
+                      format="json").status_code == 200
+    assert agent_client_a.post(f"{page(company_a, conversation)}tags/",
+                               _panel_tags_post(panel, untick=str(cold.public_id))).status_code == 200
+
+    def names(company, contact):
+        with company_scope(company):
+            return sorted(contact.tags.values_list("name", flat=True))
+
+    assert names(company_a, contact) == ["Late", "VIP"]
+    panel = agent_client_a.get(page(company_a, conversation)).content.decode()
+    with company_scope(company_a):
+        contact_services.contact_remove_tags(company=company_a, contact=contact, tags=[late])
+    response = agent_client_a.post(f"{page(company_a, conversation)}tags/",
+                                   _panel_tags_post(panel, tick=str(cold.public_id)))
+    assert response.status_code == 200 and names(company_a, contact) == ["Cold", "VIP"]  # Late stays removed
+    # Company B's tags cannot be put on A's contact, nor taken off B's contact by naming them as seen.
+    data = {"seen-form": "1", "seen-tags": [str(theirs.public_id)], "tags": []}
+    assert client_a.post(f"{page(company_a, conversation)}tags/", data).status_code == 200
+    assert client_a.post(f"{page(company_a, conversation)}tags/",
+                         {"seen-form": "1", "tags": [str(theirs.public_id)]}).status_code == 422
+    assert client_a.post(f"{page(company_b, conversation_b)}tags/", data).status_code == 404
+    assert client_b.post(f"{page(company_a, conversation)}tags/", {"seen-form": "1", "tags": []}).status_code == 404
+    assert names(company_b, conversation_b.contact) == ["Theirs"] and names(company_a, contact) == ["Cold", "VIP"]
 
 
 def test_retry_and_delete_from_the_thread(client_a, company_a, instance_a, simulator,
