@@ -513,7 +513,8 @@ class ContactImportCreateSerializer(serializers.Serializer):
     channel = serializers.UUIDField(help_text="The instance whose contacts these are.")
     csv = serializers.CharField(required=False, trim_whitespace=False, max_length=imports.MAX_FILE_BYTES,
                                 help_text="The file's text (UTF-8): comma, semicolon or tab separated.")
-    file = serializers.FileField(required=False, help_text="Or the file itself, as multipart/form-data.")
+    file = serializers.FileField(required=False, help_text="Or the file itself, as multipart/form-data: UTF-8 (with "
+                                 "or without BOM), UTF-16 with its BOM (Excel's \"Unicode text\") or Windows-1252.")
     filename = serializers.CharField(required=False, max_length=200, default="api.csv")
     has_header = serializers.BooleanField(required=False, help_text="Default: whether a header row was recognised.")
     mapping = serializers.DictField(

@@ -5,6 +5,7 @@ Export columns use the same names the importer recognises, so an exported file i
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator
@@ -49,7 +50,10 @@ TAG_SEPARATORS = (";", "|")
 
 
 def decode(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252: what spreadsheet programs actually save."""
+    """UTF-16 with its BOM (Excel's "Unicode text", tab separated), UTF-8 (with or without BOM), else
+    Windows-1252: what spreadsheet programs actually save."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16", errors="replace")  # the BOM says which byte order, and is dropped
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -160,7 +160,8 @@ class BulkTagForm(forms.Form):
 class ImportUploadForm(forms.Form):
     instance = forms.ChoiceField(label=_("Instance"), help_text=_("The number these contacts write to."))
     file = forms.FileField(label=_("CSV file"),
-                           help_text=_("UTF-8, with a header row; comma, semicolon or tab separated. Up to 5 MB."))
+                           help_text=_("CSV (comma, semicolon or tab separated; UTF-8 or Windows-1252) or Excel's "
+                                       "“Unicode text”, with a header row. Up to 5 MB."))
 
     def __init__(self, *args, company: Company, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -40,9 +40,11 @@ def contact_import_create(*, company: Company, instance: Instance, filename: str
                           created_by: User | None = None) -> ContactImport:
     """Store an uploaded file for preview; the mapping is guessed from its header."""
     not_csv = _("This is not a CSV file. Save the spreadsheet as CSV (comma or semicolon separated) and upload that.")
-    if b"\0" in raw:  # a picture, a zip (.xlsx): no text file holds NUL, and PostgreSQL could not store it
-        raise ImportFileError(not_csv)
     text = csv_format.decode(raw)
+    # A picture, a zip (.xlsx): no text holds NUL, and PostgreSQL could not store it. Checked once decoded, as
+    # UTF-16 (Excel's "Unicode text") has a NUL byte in every ASCII character.
+    if "\0" in text:
+        raise ImportFileError(not_csv)
     delimiter = csv_format.sniff_delimiter(text)
     try:  # read to its end now: a file the csv module cannot parse would otherwise fail the background run
         deque(csv_format.read_rows(text, delimiter), maxlen=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import time
@@ -236,6 +237,38 @@ def test_a_file_that_is_not_text_is_refused_with_a_reason(client_a, company_a, i
     response = upload(client_a, company_a, instance_a, content)
     assert response.status_code == 400 and "not a CSV file" in response.content.decode()
     assert latest_import(company_a) is None
+
+
+# Excel's "Unicode text" (Texto Unicode): UTF-16 little-endian with its BOM, tab separated, CRLF; the cells hold
+# commas and semicolons, which must not be taken for the separator.
+EXCEL_UNICODE_TEXT = (
+    "Telefone\tNome\tEtiquetas\r\n"
+    "+55 11 98765-4321\tJoão da Conceição, Jr.\tVIP; Atacado\r\n"
+    "5521999998888\tBeatriz Ávila\tVIP\r\n"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content", [
+    codecs.BOM_UTF16_LE + EXCEL_UNICODE_TEXT.encode("utf-16-le"),
+    codecs.BOM_UTF16_BE + EXCEL_UNICODE_TEXT.encode("utf-16-be"),
+    EXCEL_UNICODE_TEXT.encode("utf-8-sig"),
+    EXCEL_UNICODE_TEXT.encode("utf-8"),
+    EXCEL_UNICODE_TEXT.encode("cp1252"),
+], ids=["utf-16-le", "utf-16-be", "utf-8-bom", "utf-8", "cp1252"])
+def test_excel_unicode_text_and_other_tab_separated_files_import(client_a, client_b, company_a, instance_a, content):
+    """A spreadsheet saved from Excel as "Unicode text" (UTF-16 with a BOM, tabs) was refused as not a CSV file
+    (its NUL bytes); Brazilian users save it often. It imports like any CSV, accents and all; company B gets none."""
+    response = upload(client_a, company_a, instance_a, content, name="contatos.txt")
+    assert response.status_code == 302
+    contact_import = latest_import(company_a)
+    assert contact_import.delimiter == "\t" and contact_import.mapping == {"0": "identifier", "1": "name", "2": "tags"}
+    assert "\0" not in contact_import.content and not contact_import.content.startswith("\ufeff")
+    start(client_a, company_a, contact_import, {0: "identifier", 1: "name", 2: "tags"})
+    assert run(company_a, contact_import).created_count == 2
+    assert contacts_state(company_a) == [("5511987654321", "João da Conceição, Jr.", False, ["Atacado", "VIP"]),
+                                         ("5521999998888", "Beatriz Ávila", False, ["VIP"])]
+    assert client_b.get(f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/").status_code == 404
 
 
 @pytest.mark.django_db
