@@ -190,3 +190,10 @@ class ContactImport(TenantOwned):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    # The result page lists this many rejected rows; the CSV report has them all.
+    REJECTED_SHOWN = 20
+
+    @property
+    def rejected_first(self) -> list[dict]:
+        return self.rejected[:self.REJECTED_SHOWN]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html as htmllib
 import io
+import re
 import time
 
 import pytest
@@ -93,6 +95,45 @@ def test_upload_preview_guesses_the_mapping_and_import_reports_rejected_rows(cli
     progress = client_a.get(f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/?fragment=progress")
     html = progress.content.decode()
     assert "100%" in html and "3 created" in html and "every 2s" not in html
+
+
+def _rejected_table(page: str) -> tuple[str, list[list[str]]]:
+    """The result page's rejected-rows table: its caption and each row's cells as text."""
+    table = page.split('data-testid="rejected-rows"')[1].split("</table>")[0]
+    caption = re.search(r"<caption[^>]*>(.*?)</caption>", table, re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return caption, [[htmllib.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+                     for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+@pytest.mark.django_db
+def test_the_result_page_lists_the_first_rejected_rows_with_the_report_for_all(client_a, client_b, company_a,
+                                                                              instance_a):
+    """Rejected rows were only in the downloadable CSV: the result page now shows the first 20 (line, cells,
+    reason) and links the report with all of them."""
+    lines = ["Telefone;Nome", "5511987654321;Ana"] + [f"{index};Broken <{index}>" for index in range(25)]
+    upload(client_a, company_a, instance_a, "\n".join(lines).encode())
+    contact_import = latest_import(company_a)
+    start(client_a, company_a, contact_import, {0: "identifier", 1: "name"})
+    assert run(company_a, contact_import).rejected_count == 25
+    page_url = f"/c/{company_a.slug}/contacts/import/{contact_import.public_id}/"
+    for fetched in (client_a.get(page_url), client_a.get(f"{page_url}?fragment=progress")):
+        caption, rows = _rejected_table(fetched.content.decode())
+        assert caption == "Rejected rows: the first 20 of 25; the report below has them all."
+        assert len(rows) == 20 and rows[0][:2] == ["3", "0 · Broken <0>"] and rows[-1][0] == "22"
+        assert "not a valid phone number" in rows[0][2]
+        assert f'href="{page_url}rejected.csv"' in fetched.content.decode()
+    # A few: all of them, under a plain caption.
+    upload(client_a, company_a, instance_a, GOOD_BAD_DUPLICATE)
+    small = latest_import(company_a)
+    start(client_a, company_a, small, {0: "identifier", 1: "name", 2: "tags", 3: "is_ignored"})
+    run(company_a, small)
+    caption, rows = _rejected_table(client_a.get(f"/c/{company_a.slug}/contacts/import/{small.public_id}/")
+                                    .content.decode())
+    assert caption == "Rejected rows" and [row[0] for row in rows] == ["4", "5", "6"]
+    assert rows[1][1:] == ["551187654321 · Ana again ·  · ", "Same contact as line 2."]
+    assert client_b.get(page_url).status_code == 404
+    assert client_b.get(f"{page_url}?fragment=progress").status_code == 404
 
 
 @pytest.mark.django_db
