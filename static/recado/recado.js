@@ -126,6 +126,34 @@
     } catch (error) { /* storage off */ }
   });
 
+  // A secret shown once (an API key, a webhook's signing secret, templates/_secret_copy.html): "Copy" puts it on the
+  // clipboard and says so in the live region under it. Where the clipboard API is missing (a page over plain HTTP,
+  // an old browser) or refused, the text is selected for Ctrl+C instead, and the region says that.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!field) return;
+    var status = document.getElementById(field.id + "-copy-status");
+    function say(text) {
+      if (!status) return;
+      status.textContent = "";  // emptied first, so a second click is announced again
+      window.requestAnimationFrame(function () { status.textContent = text; });
+    }
+    function selectIt() {
+      field.focus();
+      field.select();
+      say(button.getAttribute("data-selected-text"));
+    }
+    if (!navigator.clipboard || !navigator.clipboard.writeText) {
+      selectIt();
+      return;
+    }
+    navigator.clipboard.writeText(field.value).then(function () {
+      say(button.getAttribute("data-copied-text"));
+    }, selectIt);
+  });
+
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") resync();
   });
