@@ -102,7 +102,8 @@ class AutoReplySerializer(serializers.Serializer):
                                       help_text="An IANA time zone, e.g. America/Sao_Paulo.")
     opening_hours = serializers.ListField(
         required=False, child=serializers.ListField(child=serializers.CharField(), allow_null=True),
-        help_text='Seven days, Monday first: null (closed) or ["HH:MM", "HH:MM"].')
+        help_text='Seven days, Monday first: null (closed) or ["HH:MM", "HH:MM"] (opens, closes; closing before '
+                  'opening runs past midnight into the next day).')
     auto_assign = serializers.BooleanField(
         required=False, help_text="Give each conversation a customer opens to the available member with the fewest "
                                   "open conversations.")
@@ -436,7 +437,9 @@ class InstanceViewSet(TenantViewSet):
                              OpenApiExample("Saved", response_only=True, value=AUTO_REPLY_EXAMPLE)],
                    description="Change the automatic replies; a field left out keeps its value. Turning one on needs "
                                "its text. `opening_hours`: seven days, Monday first, each `null` (closed) or "
-                               "`[\"HH:MM\", \"HH:MM\"]` (opens, closes the same day), read in `time_zone`.")
+                               "`[\"HH:MM\", \"HH:MM\"]` (opens, closes; a closing time before the opening time is "
+                               "on the next day, so `[\"18:00\", \"02:00\"]` runs past midnight), read in "
+                               "`time_zone`.")
     @action(detail=True, methods=["get", "put"], url_path="automatic-replies")
     def automatic_replies(self, request: Request, id: str) -> Response:
         instance = self.get_object()

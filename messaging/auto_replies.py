@@ -201,7 +201,8 @@ def _clean_time_zone(name: str) -> str:
 
 
 def opening_hours_clean(hours: object) -> list:
-    """Seven days, Monday first, each null (closed) or ["HH:MM", "HH:MM"] with the opening before the closing."""
+    """Seven days, Monday first, each null (closed) or ["HH:MM", "HH:MM"]: opens, closes. A closing time before the
+    opening time is on the next day (18:00 to 02:00 runs past midnight); the same time for both is refused."""
     if not isinstance(hours, list) or len(hours) != DAYS:
         raise ValidationError(_("Give seven days, Monday first, each closed (null) or [opens, closes]."))
     cleaned = []
@@ -213,21 +214,30 @@ def opening_hours_clean(hours: object) -> list:
                 or not all(isinstance(value, str) and _HHMM.match(value) for value in day)):
             raise ValidationError(_("Day %(day)s: write the hours as HH:MM, e.g. [\"09:00\", \"18:00\"].")
                                   % {"day": index + 1})
-        if day[0] >= day[1]:
-            raise ValidationError(_("Day %(day)s: the closing time must come after the opening time.")
-                                  % {"day": index + 1})
+        if day[0] == day[1]:
+            raise ValidationError(_("Day %(day)s: the opening and the closing time are the same. For a day open "
+                                    "around the clock, give 00:00 to 23:59.") % {"day": index + 1})
         cleaned.append([day[0], day[1]])
     return cleaned
 
 
 def is_open(reply: AutoReply, moment: datetime) -> bool:
-    """Whether `moment` falls in the opening hours, read in the reply's time zone."""
+    """Whether `moment` falls in the opening hours, read in the reply's time zone. A day that closes before it
+    opens runs past midnight: Friday 18:00 to 02:00 is open on Saturday until 02:00 too (the day it starts owns
+    it, so Saturday's own hours need not mention that)."""
     local = moment.astimezone(zoneinfo.ZoneInfo(reply.time_zone))
-    day = (reply.opening_hours or default_opening_hours())[local.weekday()]
-    if day is None:
-        return False
-    opens, closes = (time.fromisoformat(value) for value in day)
-    return opens <= local.time().replace(second=0, microsecond=0) < closes
+    hours = reply.opening_hours or default_opening_hours()
+    now = local.time().replace(second=0, microsecond=0)
+    today, yesterday = hours[local.weekday()], hours[(local.weekday() - 1) % DAYS]
+    if today is not None:
+        opens, closes = (time.fromisoformat(value) for value in today)
+        if opens <= now < closes or (closes < opens <= now):
+            return True
+    if yesterday is not None:
+        opens, closes = (time.fromisoformat(value) for value in yesterday)
+        if closes < opens and now < closes:  # yesterday's night, after midnight
+            return True
+    return False
 
 
 def fill(text: str, contact: Contact) -> str:

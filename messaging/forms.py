@@ -193,8 +193,9 @@ class AutoReplyForm(forms.Form):
                 hours.append(None)
             elif opens is None or closes is None:
                 self.add_error(f"day{index}_opens", _("Give the opening and the closing time."))
-            elif opens >= closes:
-                self.add_error(f"day{index}_closes", _("The closing time must come after the opening time."))
+            elif opens == closes:  # a closing time before the opening time is on the next day
+                self.add_error(f"day{index}_closes", _("The opening and the closing time are the same. For a day "
+                                                       "open around the clock, give 00:00 to 23:59."))
             else:
                 hours.append([opens.strftime("%H:%M"), closes.strftime("%H:%M")])
         data["opening_hours"] = hours

@@ -318,7 +318,8 @@ class AutoReply(TenantOwned):
     away_enabled = models.BooleanField(_("send an away message"), default=False)
     away_text = models.TextField(_("away message"), blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
-    # Seven entries, Monday first: ["HH:MM", "HH:MM"] (opens, closes, the same day) or None (closed all day).
+    # Seven entries, Monday first: ["HH:MM", "HH:MM"] (opens, closes; closing before opening runs past midnight
+    # into the next day) or None (closed all day).
     opening_hours = models.JSONField(_("opening hours"), default=default_opening_hours)
     class AssignTo(models.TextChoices):
         ALL = "all", _("Every member")

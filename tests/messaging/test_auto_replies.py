@@ -177,7 +177,7 @@ def test_bad_settings_name_their_field_and_write_nothing(company_a, instance_a):
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
         ({"opening_hours": [["09:00", "18:00"]] * 6}, "opening_hours"),
         ({"opening_hours": [["9h", "18h"]] + [None] * 6}, "opening_hours"),
-        ({"opening_hours": [["18:00", "09:00"]] + [None] * 6}, "opening_hours"),
+        ({"opening_hours": [["09:00", "09:00"]] + [None] * 6}, "opening_hours"),  # 18:00-09:00 runs overnight
         ({"greeting_text": "x" * 4097}, "greeting_text"),
         ({"away_text": "a\x00b"}, "away_text"),
     ]
@@ -200,6 +200,62 @@ def test_bad_settings_name_their_field_and_write_nothing(company_a, instance_a):
 def test_the_hours_are_read_in_the_instances_time_zone(moment, expected):
     reply = AutoReply(time_zone="America/Sao_Paulo")  # default hours: Monday to Friday 09:00-18:00
     assert auto_replies.is_open(reply, moment) is expected
+
+
+# Friday 18:00-02:00 and Sunday 20:00-01:00 run past midnight; Saturday has its own morning too.
+NIGHTS = [None, None, None, None, ["18:00", "02:00"], ["10:00", "12:00"], ["20:00", "01:00"]]
+
+
+@pytest.mark.parametrize(("moment", "expected"), [
+    (datetime(2026, 12, 11, 20, 59, tzinfo=UTC), False),  # Friday 17:59 in São Paulo
+    (datetime(2026, 12, 11, 21, 0, tzinfo=UTC), True),  # Friday 18:00: opens
+    (datetime(2026, 12, 12, 2, 59, tzinfo=UTC), True),  # Friday 23:59, before midnight
+    (datetime(2026, 12, 12, 3, 0, tzinfo=UTC), True),  # Saturday 00:00: Friday's night goes on
+    (datetime(2026, 12, 12, 4, 59, tzinfo=UTC), True),  # Saturday 01:59
+    (datetime(2026, 12, 12, 5, 0, tzinfo=UTC), False),  # Saturday 02:00: Friday's night is over
+    (datetime(2026, 12, 12, 14, 0, tzinfo=UTC), True),  # Saturday 11:00: its own hours
+    (datetime(2026, 12, 12, 23, 0, tzinfo=UTC), False),  # Saturday 20:00: its hours do not run overnight
+    (datetime(2026, 12, 14, 2, 0, tzinfo=UTC), True),  # Sunday 23:00
+    (datetime(2026, 12, 14, 3, 30, tzinfo=UTC), True),  # Monday 00:30: Sunday's night wraps into the week
+    (datetime(2026, 12, 14, 4, 0, tzinfo=UTC), False),  # Monday 01:00
+    (datetime(2026, 12, 10, 4, 0, tzinfo=UTC), False),  # Thursday 01:00: Wednesday was closed
+])
+def test_hours_that_close_before_they_open_run_past_midnight_into_the_next_day(moment, expected):
+    reply = AutoReply(time_zone="America/Sao_Paulo", opening_hours=NIGHTS)
+    assert auto_replies.is_open(reply, moment) is expected
+
+
+def test_a_night_past_midnight_is_read_in_the_instances_time_zone():
+    saturday_01_30_in_sao_paulo = datetime(2026, 12, 12, 4, 30, tzinfo=UTC)  # Saturday 04:30 in UTC
+    assert auto_replies.is_open(AutoReply(time_zone="America/Sao_Paulo", opening_hours=NIGHTS),
+                                saturday_01_30_in_sao_paulo) is True
+    assert auto_replies.is_open(AutoReply(time_zone="UTC", opening_hours=NIGHTS),
+                                saturday_01_30_in_sao_paulo) is False
+
+
+def test_a_night_past_midnight_is_saved_and_the_same_time_twice_is_refused_clearly(
+        api_a, client_a, company_a, instance_a):
+    response = api_a.put(api_url(instance_a), {"opening_hours": NIGHTS}, format="json")
+    assert response.status_code == 200 and response.json()["opening_hours"] == NIGHTS
+    response = api_a.put(api_url(instance_a), {"opening_hours": [["18:00", "18:00"]] + [None] * 6}, format="json",
+                         HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert response.status_code == 400
+    assert response.json()["errors"]["opening_hours"] == [
+        "Dia 1: o horário de abertura e o de fechamento são iguais. Para um dia aberto 24 horas, informe 00:00 a "
+        "23:59."]
+    response = client_a.post(page_url(company_a, instance_a), hours_post(day4_opens="18:00", day4_closes="02:00"))
+    assert response.status_code == 302
+    with company_scope(company_a):
+        assert AutoReply.objects.get(instance=instance_a).opening_hours == [["08:00", "17:30"]] * 4 + [
+            ["18:00", "02:00"], None, None]
+    response = client_a.post(page_url(company_a, instance_a), hours_post(day0_opens="09:00", day0_closes="09:00"))
+    assert response.status_code == 400
+    assert "The opening and the closing time are the same." in response.content.decode()
+    with company_scope(company_a):  # the refused page changed nothing
+        assert AutoReply.objects.get(instance=instance_a).opening_hours[0] == ["08:00", "17:30"]
+    page = client_a.get(page_url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "18:00 a 02:00 fica aberto depois da meia-noite" in page
+    assert api_a.get(api_url(instance_a)).json()["opening_hours"][4] == ["18:00", "02:00"]
 
 
 def test_placeholders_are_filled_and_left_out_cleanly_without_a_name():
@@ -241,10 +297,10 @@ def test_an_admin_sets_them_up_on_the_page_linked_from_the_instance(client_a, co
 
 def test_page_errors_are_shown_on_their_fields_and_nothing_is_saved(client_a, company_a, instance_a):
     response = client_a.post(page_url(company_a, instance_a), hours_post(
-        greeting_enabled="on", greeting_text="", day0_opens="18:00", day0_closes="09:00", time_zone="Mars/Base"))
+        greeting_enabled="on", greeting_text="", day0_opens="18:00", day0_closes="", time_zone="Mars/Base"))
     assert response.status_code == 400
     page = response.content.decode()
-    assert "The closing time must come after the opening time." in page
+    assert "Give the opening and the closing time." in page
     assert "Select a valid choice" in page
     response = client_a.post(page_url(company_a, instance_a), hours_post(greeting_enabled="on", greeting_text=""))
     assert response.status_code == 400 and "Write the greeting to send it." in response.content.decode()
