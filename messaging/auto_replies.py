@@ -143,41 +143,15 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
     """Change the instance's automatic replies (a value left None stays; `auto_close_hours` 0 switches closing
     off; `assign_to` "all" or "listed": who takes its conversations; `assign_members`: the user ids of the listed
     members; given without `assign_to`, a list chooses "listed" and an empty one "all", as before there was a
-    mode). Every problem is a ValidationError naming its field, raised before anything is written."""
+    mode). Every problem is a ValidationError naming its field, all of them at once, raised before anything is
+    written."""
     with transaction.atomic():
         Instance.objects.select_for_update().filter(company=company, pk=instance.pk).first()  # one writer at a time
-        reply = auto_reply_for(company=company, instance=instance)
-        given = {"greeting_enabled": greeting_enabled, "greeting_text": greeting_text, "away_enabled": away_enabled,
-                 "away_text": away_text, "time_zone": time_zone, "opening_hours": opening_hours,
-                 "auto_assign": auto_assign}
-        for name, value in given.items():
-            if value is not None:
-                setattr(reply, name, value)
-        if auto_close_hours is not None:
-            reply.auto_close_hours = auto_close_hours or None  # 0: never
-        errors: dict[str, list[str]] = {}
-        for field in ("greeting_text", "away_text"):
-            text = (getattr(reply, field) or "").replace("\r\n", "\n").strip()
-            setattr(reply, field, text)
-            if problem := services.text_problem(text):
-                errors[field] = [problem]
-        if reply.greeting_enabled and not reply.greeting_text:
-            errors.setdefault("greeting_text", [_("Write the greeting to send it.")])
-        if reply.away_enabled and not reply.away_text:
-            errors.setdefault("away_text", [_("Write the away message to send it.")])
-        try:
-            reply.time_zone = _clean_time_zone(reply.time_zone)
-        except ValidationError as error:
-            errors["time_zone"] = error.messages
-        try:
-            reply.opening_hours = opening_hours_clean(reply.opening_hours)
-        except ValidationError as error:
-            errors["opening_hours"] = error.messages
-        if reply.auto_close_hours is not None and not 1 <= reply.auto_close_hours <= AUTO_CLOSE_MAX_HOURS:
-            errors["auto_close_hours"] = [_("Give between 1 and %(max)s hours, or 0 to keep conversations open.")
-                                          % {"max": AUTO_CLOSE_MAX_HOURS}]
-        members, problems = _assign_choice(company, reply, assign_to, assign_members)
-        errors.update(problems)
+        reply, members, errors = _changed(
+            company, instance, greeting_enabled=greeting_enabled, greeting_text=greeting_text,
+            away_enabled=away_enabled, away_text=away_text, time_zone=time_zone, opening_hours=opening_hours,
+            auto_assign=auto_assign, auto_close_hours=auto_close_hours, assign_to=assign_to,
+            assign_members=assign_members)
         if errors:
             raise ValidationError(errors)
         reply.updated_at = timezone.now()
@@ -189,6 +163,54 @@ def auto_reply_update(*, company: Company, instance: Instance, greeting_enabled:
     return reply
 
 
+def auto_reply_problems(*, company: Company, instance: Instance, **values) -> dict[str, list[str]]:
+    """What auto_reply_update would refuse in these values (its keyword arguments), by field; empty when nothing.
+    Writes nothing: a page whose own checks failed on some fields shows the problems of the others with them,
+    instead of one after another on each save."""
+    return _changed(company, instance, **values)[2]
+
+
+def _changed(company: Company, instance: Instance, *, greeting_enabled: bool | None = None,
+             greeting_text: str | None = None, away_enabled: bool | None = None, away_text: str | None = None,
+             time_zone: str | None = None, opening_hours: list | None = None, auto_assign: bool | None = None,
+             auto_close_hours: int | None = None, assign_to: str | None = None,
+             assign_members: Iterable[object] | None = None
+             ) -> tuple[AutoReply, list[int] | None, dict[str, list[str]]]:
+    """(the instance's row with the values given set, unsaved; the membership ids to list or None to keep the
+    list; every problem by field)."""
+    reply = auto_reply_for(company=company, instance=instance)
+    given = {"greeting_enabled": greeting_enabled, "greeting_text": greeting_text, "away_enabled": away_enabled,
+             "away_text": away_text, "time_zone": time_zone, "opening_hours": opening_hours,
+             "auto_assign": auto_assign}
+    for name, value in given.items():
+        if value is not None:
+            setattr(reply, name, value)
+    if auto_close_hours is not None:
+        reply.auto_close_hours = auto_close_hours or None  # 0: never
+    errors: dict[str, list[str]] = {}
+    for field in ("greeting_text", "away_text"):
+        text = (getattr(reply, field) or "").replace("\r\n", "\n").strip()
+        setattr(reply, field, text)
+        if problem := services.text_problem(text):
+            errors[field] = [problem]
+    if reply.greeting_enabled and not reply.greeting_text:
+        errors.setdefault("greeting_text", [_("Write the greeting to send it.")])
+    if reply.away_enabled and not reply.away_text:
+        errors.setdefault("away_text", [_("Write the away message to send it.")])
+    try:
+        reply.time_zone = _clean_time_zone(reply.time_zone)
+    except ValidationError as error:
+        errors["time_zone"] = error.messages
+    try:
+        reply.opening_hours = opening_hours_clean(reply.opening_hours)
+    except ValidationError as error:
+        errors["opening_hours"] = error.messages
+    if reply.auto_close_hours is not None and not 1 <= reply.auto_close_hours <= AUTO_CLOSE_MAX_HOURS:
+        errors["auto_close_hours"] = [_("Give between 1 and %(max)s hours, or 0 to keep conversations open.")
+                                      % {"max": AUTO_CLOSE_MAX_HOURS}]
+    members, problems = _assign_choice(company, reply, assign_to, assign_members)
+    errors.update(problems)
+    return reply, members, errors
 
 
 def _clean_time_zone(name: str) -> str:
@@ -202,22 +224,25 @@ def _clean_time_zone(name: str) -> str:
 
 def opening_hours_clean(hours: object) -> list:
     """Seven days, Monday first, each null (closed) or ["HH:MM", "HH:MM"]: opens, closes. A closing time before the
-    opening time is on the next day (18:00 to 02:00 runs past midnight); the same time for both is refused."""
+    opening time is on the next day (18:00 to 02:00 runs past midnight); the same time for both is refused. Every
+    day's problem is named at once."""
     if not isinstance(hours, list) or len(hours) != DAYS:
         raise ValidationError(_("Give seven days, Monday first, each closed (null) or [opens, closes]."))
-    cleaned = []
+    cleaned, problems = [], []
     for index, day in enumerate(hours):
         if day is None:
             cleaned.append(None)
-            continue
-        if (not isinstance(day, list | tuple) or len(day) != 2
+        elif (not isinstance(day, list | tuple) or len(day) != 2
                 or not all(isinstance(value, str) and _HHMM.match(value) for value in day)):
-            raise ValidationError(_("Day %(day)s: write the hours as HH:MM, e.g. [\"09:00\", \"18:00\"].")
-                                  % {"day": index + 1})
-        if day[0] == day[1]:
-            raise ValidationError(_("Day %(day)s: the opening and the closing time are the same. For a day open "
-                                    "around the clock, give 00:00 to 23:59.") % {"day": index + 1})
-        cleaned.append([day[0], day[1]])
+            problems.append(_("Day %(day)s: write the hours as HH:MM, e.g. [\"09:00\", \"18:00\"].")
+                            % {"day": index + 1})
+        elif day[0] == day[1]:
+            problems.append(_("Day %(day)s: the opening and the closing time are the same. For a day open "
+                              "around the clock, give 00:00 to 23:59.") % {"day": index + 1})
+        else:
+            cleaned.append([day[0], day[1]])
+    if problems:
+        raise ValidationError(problems)
     return cleaned
 
 

@@ -202,13 +202,24 @@ class AutoReplyForm(forms.Form):
         return data
 
     def values(self) -> dict:
+        """The service's arguments from the fields that passed this form's checks (all of them once it is valid;
+        one that failed is left out, so the service checks the others as if it kept its saved value)."""
         data = self.cleaned_data
-        # Ticks left under "every member" are not a contradiction on a page, only hidden choices: dropped.
-        everyone = data["assign_to"] == AutoReply.AssignTo.ALL
-        return {**{name: data[name] for name in
-                   ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")},
-                "assign_to": data["assign_to"] or None, "assign_members": [] if everyone else data["assign_members"],
-                "opening_hours": data["opening_hours"], "auto_close_hours": data.get("auto_close_hours") or 0}
+        values = {name: data[name] for name in
+                  ("greeting_enabled", "greeting_text", "away_enabled", "away_text", "time_zone", "auto_assign")
+                  if name in data}
+        if "assign_to" in data:
+            values["assign_to"] = data["assign_to"] or None
+            if "assign_members" in data:
+                # Ticks left under "every member" are not a contradiction on a page, only hidden choices: dropped.
+                everyone = data["assign_to"] == AutoReply.AssignTo.ALL
+                values["assign_members"] = [] if everyone else data["assign_members"]
+        if not any(self.has_error(f"day{index}_{part}") for index in range(len(WEEKDAYS))
+                   for part in ("opens", "closes")):
+            values["opening_hours"] = data["opening_hours"]
+        if "auto_close_hours" in data:
+            values["auto_close_hours"] = data["auto_close_hours"] or 0
+        return values
 
 
 @functools.cache

@@ -407,6 +407,10 @@ def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
         else:
             messages.success(request, _("Automatic replies of %(instance)s saved.") % {"instance": instance.label})
             return redirect("auto_replies:edit", request.company.slug, instance.public_id)
+    else:  # the service's problems with the fields that passed show too: all of this submit's at once
+        problems = auto_replies.auto_reply_problems(company=request.company, instance=instance, **form.values())
+        add_errors(form, ValidationError({field: errors for field, errors in problems.items()
+                                          if not form.has_error(field)}))
     return render(request, "messaging/auto_replies.html", {**context, "form": form}, status=400)
 
 

@@ -308,6 +308,39 @@ def test_page_errors_are_shown_on_their_fields_and_nothing_is_saved(client_a, co
         assert not AutoReply.objects.exists()
 
 
+def test_one_page_submit_shows_every_problem_at_once(client_a, company_a, instance_a):
+    """An opening-hours problem found by the form used to hide the service's ("Write the greeting") until the next
+    save."""
+    response = client_a.post(page_url(company_a, instance_a), hours_post(
+        greeting_enabled="on", greeting_text=" ", away_enabled="on", away_text="", auto_close_hours="9999",
+        day0_opens="09:00", day0_closes="09:00", day1_opens=""), HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form.errors["greeting_text"] == ["Escreva a saudação para enviá-la."]
+    assert form.errors["away_text"] == ["Escreva a mensagem de ausência para enviá-la."]
+    assert form.errors["day0_closes"][0].startswith("O horário de abertura e o de fechamento são iguais.")
+    assert form.errors["day1_opens"] == ["Informe o horário de abertura e o de fechamento."]
+    assert "auto_close_hours" in form.errors
+    page = response.content.decode()
+    assert "Escreva a saudação para enviá-la." in page and "O horário de abertura e o de fechamento" in page
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
+
+
+def test_one_api_request_gets_every_problem_at_once(api_a, api_b, company_a, instance_a):
+    body = {"greeting_enabled": True, "opening_hours": [["09:00", "09:00"], ["9h", "18h"]] + [None] * 5}
+    response = api_a.put(api_url(instance_a), body, format="json")
+    assert response.status_code == 400 and response["content-type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    assert errors["greeting_text"] == ["Write the greeting to send it."]
+    assert errors["opening_hours"] == [
+        "Day 1: the opening and the closing time are the same. For a day open around the clock, give 00:00 to 23:59.",
+        'Day 2: write the hours as HH:MM, e.g. ["09:00", "18:00"].']
+    assert api_b.put(api_url(instance_a), body, format="json").status_code == 404  # another company's instance
+    with company_scope(company_a):
+        assert not AutoReply.objects.exists()
+
+
 def test_agents_get_403_and_another_company_404(agent_client_a, client_b, company_a, company_b, instance_a):
     assert agent_client_a.get(page_url(company_a, instance_a)).status_code == 403
     assert client_b.get(page_url(company_a, instance_a)).status_code == 404  # A's slug: not B's company
