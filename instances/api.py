@@ -126,11 +126,17 @@ class AutoReplySerializer(serializers.Serializer):
         help_text="Why assignment gives nothing out although it may be on (the instance is for `listed` members and "
                   "none is left), in the request's language; null when all is well.")
 
+    away_warning = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="Why the away message answers at any hour (it is on and every day of `opening_hours` is closed), in "
+                  "the request's language; null when all is well.")
+
     def to_representation(self, reply) -> dict:
         data = super().to_representation(reply)
         listed = auto_replies.assign_member_ids(company=reply.company, reply=reply)
         data["assign_members"] = [str(user_id) for user_id in listed]
         data["assign_warning"] = auto_replies.assign_warning(reply=reply, listed=listed)
+        data["away_warning"] = auto_replies.away_warning(reply=reply)
         return data
 
 
@@ -141,7 +147,7 @@ AUTO_REPLY_EXAMPLE = {
     "opening_hours": [["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"], ["09:00", "18:00"],
                       ["09:00", "18:00"], ["09:00", "13:00"], None],
     "auto_assign": True, "auto_close_hours": 24, "assign_to": "listed",
-    "assign_members": ["9a8b7c6d-2222-4000-8000-000000000002"], "assign_warning": None,
+    "assign_members": ["9a8b7c6d-2222-4000-8000-000000000002"], "assign_warning": None, "away_warning": None,
 }
 
 

@@ -74,6 +74,15 @@ def assign_warning(*, reply: AutoReply, listed: list) -> str | None:
     return None
 
 
+def away_warning(*, reply: AutoReply) -> str | None:
+    """What the admin must hear about the instance's away message, or None: on with every day closed, it answers
+    every message, at any hour."""
+    if reply.away_enabled and not any(reply.opening_hours or default_opening_hours()):
+        return _("Every day is closed, so the away message will answer every message customers write, at any hour "
+                 "(once per conversation every 12 hours). Give the opening hours, or turn the away message off.")
+    return None
+
+
 def _assign_memberships(company: Company, user_ids: Iterable[object]) -> tuple[list[int], list[str]]:
     """(the memberships of these user ids in this company, the problems): an id that is not a member of this
     company (another company's, or nobody's) is named, never taken."""

@@ -394,7 +394,8 @@ def auto_reply_edit(request: CompanyRequest, instance_id) -> HttpResponse:
     members = list(membership_list(company=request.company))
     listed = auto_replies.assign_member_ids(company=request.company, reply=reply)
     context = {"company": request.company, "instance": instance,
-               "assign_warning": auto_replies.assign_warning(reply=reply, listed=listed)}
+               "assign_warning": auto_replies.assign_warning(reply=reply, listed=listed),
+               "away_warning": auto_replies.away_warning(reply=reply)}
     if request.method == "GET":
         form = AutoReplyForm(initial=AutoReplyForm.initial_from(reply, listed), members=members)
         return render(request, "messaging/auto_replies.html", {**context, "form": form})

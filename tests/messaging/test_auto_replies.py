@@ -341,6 +341,36 @@ def test_one_api_request_gets_every_problem_at_once(api_a, api_b, company_a, ins
         assert not AutoReply.objects.exists()
 
 
+ALWAYS_AWAY = ("Every day is closed, so the away message will answer every message customers write, at any hour "
+               "(once per conversation every 12 hours). Give the opening hours, or turn the away message off.")
+
+
+def test_an_away_message_with_every_day_closed_is_allowed_with_a_warning_on_the_page_and_in_the_api(
+        api_a, api_b, client_a, client_b, company_a, company_b, instance_a, instance_b):
+    response = client_a.post(page_url(company_a, instance_a), {"time_zone": "America/Sao_Paulo",
+                                                               "away_enabled": "on", "away_text": AWAY})
+    assert response.status_code == 302  # no day ticked: closed all week, allowed
+    page = client_a.get(page_url(company_a, instance_a)).content.decode()
+    assert 'data-testid="away-warning"' in page and ALWAYS_AWAY in page
+    page = client_a.get(page_url(company_a, instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Todos os dias estão fechados, então a mensagem de ausência vai responder a toda mensagem" in page
+    assert api_a.get(api_url(instance_a)).json()["away_warning"] == ALWAYS_AWAY
+    assert api_a.get(api_url(instance_a), HTTP_ACCEPT_LANGUAGE="pt-br").json()["away_warning"].startswith(
+        "Todos os dias estão fechados")
+    # Another company's page and API show none of it, and its own instance has no warning.
+    assert client_b.get(page_url(company_b, instance_a)).status_code == 404
+    assert api_b.get(api_url(instance_a)).status_code == 404
+    assert api_b.get(api_url(instance_b)).json()["away_warning"] is None
+    # One open day, or the away message off, and the warning goes.
+    response = api_a.put(api_url(instance_a), {"opening_hours": [["18:00", "02:00"]] + [None] * 6}, format="json")
+    assert response.status_code == 200 and response.json()["away_warning"] is None
+    assert 'data-testid="away-warning"' not in client_a.get(page_url(company_a, instance_a)).content.decode()
+    api_a.put(api_url(instance_a), {"opening_hours": ALWAYS_CLOSED}, format="json")
+    response = api_a.put(api_url(instance_a), {"away_enabled": False}, format="json")
+    assert response.json()["away_warning"] is None
+    assert 'data-testid="away-warning"' not in client_a.get(page_url(company_a, instance_a)).content.decode()
+
+
 def test_agents_get_403_and_another_company_404(agent_client_a, client_b, company_a, company_b, instance_a):
     assert agent_client_a.get(page_url(company_a, instance_a)).status_code == 403
     assert client_b.get(page_url(company_a, instance_a)).status_code == 404  # A's slug: not B's company
@@ -363,7 +393,7 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
         "greeting_enabled": False, "greeting_text": "", "away_enabled": False, "away_text": "",
         "time_zone": "America/Sao_Paulo", "opening_hours": [["09:00", "18:00"]] * 5 + [None, None],
         "auto_assign": False, "auto_close_hours": None, "assign_to": "all", "assign_members": [],
-        "assign_warning": None}
+        "assign_warning": None, "away_warning": None}
     response = api_a.put(api_url(instance_a), {"greeting_enabled": True, "greeting_text": "Oi!"}, format="json")
     assert response.status_code == 200 and response.json()["greeting_enabled"] is True
     response = api_a.put(api_url(instance_a), {"away_enabled": True, "away_text": AWAY,
@@ -372,7 +402,9 @@ def test_the_api_reads_and_changes_them_a_field_left_out_stays(api_a, company_a,
     assert response.json() == {"greeting_enabled": True, "greeting_text": "Oi!", "away_enabled": True,
                                "away_text": AWAY, "time_zone": "Europe/Lisbon", "opening_hours": ALWAYS_CLOSED,
                                "auto_assign": False, "auto_close_hours": None, "assign_to": "all",
-                               "assign_members": [], "assign_warning": None}
+                               "assign_members": [], "assign_warning": None,
+                               "away_warning": response.json()["away_warning"]}  # on, every day closed: a warning
+    assert response.json()["away_warning"].startswith("Every day is closed")
 
 
 @pytest.mark.parametrize(("body", "field"), [
