@@ -108,6 +108,8 @@ def platform_delete(*, company: Company, platform: BotPlatform) -> None:
     with transaction.atomic():
         Instance.objects.filter(company=company, pk=platform.instance_id, starting_platform=platform.slug).update(
             starting_platform="")
+        # Locked first, like integrations.services.endpoint_delete: a delivery being sent meanwhile cannot fail it.
+        WebhookEndpoint.objects.select_for_update().filter(company=company, pk=platform.endpoint_id).first()
         WebhookEndpoint.objects.filter(company=company, pk=platform.endpoint_id).delete()
 
 

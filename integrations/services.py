@@ -114,7 +114,14 @@ def endpoint_rotate_secret(*, company: Company, endpoint: WebhookEndpoint,
 
 
 def endpoint_delete(*, company: Company, endpoint: WebhookEndpoint) -> None:
-    WebhookEndpoint.objects.filter(company=company, pk=endpoint.pk).delete()
+    """Delete the endpoint with its deliveries and their attempts (a bot platform's goes with its platform)."""
+    with transaction.atomic():
+        # A worker records an attempt of one of its deliveries while this runs (the POST is done outside any
+        # transaction). With the row locked first, and the worker locking it before it records (_record), the
+        # attempt is either committed before and deleted with the rest, or finds the endpoint gone and is dropped;
+        # unlocked, one recorded between the cascade's delete of attempts and of deliveries failed this commit.
+        WebhookEndpoint.objects.select_for_update().filter(company=company, pk=endpoint.pk).first()
+        WebhookEndpoint.objects.filter(company=company, pk=endpoint.pk).delete()
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
@@ -367,7 +374,8 @@ def _claim(company: Company, delivery_id: int, now: datetime) -> WebhookDelivery
     ).update(lease_until=now + LEASE, updated_at=now)
     if not claimed:
         return None
-    return WebhookDelivery.objects.select_related("endpoint", "event").get(company=company, pk=delivery_id)
+    # None when its endpoint was deleted since the claim.
+    return WebhookDelivery.objects.select_related("endpoint", "event").filter(company=company, pk=delivery_id).first()
 
 
 def delivery_attempt(*, company: Company, delivery_id: int, now: datetime | None = None) -> str:
@@ -390,6 +398,12 @@ def delivery_attempt(*, company: Company, delivery_id: int, now: datetime | None
 
 
 def _record(company: Company, delivery: WebhookDelivery, result: AttemptResult, now: datetime) -> str:
+    # Locked first, as endpoint_delete does: an endpoint deleted while this attempt was on the wire takes its
+    # deliveries with it, and the attempt ends here with nothing to record.
+    # (FOR NO KEY UPDATE: what the endpoint's UPDATEs below take anyway; new deliveries' key checks pass it.)
+    endpoint_rows = WebhookEndpoint.objects.select_for_update(no_key=True)
+    if endpoint_rows.filter(company=company, pk=delivery.endpoint_id).first() is None:
+        return "deleted"
     endpoint = delivery.endpoint
     number = WebhookAttempt.objects.filter(company=company, delivery=delivery).count() + 1
     WebhookAttempt.objects.create(company=company, delivery=delivery, number=number, status_code=result.status_code,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +26,9 @@ class Receiver:
     statuses: list[int] = field(default_factory=lambda: [200])
     requests: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    # Run on the receiver's thread (its own database connection) before it answers a POST: what happens while a
+    # delivery is on the wire.
+    while_answering: Callable[[], None] | None = None
 
     @property
     def url(self) -> str:
@@ -43,6 +46,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             state.requests.append(Received(headers=dict(self.headers.items()), body=body))
+            if state.while_answering is not None:
+                state.while_answering()
             code = state.answer()
             payload = b"ok" if code < 300 else b"receiver says no " * 200  # long: the excerpt is cut to 1 KB
             self.send_response(code)

@@ -4,6 +4,7 @@ or a day of failures, replayable; the SSRF guard. Real PostgreSQL, a real HTTP r
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import TestCase
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -327,3 +329,72 @@ def test_an_event_under_a_dedupe_key_is_recorded_and_delivered_once_per_company(
         assert list(WebhookDelivery.objects.values_list("endpoint", flat=True)) == [endpoint_a.endpoint.pk]
     with company_scope(company_b):
         assert list(WebhookDelivery.objects.values_list("endpoint", flat=True)) == [endpoint_b.endpoint.pk]
+
+
+# --- deleting an endpoint while one of its deliveries is being sent ------------------------------------------
+
+
+def _attempt_in_a_thread(company, delivery, outcome: list) -> threading.Thread:
+    """A worker's attempt of the delivery on a thread of its own (its own connection), its result or error in
+    `outcome`."""
+    def attempt() -> None:
+        try:
+            with company_scope(company):
+                outcome.append(services.delivery_attempt(company=company, delivery_id=delivery.pk))
+        except Exception as error:  # reported to the test
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    return threading.Thread(target=attempt)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_recorded_while_the_endpoint_is_deleted_cannot_fail_the_delete(
+        company_a, company_b, endpoint_a, receiver):
+    """The 500: a worker recorded its attempt between the delete's cascade over the attempts and its DELETE of the
+    deliveries, so the new attempt pointed at a deleted delivery and the delete's commit failed."""
+    delivery = emit(company_a)
+    with company_scope(company_b):
+        endpoint_b = services.endpoint_create(company=company_b, url=receiver.url).endpoint
+    delivery_b = emit(company_b)
+    app.control.purge()  # transaction=True: the emits' tasks sit in the broker; this test runs the attempt itself
+    outcome: list = []
+    threads: list[threading.Thread] = []
+
+    def an_attempt_is_recorded_meanwhile(execute, sql, params, many, context):
+        if sql.startswith(f'DELETE FROM "{WebhookDelivery._meta.db_table}"') and not threads:
+            threads.append(_attempt_in_a_thread(company_a, delivery, outcome))
+            threads[0].start()
+            threads[0].join(timeout=2)  # recorded at once (nothing to wait for), or waits for the delete's commit
+        return execute(sql, params, many, context)
+
+    with company_scope(company_a), connection.execute_wrapper(an_attempt_is_recorded_meanwhile):
+        services.endpoint_delete(company=company_a, endpoint=endpoint_a.endpoint)
+    threads[0].join(timeout=10)
+    assert outcome == ["deleted"]  # sent, then found its endpoint gone: nothing recorded, no error
+    assert len(receiver.requests) == 1
+    assert not WebhookEndpoint.all_companies.filter(pk=endpoint_a.endpoint.pk).exists()
+    assert not WebhookDelivery.all_companies.filter(endpoint_id=endpoint_a.endpoint.pk).exists()
+    assert not WebhookAttempt.all_companies.filter(delivery_id=delivery.pk).exists()
+    # The other company's endpoint and delivery are untouched.
+    assert WebhookDelivery.all_companies.get(pk=delivery_b.pk).endpoint_id == endpoint_b.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_whose_endpoint_is_deleted_while_it_is_on_the_wire_ends_quietly(company_a, endpoint_a, receiver):
+    delivery = emit(company_a)
+    app.control.purge()
+
+    def delete_the_endpoint() -> None:  # on the receiver's thread, while the worker waits for the answer
+        try:
+            with company_scope(company_a):
+                services.endpoint_delete(company=company_a, endpoint=endpoint_a.endpoint)
+        finally:
+            connection.close()
+
+    receiver.while_answering = delete_the_endpoint
+    assert deliver(company_a, delivery) == "deleted"
+    assert len(receiver.requests) == 1
+    assert not WebhookEndpoint.all_companies.filter(pk=endpoint_a.endpoint.pk).exists()
+    assert not WebhookAttempt.all_companies.filter(delivery_id=delivery.pk).exists()
