@@ -31,12 +31,19 @@ from integrations.models import BotPlatform, WebhookAttempt, WebhookDelivery, We
 from tenants.api import TenantViewSet
 from tenants.authentication import PageLimitPagination
 from tenants.openapi import ListExample, page_example
+from tenants.problems import Conflict
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (problem+json with `errors`), e.g. a private address."),
     404: OpenApiResponse(description="Unknown endpoint or delivery (or another company's)."),
     422: OpenApiResponse(description="The endpoint is switched off."),
 }
+BEING_SENT = OpenApiResponse(description="A worker is sending the delivery right now: replay it once that attempt "
+                                         "is over.", examples=[OpenApiExample("Being sent", value={
+                                             "type": "https://recado.dev/problems/delivery-being-sent",
+                                             "title": "Conflict", "status": 409,
+                                             "detail": "This delivery is being sent right now: replay it once this "
+                                                       "attempt is over, if it still needs to go again."})])
 
 
 class EndpointDisabled(exceptions.APIException):
@@ -177,7 +184,8 @@ class WebhookEndpointViewSet(TenantViewSet):
         return Response(_with_secret(issued))
 
     @extend_schema(operation_id="webhooks_test", request=None,
-                   responses={202: WebhookDeliverySerializer, 404: ERRORS[404], 422: ERRORS[422]},
+                   responses={202: WebhookDeliverySerializer, 404: ERRORS[404], 409: BEING_SENT,
+                              422: ERRORS[422]},
                    examples=[OpenApiExample("Queued", response_only=True, status_codes=[202], value={
                        **DELIVERY_EXAMPLE, "event_id": "evt_9c1d0e6b2f7a4c3e8d5b6a7f0e1d2c3b",
                        "event_type": "webhook.test",
@@ -188,6 +196,8 @@ class WebhookEndpointViewSet(TenantViewSet):
     def test(self, request: Request, id: str) -> Response:
         try:
             delivery = services.endpoint_send_test(company=self.company, endpoint=self.get_object())
+        except services.DeliveryBeingSent as error:
+            raise Conflict(error.message, code="delivery-being-sent") from error
         except DjangoValidationError as error:
             raise EndpointDisabled(" ".join(error.messages)) from error
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
@@ -203,11 +213,13 @@ class WebhookEndpointViewSet(TenantViewSet):
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
     @extend_schema(operation_id="webhooks_delivery_replay", request=None,
-                   responses={202: WebhookDeliverySerializer, 404: ERRORS[404], 422: ERRORS[422]},
+                   responses={202: WebhookDeliverySerializer, 404: ERRORS[404], 409: BEING_SENT,
+                              422: ERRORS[422]},
                    examples=[OpenApiExample("Queued again", response_only=True, status_codes=[202], value={
                        **DELIVERY_EXAMPLE, "status": "pending", "attempts": 0,
                        "next_attempt_at": "2026-01-05T15:00:00Z"})],
-                   description="Send the delivery again (same event id) with a fresh retry schedule.")
+                   description="Send the delivery again (same event id) with a fresh retry schedule; 409 while a "
+                               "worker is sending it (it would go twice).")
     @action(detail=True, methods=["post"], url_path="deliveries/<uuid:delivery_id>/replay")
     def replay(self, request: Request, id: str, delivery_id: str) -> Response:
         delivery = selectors.delivery_get(company=self.company, endpoint=self.get_object(), public_id=delivery_id)
@@ -215,6 +227,8 @@ class WebhookEndpointViewSet(TenantViewSet):
             raise exceptions.NotFound()
         try:
             delivery = services.delivery_replay(company=self.company, delivery=delivery)
+        except services.DeliveryBeingSent as error:
+            raise Conflict(error.message, code="delivery-being-sent") from error
         except DjangoValidationError as error:
             raise EndpointDisabled(" ".join(error.messages)) from error
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

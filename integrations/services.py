@@ -290,13 +290,28 @@ def endpoint_send_test(*, company: Company, endpoint: WebhookEndpoint) -> Webhoo
     return _deliver_to(company, event, [endpoint], now)[0]
 
 
+class DeliveryBeingSent(Exception):
+    """A replay of a delivery a worker is attempting right now (it holds the lease): refused, or it went twice."""
+
+    def __init__(self) -> None:
+        self.message = _("This delivery is being sent right now: replay it once this attempt is over, if it still "
+                         "needs to go again.")
+        super().__init__(self.message)
+
+
 def delivery_replay(*, company: Company, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send a delivery again (same event id, so receivers can tell it is a repeat) with a fresh retry schedule."""
+    """Send a delivery again (same event id, so receivers can tell it is a repeat) with a fresh retry schedule.
+    DeliveryBeingSent while a worker holds it for an attempt."""
     if not delivery.endpoint.is_active:
         raise ValidationError(_("Switch the endpoint on before replaying its deliveries."))
     now = timezone.now()
-    WebhookDelivery.objects.filter(company=company, pk=delivery.pk).update(
-        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=now, lease_until=None, updated_at=now)
+    # Conditional on no live lease, as the attempt's claim is on this one: clearing the lease of an attempt on the
+    # wire let the replay's task claim it too and send it a second time at once.
+    replayed = WebhookDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now), company=company, pk=delivery.pk,
+    ).update(status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=now, lease_until=None, updated_at=now)
+    if not replayed:
+        raise DeliveryBeingSent
     delivery.refresh_from_db()
     _enqueue(company, delivery)
     return delivery

@@ -146,6 +146,8 @@ def delivery_replay(request: CompanyRequest, endpoint_id, delivery_id) -> HttpRe
         raise Http404(_("Page not found"))
     try:
         services.delivery_replay(company=request.company, delivery=delivery)
+    except services.DeliveryBeingSent as error:
+        messages.error(request, error.message)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -3,11 +3,14 @@ create no delivery."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import TestCase
+from django.utils import timezone
 from standardwebhooks import Webhook
 
-from integrations import tasks
+from integrations import services, tasks
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from tenants.scoping import company_scope
 from tests.factories import make_api_key
@@ -42,6 +45,22 @@ def test_crud_rotate_test_deliveries_replay(api_a, company_a, receiver):
     assert response.status_code == 202 and response.json()["status"] == "pending"
     assert api_a.delete(endpoint_url).status_code == 204
     assert api_a.get(endpoint_url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_replaying_a_delivery_a_worker_is_sending_is_a_409(api_a, api_b, company_a, endpoint_a):
+    with company_scope(company_a), TestCase.captureOnCommitCallbacks(execute=False):
+        delivery = services.endpoint_send_test(company=company_a, endpoint=endpoint_a.endpoint)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() + timedelta(seconds=60))
+    url = f"/api/v1/webhooks/{endpoint_a.endpoint.public_id}/deliveries/{delivery.public_id}/replay"
+    response = api_a.post(url, HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert response.status_code == 409 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "https://recado.dev/problems/delivery-being-sent"
+    assert response.json()["detail"].startswith("Esta entrega está sendo enviada agora")
+    assert api_b.post(url).status_code == 404  # another company's delivery
+    with company_scope(company_a):
+        delivery.refresh_from_db()
+    assert delivery.lease_until is not None and delivery.attempts == 0  # left to the worker
 
 
 @pytest.mark.django_db

@@ -398,3 +398,43 @@ def test_a_delivery_whose_endpoint_is_deleted_while_it_is_on_the_wire_ends_quiet
     assert len(receiver.requests) == 1
     assert not WebhookEndpoint.all_companies.filter(pk=endpoint_a.endpoint.pk).exists()
     assert not WebhookAttempt.all_companies.filter(delivery_id=delivery.pk).exists()
+
+
+# --- replaying a delivery while it is being sent --------------------------------------------------------------
+
+BEING_SENT = ("This delivery is being sent right now: replay it once this attempt is over, if it still needs to go "
+              "again.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_while_a_worker_sends_the_delivery_is_refused_so_it_goes_once(company_a, endpoint_a, receiver):
+    """The replay cleared the lease of the attempt on the wire, so the replay's task claimed the delivery too and
+    sent it a second time at once."""
+    delivery = emit(company_a)
+    app.control.purge()
+    meanwhile: list = []
+
+    def replay_and_run_its_task() -> None:  # on the receiver's thread, while the worker waits for the answer
+        if meanwhile:
+            return
+        try:
+            with company_scope(company_a):
+                try:
+                    services.delivery_replay(company=company_a, delivery=fresh(company_a, delivery))
+                    meanwhile.append("replayed")
+                except services.DeliveryBeingSent as error:
+                    meanwhile.append(error.message)
+                meanwhile.append(services.delivery_attempt(company=company_a, delivery_id=delivery.pk))
+        finally:
+            connection.close()
+
+    receiver.while_answering = replay_and_run_its_task
+    assert deliver(company_a, delivery) == "succeeded"
+    assert meanwhile == [BEING_SENT, "skipped"]
+    assert len(receiver.requests) == 1
+    delivery = fresh(company_a, delivery)
+    assert (delivery.status, delivery.attempts) == (Status.SUCCEEDED, 1)
+    with company_scope(company_a):  # once the attempt is over, a replay goes through
+        services.delivery_replay(company=company_a, delivery=delivery)
+    app.control.purge()
+    assert fresh(company_a, delivery).status == Status.PENDING

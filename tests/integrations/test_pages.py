@@ -3,8 +3,11 @@ nothing (no delivery created)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import TestCase
+from django.utils import timezone
 from standardwebhooks import Webhook
 
 from integrations import services, tasks
@@ -91,6 +94,23 @@ def test_edit_rotate_test_replay_delete(client_a, company_a, endpoint_a, receive
     assert client_a.get(url + "delete/").status_code == 200
     assert client_a.post(url + "delete/").status_code == 302
     assert endpoints(company_a) == []
+
+
+@pytest.mark.django_db
+def test_a_replay_of_a_delivery_being_sent_says_so_and_changes_nothing(client_a, client_b, company_a, company_b,
+                                                                       endpoint_a):
+    endpoint = endpoint_a.endpoint
+    with company_scope(company_a), TestCase.captureOnCommitCallbacks(execute=False):
+        delivery = services.endpoint_send_test(company=company_a, endpoint=endpoint)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() + timedelta(seconds=60))
+    replay = f"{base(company_a)}{endpoint.public_id}/deliveries/{delivery.public_id}/replay/"
+    response = client_a.post(replay, follow=True, HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert "Esta entrega está sendo enviada agora: reenvie-a quando" in response.content.decode()
+    assert client_b.post(f"{base(company_b)}{endpoint.public_id}/deliveries/{delivery.public_id}/replay/"
+                         ).status_code == 404
+    with company_scope(company_a):
+        delivery.refresh_from_db()
+    assert delivery.lease_until is not None and delivery.attempts == 0
 
 
 @pytest.mark.django_db
