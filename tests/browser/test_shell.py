@@ -160,3 +160,53 @@ def test_the_instances_badge_is_fetched_once_per_page_and_stays_live(app_url, br
     assert page_b.locator("[data-testid=nav-instances-attention]").count() == 0
     assert not any("nav-instances-attention" in frame for frame in frames_b)
     context_b.close()
+
+
+# Each label of the top navigation: how many lines its words take (the line boxes of its text, spaces aside).
+_NAV_LABEL_LINES = """() => [...document.querySelectorAll('#main-nav .navbar-nav > .nav-item > .nav-link')]
+    .filter((link) => link.getClientRects().length)
+    .map((link) => {
+        const tops = new Set();
+        const walker = document.createTreeWalker(link, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (!node.textContent.trim()) continue;
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            [...range.getClientRects()].forEach((rect) => tops.add(Math.round(rect.top)));
+        }
+        return [link.textContent.trim().replace(/\\s+/g, ' '), tops.size];
+    })"""
+
+
+def test_no_navigation_label_wraps_in_portuguese_at_tablet_and_desktop_widths(app_url, browser, company_a, owner_a,
+                                                                               company_b):
+    """At 768 px in Portuguese the expanded navigation had no room: "Caixa de entrada" took three lines (and at
+    992 px, beside a company named like the demo's, two). It folds behind its button below 1200 px now, and from
+    there on the company's and the user's names are capped, so every label stays on one line, a long company name
+    too. Company B's name is in no menu of A's owner."""
+    owner_a.language = "pt-br"
+    owner_a.save(update_fields=["language"])
+    company_a.name = "Supermercado e Padaria Exemplo do Bairro Ltda"
+    company_a.save(update_fields=["name"])
+    context = browser.new_context(locale="pt-BR", viewport={"width": 768, "height": 800})
+    page = context.new_page()
+    log_in(page, app_url, owner_a.email)
+    assert page.locator("html").get_attribute("lang") == "pt-br"
+    for width in (768, 992, 1024, 1199, 1200, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        toggler = page.get_by_role("button", name="Menu")
+        folded = toggler.is_visible()
+        if folded:
+            toggler.click()
+            page.locator("#main-nav.show").wait_for()
+        labels = page.evaluate(_NAV_LABEL_LINES)
+        assert "Caixa de entrada" in [label for label, _lines in labels], (width, labels)
+        assert [(label, lines) for label, lines in labels if lines != 1] == [], width
+        if folded:
+            toggler.click()
+            page.locator("#main-nav:not(.show):not(.collapsing)").wait_for(state="attached")
+    switcher = page.get_by_test_id("company-switcher")
+    assert switcher.get_attribute("title") == company_a.name  # capped on the bar, whole in its title
+    assert switcher.inner_text().strip() == company_a.name
+    assert company_b.name not in page.content()
+    context.close()
