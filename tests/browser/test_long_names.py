@@ -6,13 +6,7 @@ from __future__ import annotations
 import pytest
 
 from instances.models import Instance
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    _orm_beside_playwright,
-    app_url,
-    browser,
-    browser_context,
-    log_in,
-)
+from tests.browser.conftest import log_in  # the fixtures come from this directory's conftest
 from tests.browser.test_target_size import CUT_TEXT
 from tests.factories import make_instance
 from tests.messaging.test_pages import make_conversation
@@ -48,7 +42,7 @@ UNWRAPPED = """(names) => {
 }"""
 
 
-def test_long_unbroken_names_wrap_at_320_px(app_url, browser_context, company_a, owner_a, company_b,  # noqa: F811
+def test_long_unbroken_names_wrap_at_320_px(app_url, browser_context, company_a, owner_a, company_b,
                                            client_b):
     instance = make_instance(company=company_a, name="loja")
     Instance.all_companies.filter(pk=instance.pk).update(label=LABEL)

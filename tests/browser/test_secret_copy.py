@@ -8,18 +8,12 @@ import pytest
 
 from integrations import services as integration_services
 from tenants.scoping import company_scope
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    _orm_beside_playwright,
-    app_url,
-    browser,
-    browser_context,
-    log_in,
-)
+from tests.browser.conftest import log_in  # the fixtures come from this directory's conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_copy_puts_a_new_api_key_on_the_clipboard_and_says_so(app_url, browser_context, company_a, owner_a,  # noqa: F811
+def test_copy_puts_a_new_api_key_on_the_clipboard_and_says_so(app_url, browser_context, company_a, owner_a,
                                                                client_b):
     browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
     page = browser_context.new_page()
@@ -40,7 +34,7 @@ def test_copy_puts_a_new_api_key_on_the_clipboard_and_says_so(app_url, browser_c
     assert client_b.get(f"/c/{company_a.slug}/settings/api-keys/").status_code == 404
 
 
-def test_without_the_clipboard_api_copy_selects_the_signing_secret(app_url, browser_context, company_a,  # noqa: F811
+def test_without_the_clipboard_api_copy_selects_the_signing_secret(app_url, browser_context, company_a,
                                                                    owner_a, client_b, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoint's URL is an address
     with company_scope(company_a):

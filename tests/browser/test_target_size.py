@@ -28,13 +28,7 @@ from django.utils.http import urlsafe_base64_encode
 from instances.models import GatewayServer, Instance
 from messaging.templatetags.messaging_tags import COMPOSER_EMOJI
 from tenants.scoping import company_scope
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    _orm_beside_playwright,
-    app_url,
-    browser,
-    browser_context,
-    log_in,
-)
+from tests.browser.conftest import log_in  # the fixtures come from this directory's conftest
 from tests.factories import PASSWORD, make_api_key, make_contact, make_instance, make_tag, make_user
 from tests.messaging.test_pages import add_message, make_conversation
 
@@ -288,7 +282,7 @@ def world(company_a, owner_a, company_b):
 
 
 def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_main_pages(
-    app_url, browser_context, company_a, owner_a, member_a, company_b, client_b, settings,  # noqa: F811
+    app_url, browser_context, company_a, owner_a, member_a, company_b, client_b, settings,
 ):
     settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True  # no DNS here: the endpoint's URL is an address
     instance, conversation = world(company_a, owner_a, company_b)
@@ -384,7 +378,7 @@ def popups(page, width: int, measure) -> None:
     dialog.wait_for(state="hidden")
 
 
-def test_the_measure_applies_the_spacing_and_inline_exceptions(browser):  # noqa: F811
+def test_the_measure_applies_the_spacing_and_inline_exceptions(browser):
     """The measuring script itself, on a page of known boxes: 20 px buttons whose centres are 24 px apart pass (the
     circles touch, they do not intersect), 20 px apart fail; a 20 px button 1 px from a big one fails; a small link
     in a sentence is exempt beside a big button, a link alone in its paragraph is not; a checkbox counts with its
@@ -415,7 +409,7 @@ def test_the_measure_applies_the_spacing_and_inline_exceptions(browser):  # noqa
 
 
 def test_no_text_is_cut_in_the_inbox_headers_in_english_and_portuguese(
-    app_url, browser_context, company_a, owner_a, company_b, client_b,  # noqa: F811
+    app_url, browser_context, company_a, owner_a, company_b, client_b,
 ):
     """At 320 px the "Filter" button showed "Filte", and the number and tag filters cut "All numbers" ("Todos os nu"
     in Portuguese): every word of the list's header and the thread's header shows whole at every width."""
@@ -493,7 +487,7 @@ def other_pages_world(company_a, owner_a, company_b):
 
 
 def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_other_pages(
-    app_url, browser_context, company_a, owner_a, company_b, client_b, settings,  # noqa: F811
+    app_url, browser_context, company_a, owner_a, company_b, client_b, settings,
 ):
     """The pages the first test leaves out: logged out (log in, password reset), the operator's (companies, gateway
     servers), CSV import (upload, mapping, progress, result, failure), merging and deleting a contact, a webhook's
@@ -588,7 +582,7 @@ def test_every_pointer_target_is_24_px_or_spaced_and_no_text_is_cut_on_the_other
         assert client_b.get(owner_pages[path]).status_code == 404, path
 
 
-def test_the_cut_text_measure_on_known_boxes(browser):  # noqa: F811
+def test_the_cut_text_measure_on_known_boxes(browser):
     """The cut-text script itself: a word running into a button's padding, a select narrower than its chosen option and
     a line cut by overflow: hidden are found; a word that fits, an ellipsis on purpose, a wide table in a box that
     scrolls and a text inside a sentence's link are not; a page wider than the window is."""
