@@ -231,10 +231,12 @@ def contact_create(
     return contact
 
 
-def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | None = None, actor: str = "",
+def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | None = None,
+                   add_tags: Sequence[Tag] = (), remove_tags: Sequence[Tag] = (), actor: str = "",
                    **fields) -> Contact:
-    """Change the editable fields given (and, when `tags` is given, replace its tags). Pausing or resuming
-    the bot goes through integrations.bots, so it is recorded (with `actor`) and announced like any other."""
+    """Change the editable fields given (and, when `tags` is given, replace its tags; else add and remove the tags
+    given, leaving the others as they are). Pausing or resuming the bot goes through integrations.bots, so it is
+    recorded (with `actor`) and announced like any other."""
     cleaned = _clean_fields(fields)
     if cleaned.get("platform", contact.platform) != contact.platform:  # a binding to a deleted platform may stay
         _check_platform(company, contact.instance, cleaned["platform"])
@@ -250,7 +252,9 @@ def contact_update(*, company: Company, contact: Contact, tags: Sequence[Tag] | 
             bots.bot_set_paused(company=company, contact=contact, paused=bot_paused, actor=actor,
                                 reason=BotPauseChange.Reason.CONTACT_EDIT)
             changed.append("bot_paused")
-        if tags is not None and _set_tags(company, contact, tags) and not changed:
+        tags_changed = (_set_tags(company, contact, tags) if tags is not None
+                        else _change_tags(company, contact, add_tags, remove_tags))
+        if tags_changed and not changed:
             _touch(company, contact)
             changed.append("tags")
         if changed:
@@ -352,8 +356,15 @@ def contact_remove_tags(*, company: Company, contact: Contact, tags: Sequence[Ta
 def contact_change_tags(*, company: Company, contact: Contact, add: Sequence[Tag], remove: Sequence[Tag]) -> bool:
     """Add some tags and remove others, leaving the rest as they are (one contact.updated when anything changed)."""
     with transaction.atomic():
-        removed, _detail = ContactTag.objects.filter(company=company, contact=contact, tag__in=list(remove)).delete()
-        return _tags_changed(company, contact, _add_tags(company, contact, add) or bool(removed))
+        return _tags_changed(company, contact, _change_tags(company, contact, add, remove))
+
+
+def _change_tags(company: Company, contact: Contact, add: Sequence[Tag], remove: Sequence[Tag]) -> bool:
+    """Link `add`, unlink `remove`, nothing else; whether any link came or went. A person's ticks and unticks
+    applied as such: a tag someone else added or removed meanwhile stays as they left it."""
+    removed = ContactTag.objects.filter(company=company, contact=contact, tag__in=list(remove)).delete()[0] if remove \
+        else 0
+    return _add_tags(company, contact, add) or bool(removed)
 
 
 # A bulk action that changed more contacts than this announces them from a task after commit, in batches: each

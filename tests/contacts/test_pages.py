@@ -236,6 +236,14 @@ def test_saving_the_form_keeps_what_others_changed_since_the_page_was_drawn(agen
     with company_scope(company_a):
         ana = Contact.objects.get(pk=world["ana"].pk)
         assert ana.bot_paused is False and list(ana.tags.values_list("name", flat=True)) == ["Late"]
+    # A tag the page drew ticked and someone removed meanwhile is not put back by a save that left it ticked.
+    page = agent_client_a.get(detail).content.decode()
+    with company_scope(company_a):
+        services.contact_remove_tags(company=company_a, contact=Contact.objects.get(pk=world["ana"].pk), tags=[late])
+    assert agent_client_a.post(detail, _posted_as_the_page_would(page, custom_name="Ana")).status_code == 302
+    with company_scope(company_a):
+        ana = Contact.objects.get(pk=world["ana"].pk)
+        assert (ana.custom_name, list(ana.tags.values_list("name", flat=True))) == ("Ana", [])
     before = snapshot(company_a)
     assert client_b.post(detail, data).status_code == 404
     assert snapshot(company_a) == before
